@@ -1,3 +1,5 @@
+import * as fs from 'fs';
+import * as path from 'path';
 import { App, Environment, Stack } from 'aws-cdk-lib';
 import { ACCOUNT_RE, PatternContext } from './context';
 
@@ -26,4 +28,9 @@ export function accountFromContext(app: App): string | undefined {
 
 export function envFor(account: string | undefined, region: string): Environment {
   return account ? { account, region } : { region };
+}
+
+/** The `context` block of cdk.json, for running the app outside the CDK CLI (npm start, tests). */
+export function cdkJsonContext(): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context ?? {};
 }

