@@ -1,0 +1,199 @@
+/**
+ * db-bootstrap (the custom resource that creates the application role) against a real PostgreSQL
+ * 17 over verified TLS. The "master user" here is, as on Aurora, NOT a superuser: a role with
+ * CREATEROLE that owns the database — so the PostgreSQL 16+ rules for CREATEROLE users are real.
+ *
+ * Secrets are injected through `deps.fetchSecret` (the production default is Powertools
+ * `getSecret`, exercised with its real cache in handler.test.ts); `npm test` must need Node only.
+ */
+import * as fs from 'fs';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { Client } from 'pg';
+import { makeTestPki, startTlsPostgres, TestPki } from './handler-fixtures';
+import { TestPostgres } from '../helpers/postgres';
+import { ensureAppRole, scramSha256Verifier } from '../../lambda/rds-proxy-query/bootstrap';
+import { isRetryableConnectError, onEvent } from '../../lambda/rds-proxy-query/db-bootstrap';
+import { tlsOptions } from '../../lambda/rds-proxy-query/tls';
+
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+
+const MASTER = { username: 'cluster_admin', password: 'master-Passw0rd-1' };
+const APP = 'app_rw';
+const MASTER_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf';
+const APP_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app-GhIjKl';
+
+let pki: TestPki;
+let pg: TestPostgres;
+let appSecret: { username: string; password: string };
+let fetched: string[];
+
+beforeAll(async () => {
+  pki = makeTestPki();
+  process.env.DB_TLS_CA_FILE = pki.caFile;
+  pg = await startTlsPostgres(pki);
+  await pg.query(`create role ${MASTER.username} login createrole password '${MASTER.password}'`);
+  await pg.query(`create database appdb owner ${MASTER.username}`);
+});
+
+afterAll(async () => {
+  delete process.env.DB_TLS_CA_FILE;
+  await pg?.stop();
+  if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  fetched = [];
+});
+
+const fetchSecret = async (arn: string) => {
+  fetched.push(arn);
+  if (arn === MASTER_ARN) return { engine: 'postgres', host: 'localhost', port: pg.port, dbname: 'appdb', ...MASTER };
+  if (arn === APP_ARN) return { ...appSecret };
+  throw new Error(`ResourceNotFoundException: ${arn}`);
+};
+
+function event(type: 'Create' | 'Update' | 'Delete', props: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
+  const base = {
+    ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
+    ResponseURL: 'https://example.invalid/response',
+    StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/DbOpsRdsProxyLambda/1',
+    RequestId: 'req-1',
+    LogicalResourceId: 'AppRole',
+    ResourceType: 'Custom::AppRole',
+    ResourceProperties: { ServiceToken: 'x', MasterSecretArn: MASTER_ARN, AppSecretArn: APP_ARN, DatabaseName: 'appdb', ...props },
+  };
+  if (type === 'Create') return { ...base, RequestType: 'Create' } as CloudFormationCustomResourceEvent;
+  if (type === 'Update') return { ...base, RequestType: 'Update', PhysicalResourceId: `appdb/${APP}`, OldResourceProperties: base.ResourceProperties } as CloudFormationCustomResourceEvent;
+  return { ...base, RequestType: 'Delete', PhysicalResourceId: `appdb/${APP}` } as CloudFormationCustomResourceEvent;
+}
+
+/** Logs in as the app role over verified TLS, like the proxy would. */
+async function loginAsApp(password: string): Promise<Client> {
+  const c = new Client({ host: 'localhost', port: pg.port, database: 'appdb', user: APP, password, ssl: tlsOptions(pki.caFile) });
+  await c.connect();
+  return c;
+}
+
+async function canLogin(password: string): Promise<boolean> {
+  try {
+    const c = await loginAsApp(password);
+    await c.end();
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === '28P01') return false;
+    throw e;
+  }
+}
+
+describe('db-bootstrap onEvent', () => {
+  test('Create makes a login role with the secret password, CONNECT, and schema app it owns; running it twice is harmless', async () => {
+    appSecret = { username: APP, password: 'app-Passw0rd-first' };
+    const r1 = await onEvent(event('Create'), { fetchSecret });
+    expect(r1).toEqual({ PhysicalResourceId: `appdb/${APP}`, Data: { RoleName: APP, SchemaName: 'app', DatabaseName: 'appdb' } });
+    const r2 = await onEvent(event('Create'), { fetchSecret });
+    expect(r2.PhysicalResourceId).toBe(r1.PhysicalResourceId);
+
+    const c = await loginAsApp(appSecret.password);
+    try {
+      await c.query('create table app.items (id int primary key, name text)');
+      await c.query("insert into app.items values (1, 'kept')");
+      expect((await c.query('select name from app.items')).rows).toEqual([{ name: 'kept' }]);
+      const who = (await c.query("select current_user as u, (select nspowner::regrole::text from pg_namespace where nspname = 'app') as owner")).rows[0];
+      expect(who).toEqual({ u: APP, owner: APP });
+    } finally {
+      await c.end();
+    }
+    const role = (await pg.query<{ rolcanlogin: boolean; rolsuper: boolean; rolcreaterole: boolean }>('select rolcanlogin, rolsuper, rolcreaterole from pg_roles where rolname = $1', [APP]))[0];
+    expect(role).toEqual({ rolcanlogin: true, rolsuper: false, rolcreaterole: false });
+    // The clear password was never stored or sent: the server holds a SCRAM verifier.
+    const stored = await pg.query<{ rolpassword: string }>('select rolpassword from pg_authid where rolname = $1', [APP]);
+    expect(stored[0].rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
+  });
+
+  test('Update re-applies grants but never resets the password (rotation may have changed it)', async () => {
+    // A rotation changed the password in the database; the secret we read still shows the previous
+    // value (e.g. an Update that runs between the rotation's setSecret and finishSecret steps).
+    await pg.query(`alter role ${APP} password 'rotated-Passw0rd-2'`);
+    appSecret = { username: APP, password: 'app-Passw0rd-first' };
+    await pg.query(`revoke connect on database appdb from ${APP}; revoke connect on database appdb from public; revoke usage, create on schema app from ${APP}`, [], 'appdb');
+    await pg.query(`alter role ${APP} nologin`);
+
+    await onEvent(event('Update'), { fetchSecret });
+
+    expect(await canLogin('rotated-Passw0rd-2')).toBe(true);
+    expect(await canLogin('app-Passw0rd-first')).toBe(false);
+    const priv = await pg.query<{ connect: boolean; usage: boolean; create: boolean }>(
+      "select has_database_privilege($1, 'appdb', 'CONNECT') as connect, has_schema_privilege($1, 'app', 'USAGE') as usage, has_schema_privilege($1, 'app', 'CREATE') as create",
+      [APP],
+      'appdb',
+    );
+    expect(priv[0]).toEqual({ connect: true, usage: true, create: true });
+    await pg.query('grant connect on database appdb to public');
+  });
+
+  test('Delete leaves the role, its schema and its data, and reads no secret', async () => {
+    const r = await onEvent(event('Delete'), { fetchSecret });
+    expect(r).toEqual({ PhysicalResourceId: `appdb/${APP}` });
+    expect(fetched).toEqual([]);
+    expect(await pg.query('select 1 from pg_roles where rolname = $1', [APP])).toHaveLength(1);
+    expect(await pg.query('select name from app.items', [], 'appdb')).toEqual([{ name: 'kept' }]);
+  });
+
+  test('bad input fails with a message that names the problem, and changes nothing', async () => {
+    await expect(onEvent(event('Create', { MasterSecretArn: '', DatabaseName: undefined }), { fetchSecret })).rejects.toThrow(
+      /ResourceProperties.MasterSecretArn is required; ResourceProperties.DatabaseName is required/,
+    );
+    appSecret = { username: MASTER.username, password: 'x' };
+    await expect(onEvent(event('Create'), { fetchSecret })).rejects.toThrow(/must not be the master user/);
+    appSecret = { username: APP, password: '' };
+    await expect(onEvent(event('Create'), { fetchSecret })).rejects.toThrow(/non-empty "username" and "password"/);
+    appSecret = { username: 'pg_monitor', password: 'x-Passw0rd' };
+    await expect(onEvent(event('Create'), { fetchSecret })).rejects.toThrow(/reserved/);
+    expect(await canLogin('rotated-Passw0rd-2')).toBe(true);
+  });
+
+  test('an untrusted server certificate is rejected, and classed as not worth a retry', async () => {
+    process.env.DB_TLS_CA_FILE = pki.otherCaFile;
+    try {
+      appSecret = { username: APP, password: 'whatever-Passw0rd' };
+      const err = await onEvent(event('Create'), { fetchSecret, connectAttempts: 5 }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toMatch(/cannot connect to localhost:\d+\/appdb as the master user: .*certificate/);
+      expect(isRetryableConnectError((err as Error).cause)).toBe(false);
+    } finally {
+      process.env.DB_TLS_CA_FILE = pki.caFile;
+    }
+  });
+
+  test('retry classification: network errors are retried; refused logins and TLS failures are not', () => {
+    expect(isRetryableConnectError(Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isRetryableConnectError(Object.assign(new Error('getaddrinfo ENOTFOUND writer'), { code: 'ENOTFOUND' }))).toBe(true);
+    expect(isRetryableConnectError(new Error('Connection terminated due to connection timeout'))).toBe(true);
+    expect(isRetryableConnectError(Object.assign(new Error('password authentication failed'), { code: '28P01' }))).toBe(false);
+    expect(isRetryableConnectError(Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }))).toBe(false);
+  });
+});
+
+describe('ensureAppRole', () => {
+  test('creates a role whose non-ASCII password works (sent for server-side hashing) and leaves an existing schema owner alone', async () => {
+    await pg.query(`create schema shared authorization ${MASTER.username}`, [], 'appdb');
+    const c = new Client({ host: 'localhost', port: pg.port, database: 'appdb', user: MASTER.username, password: MASTER.password, ssl: tlsOptions(pki.caFile) });
+    await c.connect();
+    try {
+      const r = await ensureAppRole(c, { roleName: 'reporting', password: 'pässwörd-ü-1', databaseName: 'appdb', schemaName: 'shared', setPasswordIfExists: false });
+      expect(r).toEqual({ roleCreated: true, passwordSet: true, schemaCreated: false, schemaName: 'shared' });
+    } finally {
+      await c.end();
+    }
+    const login = new Client({ host: 'localhost', port: pg.port, database: 'appdb', user: 'reporting', password: 'pässwörd-ü-1', ssl: tlsOptions(pki.caFile) });
+    await login.connect();
+    const owner = (await login.query("select nspowner::regrole::text as o, has_schema_privilege('shared', 'CREATE') as c from pg_namespace where nspname = 'shared'")).rows[0];
+    await login.end();
+    expect(owner).toEqual({ o: MASTER.username, c: true });
+  });
+
+  test('the SCRAM verifier has the format PostgreSQL stores', () => {
+    const v = scramSha256Verifier('secret', 4096, Buffer.alloc(16, 1));
+    expect(v).toMatch(/^SCRAM-SHA-256\$4096:AQEBAQEBAQEBAQEBAQEBAQ==\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$/);
+  });
+});
