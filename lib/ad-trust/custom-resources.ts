@@ -1,0 +1,346 @@
+import { Arn, CustomResource, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import { Construct } from 'constructs';
+import { HandlerPair } from './handler-function';
+import { checkDistinctCidrs, FQDN_RE, isIpv4, Problems } from './validation';
+
+/** One port range that the trust and Kerberos need between the on-premises network and the domain controllers. */
+export interface TrustPort {
+  readonly protocol: 'tcp' | 'udp';
+  readonly from: number;
+  readonly to: number;
+  readonly purpose: string;
+}
+
+/**
+ * Exactly the ports a forest trust and Kerberos clients need to reach the directory's domain
+ * controllers (AWS Directory Service trust prerequisites); nothing else is opened.
+ */
+export const TRUST_PORTS: readonly TrustPort[] = [
+  { protocol: 'tcp', from: 53, to: 53, purpose: 'DNS' },
+  { protocol: 'udp', from: 53, to: 53, purpose: 'DNS' },
+  { protocol: 'tcp', from: 88, to: 88, purpose: 'Kerberos' },
+  { protocol: 'udp', from: 88, to: 88, purpose: 'Kerberos' },
+  { protocol: 'udp', from: 123, to: 123, purpose: 'NTP (Kerberos clock skew)' },
+  { protocol: 'tcp', from: 135, to: 135, purpose: 'RPC endpoint mapper (trust validation)' },
+  { protocol: 'tcp', from: 389, to: 389, purpose: 'LDAP' },
+  { protocol: 'udp', from: 389, to: 389, purpose: 'LDAP (DC locator)' },
+  { protocol: 'tcp', from: 445, to: 445, purpose: 'SMB (trust validation)' },
+  { protocol: 'tcp', from: 464, to: 464, purpose: 'Kerberos password change' },
+  { protocol: 'udp', from: 464, to: 464, purpose: 'Kerberos password change' },
+  { protocol: 'tcp', from: 636, to: 636, purpose: 'LDAPS' },
+  { protocol: 'tcp', from: 3268, to: 3269, purpose: 'Global Catalog' },
+  { protocol: 'tcp', from: 49152, to: 65535, purpose: 'RPC dynamic ports (trust validation)' },
+];
+
+/**
+ * Opens {@link TRUST_PORTS} from each on-premises CIDR on a security group that AWS created (the
+ * directory's domain-controller group), as separate `AWS::EC2::SecurityGroupIngress` resources so
+ * they are removed with the stack while the group itself stays AWS's.
+ */
+export function addTrustIngress(scope: Construct, securityGroupId: string, onPremisesCidrs: string[]): ec2.CfnSecurityGroupIngress[] {
+  const rules: ec2.CfnSecurityGroupIngress[] = [];
+  onPremisesCidrs.forEach((cidr, i) => {
+    for (const p of TRUST_PORTS) {
+      rules.push(
+        new ec2.CfnSecurityGroupIngress(scope, `OnPrem${i}${p.protocol}${p.from}`, {
+          groupId: securityGroupId,
+          ipProtocol: p.protocol,
+          fromPort: p.from,
+          toPort: p.to,
+          cidrIp: cidr,
+          description: `${p.purpose} from on-premises ${cidr}`,
+        }),
+      );
+    }
+  });
+  return rules;
+}
+
+function directoryArn(scope: Construct, directoryId: string, region?: string): string {
+  return Arn.format({ service: 'ds', resource: 'directory', resourceName: directoryId, region }, Stack.of(scope));
+}
+
+/**
+ * A generated trust password (32 characters, no characters that upset PowerShell or netdom) in
+ * Secrets Manager, RETAINed. Create it before the trust (e.g. in a first deploy without the trust)
+ * so the on-premises administrator can use it for the incoming side first.
+ */
+export function newTrustPasswordSecret(scope: Construct, id: string, remoteDomainName: string, encryptionKey?: kms.IKey): secretsmanager.Secret {
+  const key = encryptionKey ?? new kms.Key(scope, `${id}Key`, { enableKeyRotation: true, description: `Trust password for ${remoteDomainName}`, removalPolicy: RemovalPolicy.RETAIN });
+  const secret = new secretsmanager.Secret(scope, id, {
+    description: `Password of the forest trust with ${remoteDomainName}; the on-premises administrator uses it for the incoming trust`,
+    encryptionKey: key,
+    removalPolicy: RemovalPolicy.RETAIN,
+    generateSecretString: { passwordLength: 32, excludeCharacters: '"\'`$\\/@;,<>|&{}[]()%:= ', requireEachIncludedType: true },
+  });
+  Validations.of(secret).acknowledge({
+    id: 'AwsSolutions-SMG4',
+    reason: 'A trust password must change on both forests at once (on-premises netdom/PowerShell and a new AWS trust); unattended Secrets Manager rotation would break the trust.',
+  });
+  return secret;
+}
+
+export interface ForestTrustProps {
+  /** Directory ID of the AWS Managed Microsoft AD (`d-…`). */
+  readonly directoryId: string;
+  /** FQDN of the on-premises forest root domain, e.g. `onprem.example.com`. */
+  readonly remoteDomainName: string;
+  /** On-premises DNS servers for the conditional forwarder (1 to 4 IPv4 addresses). */
+  readonly remoteDnsIps: string[];
+  /** On-premises networks allowed to reach the domain controllers on {@link TRUST_PORTS}. */
+  readonly onPremisesCidrs: string[];
+  /**
+   * Secret holding the trust password (a plain string or JSON `{"password": …}`); the on-premises
+   * administrator uses the same password for the incoming side.
+   * @default - a new generated secret (32 characters) encrypted with `encryptionKey`
+   */
+  readonly trustPasswordSecret?: secretsmanager.ISecret;
+  /**
+   * Key for the generated trust-password secret.
+   * @default - a new customer-managed key with rotation
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Selective authentication: on-premises users authenticate only to resources you explicitly allow.
+   * @default false
+   */
+  readonly selectiveAuth?: boolean;
+  /** @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * How long to wait for the trust to be Verified.
+   * @default Duration.minutes(30)
+   */
+  readonly totalTimeout?: Duration;
+}
+
+/**
+ * The AWS side of a one-way outgoing forest trust (AWS trusts on-premises): a custom resource on
+ * the CDK Provider framework that calls CreateTrust with a conditional forwarder, waits until the
+ * trust is Verified, applies selective-authentication and forwarder changes in place, and deletes
+ * the trust (and its forwarder) on delete. Its properties carry only the password secret's ARN; the
+ * handler reads the password itself. Also opens the trust ports on the directory's own security group
+ * from the on-premises CIDRs, before the trust is created.
+ */
+export class ForestTrust extends Construct {
+  public readonly trustPasswordSecret: secretsmanager.ISecret;
+  public readonly handlers: HandlerPair;
+  public readonly resource: CustomResource;
+  /** The trust ID (`t-…`). */
+  public readonly trustId: string;
+  /** The security group AWS created for the directory's domain controllers. */
+  public readonly directorySecurityGroupId: string;
+  public readonly ingressRules: ec2.CfnSecurityGroupIngress[];
+
+  constructor(scope: Construct, id: string, props: ForestTrustProps) {
+    super(scope, id);
+    const problems = new Problems();
+    problems.check(props.remoteDomainName, (d) => FQDN_RE.test(d), `remoteDomainName "${props.remoteDomainName}" must be a fully qualified domain name, e.g. onprem.example.com`);
+    if (!Token.isUnresolved(props.remoteDnsIps)) {
+      if (props.remoteDnsIps.length < 1 || props.remoteDnsIps.length > 4) {
+        problems.add(`remoteDnsIps takes 1 to 4 on-premises DNS server addresses (CreateTrust's conditional forwarder limit), got ${props.remoteDnsIps.length}`);
+      }
+      for (const ip of props.remoteDnsIps) problems.check(ip, isIpv4, `remoteDnsIps entry "${ip}" is not an IPv4 address`);
+    }
+    if (props.onPremisesCidrs.length === 0) problems.add('onPremisesCidrs needs at least one on-premises network');
+    checkDistinctCidrs(problems, props.onPremisesCidrs.map((c, i) => [`onPremisesCidrs[${i}]`, c]));
+    for (const c of props.onPremisesCidrs) {
+      if (c === '0.0.0.0/0') problems.add('onPremisesCidrs must not contain 0.0.0.0/0: the domain controllers would be open to every network');
+    }
+    problems.throwIfAny(this.node.path);
+
+    const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    this.trustPasswordSecret = props.trustPasswordSecret ?? newTrustPasswordSecret(this, 'TrustPassword', props.remoteDomainName, props.encryptionKey);
+
+    // The directory's security group exists only after the directory: look it up (read-only).
+    const lookup = new cr.AwsCustomResource(this, 'DirectorySecurityGroup', {
+      onUpdate: {
+        service: 'DirectoryService',
+        action: 'describeDirectories',
+        parameters: { DirectoryIds: [props.directoryId] },
+        physicalResourceId: cr.PhysicalResourceId.of(`${props.directoryId}-sg`),
+        outputPaths: ['DirectoryDescriptions.0.VpcSettings.SecurityGroupId'],
+      },
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['ds:DescribeDirectories'], resources: ['*'] }),
+      ]),
+      installLatestAwsSdk: false,
+      memorySize: 256,
+      logGroup: new logs.LogGroup(this, 'LookupLogs', { retention, removalPolicy: RemovalPolicy.DESTROY }),
+    });
+    this.directorySecurityGroupId = lookup.getResponseField('DirectoryDescriptions.0.VpcSettings.SecurityGroupId');
+    this.ingressRules = addTrustIngress(this, this.directorySecurityGroupId, props.onPremisesCidrs);
+
+    this.handlers = new HandlerPair(this, 'Handlers', {
+      entry: 'trust-handler.ts',
+      description: `Forest trust ${props.remoteDomainName}`,
+      logRetention: retention,
+      queryInterval: Duration.seconds(30),
+      totalTimeout: props.totalTimeout ?? Duration.minutes(30),
+    });
+    this.handlers.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ds:CreateTrust', 'ds:DescribeTrusts', 'ds:DeleteTrust', 'ds:UpdateTrust', 'ds:UpdateConditionalForwarder', 'ds:DescribeConditionalForwarders', 'ds:DeleteConditionalForwarder'],
+        resources: [directoryArn(this, props.directoryId)],
+      }),
+    );
+    this.trustPasswordSecret.grantRead(this.handlers.onEventFn);
+
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: this.handlers.serviceToken,
+      resourceType: 'Custom::ForestTrust',
+      properties: {
+        DirectoryId: props.directoryId,
+        RemoteDomainName: props.remoteDomainName,
+        TrustPasswordSecretArn: this.trustPasswordSecret.secretArn,
+        ConditionalForwarderIpAddrs: props.remoteDnsIps,
+        SelectiveAuth: props.selectiveAuth ? 'Enabled' : 'Disabled',
+      },
+    });
+    for (const r of this.ingressRules) this.resource.node.addDependency(r);
+    this.trustId = this.resource.ref;
+
+    Validations.of(lookup).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ds:DescribeDirectories does not support resource-level permissions; the call is read-only and returns only the directory security group ID.',
+    });
+    // AwsCustomResource runs on one CDK-managed singleton function per stack (no DLQ/tracing options).
+    const singleton = Stack.of(this).node.tryFindChild('AWS679f53fac002430cb0da5b7982bd2287');
+    if (singleton) {
+      for (const [rid, reason] of [
+        ['Serverless-LambdaDLQ', 'The AwsCustomResource singleton is invoked synchronously by CloudFormation, which records failures.'],
+        ['Serverless-LambdaTracing', 'The AwsCustomResource singleton is a CDK internal without a tracing option; it makes one read-only DescribeDirectories call.'],
+        ['Serverless-LambdaDefaultMemorySize', 'Memory is set through AwsCustomResource memorySize (256 MB).'],
+        ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'CDK creates the AwsCustomResource singleton role with the basic execution policy for its CloudWatch logs only.'],
+        ['AwsSolutions-L1', 'CDK chooses the AwsCustomResource runtime; it is upgraded with aws-cdk-lib.'],
+        ['Serverless-LambdaLatestVersion', 'CDK chooses the AwsCustomResource runtime; it is upgraded with aws-cdk-lib.'],
+      ] as const) {
+        Validations.of(singleton).acknowledge({ id: rid, reason });
+      }
+    }
+  }
+}
+
+export interface DirectoryRegionReplicationProps {
+  readonly directoryId: string;
+  /** The Region where the directory was created. */
+  readonly primaryRegion: string;
+  /** VPC for the domain controllers in this stack's Region (the replica Region). */
+  readonly vpc: ec2.IVpc;
+  /**
+   * Two subnets in different Availability Zones.
+   * @default - the first two isolated (else private) subnets in different Availability Zones
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * On-premises networks allowed to reach the replica Region's domain controllers on the trust and
+   * Kerberos ports (clients fail over to them).
+   * @default - no rules (clients reach only the primary Region's controllers)
+   */
+  readonly onPremisesCidrs?: string[];
+  /** @default logs.RetentionDays.THREE_MONTHS */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * How long to wait for the Region to become Active (AWS takes 40-90 minutes).
+   * @default Duration.hours(2)
+   */
+  readonly totalTimeout?: Duration;
+}
+
+/**
+ * Replicates an AWS Managed Microsoft AD (Enterprise) to this stack's Region: a custom resource on the
+ * CDK Provider framework that calls AddRegion, polls DescribeRegions every minute until the Region is
+ * Active, and calls RemoveRegion on delete. It must live in the replica Region's stack (RemoveRegion
+ * acts on the Region of the endpoint it is sent to, and the VPC is there).
+ */
+export class DirectoryRegionReplication extends Construct {
+  public readonly handlers: HandlerPair;
+  public readonly resource: CustomResource;
+  /** Domain controllers in the replica Region (comma-separated), once Active. */
+  public readonly dnsIpAddressesCsv: string;
+  /** The security group AWS created for the replica Region's domain controllers. */
+  public readonly securityGroupId: string;
+  public readonly ingressRules: ec2.CfnSecurityGroupIngress[];
+
+  constructor(scope: Construct, id: string, props: DirectoryRegionReplicationProps) {
+    super(scope, id);
+    const problems = new Problems();
+    const region = Stack.of(this).region;
+    if (Token.isUnresolved(region)) problems.add('the stack needs an explicit region: AddRegion replicates the directory into the stack\'s Region');
+    else if (!Token.isUnresolved(props.primaryRegion) && region === props.primaryRegion) {
+      problems.add(`primaryRegion ${props.primaryRegion} equals this stack's Region; put this construct in the replica Region's stack`);
+    }
+    const selection = props.vpcSubnets ?? {
+      subnetType: props.vpc.isolatedSubnets.length > 0 ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS,
+      onePerAz: true,
+    };
+    const subnets = props.vpc.selectSubnets(selection);
+    if (subnets.subnetIds.length < 2) problems.add('the VPC must offer two subnets in different Availability Zones for the replica domain controllers');
+    checkDistinctCidrs(problems, (props.onPremisesCidrs ?? []).map((c, i) => [`onPremisesCidrs[${i}]`, c]));
+    problems.throwIfAny(this.node.path);
+
+    this.handlers = new HandlerPair(this, 'Handlers', {
+      entry: 'add-region-handler.ts',
+      description: `Replicate directory to ${region}`,
+      logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      queryInterval: Duration.minutes(1),
+      totalTimeout: props.totalTimeout ?? Duration.hours(2),
+    });
+    this.handlers.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ds:AddRegion', 'ds:DescribeRegions', 'ds:RemoveRegion', 'ds:DescribeDirectories'],
+        resources: [directoryArn(this, props.directoryId, props.primaryRegion), directoryArn(this, props.directoryId)],
+      }),
+    );
+    // Directory Service creates and deletes the domain controllers' ENIs and security group with the
+    // caller's permissions; EC2 has no resource ARN for them before they exist.
+    this.handlers.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'ec2:DescribeSubnets',
+          'ec2:DescribeVpcs',
+          'ec2:DescribeSecurityGroups',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:CreateSecurityGroup',
+          'ec2:CreateNetworkInterface',
+          'ec2:CreateTags',
+          'ec2:AuthorizeSecurityGroupIngress',
+          'ec2:AuthorizeSecurityGroupEgress',
+          'ec2:RevokeSecurityGroupIngress',
+          'ec2:RevokeSecurityGroupEgress',
+          'ec2:DeleteNetworkInterface',
+          'ec2:DeleteSecurityGroup',
+        ],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:RequestedRegion': region } },
+      }),
+    );
+    for (const fn of [this.handlers.onEventFn, this.handlers.isCompleteFn]) {
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'AddRegion/RemoveRegion create and delete the domain controllers\' ENIs and security group with the caller\'s EC2 permissions; those resources have no ARN before they exist. Limited to the replica Region by aws:RequestedRegion.',
+      });
+    }
+
+    this.resource = new CustomResource(this, 'Resource', {
+      serviceToken: this.handlers.serviceToken,
+      resourceType: 'Custom::DirectoryRegion',
+      properties: {
+        DirectoryId: props.directoryId,
+        PrimaryRegion: props.primaryRegion,
+        RegionName: region,
+        VpcId: props.vpc.vpcId,
+        SubnetIds: subnets.subnetIds.slice(0, 2),
+      },
+    });
+    this.dnsIpAddressesCsv = this.resource.getAttString('DnsIpAddrs');
+    this.securityGroupId = this.resource.getAttString('SecurityGroupId');
+    this.ingressRules = addTrustIngress(this, this.securityGroupId, props.onPremisesCidrs ?? []);
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * AddRegion custom resource (onEvent + isComplete) through create, update and delete, including the
+ * completion polling the Provider framework does.
+ *
+ * aws-sdk-client-mock is used here because no local emulator implements AddRegion, DescribeRegions
+ * or RemoveRegion (moto 5.2 has CreateMicrosoftAD and trusts, but not multi-Region replication). The
+ * mock is a small stateful model of one directory keyed by the Region of the client that sends each
+ * call, so the tests also prove which Region each call goes to.
+ */
+import {
+  AddRegionCommand,
+  DescribeDirectoriesCommand,
+  DescribeRegionsCommand,
+  DirectoryAlreadyInRegionException,
+  DirectoryServiceClient,
+  EntityDoesNotExistException,
+  RemoveRegionCommand,
+} from '@aws-sdk/client-directory-service';
+import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { isComplete, onEvent } from '../../lambda/ad-trust/add-region-handler';
+import { parseAddRegionProps } from '../../lambda/ad-trust/add-region';
+
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+
+const DIR = 'd-1234567890';
+const PROPS = { DirectoryId: DIR, PrimaryRegion: 'us-east-1', RegionName: 'us-west-2', VpcId: 'vpc-0abc', SubnetIds: ['subnet-0a', 'subnet-0b'] };
+
+interface RegionState {
+  status: string;
+  vpcId: string;
+  polls: number;
+}
+
+/** Directory Service as far as multi-Region replication goes: Regions move through Creating → Active, Deleting → gone. */
+class FakeDirectory {
+  readonly regions = new Map<string, RegionState>();
+  readonly calls: Array<{ command: string; region: string; input: any }> = [];
+  /** Polls a Region spends in Creating/Deleting before it changes state. */
+  pollsToSettle = 2;
+
+  constructor(readonly primaryRegion: string) {
+    this.regions.set(primaryRegion, { status: 'Active', vpcId: 'vpc-primary', polls: 0 });
+  }
+
+  install(mock: ReturnType<typeof mockClient>): void {
+    const record = async (command: string, input: any, getClient: () => any) => {
+      const region = await getClient().config.region();
+      this.calls.push({ command, region, input });
+      return region as string;
+    };
+    mock.on(AddRegionCommand).callsFake(async (input, getClient) => {
+      const region = await record('AddRegion', input, getClient);
+      if (region !== this.primaryRegion) throw new Error(`AddRegion sent to ${region}, must go to the primary Region`);
+      if (this.regions.has(input.RegionName)) throw new DirectoryAlreadyInRegionException({ message: 'already', $metadata: {} });
+      this.regions.set(input.RegionName, { status: 'Creating', vpcId: input.VPCSettings.VpcId, polls: 0 });
+      return {};
+    });
+    mock.on(DescribeRegionsCommand).callsFake(async (input, getClient) => {
+      await record('DescribeRegions', input, getClient);
+      if (input.DirectoryId !== DIR) throw new EntityDoesNotExistException({ message: 'no directory', $metadata: {} });
+      const r = this.regions.get(input.RegionName);
+      if (!r) throw new EntityDoesNotExistException({ message: `Region ${input.RegionName} not found`, $metadata: {} });
+      r.polls += 1;
+      if (r.polls > this.pollsToSettle && r.status === 'Creating') r.status = 'Active';
+      if (r.polls > this.pollsToSettle && r.status === 'Deleting') {
+        this.regions.delete(input.RegionName);
+        throw new EntityDoesNotExistException({ message: 'gone', $metadata: {} });
+      }
+      return { RegionsDescription: [{ DirectoryId: DIR, RegionName: input.RegionName, Status: r.status, VpcSettings: { VpcId: r.vpcId, SubnetIds: [] } }] };
+    });
+    mock.on(RemoveRegionCommand).callsFake(async (input, getClient) => {
+      const region = await record('RemoveRegion', input, getClient);
+      const r = this.regions.get(region);
+      if (!r || region === this.primaryRegion) throw new EntityDoesNotExistException({ message: 'not replicated there', $metadata: {} });
+      r.status = 'Deleting';
+      r.polls = 0;
+      return {};
+    });
+    mock.on(DescribeDirectoriesCommand).callsFake(async (input, getClient) => {
+      const region = await record('DescribeDirectories', input, getClient);
+      const octet = region === this.primaryRegion ? 10 : 30;
+      return { DirectoryDescriptions: [{ DirectoryId: DIR, DnsIpAddrs: [`10.${octet}.0.10`, `10.${octet}.1.10`], VpcSettings: { SecurityGroupId: `sg-${region}` } }] };
+    });
+  }
+
+  count(command: string): number {
+    return this.calls.filter((c) => c.command === command).length;
+  }
+}
+
+const ds = mockClient(DirectoryServiceClient);
+let fake: FakeDirectory;
+
+beforeEach(() => {
+  ds.reset();
+  fake = new FakeDirectory('us-east-1');
+  fake.install(ds);
+});
+
+function event(type: 'Create' | 'Update' | 'Delete', extra: Partial<any> = {}): CdkCustomResourceEvent {
+  return {
+    RequestType: type,
+    ServiceToken: 'arn:aws:lambda:us-west-2:123456789012:function:x',
+    ResponseURL: 'https://example.invalid',
+    StackId: 'arn:aws:cloudformation:us-west-2:123456789012:stack/DbOpsAdTrustReplica/1',
+    RequestId: 'req-1',
+    LogicalResourceId: 'DirectoryRegion',
+    ResourceType: 'Custom::DirectoryRegion',
+    ResourceProperties: { ServiceToken: 'x', ...PROPS },
+    ...extra,
+  } as CdkCustomResourceEvent;
+}
+
+/** Polls isComplete like the Provider framework's waiter, up to `max` times. */
+async function pollUntilComplete(e: CdkCustomResourceEvent, physicalId: string, max = 10) {
+  for (let i = 1; i <= max; i++) {
+    const r = await isComplete({ ...e, PhysicalResourceId: physicalId } as CdkCustomResourceIsCompleteEvent);
+    if (r.IsComplete) return { polls: i, data: (r as { Data?: Record<string, string> }).Data };
+  }
+  throw new Error(`not complete after ${max} polls`);
+}
+
+describe('create', () => {
+  test('sends AddRegion to the primary Region, polls until Active, returns the replica DNS IPs and security group', async () => {
+    const e = event('Create');
+    const r = await onEvent(e);
+    expect(r.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+    expect(fake.calls.filter((c) => c.command === 'AddRegion')).toEqual([
+      { command: 'AddRegion', region: 'us-east-1', input: { DirectoryId: DIR, RegionName: 'us-west-2', VPCSettings: { VpcId: 'vpc-0abc', SubnetIds: ['subnet-0a', 'subnet-0b'] } } },
+    ]);
+    const done = await pollUntilComplete(e, r.PhysicalResourceId!);
+    expect(done.polls).toBe(3); // Creating for pollsToSettle (2) polls, then Active
+    expect(done.data).toEqual({ RegionName: 'us-west-2', Status: 'Active', DnsIpAddrs: '10.30.0.10,10.30.1.10', SecurityGroupId: 'sg-us-west-2' });
+    // Replica data comes from the replica Region's endpoint.
+    expect(fake.calls.find((c) => c.command === 'DescribeDirectories')!.region).toBe('us-west-2');
+  });
+
+  test('is idempotent: a retried create adopts the Region instead of failing', async () => {
+    await onEvent(event('Create'));
+    const again = await onEvent(event('Create'));
+    expect(again.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+    expect(fake.count('AddRegion')).toBe(1);
+  });
+
+  test('DirectoryAlreadyInRegionException from a race is treated as success', async () => {
+    fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: 0 });
+    // DescribeRegions misses it once (eventual consistency), AddRegion then says it exists.
+    ds.on(DescribeRegionsCommand).rejectsOnce(new EntityDoesNotExistException({ message: 'not yet', $metadata: {} }));
+    const r = await onEvent(event('Create'));
+    expect(r.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+  });
+
+  test('a Region already replicated into another VPC is an actionable error, nothing is removed', async () => {
+    fake.regions.set('us-west-2', { status: 'Active', vpcId: 'vpc-other', polls: 0 });
+    await expect(onEvent(event('Create'))).rejects.toThrow(/already replicated to us-west-2 in vpc-other, not vpc-0abc/);
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+
+  test('a Region that ends up Failed fails the deployment with what to do', async () => {
+    const e = event('Create');
+    const r = await onEvent(e);
+    fake.regions.get('us-west-2')!.status = 'Failed';
+    await expect(isComplete({ ...e, PhysicalResourceId: r.PhysicalResourceId } as CdkCustomResourceIsCompleteEvent)).rejects.toThrow(
+      /Region us-west-2 of directory d-1234567890 is Failed; open a support case or remove the Region/,
+    );
+  });
+
+  test('bad properties are rejected before any API call, naming each', async () => {
+    const e = event('Create', { ResourceProperties: { ...PROPS, DirectoryId: 'dir-1', SubnetIds: ['subnet-0a'], RegionName: 'us-east-1' } });
+    await expect(onEvent(e)).rejects.toThrow(/DirectoryId must match[\s\S]*SubnetIds must be exactly two[\s\S]*RegionName must differ from PrimaryRegion/);
+    expect(fake.calls).toHaveLength(0);
+  });
+});
+
+describe('update', () => {
+  test('no relevant change: same physical ID, no AddRegion/RemoveRegion', async () => {
+    await onEvent(event('Create'));
+    await pollUntilComplete(event('Create'), `${DIR}/us-west-2`);
+    const before = fake.calls.length;
+    const e = event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: { ...PROPS } });
+    const r = await onEvent(e);
+    expect(r.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+    const done = await pollUntilComplete(e, r.PhysicalResourceId!);
+    expect(done.polls).toBe(1);
+    expect(fake.calls.slice(before).map((c) => c.command)).not.toContain('AddRegion');
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+
+  test('a new VPC for the same Region is refused with instructions; the Region is not removed', async () => {
+    await onEvent(event('Create'));
+    const e = event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, VpcId: 'vpc-0def' } });
+    await expect(onEvent(e)).rejects.toThrow(/cannot change in place \(vpc-0abc subnet-0a,subnet-0b -> vpc-0def/);
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+
+  test('another Region replaces the resource: AddRegion for the new one, new physical ID (CloudFormation then deletes the old)', async () => {
+    await onEvent(event('Create'));
+    const e = event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RegionName: 'eu-west-1' } });
+    const r = await onEvent(e);
+    expect(r.PhysicalResourceId).toBe(`${DIR}/eu-west-1`);
+    expect(fake.calls.filter((c) => c.command === 'AddRegion').map((c) => c.input.RegionName)).toEqual(['us-west-2', 'eu-west-1']);
+    const done = await pollUntilComplete(e, r.PhysicalResourceId!);
+    expect(done.data!.RegionName).toBe('eu-west-1');
+  });
+});
+
+describe('delete', () => {
+  test('sends RemoveRegion to the replica Region and polls until the Region is gone', async () => {
+    await onEvent(event('Create'));
+    await pollUntilComplete(event('Create'), `${DIR}/us-west-2`);
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` });
+    await onEvent(e);
+    const removes = fake.calls.filter((c) => c.command === 'RemoveRegion');
+    expect(removes).toEqual([{ command: 'RemoveRegion', region: 'us-west-2', input: { DirectoryId: DIR } }]);
+    const done = await pollUntilComplete(e, `${DIR}/us-west-2`);
+    expect(done.polls).toBeGreaterThan(1);
+    expect(fake.regions.has('us-west-2')).toBe(false);
+    expect(fake.regions.has('us-east-1')).toBe(true);
+  });
+
+  test('is idempotent: deleting a Region that is already gone makes no RemoveRegion call', async () => {
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` });
+    await onEvent(e);
+    expect(fake.count('RemoveRegion')).toBe(0);
+    expect((await isComplete({ ...e } as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
+  });
+
+  test('a Region already Deleting is waited for, not removed twice', async () => {
+    fake.regions.set('us-west-2', { status: 'Deleting', vpcId: 'vpc-0abc', polls: 0 });
+    await onEvent(event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` }));
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+
+  test('a physical ID from a create that failed before AddRegion touches nothing', async () => {
+    const e = event('Delete', { PhysicalResourceId: 'req-1' });
+    await onEvent(e);
+    expect((await isComplete(e as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
+    expect(fake.calls).toHaveLength(0);
+  });
+});
+
+test('parseAddRegionProps keeps valid input unchanged', () => {
+  expect(parseAddRegionProps({ ...PROPS })).toEqual(PROPS);
+});

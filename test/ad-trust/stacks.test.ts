@@ -1,0 +1,313 @@
+/**
+ * Template layer for pattern 4 (multi-Region Managed AD trust + Kerberos for Aurora Global Database):
+ * security-relevant properties of both stacks, synth-time validation of bad props, cdk-nag, snapshots.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { adTrustPattern } from '../../bin/ad-trust';
+import { PatternContext } from '../../bin/context';
+import { TRUST_PORTS } from '../../lib/ad-trust/custom-resources';
+import { AdTrustPrimaryStack, AdTrustPrimaryStackProps, AdTrustReplicaStack } from '../../lib/ad-trust/stacks';
+import { cidrsOverlap } from '../../lib/ad-trust/validation';
+import { nagFindings } from '../helpers/nag';
+
+const CDK_CONTEXT = JSON.parse(fs.readFileSync(path.join(__dirname, '../../cdk.json'), 'utf8')).context as Record<string, unknown>;
+
+function contextFor(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const ctx = Object.fromEntries(Object.entries(CDK_CONTEXT).filter(([k]) => k.startsWith('adTrust:')));
+  return { ...ctx, ...overrides };
+}
+
+/** Builds the pattern exactly as bin/db-ops-kit.ts does, from cdk.json context (+ overrides). */
+function buildPattern(app: App, overrides: Record<string, unknown> = {}): Stack[] {
+  for (const [k, v] of Object.entries(contextFor(overrides))) app.node.setContext(k, v);
+  const ctx = new PatternContext(app, 'adTrust');
+  const stacks = adTrustPattern.build(app, ctx, undefined);
+  ctx.check();
+  return stacks;
+}
+
+const BASE: AdTrustPrimaryStackProps = {
+  env: { region: 'us-east-1' },
+  vpcCidr: '10.10.0.0/16',
+  availabilityZones: ['us-east-1a', 'us-east-1b'],
+  domainName: 'corp.aws.example.com',
+  replicaRegion: 'us-west-2',
+  replicaVpcCidr: '10.30.0.0/16',
+  onPremDomainName: 'onprem.example.com',
+  onPremDnsIps: ['192.168.10.10', '192.168.10.11'],
+  onPremisesCidrs: ['192.168.0.0/16'],
+  engine: 'aurora-postgresql',
+};
+
+function primaryWith(overrides: Partial<AdTrustPrimaryStackProps>): () => AdTrustPrimaryStack {
+  return () => new AdTrustPrimaryStack(new App(), 'P', { ...BASE, ...overrides });
+}
+
+describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
+  let primary: Template;
+  let replica: Template;
+  let templates: string[];
+
+  beforeAll(() => {
+    const app = new App();
+    const [p, r] = buildPattern(app);
+    expect(p.stackName).toBe('DbOpsAdTrustPrimary');
+    expect(r.stackName).toBe('DbOpsAdTrustReplica');
+    expect(p.region).toBe('us-east-1');
+    expect(r.region).toBe('us-west-2');
+    primary = Template.fromStack(p);
+    replica = Template.fromStack(r);
+    templates = [JSON.stringify(primary.toJSON()), JSON.stringify(replica.toJSON())];
+  });
+
+  test('AWS Managed Microsoft AD is Enterprise edition with a generated, dynamically referenced Admin password', () => {
+    primary.hasResourceProperties('AWS::DirectoryService::MicrosoftAD', {
+      Edition: 'Enterprise',
+      Name: 'corp.aws.example.com',
+      Password: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp('^DirectoryAdminPassword') }, ':SecretString:password::}}']] },
+      VpcSettings: Match.objectLike({ SubnetIds: [Match.anyValue(), Match.anyValue()] }),
+    });
+    primary.hasResource('AWS::DirectoryService::MicrosoftAD', { DeletionPolicy: 'Retain' });
+    primary.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', SecretStringTemplate: '{"username":"Admin"}', PasswordLength: 32 }),
+      KmsKeyId: Match.anyValue(),
+    });
+  });
+
+  test('the trust password appears in no template and in no custom-resource property; only the secret ARN does', () => {
+    for (const t of templates) {
+      expect(t).not.toMatch(/"TrustPassword"\s*:/);
+      // Dynamic references ({{resolve:secretsmanager:…}}) exist only for the directory Admin password,
+      // never for the trust secret: the trust password is resolved nowhere in CloudFormation.
+      const resolves = t.match(/\{\{resolve:secretsmanager:[^}]*\}\}|"\{\{resolve:secretsmanager:",\{"Ref":"[A-Za-z0-9]+"\}/g) ?? [];
+      for (const r of resolves) expect(r).not.toMatch(/"Ref":"TrustPassword/);
+    }
+    expect(templates[0]).toMatch(/"\{\{resolve:secretsmanager:",\{"Ref":"DirectoryAdminPassword/);
+    const trusts = primary.findResources('Custom::ForestTrust');
+    expect(Object.keys(trusts)).toHaveLength(1);
+    const props = Object.values<any>(trusts)[0].Properties;
+    expect(Object.keys(props).sort()).toEqual(['ConditionalForwarderIpAddrs', 'DirectoryId', 'RemoteDomainName', 'SelectiveAuth', 'ServiceToken', 'TrustPasswordSecretArn']);
+    expect(props.TrustPasswordSecretArn).toEqual({ Ref: expect.stringMatching(/^TrustPassword/) });
+    expect(props.ConditionalForwarderIpAddrs).toEqual(['192.168.10.10', '192.168.10.11']);
+    expect(props.RemoteDomainName).toBe('onprem.example.com');
+    expect(props.SelectiveAuth).toBe('Disabled');
+    // The generated trust secret has no literal value: Secrets Manager generates it.
+    const secret = primary.toJSON().Resources[props.TrustPasswordSecretArn.Ref];
+    expect(secret.Properties.SecretString).toBeUndefined();
+    expect(secret.Properties.GenerateSecretString.PasswordLength).toBe(32);
+    expect(secret.DeletionPolicy).toBe('Retain');
+  });
+
+  test('only the onEvent handler may read the trust secret', () => {
+    const policies = Object.entries<any>(primary.findResources('AWS::IAM::Policy')).filter(([, p]) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'),
+    );
+    expect(policies).toHaveLength(1);
+    expect(JSON.stringify(policies[0][1].Properties.Roles)).toMatch(/TrustHandlersonEventRole/);
+  });
+
+  test('trust and Kerberos ports are opened on the directory security group from the on-premises CIDRs only', () => {
+    const rules = Object.values<any>(primary.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+    expect(rules).toHaveLength(TRUST_PORTS.length);
+    for (const p of TRUST_PORTS) {
+      expect(rules).toContainEqual(expect.objectContaining({ IpProtocol: p.protocol, FromPort: p.from, ToPort: p.to, CidrIp: '192.168.0.0/16' }));
+    }
+    for (const r of rules) {
+      expect(r.CidrIp).toBe('192.168.0.0/16');
+      expect(r.GroupId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TrustDirectorySecurityGroup/), 'DirectoryDescriptions.0.VpcSettings.SecurityGroupId'] });
+    }
+    expect(rules.map((r) => `${r.IpProtocol}/${r.FromPort}`)).toEqual(expect.arrayContaining(['tcp/88', 'udp/88', 'tcp/53', 'udp/53', 'tcp/389', 'tcp/445', 'tcp/464']));
+    // The trust is created only after the ports are open.
+    const trust = Object.values<any>(primary.findResources('Custom::ForestTrust'))[0];
+    expect(trust.DependsOn.filter((d: string) => d.startsWith('TrustOnPrem'))).toHaveLength(TRUST_PORTS.length);
+    // The replica Region's domain controllers get the same rules (clients fail over to them).
+    const replicaRules = Object.values<any>(replica.findResources('AWS::EC2::SecurityGroupIngress')).map((r) => r.Properties);
+    expect(replicaRules).toHaveLength(TRUST_PORTS.length);
+    for (const r of replicaRules) expect(r.GroupId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DirectoryRegion/), 'SecurityGroupId'] });
+  });
+
+  test('database security groups allow only the database port from on-premises and no egress', () => {
+    for (const [t, port] of [[primary, 5432], [replica, 5432]] as const) {
+      const sgs = Object.values<any>(t.findResources('AWS::EC2::SecurityGroup')).map((r) => r.Properties);
+      expect(sgs).toHaveLength(1);
+      expect(sgs[0].SecurityGroupIngress).toEqual([expect.objectContaining({ CidrIp: '192.168.0.0/16', FromPort: port, ToPort: port, IpProtocol: 'tcp' })]);
+      expect(sgs[0].SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: '255.255.255.255/32' })]);
+    }
+  });
+
+  test('the directory-access role is trusted by rds.amazonaws.com and directoryservice.rds.amazonaws.com', () => {
+    const roles = Object.values<any>(primary.findResources('AWS::IAM::Role')).filter((r) => JSON.stringify(r.Properties.ManagedPolicyArns ?? []).includes('AmazonRDSDirectoryServiceAccess'));
+    expect(roles).toHaveLength(1);
+    const statements = roles[0].Properties.AssumeRolePolicyDocument.Statement;
+    expect(statements.map((s: any) => s.Principal.Service).sort()).toEqual(['directoryservice.rds.amazonaws.com', 'rds.amazonaws.com']);
+    for (const st of statements) expect(st).toMatchObject({ Action: 'sts:AssumeRole', Effect: 'Allow' });
+    expect(roles[0].Properties.ManagedPolicyArns).toEqual([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess']] }]);
+  });
+
+  test('Kerberos on both clusters: same directory, the access role, customer-managed keys, TLS required', () => {
+    const p = Object.values<any>(primary.findResources('AWS::RDS::DBCluster'))[0];
+    expect(p.Properties).toMatchObject({
+      Engine: 'aurora-postgresql',
+      EngineVersion: '16.6',
+      Domain: { Ref: expect.stringMatching(/^Directory/) },
+      DomainIAMRoleName: { Ref: expect.stringMatching(/^DirectoryAccessRole/) },
+      StorageEncrypted: true,
+      KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseKey/), 'Arn'] },
+      DeletionProtection: true,
+      EnableIAMDatabaseAuthentication: true,
+    });
+    expect(p.DeletionPolicy).toBe('Snapshot');
+    const s = Object.values<any>(replica.findResources('AWS::RDS::DBCluster'))[0];
+    expect(s.Properties).toMatchObject({
+      Engine: 'aurora-postgresql',
+      EngineVersion: '16.6',
+      GlobalClusterIdentifier: 'db-ops-kit-kerberos',
+      StorageEncrypted: true,
+      KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseKey/), 'Arn'] },
+      DeletionProtection: true,
+    });
+    // Same directory ID and role, carried across Regions by CDK's cross-Region references (SSM).
+    expect(JSON.stringify(s.Properties.Domain)).toMatch(/ExportsReader.*RefDirectory/);
+    expect(JSON.stringify(s.Properties.DomainIAMRoleName)).toMatch(/ExportsReader.*RefDirectoryAccessRole/);
+    expect(s.DeletionPolicy).toBe('Retain');
+    for (const t of [primary, replica]) t.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
+    primary.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    replica.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  test('the secondary carries no master credentials', () => {
+    const s = Object.values<any>(replica.findResources('AWS::RDS::DBCluster'))[0].Properties;
+    for (const k of ['MasterUsername', 'MasterUserPassword', 'ManageMasterUserPassword', 'MasterUserSecret', 'SnapshotIdentifier']) expect(s[k]).toBeUndefined();
+    expect(Object.keys(replica.findResources('AWS::SecretsManager::Secret'))).toHaveLength(0);
+  });
+
+  test('the global cluster is created from the primary and kept', () => {
+    primary.hasResource('AWS::RDS::GlobalCluster', {
+      Properties: { GlobalClusterIdentifier: 'db-ops-kit-kerberos', SourceDBClusterIdentifier: Match.anyValue(), DeletionProtection: true },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  test('AddRegion custom resource: Provider framework with isComplete polling for up to 2 hours, secondary waits for it', () => {
+    const region = Object.entries<any>(replica.findResources('Custom::DirectoryRegion'));
+    expect(region).toHaveLength(1);
+    const [regionId, res] = region[0];
+    expect(res.Properties).toMatchObject({ PrimaryRegion: 'us-east-1', RegionName: 'us-west-2', VpcId: { Ref: expect.any(String) } });
+    expect(res.Properties.SubnetIds).toHaveLength(2);
+    const cluster = Object.values<any>(replica.findResources('AWS::RDS::DBCluster'))[0];
+    expect(cluster.DependsOn).toContain(regionId);
+    const sm = Object.values<any>(replica.findResources('AWS::StepFunctions::StateMachine'))[0];
+    const def = JSON.stringify(sm.Properties.DefinitionString);
+    expect(def).toMatch(/\\"IntervalSeconds\\":60/);
+    expect(def).toMatch(/\\"MaxAttempts\\":120/);
+    expect(sm.Properties.LoggingConfiguration.Level).toBe('ALL');
+    const fns = Object.values<any>(replica.findResources('AWS::Lambda::Function')).filter((f) => /Replicate directory/.test(f.Properties.Description ?? ''));
+    expect(fns).toHaveLength(2);
+    for (const f of fns) {
+      expect(f.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
+    }
+  });
+
+  test('every log group has a retention', () => {
+    for (const t of [primary, replica]) {
+      for (const lg of Object.values<any>(t.findResources('AWS::Logs::LogGroup'))) expect(lg.Properties.RetentionInDays).toBeGreaterThan(0);
+    }
+    primary.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/rds/cluster/db-ops-kit-kerberos-us-east-1/postgresql' });
+    replica.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/rds/cluster/db-ops-kit-kerberos-us-west-2/postgresql' });
+  });
+
+  test('outputs feed the krb5.conf generator', () => {
+    expect(Object.keys(primary.toJSON().Outputs)).toEqual(
+      expect.arrayContaining(['DirectoryId', 'DirectoryDomainName', 'DirectoryDnsIps', 'OnPremDomainName', 'OnPremDnsIps', 'DatabaseEngine', 'PrimaryClusterEndpoint', 'TrustPasswordSecretArn']),
+    );
+    expect(Object.keys(replica.toJSON().Outputs)).toEqual(expect.arrayContaining(['ReplicaDnsIps', 'SecondaryClusterEndpoint', 'SecondaryReaderEndpoint']));
+  });
+
+  test('the VPC CIDRs of the two Regions do not overlap', () => {
+    const a = Object.values<any>(primary.findResources('AWS::EC2::VPC'))[0].Properties.CidrBlock;
+    const b = Object.values<any>(replica.findResources('AWS::EC2::VPC'))[0].Properties.CidrBlock;
+    expect(cidrsOverlap(a, b)).toBe(false);
+  });
+
+  test('snapshots', () => {
+    expect(primary.toJSON()).toMatchSnapshot();
+    expect(replica.toJSON()).toMatchSnapshot();
+  });
+});
+
+describe('aurora-mysql and options', () => {
+  test('aurora-mysql engine with TLS enforced and Kerberos on both clusters; createTrust=false leaves no trust but keeps the secret', () => {
+    const app = new App();
+    const [p, r] = buildPattern(app, { 'adTrust:engine': 'aurora-mysql', 'adTrust:createTrust': 'false' });
+    const primary = Template.fromStack(p);
+    const replica = Template.fromStack(r);
+    for (const t of [primary, replica]) {
+      t.hasResourceProperties('AWS::RDS::DBCluster', { Engine: 'aurora-mysql', EngineVersion: '8.0.mysql_aurora.3.08.0', Domain: Match.anyValue(), DomainIAMRoleName: Match.anyValue() });
+      t.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', { Parameters: { require_secure_transport: 'ON' } });
+    }
+    expect(Object.keys(primary.findResources('Custom::ForestTrust'))).toHaveLength(0);
+    expect(Object.keys(primary.findResources('Custom::AWS'))).toHaveLength(0);
+    // The trust secret exists already, so the on-premises side can be set up before the AWS side.
+    expect(primary.toJSON().Outputs.TrustPasswordSecretArn.Value).toEqual({ Ref: expect.stringMatching(/^TrustPassword/) });
+    expect(primary.toJSON().Outputs.TrustId).toBeUndefined();
+  });
+
+  test('selective authentication is passed to CreateTrust', () => {
+    const stack = primaryWith({ selectiveAuth: true })();
+    Template.fromStack(stack).hasResourceProperties('Custom::ForestTrust', { SelectiveAuth: 'Enabled' });
+  });
+});
+
+describe('bad props fail synth with a clear message', () => {
+  test('Standard edition with a replica Region', () => {
+    expect(primaryWith({ edition: 'Standard' })).toThrow(/P\/Directory: invalid props:[\s\S]*edition Standard cannot be replicated to other Regions \(us-west-2\)/);
+  });
+
+  test('overlapping CIDRs (primary/replica, and VPC/on-premises)', () => {
+    expect(primaryWith({ replicaVpcCidr: '10.10.128.0/17' })).toThrow(/primary vpcCidr 10\.10\.0\.0\/16 overlaps replicaVpcCidr 10\.10\.128\.0\/17/);
+    expect(primaryWith({ onPremisesCidrs: ['10.0.0.0/8'] })).toThrow(/overlaps onPremisesCidrs\[0\] 10\.0\.0\.0\/8/);
+    const app = new App();
+    const p = new AdTrustPrimaryStack(app, 'P', BASE);
+    expect(() => new AdTrustReplicaStack(app, 'R', { env: { region: 'us-west-2' }, primary: p, vpcCidr: '10.10.0.0/24' })).toThrow(
+      /R: invalid props:[\s\S]*replica vpcCidr 10\.10\.0\.0\/24 overlaps primary vpcCidr 10\.10\.0\.0\/16/,
+    );
+  });
+
+  test('more than 4 on-premises DNS IPs', () => {
+    expect(primaryWith({ onPremDnsIps: ['192.168.1.1', '192.168.1.2', '192.168.1.3', '192.168.1.4', '192.168.1.5'] })).toThrow(
+      /P\/Trust: invalid props:[\s\S]*remoteDnsIps takes 1 to 4 on-premises DNS server addresses/,
+    );
+    expect(primaryWith({ onPremDnsIps: ['192.168.1.300'] })).toThrow(/remoteDnsIps entry "192\.168\.1\.300" is not an IPv4 address/);
+  });
+
+  test('malformed domain names', () => {
+    expect(primaryWith({ domainName: 'corp' })).toThrow(/domainName "corp" must be a fully qualified domain name/);
+    expect(primaryWith({ domainName: 'bad_name.example.com' })).toThrow(/domainName "bad_name\.example\.com"/);
+    expect(primaryWith({ onPremDomainName: '-onprem.example.com' })).toThrow(/onPremDomainName "-onprem\.example\.com" must be a fully qualified domain name/);
+    expect(primaryWith({ onPremDomainName: 'corp.aws.example.com' })).toThrow(/domainName and onPremDomainName must differ/);
+  });
+
+  test('same Region for both stacks, 0.0.0.0/0 on-premises, vpc and vpcCidr together', () => {
+    expect(primaryWith({ replicaRegion: 'us-east-1' })).toThrow(/replicaRegion must differ from the stack's Region us-east-1/);
+    expect(primaryWith({ onPremisesCidrs: ['0.0.0.0/0'] })).toThrow(/overlaps|must not contain 0\.0\.0\.0\/0/);
+    const app = new App();
+    const vpcStack = new Stack(app, 'V', { env: { region: 'us-east-1' } });
+    const vpc = new ec2.Vpc(vpcStack, 'Vpc');
+    expect(() => new AdTrustPrimaryStack(app, 'P', { ...BASE, vpc })).toThrow(/give either vpc \(bring your own\) or vpcCidr \(a new VPC\), not both/);
+  });
+
+  test('bad cdk.json context names every bad key', () => {
+    expect(() => buildPattern(new App(), { 'adTrust:engine': 'oracle', 'adTrust:onPremDnsIps': 'dns1', 'adTrust:primaryRegion': 'mars' })).toThrow(
+      /adTrust:primaryRegion[\s\S]*adTrust:onPremDnsIps[\s\S]*adTrust:engine/,
+    );
+  });
+});
+
+test('cdk-nag (AwsSolutions + Serverless) has no unacknowledged finding in either stack, for both engines', () => {
+  expect(nagFindings((app) => buildPattern(app))).toEqual([]);
+  expect(nagFindings((app) => buildPattern(app, { 'adTrust:engine': 'aurora-mysql' }))).toEqual([]);
+});

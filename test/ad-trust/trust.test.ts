@@ -1,0 +1,223 @@
+/**
+ * CreateTrust custom resource: trust-state polling (Creating → Verified / VerifyFailed), in-place
+ * updates and the password's path (Secrets Manager → CreateTrust only, never a log or a response).
+ *
+ * aws-sdk-client-mock is used in this file because moto never moves a trust out of "Creating" and
+ * does not implement UpdateTrust or UpdateConditionalForwarder; create/describe/delete against moto
+ * are covered in test/integration/ad-trust/trust-moto.test.ts.
+ */
+import {
+  CreateTrustCommand,
+  DeleteTrustCommand,
+  DescribeTrustsCommand,
+  DirectoryServiceClient,
+  EntityDoesNotExistException,
+  UpdateConditionalForwarderCommand,
+  UpdateTrustCommand,
+} from '@aws-sdk/client-directory-service';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+
+const PASSWORD = 'Tr0ub4dor-and-3-horses!';
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:trust-AbCdEf';
+const DIR = 'd-1234567890';
+const TRUST = 't-0123456789';
+const PROPS = {
+  DirectoryId: DIR,
+  RemoteDomainName: 'onprem.example.com',
+  TrustPasswordSecretArn: SECRET_ARN,
+  ConditionalForwarderIpAddrs: ['192.168.10.10', '192.168.10.11'],
+  SelectiveAuth: 'Disabled',
+};
+
+// Log everything (DEBUG) so the password check below covers every log line the handler can write.
+process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { onEvent, isComplete } = require('../../lambda/ad-trust/trust-handler') as typeof import('../../lambda/ad-trust/trust-handler');
+
+const ds = mockClient(DirectoryServiceClient);
+const sm = mockClient(SecretsManagerClient);
+let output = '';
+const writes: jest.SpyInstance[] = [];
+
+beforeEach(() => {
+  ds.reset();
+  sm.reset();
+  sm.on(GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: PASSWORD });
+  ds.on(DescribeTrustsCommand).resolves({ Trusts: [] });
+  ds.on(CreateTrustCommand).resolves({ TrustId: TRUST });
+  output = '';
+  for (const stream of [process.stdout, process.stderr]) {
+    writes.push(
+      jest.spyOn(stream, 'write').mockImplementation((chunk: any) => {
+        output += String(chunk);
+        return true;
+      }),
+    );
+  }
+});
+
+afterEach(() => {
+  while (writes.length) writes.pop()!.mockRestore();
+  // The password must never reach a log line.
+  expect(output).not.toContain(PASSWORD);
+});
+
+function event(type: 'Create' | 'Update' | 'Delete', extra: Partial<any> = {}): CdkCustomResourceEvent {
+  return {
+    RequestType: type,
+    ServiceToken: 'x',
+    ResponseURL: 'https://example.invalid',
+    StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/DbOpsAdTrustPrimary/1',
+    RequestId: 'req-1',
+    LogicalResourceId: 'Trust',
+    ResourceType: 'Custom::ForestTrust',
+    ResourceProperties: { ServiceToken: 'x', ...PROPS },
+    ...extra,
+  } as CdkCustomResourceEvent;
+}
+
+function trustState(state: string, reason = '') {
+  return { Trusts: [{ TrustId: TRUST, DirectoryId: DIR, RemoteDomainName: 'onprem.example.com', TrustDirection: 'One-Way: Outgoing' as const, TrustState: state as any, TrustStateReason: reason }] };
+}
+
+describe('create', () => {
+  test('reads the password by ARN and creates a one-way outgoing forest trust with the conditional forwarder', async () => {
+    const r = await onEvent(event('Create'));
+    expect(r).toEqual({ PhysicalResourceId: TRUST });
+    expect(JSON.stringify(r)).not.toContain(PASSWORD);
+    expect(sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: SECRET_ARN }]);
+    expect(ds.commandCalls(CreateTrustCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        DirectoryId: DIR,
+        RemoteDomainName: 'onprem.example.com',
+        TrustPassword: PASSWORD,
+        TrustDirection: 'One-Way: Outgoing',
+        TrustType: 'Forest',
+        ConditionalForwarderIpAddrs: ['192.168.10.10', '192.168.10.11'],
+        SelectiveAuth: 'Disabled',
+      },
+    ]);
+    expect(output).toMatch(/"message":"CreateTrust"/);
+  });
+
+  test('a JSON secret {"password": …} works too', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ password: PASSWORD, note: 'x' }) });
+    await onEvent(event('Create'));
+    expect(ds.commandCalls(CreateTrustCommand)[0].args[0].input.TrustPassword).toBe(PASSWORD);
+  });
+
+  test('an existing outgoing trust to the same domain is adopted (retries are idempotent) without reading the password', async () => {
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+    const r = await onEvent(event('Create'));
+    expect(r.PhysicalResourceId).toBe(TRUST);
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+
+  test('an existing trust in another direction is an error, not silently adopted', async () => {
+    ds.on(DescribeTrustsCommand).resolves({ Trusts: [{ ...trustState('Verified').Trusts[0], TrustDirection: 'Two-Way' }] });
+    await expect(onEvent(event('Create'))).rejects.toThrow(/already has a Two-Way trust \(t-0123456789\) with onprem\.example\.com/);
+  });
+
+  test('isComplete waits while Creating/Verifying, completes when Verified', async () => {
+    const e = { ...event('Create'), PhysicalResourceId: TRUST } as CdkCustomResourceIsCompleteEvent;
+    ds.on(DescribeTrustsCommand).resolvesOnce(trustState('Creating')).resolvesOnce(trustState('Verifying')).resolves(trustState('Verified'));
+    expect(await isComplete(e)).toEqual({ IsComplete: false });
+    expect(await isComplete(e)).toEqual({ IsComplete: false });
+    expect(await isComplete(e)).toEqual({ IsComplete: true, Data: { TrustId: TRUST, TrustState: 'Verified', RemoteDomainName: 'onprem.example.com' } });
+  });
+
+  test('VerifyFailed fails the deployment with AWS\'s reason and what to check', async () => {
+    ds.on(DescribeTrustsCommand).resolves(trustState('VerifyFailed', 'The specified domain either does not exist or could not be contacted'));
+    await expect(isComplete({ ...event('Create'), PhysicalResourceId: TRUST } as CdkCustomResourceIsCompleteEvent)).rejects.toThrow(
+      /is VerifyFailed: The specified domain either does not exist or could not be contacted\. Check that the on-premises incoming trust exists/,
+    );
+  });
+
+  test('properties carrying a password, or more than 4 forwarder IPs, are rejected before any call', async () => {
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, TrustPassword: PASSWORD } }))).rejects.toThrow(/TrustPassword must never be a custom-resource property/);
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, ConditionalForwarderIpAddrs: ['1.1.1.1', '1.1.1.2', '1.1.1.3', '1.1.1.4', '1.1.1.5'] } }))).rejects.toThrow(
+      /ConditionalForwarderIpAddrs must be 1 to 4 IPv4 addresses/,
+    );
+    expect(ds.calls()).toHaveLength(0);
+    expect(sm.calls()).toHaveLength(0);
+  });
+
+  test('an empty secret is a clear error naming the secret (not its value)', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array([1]) });
+    await expect(onEvent(event('Create'))).rejects.toThrow(`secret ${SECRET_ARN} has no string value`);
+  });
+});
+
+describe('update', () => {
+  test('selective authentication and forwarder IPs change in place and are then waited for', async () => {
+    ds.on(UpdateTrustCommand).resolves({});
+    ds.on(UpdateConditionalForwarderCommand).resolves({});
+    const e = event('Update', {
+      PhysicalResourceId: TRUST,
+      OldResourceProperties: { ...PROPS },
+      ResourceProperties: { ...PROPS, SelectiveAuth: 'Enabled', ConditionalForwarderIpAddrs: ['192.168.10.12'] },
+    });
+    const r = await onEvent(e);
+    expect(r).toEqual({ PhysicalResourceId: TRUST, Data: { Changed: 'SelectiveAuth,ConditionalForwarderIpAddrs' } });
+    expect(ds.commandCalls(UpdateTrustCommand)[0].args[0].input).toEqual({ TrustId: TRUST, SelectiveAuth: 'Enabled' });
+    expect(ds.commandCalls(UpdateConditionalForwarderCommand)[0].args[0].input).toEqual({ DirectoryId: DIR, RemoteDomainName: 'onprem.example.com', DnsIpAddrs: ['192.168.10.12'] });
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+    ds.on(DescribeTrustsCommand).resolvesOnce(trustState('Updating')).resolves(trustState('Updated'));
+    const ie = { ...e, ...r } as CdkCustomResourceIsCompleteEvent;
+    expect((await isComplete(ie)).IsComplete).toBe(false);
+    expect((await isComplete(ie)).IsComplete).toBe(true);
+  });
+
+  test('an update without changes completes at once', async () => {
+    const e = event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS } });
+    const r = await onEvent(e);
+    expect(await isComplete({ ...e, ...r } as CdkCustomResourceIsCompleteEvent)).toMatchObject({ IsComplete: true });
+    expect(ds.calls()).toHaveLength(0);
+  });
+
+  test('a new remote domain creates a new trust (CloudFormation deletes the old one afterwards)', async () => {
+    ds.on(CreateTrustCommand).resolves({ TrustId: 't-9999999999' });
+    const r = await onEvent(
+      event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }),
+    );
+    expect(r).toEqual({ PhysicalResourceId: 't-9999999999', Data: { Changed: 'replacement' } });
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
+  });
+
+  test('a different password secret is refused with the procedure, the trust stays', async () => {
+    const e = event('Update', {
+      PhysicalResourceId: TRUST,
+      OldResourceProperties: { ...PROPS },
+      ResourceProperties: { ...PROPS, TrustPasswordSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:other-XyZ123' },
+    });
+    await expect(onEvent(e)).rejects.toThrow(/AWS cannot change a trust's password in place/);
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
+  });
+});
+
+describe('delete', () => {
+  test('deletes the trust and its conditional forwarder, then waits until it is gone', async () => {
+    ds.on(DeleteTrustCommand).resolves({ TrustId: TRUST });
+    const e = event('Delete', { PhysicalResourceId: TRUST });
+    await onEvent(e);
+    expect(ds.commandCalls(DeleteTrustCommand)[0].args[0].input).toEqual({ TrustId: TRUST, DeleteAssociatedConditionalForwarder: true });
+    ds.on(DescribeTrustsCommand).resolvesOnce(trustState('Deleting')).resolves({ Trusts: [] });
+    expect((await isComplete(e as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(false);
+    expect((await isComplete(e as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
+  });
+
+  test('a trust that is already gone is fine', async () => {
+    ds.on(DeleteTrustCommand).rejects(new EntityDoesNotExistException({ message: 'no trust', $metadata: {} }));
+    await expect(onEvent(event('Delete', { PhysicalResourceId: TRUST }))).resolves.toEqual({ PhysicalResourceId: TRUST });
+  });
+
+  test('a physical ID from a failed create touches nothing', async () => {
+    const e = event('Delete', { PhysicalResourceId: 'req-1' });
+    await onEvent(e);
+    expect((await isComplete(e as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
+    expect(ds.calls()).toHaveLength(0);
+  });
+});

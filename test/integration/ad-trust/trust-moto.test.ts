@@ -1,0 +1,112 @@
+/**
+ * The CreateTrust custom resource against moto's Directory Service and Secrets Manager: a real
+ * AWS Managed Microsoft AD (moto CreateMicrosoftAD in a moto VPC), the password read from a real
+ * secret by ARN, CreateTrust/DescribeTrusts/DeleteTrust over HTTP. moto keeps trusts in "Creating"
+ * forever, so completion polling is asserted to keep waiting here; Verified/VerifyFailed and
+ * UpdateTrust (not in moto) are covered with aws-sdk-client-mock in test/ad-trust/trust.test.ts.
+ */
+import { spawnSync } from 'child_process';
+import { CreateMicrosoftADCommand, DescribeDirectoriesCommand, DescribeTrustsCommand, DirectoryServiceClient } from '@aws-sdk/client-directory-service';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'aws-lambda';
+import { MotoServer, startMoto } from '../../helpers/moto';
+
+let moto: MotoServer;
+let handler: typeof import('../../../lambda/ad-trust/trust-handler');
+let ds: DirectoryServiceClient;
+let directoryId: string;
+let secretArn: string;
+
+/** moto's EC2 has no Node client installed here; boto3 (installed with moto) creates the VPC and subnets. */
+function createVpc(endpoint: string): { vpcId: string; subnetIds: string[] } {
+  const py = `
+import boto3, json
+ec2 = boto3.client('ec2', region_name='us-east-1', endpoint_url='${endpoint}')
+vpc = ec2.create_vpc(CidrBlock='10.10.0.0/16')['Vpc']['VpcId']
+subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f'10.10.{i}.0/24', AvailabilityZone=az)['Subnet']['SubnetId'] for i, az in enumerate(['us-east-1a', 'us-east-1b'])]
+print(json.dumps({'vpcId': vpc, 'subnetIds': subnets}))
+`;
+  const r = spawnSync('python3', ['-c', py], { encoding: 'utf8', env: { ...process.env } });
+  if (r.status !== 0) throw new Error(`creating the VPC in moto failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function event(type: 'Create' | 'Update' | 'Delete', extra: Partial<any> = {}): CdkCustomResourceEvent {
+  return {
+    RequestType: type,
+    ServiceToken: 'x',
+    ResponseURL: 'https://example.invalid',
+    StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/DbOpsAdTrustPrimary/1',
+    RequestId: 'req-1',
+    LogicalResourceId: 'Trust',
+    ResourceType: 'Custom::ForestTrust',
+    ResourceProperties: {
+      ServiceToken: 'x',
+      DirectoryId: directoryId,
+      RemoteDomainName: 'onprem.example.com',
+      TrustPasswordSecretArn: secretArn,
+      ConditionalForwarderIpAddrs: ['192.168.10.10', '192.168.10.11'],
+      SelectiveAuth: 'Disabled',
+    },
+    ...extra,
+  } as CdkCustomResourceEvent;
+}
+
+beforeAll(async () => {
+  moto = await startMoto();
+  process.env.AWS_REGION = 'us-east-1';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  // Imported after moto is up so the handler's module-scope clients pick up AWS_ENDPOINT_URL.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  handler = require('../../../lambda/ad-trust/trust-handler');
+  ds = new DirectoryServiceClient({ region: 'us-east-1' });
+  const { vpcId, subnetIds } = createVpc(moto.endpoint);
+  directoryId = (
+    await ds.send(new CreateMicrosoftADCommand({ Name: 'corp.aws.example.com', Password: 'Admin-Passw0rd-1', Edition: 'Enterprise', VpcSettings: { VpcId: vpcId, SubnetIds: subnetIds } }))
+  ).DirectoryId!;
+  const sm = new SecretsManagerClient({ region: 'us-east-1' });
+  secretArn = (await sm.send(new CreateSecretCommand({ Name: 'trust-password', SecretString: 'Trust-Passw0rd-Xyz' }))).ARN!;
+}, 60_000);
+
+afterAll(async () => {
+  await moto?.stop();
+});
+
+test('the directory security group the stack opens the trust ports on is where the stack looks for it', async () => {
+  const d = await ds.send(new DescribeDirectoriesCommand({ DirectoryIds: [directoryId] }));
+  // Same path as the AwsCustomResource outputPaths in lib/ad-trust/custom-resources.ts.
+  expect(d.DirectoryDescriptions?.[0]?.VpcSettings?.SecurityGroupId).toMatch(/^sg-/);
+  expect(d.DirectoryDescriptions?.[0]?.Edition).toBe('Enterprise');
+});
+
+test('create → describe → retried create adopts → delete → delete again', async () => {
+  const created = await handler.onEvent(event('Create'));
+  const trustId = created.PhysicalResourceId!;
+  expect(trustId).toMatch(/^t-[0-9a-f]{10}$/);
+
+  const trusts = (await ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId }))).Trusts ?? [];
+  expect(trusts).toHaveLength(1);
+  expect(trusts[0]).toMatchObject({ TrustId: trustId, RemoteDomainName: 'onprem.example.com', TrustDirection: 'One-Way: Outgoing', TrustType: 'Forest', SelectiveAuth: 'Disabled' });
+
+  // moto never verifies a trust: the Provider framework would keep polling.
+  expect(await handler.isComplete({ ...event('Create'), PhysicalResourceId: trustId } as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: false });
+
+  // A retried create (e.g. after a Lambda timeout) adopts the trust instead of creating a second one.
+  expect((await handler.onEvent(event('Create'))).PhysicalResourceId).toBe(trustId);
+  expect((await ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId }))).Trusts).toHaveLength(1);
+
+  const del = event('Delete', { PhysicalResourceId: trustId });
+  await handler.onEvent(del);
+  expect((await ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId }))).Trusts).toEqual([]);
+  expect((await handler.isComplete(del as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
+  // Deleting again (CloudFormation retries) is fine.
+  await expect(handler.onEvent(del)).resolves.toEqual({ PhysicalResourceId: trustId });
+});
+
+test('a secret that does not exist fails the create with the ARN, and creates nothing', async () => {
+  const missing = secretArn.replace('trust-password', 'no-such-secret');
+  await expect(handler.onEvent(event('Create', { ResourceProperties: { ...event('Create').ResourceProperties, TrustPasswordSecretArn: missing } }))).rejects.toThrow(
+    /Secrets Manager can't find the specified secret|ResourceNotFound/,
+  );
+  expect((await ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId }))).Trusts).toEqual([]);
+});
