@@ -26,7 +26,7 @@ export const rdsProxyLambdaPattern: PatternDefinition = {
       throw new Error(`context key "rdsProxyLambda:availabilityZones" has zones outside ${region}: ${badAz.join(', ')}`);
     }
     const readerInstances = Array.from({ length: readers }, (_, i) =>
-      rds.ClusterInstance.serverlessV2(`reader${i + 1}`, { scaleWithWriter: i === 0, enablePerformanceInsights: true }),
+      rds.ClusterInstance.serverlessV2(`reader${i + 1}`, { scaleWithWriter: i === 0, autoMinorVersionUpgrade: true }),
     );
     return [
       new RdsProxyLambdaStack(app, 'DbOpsRdsProxyLambda', {
@@ -39,7 +39,7 @@ export const rdsProxyLambdaPattern: PatternDefinition = {
           rotationInterval: Duration.days(30),
           clusterProps:
             readers > 0
-              ? { instances: { writer: rds.ClusterInstance.serverlessV2('writer', { enablePerformanceInsights: true }), readers: readerInstances } }
+              ? { instances: { writer: rds.ClusterInstance.serverlessV2('writer', { autoMinorVersionUpgrade: true }), readers: readerInstances } }
               : {},
         },
       }),

@@ -50,6 +50,12 @@ export interface RdsProxyLambdaClusterProps {
   /** @default - 4 ACUs */
   readonly serverlessV2MaxCapacity?: number;
   /**
+   * Cluster identifier. Set explicitly so the PostgreSQL log group can be created up front (KMS-encrypted, with
+   * retention) before RDS writes to it.
+   * @default - a name unique to this construct's path, e.g. `dbopsrdsproxylambda-rdsproxylambda-1a2b3c4d`
+   */
+  readonly clusterIdentifier?: string;
+  /**
    * Database created in the cluster, used by the application role.
    * @default - `appdb`
    */
@@ -74,11 +80,18 @@ export interface RdsProxyLambdaClusterProps {
 /** Props of {@link RdsProxyLambda}. */
 export interface RdsProxyLambdaProps {
   /**
-   * VPC to deploy into. Must have isolated or private subnets for the cluster, proxy and Lambda.
+   * VPC to deploy into. Needs private (isolated or with egress) subnets in two AZs, and a Secrets Manager
+   * interface endpoint with private DNS (or a NAT path) for rotation, bootstrap and secret mode.
    * @default - a new VPC (2 AZs, isolated subnets only, no NAT gateway, flow logs on) with a Secrets Manager
    *   interface endpoint (private DNS on) so no call leaves the VPC
    */
   readonly existingVpc?: ec2.IVpc;
+  /**
+   * Subnets for the cluster, proxy and functions.
+   * @default - the new VPC's isolated subnets; with `existingVpc`, its isolated subnets if it has any,
+   *   otherwise its private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
   /**
    * CIDR of the new VPC. Ignored with `existingVpc` (passing both fails synth).
    * @default - 10.20.0.0/16
@@ -112,7 +125,9 @@ export interface RdsProxyLambdaProps {
    */
   readonly clusterProps?: RdsProxyLambdaClusterProps;
   /**
-   * Customer-managed KMS key for the cluster storage, Performance Insights, secrets, logs and SNS.
+   * Customer-managed KMS key for the cluster storage, Performance Insights, secrets, logs and SNS. The construct
+   * adds key-policy statements for CloudWatch Logs and CloudWatch alarms; an imported key cannot be changed, so
+   * its policy must already allow them (synth warns).
    * @default - a new key with annual rotation, retained on stack deletion
    */
   readonly encryptionKey?: kms.IKey;
@@ -135,8 +150,9 @@ export interface RdsProxyLambdaProps {
    */
   readonly rotationInterval?: Duration;
   /**
-   * How long a client waits for a pooled connection before the proxy times out (RDS accepts 1–3600 s).
-   * @default - 30 seconds (shorter than the Lambda timeout so a saturated pool fails the invocation clearly)
+   * How long a client waits for a pooled connection before the proxy times out (RDS accepts 1–3600 s; must be
+   * shorter than `functionTimeout` so a saturated pool fails the invocation with a clear error).
+   * @default - half of `functionTimeout`, at most 30 seconds (7 s with the default 15 s function timeout)
    */
   readonly borrowTimeout?: Duration;
   /**
@@ -229,10 +245,10 @@ export class RdsProxyLambda extends Construct {
         enableKeyRotation: true,
         removalPolicy: RemovalPolicy.RETAIN,
       });
-    if (!props.encryptionKey) {
+    {
       // CloudWatch Logs must be able to use the key for the encrypted log groups below.
       const region = Stack.of(this).region;
-      (this.encryptionKey as kms.Key).addToResourcePolicy(
+      this.addKeyPolicy(
         new iam.PolicyStatement({
           principals: [new iam.ServicePrincipal(`logs.${region}.amazonaws.com`)],
           actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
@@ -272,12 +288,26 @@ export class RdsProxyLambda extends Construct {
       });
       this.endpointSecurityGroup = endpointSg;
     }
-    const subnets: ec2.SubnetSelection = props.existingVpc
-      ? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
-      : { subnetGroupName: 'isolated' };
+    const subnets: ec2.SubnetSelection =
+      props.vpcSubnets ??
+      (!props.existingVpc
+        ? { subnetGroupName: 'isolated' }
+        : props.existingVpc.isolatedSubnets.length > 0
+          ? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
+          : { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+
+    // Both rotation functions: PostgreSQL to the cluster (added by SecretRotation) and HTTPS to Secrets Manager.
+    const rotationSg = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
+      vpc: this.vpc,
+      description: 'Secret rotation functions: PostgreSQL to the cluster, HTTPS to Secrets Manager',
+      allowAllOutbound: false,
+    });
+    this.allowToSecretsManager(rotationSg);
+    const rotationInterval = props.rotationInterval ?? Duration.days(30);
 
     // ---- cluster ---------------------------------------------------------------------------------------
     let clusterSecurityGroups: ec2.ISecurityGroup[];
+    let masterRotation: secretsmanager.SecretRotation | undefined;
     if (props.existingCluster) {
       this.cluster = props.existingCluster;
       this.masterSecret = props.existingMasterSecret!;
@@ -299,7 +329,17 @@ export class RdsProxyLambda extends Construct {
       const piSettings = { enablePerformanceInsights: true, performanceInsightEncryptionKey: this.encryptionKey };
       const writer =
         cp.instances?.writer ?? rds.ClusterInstance.serverlessV2('writer', { autoMinorVersionUpgrade: true });
+      const clusterIdentifier = cp.clusterIdentifier ?? Names.uniqueResourceName(this, { maxLength: 60, separator: '-' }).toLowerCase();
+      // Created before the cluster so RDS writes into a KMS-encrypted group with retention (instead of creating an
+      // AWS-encrypted one that CDK's log-retention helper would have to adjust afterwards).
+      const postgresLogs = new logs.LogGroup(this, 'PostgresqlLogs', {
+        logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
+        retention: logRetention,
+        encryptionKey: this.encryptionKey,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
       const cluster = new rds.DatabaseCluster(this, 'Cluster', {
+        clusterIdentifier,
         engine,
         vpc: this.vpc,
         vpcSubnets: subnets,
@@ -318,17 +358,18 @@ export class RdsProxyLambda extends Construct {
         backup: { retention: cp.backupRetention ?? Duration.days(7), preferredWindow: '03:00-04:00' },
         preferredMaintenanceWindow: 'sun:05:00-sun:06:00',
         cloudwatchLogsExports: ['postgresql'],
-        cloudwatchLogsRetention: logRetention,
         parameterGroup,
         copyTagsToSnapshot: true,
         ...piSettings,
       });
+      (cluster.node.defaultChild as CfnResource).addResourceDependency(postgresLogs.node.defaultChild as CfnResource, 'RDS exports into this log group');
       this.cluster = cluster;
       this.masterSecret = cluster.secret!;
-      cluster.addRotationSingleUser({
-        automaticallyAfter: props.rotationInterval ?? Duration.days(30),
+      masterRotation = cluster.addRotationSingleUser({
+        automaticallyAfter: rotationInterval,
         vpcSubnets: subnets,
         endpoint: this.secretsEndpoint(),
+        securityGroup: rotationSg,
       });
       Validations.of(cluster).acknowledge({
         id: 'AwsSolutions-RDS11',
@@ -396,11 +437,18 @@ export class RdsProxyLambda extends Construct {
       vpc: this.vpc,
       vpcSubnets: subnets,
       endpoint: this.secretsEndpoint(),
-      automaticallyAfter: props.rotationInterval ?? Duration.days(30),
+      securityGroup: rotationSg,
+      automaticallyAfter: rotationInterval,
     });
-    // Rotation starts as soon as it is configured: the role must exist first.
-    appRotation.node.addDependency(bootstrap);
-    attachedAppSecret.node.tryFindChild('RotationSchedule')?.node.addDependency(bootstrap);
+    // Rotation starts as soon as it is configured. The application role must exist first, and the master
+    // password must not change while the bootstrap logs in with it.
+    for (const [rotation, secret] of [
+      [appRotation, attachedAppSecret],
+      [masterRotation, this.masterSecret],
+    ] as const) {
+      rotation?.node.addDependency(bootstrap);
+      secret.node.tryFindChild('RotationSchedule')?.node.addDependency(bootstrap);
+    }
 
     // ---- proxy -------------------------------------------------------------------------------------------
     this.proxySecurityGroup = new ec2.SecurityGroup(this, 'ProxySecurityGroup', {
@@ -418,7 +466,8 @@ export class RdsProxyLambda extends Construct {
       securityGroups: [this.proxySecurityGroup],
       requireTLS: true,
       iamAuth: this.credentialMode === 'iam',
-      borrowTimeout: props.borrowTimeout ?? Duration.seconds(30),
+      borrowTimeout:
+        props.borrowTimeout ?? Duration.seconds(Math.max(1, Math.min(30, Math.floor((props.functionTimeout ?? Duration.seconds(15)).toSeconds() / 2)))),
       maxConnectionsPercent: props.maxConnectionsPercent ?? 90,
       maxIdleConnectionsPercent: props.maxIdleConnectionsPercent ?? 50,
       idleClientTimeout: props.idleClientTimeout ?? Duration.minutes(30),
@@ -435,6 +484,11 @@ export class RdsProxyLambda extends Construct {
     this.allowProxyFrom(this.functionSecurityGroup);
     const timeout = props.functionTimeout ?? Duration.seconds(15);
     const timeoutMs = timeout.toMilliseconds();
+    // Worst case inside one invocation: a dead reused connection is replaced (connect), the login is refused
+    // after a rotation (connect again with refreshed credentials), then the query runs. 3 × connect + query
+    // stays below the function timeout, so the caller gets a typed error rather than a Lambda timeout.
+    const connectTimeoutMs = Math.min(5000, Math.floor(timeoutMs / 6));
+    const queryTimeoutMs = Math.floor(timeoutMs * 0.4);
     this.fn = new nodejs.NodejsFunction(this, 'QueryFunction', {
       ...this.functionDefaults(logRetention, 'index.ts', 'handler'),
       description: 'db-ops-kit: queries Aurora PostgreSQL through RDS Proxy with a reused connection',
@@ -449,8 +503,8 @@ export class RdsProxyLambda extends Construct {
         DB_NAME: this.databaseName,
         DB_USER: this.appUsername,
         CREDENTIAL_MODE: this.credentialMode,
-        CONNECT_TIMEOUT_MS: String(Math.min(5000, Math.floor(timeoutMs / 3))),
-        QUERY_TIMEOUT_MS: String(Math.floor(timeoutMs * 0.6)),
+        CONNECT_TIMEOUT_MS: String(connectTimeoutMs),
+        QUERY_TIMEOUT_MS: String(queryTimeoutMs),
         SECRET_CACHE_TTL_SECONDS: '300',
         POWERTOOLS_SERVICE_NAME: 'db-ops-kit-rds-proxy-query',
         ...(this.credentialMode === 'secret' ? { SECRET_ARN: attachedAppSecret.secretArn } : {}),
@@ -467,8 +521,16 @@ export class RdsProxyLambda extends Construct {
     this.alarmTopic =
       props.alarmTopic ??
       new sns.Topic(this, 'AlarmTopic', { displayName: 'db-ops-kit RDS Proxy + Lambda alarms', masterKey: this.encryptionKey, enforceSSL: true });
-    if (!props.alarmTopic && !props.encryptionKey) {
-      (this.encryptionKey as kms.Key).grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    if (!props.alarmTopic) {
+      // CloudWatch alarms publish to the encrypted topic.
+      this.addKeyPolicy(
+        new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+        }),
+      );
     }
     this.createAlarms(timeout);
     this.acknowledgeFindings(bootstrapFn, provider);
@@ -494,10 +556,16 @@ export class RdsProxyLambda extends Construct {
     ack(frameworkFn, 'Serverless-LambdaDefaultMemorySize', 'CDK Provider framework function; it only relays the CloudFormation event to the bootstrap function.');
     ack(frameworkFn, 'Serverless-LambdaDLQ', 'CDK Provider framework function, invoked synchronously by CloudFormation; failures are reported to the stack.');
     ack(frameworkFn, 'Serverless-LambdaTracing', 'CDK Provider framework function: it relays one deploy-time event; the bootstrap function it calls is traced.');
-    // The log-retention singleton CDK adds for the cluster's exported PostgreSQL log group.
-    const logRetention = Stack.of(this).node.children.find((c) => c.node.id.startsWith('LogRetention'));
-    ack(logRetention, basic, 'CDK log-retention helper: the managed policy only lets it write its own logs.');
-    ack(logRetention, 'AwsSolutions-IAM5[Resource::*]', 'CDK log-retention helper sets retention on the RDS-created log group, whose ARN is not known at synth time.');
+  }
+
+  private addKeyPolicy(statement: iam.PolicyStatement): void {
+    const { statementAdded } = this.encryptionKey.addToResourcePolicy(statement);
+    if (!statementAdded) {
+      Annotations.of(this).addWarningV2(
+        'db-ops-kit:importedKeyPolicy',
+        `encryptionKey is imported, so its key policy cannot be changed here: it must allow ${statement.principals.map((p) => p.toString()).join(', ')} to ${statement.actions.join(', ')}.`,
+      );
+    }
   }
 
   /** Lets `peer` open connections to the proxy on the database port. */
@@ -670,6 +738,13 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   const fnTimeout = seconds(props.functionTimeout);
   if (fnTimeout !== undefined && (fnTimeout < 1 || fnTimeout > 900)) {
     problems.push(`functionTimeout must be 1–900 seconds, got ${fnTimeout}`);
+  }
+  if (borrow !== undefined && borrow >= 1 && borrow <= 3600 && borrow >= (fnTimeout ?? 15)) {
+    problems.push(`borrowTimeout (${borrow} s) must be shorter than functionTimeout (${fnTimeout ?? 15} s), or a saturated pool ends in a Lambda timeout instead of a clear error`);
+  }
+  const cid = cp?.clusterIdentifier;
+  if (known(cid) && (!/^[a-z][a-z0-9-]{0,62}$/.test(cid!) || cid!.includes('--') || cid!.endsWith('-'))) {
+    problems.push(`clusterProps.clusterIdentifier "${cid}" must be 1–63 lower-case letters, digits and single hyphens, starting with a letter`);
   }
   const idle = seconds(props.idleClientTimeout);
   if (idle !== undefined && (idle < 1 || idle > 28800)) {

@@ -1,5 +1,5 @@
-import { App, Duration, Stack, aws_ec2 as ec2, aws_rds as rds, aws_secretsmanager as sm } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Duration, Stack, aws_ec2 as ec2, aws_kms as kms, aws_rds as rds, aws_secretsmanager as sm } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { RdsProxyLambda, RdsProxyLambdaProps } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
 import { RdsProxyLambdaStack } from '../../lib/rds-proxy-lambda/stack';
 import { nagFindings } from '../helpers/nag';
@@ -51,7 +51,7 @@ describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
     expect(p.Auth).toEqual([{ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED', SecretArn: { Ref: idOf(stack.pattern.appSecret) } }]);
     expect(JSON.stringify(p.Auth)).not.toContain(idOf(stack.pattern.masterSecret));
     t.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', {
-      ConnectionPoolConfigurationInfo: { ConnectionBorrowTimeout: 30, MaxConnectionsPercent: 90, MaxIdleConnectionsPercent: 50 },
+      ConnectionPoolConfigurationInfo: { ConnectionBorrowTimeout: 7, MaxConnectionsPercent: 90, MaxIdleConnectionsPercent: 50 },
     });
     // The proxy waits for the application role to exist in the database.
     const proxyRes = t.findResources('AWS::RDS::DBProxy');
@@ -72,9 +72,28 @@ describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
     for (const s of Object.values(resourcesOf(t, 'AWS::SecretsManager::Secret'))) {
       expect(s.Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [idOf(stack.pattern.encryptionKey), 'Arn'] });
     }
-    // The application secret's rotation starts only after the role exists.
-    const appRotation = Object.entries(resourcesOf(t, 'AWS::SecretsManager::RotationSchedule')).find(([k]) => k.includes('AppSecret'));
-    expect(appRotation?.[1].DependsOn).toEqual(expect.arrayContaining([Object.keys(t.findResources('Custom::DbOpsAppRole'))[0]]));
+    // Neither rotation starts before the bootstrap has created the application role with the master password.
+    const bootstrapId = Object.keys(t.findResources('Custom::DbOpsAppRole'))[0];
+    for (const s of schedules) expect(s.DependsOn).toEqual(expect.arrayContaining([bootstrapId]));
+  });
+
+  test('rotation functions reach the cluster on 5432 and Secrets Manager on 443, nothing else', () => {
+    const sgs = resourcesOf(t, 'AWS::EC2::SecurityGroup');
+    const rotationSg = Object.keys(sgs).find((k) => k.includes('RotationSecurityGroup'))!;
+    expect(JSON.stringify(sgs[rotationSg].Properties.SecurityGroupEgress ?? [])).not.toContain('0.0.0.0/0');
+    const egress = Object.values(resourcesOf(t, 'AWS::EC2::SecurityGroupEgress'))
+      .map((r) => r.Properties)
+      .filter((e) => e.GroupId['Fn::GetAtt'][0] === rotationSg);
+    const targets = egress.map((e) => `${e.DestinationSecurityGroupId['Fn::GetAtt'][0].includes('Endpoint') ? 'endpoint' : 'cluster'}:${JSON.stringify(e.FromPort)}`).sort();
+    expect(targets).toEqual(['cluster:{"Fn::GetAtt":["RdsProxyLambdaClusterB76D7951","Endpoint.Port"]}', 'endpoint:443']);
+    // The endpoint admits exactly the functions that call Secrets Manager (bootstrap + rotation in IAM mode).
+    const endpointSg = Object.keys(sgs).find((k) => k.includes('EndpointSecurityGroup'))!;
+    const sources = Object.values(resourcesOf(t, 'AWS::EC2::SecurityGroupIngress'))
+      .map((r) => r.Properties)
+      .filter((i) => i.GroupId['Fn::GetAtt'][0] === endpointSg)
+      .map((i) => i.SourceSecurityGroupId['Fn::GetAtt'][0].replace(/^RdsProxyLambda(\w+?)SecurityGroup.*$/, '$1'))
+      .sort();
+    expect(sources).toEqual(['Bootstrap', 'Rotation']);
   });
 
   test('deploy-time bootstrap creates the application role; its properties carry only ARNs and the database name', () => {
@@ -98,7 +117,7 @@ describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
       TracingConfig: { Mode: 'Active' },
       VpcConfig: Match.objectLike({ SecurityGroupIds: [{ 'Fn::GetAtt': [idOf(stack.pattern.functionSecurityGroup), 'GroupId'] }] }),
       Environment: {
-        Variables: Match.objectLike({ DB_USER: 'app_user', DB_NAME: 'appdb', CREDENTIAL_MODE: 'iam', DB_PORT: '5432', CONNECT_TIMEOUT_MS: '5000', QUERY_TIMEOUT_MS: '9000' }),
+        Variables: Match.objectLike({ DB_USER: 'app_user', DB_NAME: 'appdb', CREDENTIAL_MODE: 'iam', DB_PORT: '5432', CONNECT_TIMEOUT_MS: '2500', QUERY_TIMEOUT_MS: '6000' }),
       },
     });
     const fn = Object.values(resourcesOf(t, 'AWS::Lambda::Function')).find((f) => f.Properties.Handler === 'index.handler')!;
@@ -143,9 +162,14 @@ describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
     t.resourceCountIs('AWS::EC2::FlowLog', 1);
   });
 
-  test('log groups have retention and the CMK', () => {
+  test('log groups, including the one RDS exports PostgreSQL logs into, have retention and the CMK', () => {
     const groups = Object.values(resourcesOf(t, 'AWS::Logs::LogGroup'));
-    expect(groups.length).toBeGreaterThanOrEqual(4);
+    expect(groups.length).toBeGreaterThanOrEqual(5);
+    const cluster = Object.values(resourcesOf(t, 'AWS::RDS::DBCluster'))[0];
+    const pgLogs = Object.entries(resourcesOf(t, 'AWS::Logs::LogGroup')).find(([, g]) => String(g.Properties.LogGroupName).endsWith('/postgresql'))!;
+    expect(pgLogs[1].Properties.LogGroupName).toBe(`/aws/rds/cluster/${cluster.Properties.DBClusterIdentifier}/postgresql`);
+    expect(cluster.DependsOn).toEqual(expect.arrayContaining([pgLogs[0]]));
+    t.resourceCountIs('Custom::LogRetention', 0);
     for (const g of groups) {
       expect(g.Properties.RetentionInDays).toBe(30);
       expect(g.Properties.KmsKeyId).toBeDefined();
@@ -208,6 +232,33 @@ describe('secret mode and bring-your-own resources', () => {
     t.hasResourceProperties('AWS::RDS::DBProxyTargetGroup', { DBClusterIdentifiers: ['existing-cluster'] });
     t.hasResourceProperties('Custom::DbOpsAppRole', { DatabaseName: 'orders', MasterSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf' });
     t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: 'sg-0123456789abcdef0', FromPort: 5432 });
+  });
+
+  test('an existing VPC without isolated subnets uses its private subnets with egress', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Egress', { env });
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'V', {
+      vpcId: 'vpc-1',
+      vpcCidrBlock: '10.1.0.0/16',
+      availabilityZones: azs,
+      privateSubnetIds: ['subnet-p1', 'subnet-p2'],
+    });
+    new RdsProxyLambda(stack, 'P', { existingVpc: vpc });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::RDS::DBSubnetGroup', { SubnetIds: ['subnet-p1', 'subnet-p2'] });
+    t.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', VpcConfig: Match.objectLike({ SubnetIds: ['subnet-p1', 'subnet-p2'] }) });
+  });
+
+  test('an imported key gets a synth warning that its policy must allow CloudWatch Logs and alarms', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Imported', { env });
+    const key = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555');
+    new RdsProxyLambda(stack, 'P', { availabilityZones: azs, encryptionKey: key });
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.stringLikeRegexp('encryptionKey is imported'));
+    expect(warnings.map((w: any) => w.entry.data)).toEqual([
+      expect.stringContaining('logs.us-east-1.amazonaws.com'),
+      expect.stringContaining('cloudwatch.amazonaws.com'),
+    ]);
   });
 
   test('custom proxy pool settings reach the target group', () => {
