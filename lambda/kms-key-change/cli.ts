@@ -1,0 +1,230 @@
+/**
+ * `npm run kms-change -- --db-instance <id> | --db-cluster <id> --kms-key <arn|alias> [options]`
+ *
+ * Runs the same steps as the Step Functions workflow from a laptop, printing progress and a final
+ * summary, and writes the state document after every step so `--resume <file>` continues a run.
+ */
+import * as fs from 'fs';
+import { parseArgs } from 'node:util';
+import { clientsFor } from './clients';
+import { buildPlan, formatPlan } from './plan';
+import { preflight, PreflightError } from './preflight';
+import { phasesFor, rollbackPhases, runPhases } from './runner';
+import { formatParity } from './settings';
+import { assertState, isValidRdsId, newState, RekeyState } from './state';
+
+export const USAGE = `usage: npm run kms-change -- (--db-instance <id> | --db-cluster <id>) --kms-key <arn|alias> [options]
+       npm run kms-change -- --resume <state.json> [--cutover] [--rollback]
+
+  --db-instance <id>            re-key this RDS DB instance
+  --db-cluster <id>             re-key this Aurora DB cluster (and create its writer and readers)
+  --kms-key <arn|alias>         target KMS key (key ARN, key ID, alias/name or alias ARN)
+  --method snapshot|blue-green  snapshot (default): snapshot, copy with the key, restore, verify
+                                blue-green: CreateBlueGreenDeployment with TargetKmsKeyId, switchover
+  --target-region <region>      restore the copy in another Region (key from that Region)
+  --target-security-group-ids a,b  security groups in the target Region (cross-Region only)
+  --share-with-account <id>     copy with the key and share the snapshot with that account, then stop
+  --dry-run                     preflight and print the plan; change nothing
+  --cutover                     after a clean verify, rename the source to <id>-pre-rekey-<time>
+                                and the new resource to <id> (blue-green: switch over)
+  --rollback                    with --resume: rename back (the re-keyed copy is kept)
+  --resume <file>               continue the run recorded in this state file
+  --state-file <file>           where to write the state (default ./rekey-<id>-<run>.json)
+  --region <region>             source Region (default AWS_REGION)
+  --poll-seconds <n>            pause between status checks (default 30)
+  --json                        print the final state document as JSON
+  -h, --help                    this text`;
+
+export class UsageError extends Error {}
+
+export interface CliOptions {
+  kind?: 'instance' | 'cluster';
+  sourceId?: string;
+  kmsKey?: string;
+  method: 'snapshot' | 'blue-green';
+  targetRegion?: string;
+  targetSecurityGroupIds?: string[];
+  shareWithAccount?: string;
+  dryRun: boolean;
+  cutover: boolean;
+  rollback: boolean;
+  resume?: string;
+  stateFile?: string;
+  region?: string;
+  pollSeconds: number;
+  json: boolean;
+  help: boolean;
+}
+
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
+
+export function parseCli(argv: string[]): CliOptions {
+  let v;
+  try {
+    v = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'db-instance': { type: 'string' },
+        'db-cluster': { type: 'string' },
+        'kms-key': { type: 'string' },
+        method: { type: 'string', default: 'snapshot' },
+        'target-region': { type: 'string' },
+        'target-security-group-ids': { type: 'string' },
+        'share-with-account': { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        cutover: { type: 'boolean', default: false },
+        rollback: { type: 'boolean', default: false },
+        resume: { type: 'string' },
+        'state-file': { type: 'string' },
+        region: { type: 'string' },
+        'poll-seconds': { type: 'string', default: '30' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const o: CliOptions = {
+    method: v.method as 'snapshot',
+    dryRun: !!v['dry-run'],
+    cutover: !!v.cutover,
+    rollback: !!v.rollback,
+    resume: v.resume,
+    stateFile: v['state-file'],
+    region: v.region,
+    pollSeconds: Number(v['poll-seconds']),
+    json: !!v.json,
+    help: !!v.help,
+    kmsKey: v['kms-key'],
+    targetRegion: v['target-region'],
+    targetSecurityGroupIds: v['target-security-group-ids']?.split(',').map((x) => x.trim()).filter(Boolean),
+    shareWithAccount: v['share-with-account'],
+  };
+  if (o.help) return o;
+  const problems: string[] = [];
+  if (v['db-instance'] && v['db-cluster']) problems.push('pass either --db-instance or --db-cluster, not both');
+  if (v['db-instance']) Object.assign(o, { kind: 'instance', sourceId: v['db-instance'] });
+  if (v['db-cluster']) Object.assign(o, { kind: 'cluster', sourceId: v['db-cluster'] });
+  if (o.resume) {
+    if (o.sourceId || o.kmsKey) problems.push('--resume takes the database and key from the state file; do not pass --db-instance/--db-cluster/--kms-key');
+  } else {
+    if (o.rollback) problems.push('--rollback needs --resume <state file of the run that did the cutover>');
+    if (!o.sourceId) problems.push('--db-instance or --db-cluster is required');
+    if (!o.kmsKey) problems.push('--kms-key is required');
+  }
+  if (o.sourceId && !isValidRdsId(o.sourceId)) problems.push(`"${o.sourceId}" is not a valid RDS identifier`);
+  if (o.method !== 'snapshot' && o.method !== 'blue-green') problems.push(`--method must be snapshot or blue-green, got "${o.method}"`);
+  if (o.targetRegion && !REGION.test(o.targetRegion)) problems.push(`--target-region "${o.targetRegion}" is not a Region name`);
+  if (o.region && !REGION.test(o.region)) problems.push(`--region "${o.region}" is not a Region name`);
+  if (o.shareWithAccount && !/^\d{12}$/.test(o.shareWithAccount)) problems.push('--share-with-account must be a 12-digit account id');
+  if (o.cutover && (o.targetRegion || o.shareWithAccount)) problems.push('--cutover renames within one Region and account; it cannot be combined with --target-region or --share-with-account');
+  if (o.cutover && o.rollback) problems.push('--cutover and --rollback exclude each other');
+  if (o.dryRun && (o.cutover || o.rollback || o.resume)) problems.push('--dry-run changes nothing; do not combine it with --cutover, --rollback or --resume');
+  if (o.targetSecurityGroupIds && !o.targetRegion) problems.push('--target-security-group-ids applies only with --target-region');
+  if (!Number.isFinite(o.pollSeconds) || o.pollSeconds < 0) problems.push('--poll-seconds must be a number >= 0');
+  if (problems.length) throw new UsageError(problems.join('\n'));
+  return o;
+}
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+function summary(s: RekeyState): string[] {
+  const lines = ['', `Summary (run ${s.runId}, ${s.method}, ${s.kind} ${s.sourceId}):`];
+  lines.push(`  target key: ${s.targetKeyArn ?? s.kmsKey}`);
+  if (s.parity) lines.push(`  parity: ${s.parityClean ? 'clean' : 'NOT clean'} (${s.parity.length} settings compared)`);
+  if (s.rolledBack) lines.push(`  rollback: ${s.rolledBack.done ? `done; ${s.sourceId} is the original again, the re-keyed copy is ${s.names?.newId}` : 'started'}`);
+  else if (s.cutover) lines.push(`  cutover: ${s.cutover.done ? 'done' : 'started'}; original renamed to ${s.cutover.sourceRenamedTo}`);
+  lines.push('  resources kept (nothing was deleted):');
+  for (const a of s.artifacts) lines.push(`    - ${a.type} ${a.id} (${a.region}): ${a.role}`);
+  for (const w of s.warnings) lines.push(`  warning: ${w}`);
+  return lines;
+}
+
+/** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage, 3 preflight refused, 4 parity not clean). */
+export async function main(argv: string[], io: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
+  let o: CliOptions;
+  try {
+    o = parseCli(argv);
+  } catch (e) {
+    io.err(`error: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (o.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  let state: RekeyState;
+  let stateFile: string;
+  if (o.resume) {
+    try {
+      state = assertState(JSON.parse(fs.readFileSync(o.resume, 'utf8')));
+    } catch (e) {
+      io.err(`error: cannot read state file ${o.resume}: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    stateFile = o.stateFile ?? o.resume;
+  } else {
+    const region = o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    if (!region) {
+      io.err(`error: no Region: pass --region or set AWS_REGION\n\n${USAGE}`);
+      return 2;
+    }
+    state = newState({ kind: o.kind!, sourceId: o.sourceId!, kmsKey: o.kmsKey!, region, method: o.method, targetRegion: o.targetRegion, shareWithAccount: o.shareWithAccount, targetSecurityGroupIds: o.targetSecurityGroupIds });
+    stateFile = o.stateFile ?? `rekey-${state.sourceId}-${state.runId}.json`;
+  }
+  const c = clientsFor(state.region, state.targetRegion);
+  const save = (s: RekeyState) => {
+    if (!o.dryRun) fs.writeFileSync(stateFile, `${JSON.stringify(s, null, 2)}\n`);
+  };
+  let verified = false;
+  const onStep = (step: string, r: { message: string; state: RekeyState }) => {
+    if (step === 'verify') verified = true;
+    if (step === 'preflight' && !o.resume) io.out(`state file: ${stateFile}`);
+    const pct = r.state.progress?.step === step && r.state.progress.percent !== undefined ? ` [${r.state.progress.percent}%]` : '';
+    io.out(`${new Date().toISOString().slice(11, 19)} ${step.padEnd(20)} ${r.message}${pct}`);
+  };
+  try {
+    if (o.dryRun) {
+      const s = await preflight(c, state);
+      io.out(`preflight passed: ${s.kind} ${s.sourceId} (${s.sourceKeyArn ?? 'unencrypted'}) → ${s.targetKeyArn}`);
+      io.out(formatPlan(buildPlan(s)));
+      return 0;
+    }
+    const phases = o.rollback ? rollbackPhases() : phasesFor(state, { cutover: o.cutover });
+    if (o.rollback && state.lastStep && !['rollbackRenameNew', 'checkRollbackNew', 'rollbackRenameSource'].includes(state.lastStep)) state.lastStep = undefined;
+    if (o.resume && o.cutover && state.lastStep === 'finalize' && !state.cutover) state.lastStep = 'verify';
+    const final = await runPhases(c, state, phases, { pollMs: o.pollSeconds * 1000, onStep, save });
+    if (final.parity && verified) io.out(`\nParity report:\n${formatParity(final.parity)}`);
+    for (const l of summary(final)) io.out(l);
+    if (o.json) io.out(JSON.stringify(final, null, 2));
+    if (final.parityClean === false) {
+      io.err('verify found differences; no cutover was done. Fix them on the new resource and resume with --resume.');
+      return 4;
+    }
+    if (!o.cutover && !o.rollback && !final.shareWithAccount && !final.targetRegion && final.lastStep === 'finalize' && !final.cutover) {
+      io.out(`\nNext: when ready, stop writes and run: npm run kms-change -- --resume ${stateFile} --cutover`);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof PreflightError) {
+      io.err(e.message);
+      return 3;
+    }
+    io.err(`error: ${(e as Error).message}`);
+    if (!o.dryRun) io.err(`The source is unchanged. Fix the cause and continue with: npm run kms-change -- --resume ${stateFile}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  if (!process.env.POWERTOOLS_LOG_LEVEL) process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

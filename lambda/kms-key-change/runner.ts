@@ -1,0 +1,93 @@
+/**
+ * Drives the steps in the order of workflow.ts from a laptop (the CLI) or a test: runs each
+ * phase's start step, polls its check step with a pause in between, and hands the state document
+ * to `save` after every step so a run can be resumed from the file.
+ */
+import { Clients } from './clients';
+import { RekeyState } from './state';
+import { STEPS, StepResult } from './steps';
+import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, ROLLBACK_PHASES, SNAPSHOT_PHASES, StepName } from './workflow';
+
+export interface RunOptions {
+  /** Pause between two polls of a check step. @default 30000 */
+  readonly pollMs?: number;
+  /** Give up polling one check after this many polls. @default 2880 (a day at 30 s) */
+  readonly maxPolls?: number;
+  /** Called with each step's result (progress lines). */
+  readonly onStep?: (step: StepName, r: StepResult) => void;
+  /** Called with the state after each step (write the state file here). */
+  readonly save?: (s: RekeyState) => void | Promise<void>;
+  /** Stop before this step (tests use it to inject a crash between steps). */
+  readonly stopBefore?: StepName;
+}
+
+export const PREFLIGHT_PHASE: Phase = { name: 'Preflight', start: 'preflight' };
+
+/** The phases of a run: preflight, the method's steps, cutover when asked, finalize. */
+export function phasesFor(s: RekeyState, opts: { cutover: boolean }): Phase[] {
+  const method = s.method === 'blue-green' ? [...BLUE_GREEN_PHASES] : [...SNAPSHOT_PHASES];
+  if (s.shareWithAccount) {
+    const i = method.findIndex((p) => p.start === 'shareSnapshot');
+    return [PREFLIGHT_PHASE, ...method.slice(0, i + 1), FINALIZE_PHASE];
+  }
+  const withoutShare = method.filter((p) => p.start !== 'shareSnapshot');
+  return [PREFLIGHT_PHASE, ...withoutShare, ...(opts.cutover ? CUTOVER_PHASES[s.method] : []), FINALIZE_PHASE];
+}
+
+export function rollbackPhases(): Phase[] {
+  return [...ROLLBACK_PHASES, FINALIZE_PHASE];
+}
+
+/** Where to resume: the index of the first phase not finished, and whether to skip to its check. */
+export function resumePoint(phases: Phase[], lastStep: string | undefined): { index: number; atCheck: boolean } {
+  if (!lastStep) return { index: 0, atCheck: false };
+  for (let i = phases.length - 1; i >= 0; i--) {
+    const p = phases[i];
+    if (p.check === lastStep || (p.start === lastStep && !p.check)) return { index: i + 1, atCheck: false };
+    if (p.start === lastStep) return { index: i, atCheck: true };
+  }
+  return { index: 0, atCheck: false };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class StoppedBefore extends Error {
+  constructor(public readonly step: StepName, public readonly state: RekeyState) {
+    super(`stopped before ${step}`);
+    this.name = 'StoppedBefore';
+  }
+}
+
+/**
+ * Runs `phases` from where `state.lastStep` says the last run stopped. Returns the final state;
+ * throws the step's error (the state handed to `save` so far is what a resume starts from). A
+ * verify that is not clean stops the run before any cutover.
+ */
+export async function runPhases(c: Clients, state: RekeyState, phases: Phase[], opts: RunOptions = {}): Promise<RekeyState> {
+  const pollMs = opts.pollMs ?? 30_000;
+  const maxPolls = opts.maxPolls ?? 2880;
+  let s = state;
+  const { index, atCheck } = resumePoint(phases, s.lastStep);
+  const exec = async (name: StepName): Promise<StepResult> => {
+    if (opts.stopBefore === name) throw new StoppedBefore(name, s);
+    const r = await STEPS[name](c, JSON.parse(JSON.stringify(s)));
+    s = r.state;
+    opts.onStep?.(name, r);
+    await opts.save?.(s);
+    return r;
+  };
+  for (let i = index; i < phases.length; i++) {
+    const p = phases[i];
+    if (!(i === index && atCheck)) await exec(p.start);
+    if (p.start === 'verify' && s.parityClean === false) return s;
+    if (p.check) {
+      for (let n = 0; ; n++) {
+        const r = await exec(p.check);
+        if (r.done) break;
+        if (n + 1 >= maxPolls) throw new Error(`${p.check} still not done after ${maxPolls} polls; resume later with the state file`);
+        await sleep(pollMs);
+      }
+    }
+  }
+  return s;
+}

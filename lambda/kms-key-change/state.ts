@@ -1,0 +1,162 @@
+/**
+ * The small JSON state document every step of the KMS key change reads and returns. The Step
+ * Functions workflow passes it from task to task; the CLI writes it to a file after each step, so
+ * a run can be resumed from wherever it stopped (`--resume <file>`).
+ */
+
+export type SourceKind = 'instance' | 'cluster';
+export type Method = 'snapshot' | 'blue-green';
+
+/** One resource the run created or renamed. Nothing here is ever deleted by the kit. */
+export interface Artifact {
+  readonly type: 'db-snapshot' | 'db-cluster-snapshot' | 'db-instance' | 'db-cluster' | 'blue-green-deployment';
+  readonly id: string;
+  readonly region: string;
+  readonly role: string;
+}
+
+/** One line of the parity report: a setting of the source compared with the new resource. */
+export interface ParityLine {
+  readonly setting: string;
+  readonly source: unknown;
+  readonly target: unknown;
+  /** `same`, `differs`, or `expected` (differs on purpose: the key, identifiers, mapped values). */
+  readonly result: 'same' | 'differs' | 'expected';
+}
+
+export interface RekeyState {
+  readonly version: 1;
+  readonly kind: SourceKind;
+  readonly method: Method;
+  /** Identifier of the source DB instance or DB cluster (the one clients use today). */
+  readonly sourceId: string;
+  /** Region of the source. */
+  readonly region: string;
+  /** Account of the source, taken from its ARN during preflight. */
+  account?: string;
+  /** What the operator passed: key ARN, key ID, alias name or alias ARN. */
+  readonly kmsKey: string;
+  /** The target key's ARN (resolved by preflight). */
+  targetKeyArn?: string;
+  /** The source's key ARN, recorded by preflight. */
+  sourceKeyArn?: string;
+  /** Region to create the re-keyed copy in. @default the source Region */
+  readonly targetRegion?: string;
+  /** Share the re-keyed snapshot with this account instead of restoring it here. */
+  readonly shareWithAccount?: string;
+  /** Security groups for a cross-Region restore (group IDs are Regional). */
+  readonly targetSecurityGroupIds?: string[];
+  /** Run id `yyyymmddhhmmss`, part of every name this run creates. */
+  readonly runId: string;
+  /** The Step Functions run goes on to the approval gate and cutover only when this is true. */
+  cutoverRequested?: boolean;
+  /** Name of the last step that completed. */
+  lastStep?: string;
+  /** Settings of the source captured by preflight (re-applied to the new resource). */
+  source?: import('./settings').CapturedSettings;
+  /** Names this run uses; fixed by preflight so that every retry uses the same ones. */
+  names?: RunNames;
+  /** Latest progress (snapshot copy `PercentProgress`, etc.). */
+  progress?: { step: string; percent?: number; status?: string };
+  parity?: ParityLine[];
+  parityClean?: boolean;
+  blueGreenId?: string;
+  cutover?: { at: string; sourceRenamedTo: string; memberRenames: Array<{ from: string; to: string }>; done?: boolean };
+  rolledBack?: { at: string; done?: boolean };
+  readonly artifacts: Artifact[];
+  warnings: string[];
+}
+
+export interface RunNames {
+  /** Snapshot of the source (encrypted with the source key). */
+  sourceSnapshot: string;
+  /** Copy of that snapshot encrypted with the target key (absent when the restore re-keys, Aurora same-Region). */
+  copySnapshot?: string;
+  /** Identifier of the new DB instance/cluster until cutover. */
+  newId: string;
+  /** Name the source gets at cutover: `<id>-pre-rekey-<run id>` (fixed up front so a crashed cutover resumes). */
+  preRekeyId?: string;
+  /** For a cluster: new member instance ids by source member id. */
+  memberIds?: Record<string, string>;
+}
+
+/** An error that names the step, the resource and what the operator should do next. */
+export class RekeyError extends Error {
+  constructor(
+    public readonly step: string,
+    public readonly resource: string,
+    message: string,
+    public readonly next: string,
+    public readonly code = 'RekeyError',
+  ) {
+    super(`[${step}] ${resource}: ${message}. Next: ${next}`);
+    this.name = code;
+  }
+}
+
+/** RDS identifiers: 1-63 letters, digits, hyphens; first a letter; no `--`, no trailing hyphen. */
+export const RDS_ID_RE = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/;
+
+export function isValidRdsId(id: string): boolean {
+  return RDS_ID_RE.test(id) && !id.endsWith('-');
+}
+
+/** `2026-11-30T03:04:05Z` → `20261130030405`. */
+export function runIdFrom(d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+}
+
+/** A fresh state document; `preflight` fills in the rest. */
+export function newState(opts: {
+  kind: SourceKind;
+  sourceId: string;
+  kmsKey: string;
+  region: string;
+  method?: Method;
+  targetRegion?: string;
+  shareWithAccount?: string;
+  targetSecurityGroupIds?: string[];
+  now?: Date;
+}): RekeyState {
+  return {
+    version: 1,
+    kind: opts.kind,
+    method: opts.method ?? 'snapshot',
+    sourceId: opts.sourceId,
+    region: opts.region,
+    kmsKey: opts.kmsKey,
+    targetRegion: opts.targetRegion && opts.targetRegion !== opts.region ? opts.targetRegion : undefined,
+    shareWithAccount: opts.shareWithAccount,
+    targetSecurityGroupIds: opts.targetSecurityGroupIds,
+    runId: runIdFrom(opts.now ?? new Date()),
+    artifacts: [],
+    warnings: [],
+  };
+}
+
+/** Region the new resource lives in. */
+export function restoreRegion(s: RekeyState): string {
+  return s.targetRegion ?? s.region;
+}
+
+export function addArtifact(s: RekeyState, a: Artifact): void {
+  if (!s.artifacts.some((x) => x.type === a.type && x.id === a.id && x.region === a.region)) s.artifacts.push(a);
+}
+
+/** Validates a state document read from a file or a Step Functions payload. */
+export function assertState(v: unknown): RekeyState {
+  const s = v as RekeyState;
+  const problems: string[] = [];
+  if (!s || typeof s !== 'object') throw new Error('state must be a JSON object');
+  if (s.version !== 1) problems.push('version must be 1');
+  if (s.kind !== 'instance' && s.kind !== 'cluster') problems.push('kind must be "instance" or "cluster"');
+  if (s.method !== 'snapshot' && s.method !== 'blue-green') problems.push('method must be "snapshot" or "blue-green"');
+  if (typeof s.sourceId !== 'string' || !isValidRdsId(s.sourceId)) problems.push('sourceId must be an RDS identifier');
+  if (typeof s.kmsKey !== 'string' || s.kmsKey.length === 0) problems.push('kmsKey is required');
+  if (typeof s.region !== 'string' || s.region.length === 0) problems.push('region is required');
+  if (typeof s.runId !== 'string' || !/^\d{14}$/.test(s.runId)) problems.push('runId must be 14 digits');
+  if (!Array.isArray(s.artifacts)) problems.push('artifacts must be a list');
+  if (problems.length > 0) throw new Error(`invalid state document: ${problems.join('; ')}`);
+  if (!Array.isArray(s.warnings)) s.warnings = [];
+  return s;
+}

@@ -1,0 +1,67 @@
+/**
+ * The order of the steps, shared by the Step Functions construct (lib/kms-key-change) and the CLI
+ * so both run exactly the same sequence. Plain data; no SDK imports (the CDK code imports it).
+ */
+
+export type StepName =
+  | 'preflight'
+  | 'createSnapshot'
+  | 'checkSnapshot'
+  | 'copySnapshot'
+  | 'checkCopy'
+  | 'shareSnapshot'
+  | 'restore'
+  | 'checkRestore'
+  | 'applySettings'
+  | 'checkApply'
+  | 'createBlueGreen'
+  | 'checkBlueGreen'
+  | 'verify'
+  | 'renameSource'
+  | 'checkRenameSource'
+  | 'renameTarget'
+  | 'checkRenameTarget'
+  | 'switchover'
+  | 'checkSwitchover'
+  | 'rollbackRenameNew'
+  | 'checkRollbackNew'
+  | 'rollbackRenameSource'
+  | 'checkRollbackSource'
+  | 'finalize';
+
+/** A step that starts something, optionally followed by a check that is polled until it is done. */
+export interface Phase {
+  readonly name: string;
+  readonly start: StepName;
+  readonly check?: StepName;
+}
+
+export const SNAPSHOT_PHASES: readonly Phase[] = [
+  { name: 'SnapshotSource', start: 'createSnapshot', check: 'checkSnapshot' },
+  { name: 'CopyWithTargetKey', start: 'copySnapshot', check: 'checkCopy' },
+  // With a share account the run ends here: the other account restores with its own key.
+  { name: 'ShareSnapshot', start: 'shareSnapshot' },
+  { name: 'Restore', start: 'restore', check: 'checkRestore' },
+  { name: 'ApplySettings', start: 'applySettings', check: 'checkApply' },
+  { name: 'Verify', start: 'verify' },
+];
+
+export const BLUE_GREEN_PHASES: readonly Phase[] = [
+  { name: 'CreateBlueGreen', start: 'createBlueGreen', check: 'checkBlueGreen' },
+  { name: 'Verify', start: 'verify' },
+];
+
+export const CUTOVER_PHASES: Record<'snapshot' | 'blue-green', readonly Phase[]> = {
+  snapshot: [
+    { name: 'RenameSource', start: 'renameSource', check: 'checkRenameSource' },
+    { name: 'RenameNew', start: 'renameTarget', check: 'checkRenameTarget' },
+  ],
+  'blue-green': [{ name: 'Switchover', start: 'switchover', check: 'checkSwitchover' }],
+};
+
+export const ROLLBACK_PHASES: readonly Phase[] = [
+  { name: 'RollbackMoveNewAside', start: 'rollbackRenameNew', check: 'checkRollbackNew' },
+  { name: 'RollbackRestoreSourceName', start: 'rollbackRenameSource', check: 'checkRollbackSource' },
+];
+
+export const FINALIZE_PHASE: Phase = { name: 'Finalize', start: 'finalize' };

@@ -1,0 +1,2 @@
+export * from './kms-key-change-workflow';
+export * from './kms-key-change-stack';

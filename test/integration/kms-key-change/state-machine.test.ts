@@ -1,0 +1,195 @@
+/**
+ * The synthesized state machine runs end to end on this machine: its ASL, taken from the
+ * CloudFormation template, is executed by `aws-local-stepfunctions` (Choice, Wait, Retry, Catch,
+ * ResultPath, task tokens), with every Lambda task calling the real handler in-process against
+ * moto. The SNS tasks (approval with task token, parity notice) are recorded by local handlers:
+ * the approval handler plays the operator who sends SendTaskSuccess. Failed executions reach SNS
+ * through an EventBridge rule (asserted in the template tests); here a failure is checked to stop
+ * the execution at the failed step, and a redrive (re-running the definition from that step with
+ * the same input, which is what RedriveExecution does) to finish the run. moto's Step Functions is not
+ * used: its `aws-sdk:` integrations use other parameter casing, and it does not run Lambda tasks
+ * in-process.
+ *
+ * aws-local-stepfunctions 3.0.0 (the only published version) declares node >= 22 and uses
+ * Promise.withResolvers (ES2024); on Node 20 the standard polyfill below is all it needs.
+ */
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { DisableKeyCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
+import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { handleStep, StepEvent } from '../../../lambda/kms-key-change/handler';
+import { KmsKeyChangeStack } from '../../../lib/kms-key-change';
+import { MotoServer, startMoto } from '../../helpers/moto';
+import { makeInstance, makeWorld, World } from './moto-fixtures';
+
+if (!(Promise as unknown as { withResolvers?: unknown }).withResolvers) {
+  (Promise as unknown as { withResolvers: () => unknown }).withResolvers = function withResolvers<T>() {
+    let resolve!: (v: T) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+/** The package's ESM-only type declarations cannot be imported from this CommonJS test; the surface used here. */
+interface LocalStateMachine {
+  run(input: unknown, options: unknown): { result: Promise<any> };
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: new (definition: unknown, options?: unknown) => LocalStateMachine };
+
+let moto: MotoServer;
+let w: World;
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+
+beforeAll(async () => {
+  moto = await startMoto();
+  w = await makeWorld();
+}, 60_000);
+afterAll(async () => {
+  await moto?.stop();
+});
+
+/** Flattens CloudFormation intrinsics in the definition to plain placeholder strings. */
+function resolveDefinition(t: Template): { asl: any; env: Record<string, string> } {
+  const sm = Object.values(t.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
+  const parts: unknown[] = sm.Properties.DefinitionString['Fn::Join'][1];
+  const text = parts
+    .map((p) => {
+      if (typeof p === 'string') return p;
+      const s = JSON.stringify(p);
+      if (s.includes('Steps')) return 'arn:aws:lambda:us-east-1:123456789012:function:kms-key-change-steps';
+      if (s.includes('ApprovalTopic')) return 'arn:aws:sns:us-east-1:123456789012:approval';
+      if (s.includes('FailureTopic')) return 'arn:aws:sns:us-east-1:123456789012:failure';
+      if (s.includes('Partition')) return 'aws';
+      throw new Error(`unexpected intrinsic in definition: ${s}`);
+    })
+    .join('');
+  const fn = Object.values(t.findResources('AWS::Lambda::Function'))[0] as any;
+  return { asl: JSON.parse(text), env: { ...fn.Properties.Environment.Variables, AWS_REGION: 'us-east-1' } };
+}
+
+interface Run {
+  output?: any;
+  error?: Error;
+  approvals: any[];
+  failures: any[];
+  lambdaSteps: string[];
+}
+
+interface RunOpts {
+  /** Throw after this state's handler has run once (the side effect happened, the task "crashed"). */
+  crashAfter?: string;
+  /** Start at this state with this input (a redrive of a failed execution). */
+  redrive?: { from: string; input: unknown };
+}
+
+async function runWorkflow(dbId: string, targetKey: string, input: object, opts: RunOpts = {}): Promise<Run & { inputs: Record<string, unknown> }> {
+  const app = new App();
+  const stack = new KmsKeyChangeStack(app, 'DbOpsKmsKeyChange', { env: { account: '123456789012', region: 'us-east-1' }, dbInstanceIdentifier: dbId, sourceKeyArn: w.oldKey, targetKeyArn: targetKey });
+  const { asl, env } = resolveDefinition(Template.fromStack(stack));
+  const run: Run & { inputs: Record<string, unknown> } = { approvals: [], failures: [], lambdaSteps: [], inputs: {} };
+  const handlers: Record<string, (input: any) => Promise<any>> = {};
+  const waits: Record<string, number> = {};
+  for (const [name, st] of Object.entries<any>(asl.States)) {
+    if (st.Type === 'Wait') waits[name] = 0;
+    if (st.Type !== 'Task') continue;
+    if (String(st.Resource).includes(':function:')) {
+      let crashed = false;
+      handlers[name] = async (event: StepEvent) => {
+        run.lambdaSteps.push(event.step);
+        run.inputs[name] = JSON.parse(JSON.stringify(event));
+        const out = await handleStep(JSON.parse(JSON.stringify(event)), env);
+        if (opts.crashAfter === name && !crashed) {
+          crashed = true;
+          throw Object.assign(new Error(`injected crash in ${name}`), { name: 'InjectedCrash' });
+        }
+        return out;
+      };
+    } else if (String(st.Resource).endsWith('sns:publish.waitForTaskToken')) {
+      handlers[name] = async (params: any) => {
+        run.approvals.push({ topic: params.TopicArn, message: typeof params.Message === "string" ? JSON.parse(params.Message) : params.Message });
+        return { approved: true }; // the operator's SendTaskSuccess output
+      };
+    } else if (String(st.Resource).endsWith('sns:publish')) {
+      handlers[name] = async (params: any) => {
+        run.failures.push({ topic: params.TopicArn, subject: params.Subject, message: typeof params.Message === "string" ? JSON.parse(params.Message) : params.Message });
+        return { MessageId: 'local' };
+      };
+    } else {
+      throw new Error(`task ${name} has a resource this test does not emulate: ${st.Resource}`);
+    }
+  }
+  const definition = opts.redrive ? { ...asl, StartAt: opts.redrive.from } : asl;
+  // A redrive starts mid-definition, so the states before it are unreachable; the full definition
+  // was validated by the other runs.
+  const sm = new StateMachine(definition, { validationOptions: opts.redrive ? { noValidate: true } : { checkArn: false } });
+  const execution = sm.run(opts.redrive ? opts.redrive.input : input, {
+    overrides: { taskResourceLocalHandlers: handlers, waitTimeOverrides: waits, retryIntervalOverrides: Object.fromEntries(Object.keys(handlers).map((k) => [k, 0])) },
+    context: { Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:kms-key-change:local' }, Task: { Token: 'local-task-token-1' } } as any,
+  });
+  try {
+    run.output = await execution.result;
+  } catch (e) {
+    run.error = e as Error;
+  }
+  return run;
+}
+
+const key = async (id: string) => (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0].KmsKeyId;
+
+test('with {"cutover": true}: every step, polling, the approval gate with a task token, cutover, finalize', async () => {
+  await makeInstance(w, 'sfn-orders');
+  const r = await runWorkflow('sfn-orders', w.newKey, { cutover: true });
+  expect(r.error).toBeUndefined();
+  expect(r.failures).toEqual([]);
+  expect(r.lambdaSteps).toEqual([
+    'preflight', 'createSnapshot', 'checkSnapshot', 'copySnapshot', 'checkCopy', 'restore', 'checkRestore', 'applySettings', 'checkApply', 'verify',
+    'renameSource', 'checkRenameSource', 'renameTarget', 'checkRenameTarget', 'finalize',
+  ]);
+  expect(r.approvals).toHaveLength(1);
+  expect(r.approvals[0]).toMatchObject({ topic: 'arn:aws:sns:us-east-1:123456789012:approval', message: { database: 'instance sfn-orders', taskToken: 'local-task-token-1', targetKey: w.newKey } });
+  expect(r.output.state.parityClean).toBe(true);
+  expect(r.output.state.cutover.done).toBe(true);
+  expect(await key('sfn-orders')).toBe(w.newKey);
+  expect(await key(`sfn-orders-pre-rekey-${r.output.state.runId}`)).toBe(w.oldKey);
+});
+
+test('without cutover: stops after verify and finalize, no approval requested, source untouched', async () => {
+  await makeInstance(w, 'sfn-dry');
+  const r = await runWorkflow('sfn-dry', w.newKey, {});
+  expect(r.error).toBeUndefined();
+  expect(r.approvals).toEqual([]);
+  expect(r.lambdaSteps.slice(-2)).toEqual(['verify', 'finalize']);
+  expect(await key('sfn-dry')).toBe(w.oldKey);
+  expect(await key(r.output.state.names.newId)).toBe(w.newKey);
+});
+
+test('a refused preflight fails the execution at Preflight; the source is untouched', async () => {
+  await makeInstance(w, 'sfn-bad');
+  const disabled = (await w.kms.send(new CreateKeyCommand({ Description: 'disabled' }))).KeyMetadata!.Arn!;
+  await w.kms.send(new DisableKeyCommand({ KeyId: disabled.split('/').pop() }));
+  const r = await runWorkflow('sfn-bad', disabled, { cutover: true });
+  expect(r.error?.message).toMatch(/KEY_NOT_ENABLED/);
+  expect(r.lambdaSteps).toEqual(['preflight']);
+  expect(r.approvals).toEqual([]);
+  expect(await key('sfn-bad')).toBe(w.oldKey);
+});
+
+test('a crash in Restore stops the execution there; redriving from Restore finishes without a second restore', async () => {
+  await makeInstance(w, 'sfn-redrive');
+  const first = await runWorkflow('sfn-redrive', w.newKey, { cutover: true }, { crashAfter: 'Restore' });
+  expect(first.error?.message).toMatch(/injected crash in Restore/);
+  expect(first.lambdaSteps.at(-1)).toBe('restore');
+  expect(await key('sfn-redrive')).toBe(w.oldKey);
+  const second = await runWorkflow('sfn-redrive', w.newKey, {}, { redrive: { from: 'Restore', input: { state: (first.inputs.Restore as { state: unknown }).state } } });
+  expect(second.error).toBeUndefined();
+  expect(second.lambdaSteps[0]).toBe('restore');
+  expect(second.approvals).toHaveLength(1);
+  expect(second.output.state.cutover.done).toBe(true);
+  expect(await key('sfn-redrive')).toBe(w.newKey);
+  const restored = second.output.state.artifacts.filter((a: { type: string }) => a.type === 'db-instance').map((a: { id: string }) => a.id);
+  expect(restored).toEqual(['sfn-redrive', `sfn-redrive-pre-rekey-${second.output.state.runId}`]);
+});

@@ -1,0 +1,198 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import { Stack } from 'aws-cdk-lib';
+import { buildApp } from '../../bin/db-ops-kit';
+import { KmsKeyChangeStack, KmsKeyChangeStackProps, KmsKeyChangeWorkflow } from '../../lib/kms-key-change';
+import { nagFindings } from '../helpers/nag';
+
+const env = { account: '123456789012', region: 'us-east-1' };
+const SRC = 'arn:aws:kms:us-east-1:123456789012:key/1111aaaa-2222-bbbb-3333-cccc4444dddd';
+const TGT = 'arn:aws:kms:us-east-1:123456789012:key/5555eeee-6666-ffff-7777-888899990000';
+const base: KmsKeyChangeStackProps = { env, dbInstanceIdentifier: 'orders-db', sourceKeyArn: SRC, targetKeyArn: TGT, passRoleArns: ['arn:aws:iam::123456789012:role/rds-monitoring'] };
+
+function synth(props: Partial<KmsKeyChangeStackProps> = {}): Template {
+  const app = new App();
+  return Template.fromStack(new KmsKeyChangeStack(app, 'DbOpsKmsKeyChange', { ...base, ...props }));
+}
+
+/** All IAM statements of all policies, flattened, resolved. */
+function statements(t: Template): Array<{ Sid?: string; Action: string | string[]; Resource: unknown; Condition?: unknown }> {
+  return Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+}
+const actionsOf = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
+  const t = synth();
+
+  test('state machine: tracing on, ALL logs to an encrypted log group with retention, execution data off', () => {
+    t.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: Match.anyValue() },
+    });
+    const groups = t.findResources('AWS::Logs::LogGroup');
+    expect(Object.keys(groups)).toHaveLength(2);
+    for (const g of Object.values(groups) as any[]) {
+      expect(g.Properties.RetentionInDays).toBe(365);
+      expect(g.Properties.KmsKeyId).toBeDefined();
+      expect(g.DeletionPolicy).toBe('Retain');
+    }
+  });
+
+  test('topics are encrypted with a rotating customer managed key and enforce TLS', () => {
+    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    const topics = t.findResources('AWS::SNS::Topic');
+    expect(Object.keys(topics)).toHaveLength(2);
+    for (const tp of Object.values(topics) as any[]) expect(tp.Properties.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/NotificationKey/), 'Arn'] });
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  test('function: nodejs22.x, arm64, X-Ray, configured for exactly this database and key', () => {
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      Environment: { Variables: Match.objectLike({ REKEY_KIND: 'instance', REKEY_SOURCE_ID: 'orders-db', REKEY_TARGET_KEY_ARN: TGT, REKEY_METHOD: 'snapshot' }) },
+    });
+  });
+
+  test('failed, timed-out and aborted executions reach the failure topic through EventBridge (with an encrypted DLQ)', () => {
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.states'], 'detail-type': ['Step Functions Execution Status Change'], detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: Match.stringLikeRegexp('StateMachine') }] } },
+      Targets: [Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('FailureTopic') }, DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('FailureNotificationDlq'), 'Arn'] } }, InputTransformer: Match.anyValue() })],
+    });
+    t.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('NotificationKey'), 'Arn'] } });
+  });
+
+  test('definition: polling with Wait/Choice, approval by task token before cutover, uncaught failures (redrivable)', () => {
+    const sm = Object.values(t.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
+    const def = JSON.stringify(sm.Properties.DefinitionString);
+    for (const state of ['Preflight', 'SnapshotSource', 'SnapshotSourceWait', 'SnapshotSourceCheck', 'SnapshotSourceDone?', 'CopyWithTargetKey', 'Restore', 'ApplySettings', 'Verify', 'ParityClean?', 'CutoverRequested?', 'ApproveCutover', 'RenameSource', 'RenameNew', 'Finalize', 'NotifyParityNotClean']) {
+      expect(def).toContain(`\\"${state}\\"`);
+    }
+    expect(def).toContain('sns:publish.waitForTaskToken');
+    expect(def).toContain('\\"Type\\":\\"Wait\\"');
+    expect(def).not.toContain('ShareSnapshot');
+    expect(def).not.toContain('aws-sdk:');
+    expect(def).toContain('\\"JitterStrategy\\":\\"FULL\\"');
+    // No Catch on the steps: a failure stops the execution at the failed step, which redrive resumes.
+    expect(def).not.toContain('\\"Catch\\"');
+  });
+
+  test('IAM: writes scoped to the named database, its -rekey- names and the two keys; no delete', () => {
+    const st = statements(t);
+    const all = st.flatMap(actionsOf);
+    expect(all.filter((a) => /^rds:Delete|^kms:(ScheduleKeyDeletion|Disable)/.test(a))).toEqual([]);
+    const create = st.find((s) => s.Sid === 'SnapshotSource')!;
+    expect(create.Resource).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:us-east-1:123456789012:db:orders-db']] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:us-east-1:123456789012:snapshot:orders-db-rekey-*']] },
+    ]);
+    const keys = st.find((s) => s.Sid === 'KeysUseThroughRds')!;
+    expect(keys.Resource).toEqual([SRC, TGT]);
+    expect(keys.Condition).toEqual({ StringLike: { 'kms:ViaService': ['rds.us-east-1.amazonaws.com'] } });
+    const pass = st.find((s) => s.Sid === 'PassMonitoringAndFeatureRoles')!;
+    expect(pass.Resource).toBe('arn:aws:iam::123456789012:role/rds-monitoring');
+    // Only read-only RDS calls, X-Ray and Step Functions' vended log delivery are allowed on every resource.
+    const star = st.filter((s) => s.Resource === '*').flatMap(actionsOf);
+    expect(star.filter((a) => !/^(rds:Describe|xray:|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(Put|Describe)ResourcePolic|logs:DescribeLogGroups)/.test(a))).toEqual([]);
+  });
+
+  test('snapshot', () => {
+    expect(t.toJSON()).toMatchSnapshot();
+  });
+});
+
+describe('variants', () => {
+  test('cluster: cluster snapshot actions; blue-green: CreateBlueGreenDeployment, no approval-less cutover', () => {
+    const c = synth({ dbInstanceIdentifier: undefined, dbClusterIdentifier: 'ledger' });
+    const acts = statements(c).flatMap(actionsOf);
+    expect(acts).toEqual(expect.arrayContaining(['rds:CreateDBClusterSnapshot', 'rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance']));
+    expect(acts).not.toContain('rds:CreateDBSnapshot');
+    const bg = synth({ method: 'blue-green' });
+    const def = JSON.stringify((Object.values(bg.findResources('AWS::StepFunctions::StateMachine'))[0] as any).Properties.DefinitionString);
+    expect(def).toContain('CreateBlueGreen');
+    expect(def).toContain('Switchover');
+    expect(def).not.toContain('RenameSource');
+    expect(statements(bg).flatMap(actionsOf)).toContain('rds:CreateBlueGreenDeployment');
+  });
+
+  test('cross-Region: no cutover branch; copy allowed in both Regions; share: ends after sharing', () => {
+    const x = synth({ targetRegion: 'us-west-2', targetKeyArn: TGT.replace('us-east-1', 'us-west-2'), targetSecurityGroupIds: ['sg-0abc'] });
+    const def = JSON.stringify((Object.values(x.findResources('AWS::StepFunctions::StateMachine'))[0] as any).Properties.DefinitionString);
+    expect(def).not.toContain('ApproveCutover');
+    const copy = statements(x).find((s) => s.Sid === 'CopyWithTargetKey')!;
+    expect(JSON.stringify(copy.Resource)).toContain('us-west-2');
+    const sh = synth({ shareWithAccount: '210987654321' });
+    const sdef = JSON.stringify((Object.values(sh.findResources('AWS::StepFunctions::StateMachine'))[0] as any).Properties.DefinitionString);
+    expect(sdef).toContain('ShareSnapshot');
+    expect(sdef).not.toContain('Restore');
+    expect(statements(sh).flatMap(actionsOf)).toContain('rds:ModifyDBSnapshotAttribute');
+  });
+
+  test('cdk-nag: no unacknowledged findings for instance, cluster, blue-green and cross-Region', () => {
+    expect(
+      nagFindings((app) => {
+        new KmsKeyChangeStack(app, 'Instance', base);
+        new KmsKeyChangeStack(app, 'Cluster', { ...base, dbInstanceIdentifier: undefined, dbClusterIdentifier: 'ledger', passRoleArns: [] });
+        new KmsKeyChangeStack(app, 'BlueGreen', { ...base, method: 'blue-green' });
+        new KmsKeyChangeStack(app, 'CrossRegion', { ...base, targetRegion: 'us-west-2', targetKeyArn: TGT.replace('us-east-1', 'us-west-2'), targetSecurityGroupIds: ['sg-0abc'] });
+        new KmsKeyChangeStack(app, 'Share', { ...base, shareWithAccount: '210987654321' });
+      }),
+    ).toEqual([]);
+  });
+});
+
+describe('validation', () => {
+  const key = (s: Stack, id: string, arn = TGT) => kms.Key.fromKeyArn(s, id, arn);
+  test('collects every bad prop and throws once with the construct path', () => {
+    const s = new Stack(new App(), 'S', { env });
+    expect(() =>
+      new KmsKeyChangeWorkflow(s, 'W', {
+        dbInstanceIdentifier: 'a',
+        dbClusterIdentifier: 'b',
+        sourceKey: key(s, 'K1', SRC),
+        targetKey: key(s, 'K2', TGT.replace('us-east-1', 'eu-west-1')),
+        method: 'blue-green',
+        shareWithAccount: '12',
+      }),
+    ).toThrow(/S\/W: invalid KmsKeyChangeWorkflow props:\n {2}- pass exactly one of dbInstanceIdentifier and dbClusterIdentifier\n {2}- shareWithAccount must be a 12-digit account id\n {2}- blue-green works within one Region.*\n {2}- targetKey is in eu-west-1 but the copy is restored in us-east-1/);
+  });
+
+  test('grants: start, redrive, approve, notifications', () => {
+    const s = new Stack(new App(), 'S', { env });
+    const wf = new KmsKeyChangeWorkflow(s, 'W', { dbInstanceIdentifier: 'orders', sourceKey: key(s, 'A', SRC), targetKey: key(s, 'B') });
+    const op = new iam.Role(s, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
+    wf.grantStartExecution(op);
+    wf.grantRedrive(op);
+    wf.grantApprove(op);
+    wf.grantNotifications(op);
+    const acts = statements(Template.fromStack(s)).flatMap(actionsOf);
+    expect(acts).toEqual(expect.arrayContaining(['states:StartExecution', 'states:RedriveExecution', 'states:SendTaskSuccess', 'states:SendTaskFailure', 'sns:Subscribe', 'kms:Decrypt']));
+  });
+
+  test('bad identifier and security groups without targetRegion', () => {
+    const s = new Stack(new App(), 'S', { env });
+    expect(() => new KmsKeyChangeWorkflow(s, 'W', { dbInstanceIdentifier: 'bad--name', sourceKey: key(s, 'A', SRC), targetKey: key(s, 'B'), targetSecurityGroupIds: ['sg-1'] })).toThrow(
+      /not an RDS identifier[\s\S]*targetSecurityGroupIds applies only with targetRegion/,
+    );
+  });
+
+  test('bin: context errors name each bad key', () => {
+    const app = new App({
+      context: {
+        'db-ops-kit:patterns': 'kmsKeyChange',
+        'kmsKeyChange:region': 'us-east-1',
+        'kmsKeyChange:dbInstanceIdentifier': 'orders-db',
+        'kmsKeyChange:dbClusterIdentifier': 'ledger',
+        'kmsKeyChange:sourceKeyArn': 'alias/old',
+        'kmsKeyChange:targetKeyArn': TGT,
+        'kmsKeyChange:method': 'magic',
+      },
+    });
+    expect(() => buildApp(app)).toThrow(/kmsKeyChange:dbClusterIdentifier" has the invalid value "ledger"[\s\S]*kmsKeyChange:sourceKeyArn" has the invalid value "alias\/old"[\s\S]*kmsKeyChange:method" has the invalid value "magic"/);
+  });
+});
