@@ -3,7 +3,8 @@
  * take their Directory Service clients as arguments. CloudFormation has no resource for replicating a
  * directory to another Region, so the custom resource in `lib/ad-trust` drives these functions through
  * the CDK Provider framework: `onEvent` starts the operation and `isComplete` polls until the Region
- * is Active (create/update) or gone (delete). Replication takes 40–90 minutes in real accounts.
+ * is Active (create/update) or gone (delete). A new Region can take longer than CloudFormation's
+ * one-hour custom-resource limit, hence the two-stage wait (see `WaitOptions`).
  *
  * Two clients are needed because the API is Region-sensitive:
  * - `primary`: a client in the directory's primary Region (AddRegion, DescribeRegions, DescribeDirectories).
@@ -133,9 +134,12 @@ export async function checkRegionActive(
   primary: DirectoryServiceClient,
   replica: DirectoryServiceClient,
   p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>,
+  /** True shortly after AddRegion: DescribeRegions may not list the new Region yet (eventual consistency). */
+  tolerateMissing = false,
 ): Promise<RegionReadyData | undefined> {
   const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
   if (!region) {
+    if (tolerateMissing) return undefined;
     throw new Error(`AddRegion: directory ${p.DirectoryId} has no Region ${p.RegionName} although AddRegion was accepted; check the directory's Regions in the console.`);
   }
   const status = region.Status ?? 'Unknown';
@@ -161,6 +165,14 @@ export async function startRemoveRegion(primary: DirectoryServiceClient, replica
   const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
   if (!region || region.Status === 'Deleted') return 'absent';
   if (region.Status === 'Deleting') return 'started';
+  if (region.Status === 'Requested' || region.Status === 'Creating' || region.Status === 'Created' || region.Status === 'Updating') {
+    // Directory Service cannot remove a Region that is still being built; say so instead of passing on
+    // its generic error (this happens when a deployment is rolled back while AddRegion is running).
+    throw new Error(
+      `RemoveRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${region.Status}; it can be removed once it is Active. ` +
+        'Wait, then retry the stack deletion or rollback (or delete the Region in the Directory Service console).',
+    );
+  }
   try {
     await withRetry(() => replica.send(new RemoveRegionCommand({ DirectoryId: p.DirectoryId })));
     return 'started';
@@ -188,4 +200,35 @@ export function requiresReplacement(oldP: AddRegionProps, newP: AddRegionProps):
 /** True when only the VPC or subnets changed, which AWS cannot apply to a replicated Region in place. */
 export function networkChanged(oldP: AddRegionProps, newP: AddRegionProps): boolean {
   return oldP.VpcId !== newP.VpcId || [...oldP.SubnetIds].sort().join(',') !== [...newP.SubnetIds].sort().join(',');
+}
+
+/**
+ * How one custom resource of the replication waits. CloudFormation gives a custom resource at most
+ * one hour (ServiceTimeout 1-3600 s), and a new Region often takes longer; so the construct splits
+ * the wait over two resources:
+ * - `replicate` starts AddRegion and polls; after `softDeadlineSeconds` it hands over (completes with
+ *   Status `Pending`) instead of letting CloudFormation time it out and roll back (= RemoveRegion);
+ * - `wait` (created after it) only polls until the Region is Active, and fails at its own deadline.
+ */
+export interface WaitOptions {
+  readonly stage: 'replicate' | 'wait';
+  /** 0 = no soft deadline (poll until the Provider framework's totalTimeout fails the operation). */
+  readonly softDeadlineSeconds: number;
+}
+
+export function parseWaitOptions(raw: Record<string, unknown>): WaitOptions {
+  const stage = raw.Stage ?? 'replicate';
+  if (stage !== 'replicate' && stage !== 'wait') throw new Error(`AddRegion: Stage must be replicate or wait (got ${JSON.stringify(stage)})`);
+  const soft = Number(raw.SoftDeadlineSeconds ?? 0);
+  if (!Number.isInteger(soft) || soft < 0 || soft > 3600) throw new Error(`AddRegion: SoftDeadlineSeconds must be 0..3600 (got ${JSON.stringify(raw.SoftDeadlineSeconds)})`);
+  return { stage, softDeadlineSeconds: soft };
+}
+
+/** How long after AddRegion a Region missing from DescribeRegions counts as not listed yet rather than lost. */
+export const MISSING_GRACE_MS = 5 * 60 * 1000;
+
+/** True when a `replicate` resource should hand the wait over to the next resource. */
+export function softDeadlinePassed(opts: WaitOptions, startedAtMs: number | undefined, nowMs: number): boolean {
+  if (opts.softDeadlineSeconds === 0 || startedAtMs === undefined || !Number.isFinite(startedAtMs)) return false;
+  return nowMs - startedAtMs >= opts.softDeadlineSeconds * 1000;
 }

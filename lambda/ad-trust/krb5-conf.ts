@@ -229,7 +229,7 @@ export function onPremPowerShell(o: OnPremScriptOptions): string {
     '}',
     '',
     '# 3. Firewall: allow the AWS VPC CIDRs of both Regions to reach the on-premises domain controllers on',
-    '#    TCP/UDP 53, 88, 389, 464; TCP 135, 445, 636, 3268-3269, 49152-65535; UDP 123.',
+    '#    TCP/UDP 53, 88, 389, 445, 464; TCP 135, 636, 1024-65535 (RPC, Global Catalog); UDP 123, 138.',
     '',
   ].join('\n');
 }

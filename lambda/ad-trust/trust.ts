@@ -117,19 +117,30 @@ export async function createTrust(ds: DirectoryServiceClient, sm: SecretsManager
     return { trustId: existing.TrustId, adopted: true };
   }
   const password = await readTrustPassword(sm, p.TrustPasswordSecretArn);
-  const out = await withRetry(() =>
-    ds.send(
-      new CreateTrustCommand({
-        DirectoryId: p.DirectoryId,
-        RemoteDomainName: p.RemoteDomainName,
-        TrustPassword: password,
-        TrustDirection: 'One-Way: Outgoing',
-        TrustType: 'Forest',
-        ConditionalForwarderIpAddrs: p.ConditionalForwarderIpAddrs,
-        SelectiveAuth: p.SelectiveAuth,
-      }),
-    ),
-  );
+  let out;
+  try {
+    out = await withRetry(() =>
+      ds.send(
+        new CreateTrustCommand({
+          DirectoryId: p.DirectoryId,
+          RemoteDomainName: p.RemoteDomainName,
+          TrustPassword: password,
+          TrustDirection: 'One-Way: Outgoing',
+          TrustType: 'Forest',
+          ConditionalForwarderIpAddrs: p.ConditionalForwarderIpAddrs,
+          SelectiveAuth: p.SelectiveAuth,
+        }),
+      ),
+    );
+  } catch (e) {
+    // A retried call (after a timeout or 5xx on an attempt AWS did accept) or a concurrent create:
+    // adopt the trust that exists now instead of failing the deployment.
+    if ((e as { name?: string }).name === 'EntityAlreadyExistsException') {
+      const now = await findTrust(ds, p.DirectoryId, p.RemoteDomainName);
+      if (now?.TrustId) return { trustId: now.TrustId, adopted: true };
+    }
+    throw e;
+  }
   if (!out.TrustId) throw new Error(`CreateTrust: no TrustId returned for ${p.RemoteDomainName}`);
   return { trustId: out.TrustId, adopted: false };
 }

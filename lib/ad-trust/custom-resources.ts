@@ -9,6 +9,9 @@ import { Construct } from 'constructs';
 import { HandlerPair } from './handler-function';
 import { checkDistinctCidrs, FQDN_RE, isIpv4, Problems } from './validation';
 
+/** CloudFormation's custom-resource limit is 3600 s; stay below it so the framework reports a clear timeout first. */
+const MAX_ROUND = Duration.minutes(55);
+
 /** One port range that the trust and Kerberos need between the on-premises network and the domain controllers. */
 export interface TrustPort {
   readonly protocol: 'tcp' | 'udp';
@@ -18,8 +21,11 @@ export interface TrustPort {
 }
 
 /**
- * Exactly the ports a forest trust and Kerberos clients need to reach the directory's domain
- * controllers (AWS Directory Service trust prerequisites); nothing else is opened.
+ * The ports a forest trust and Kerberos clients need to reach the directory's domain controllers, as
+ * AWS documents them for the directory's own security group (AddIpRoutes
+ * `UpdateSecurityGroupForDirectoryControllers`, and the AWSSupport-TroubleshootDirectoryTrust runbook's
+ * required traffic): TCP 1024-65535 covers the RPC dynamic ports AWS expects and the Global Catalog
+ * (3268-3269). Opened from the on-premises CIDRs only; nothing else is opened.
  */
 export const TRUST_PORTS: readonly TrustPort[] = [
   { protocol: 'tcp', from: 53, to: 53, purpose: 'DNS' },
@@ -28,14 +34,15 @@ export const TRUST_PORTS: readonly TrustPort[] = [
   { protocol: 'udp', from: 88, to: 88, purpose: 'Kerberos' },
   { protocol: 'udp', from: 123, to: 123, purpose: 'NTP (Kerberos clock skew)' },
   { protocol: 'tcp', from: 135, to: 135, purpose: 'RPC endpoint mapper (trust validation)' },
+  { protocol: 'udp', from: 138, to: 138, purpose: 'NetBIOS datagram (DFS, trust)' },
   { protocol: 'tcp', from: 389, to: 389, purpose: 'LDAP' },
   { protocol: 'udp', from: 389, to: 389, purpose: 'LDAP (DC locator)' },
   { protocol: 'tcp', from: 445, to: 445, purpose: 'SMB (trust validation)' },
+  { protocol: 'udp', from: 445, to: 445, purpose: 'SMB' },
   { protocol: 'tcp', from: 464, to: 464, purpose: 'Kerberos password change' },
   { protocol: 'udp', from: 464, to: 464, purpose: 'Kerberos password change' },
   { protocol: 'tcp', from: 636, to: 636, purpose: 'LDAPS' },
-  { protocol: 'tcp', from: 3268, to: 3269, purpose: 'Global Catalog' },
-  { protocol: 'tcp', from: 49152, to: 65535, purpose: 'RPC dynamic ports (trust validation)' },
+  { protocol: 'tcp', from: 1024, to: 65535, purpose: 'RPC dynamic ports and Global Catalog 3268-3269' },
 ];
 
 /**
@@ -114,7 +121,8 @@ export interface ForestTrustProps {
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * How long to wait for the trust to be Verified.
+   * How long to wait for the trust to be Verified (at most 55 minutes: CloudFormation stops a
+   * custom resource after one hour).
    * @default Duration.minutes(30)
    */
   readonly totalTimeout?: Duration;
@@ -153,6 +161,9 @@ export class ForestTrust extends Construct {
     for (const c of props.onPremisesCidrs) {
       if (c === '0.0.0.0/0') problems.add('onPremisesCidrs must not contain 0.0.0.0/0: the domain controllers would be open to every network');
     }
+    if (props.totalTimeout && props.totalTimeout.toSeconds() > MAX_ROUND.toSeconds()) {
+      problems.add(`totalTimeout must be at most ${MAX_ROUND.toMinutes()} minutes (CloudFormation stops a custom resource after one hour), got ${props.totalTimeout.toHumanString()}`);
+    }
     problems.throwIfAny(this.node.path);
 
     const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
@@ -186,10 +197,19 @@ export class ForestTrust extends Construct {
     });
     this.handlers.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['ds:CreateTrust', 'ds:DescribeTrusts', 'ds:DeleteTrust', 'ds:UpdateTrust', 'ds:UpdateConditionalForwarder', 'ds:DescribeConditionalForwarders', 'ds:DeleteConditionalForwarder'],
+        actions: ['ds:CreateTrust', 'ds:DeleteTrust', 'ds:UpdateTrust', 'ds:UpdateConditionalForwarder', 'ds:DescribeConditionalForwarders', 'ds:DeleteConditionalForwarder'],
         resources: [directoryArn(this, props.directoryId)],
       }),
     );
+    // ds:DescribeTrusts has no resource-level permissions (Service Authorization Reference): scoped to
+    // the directory ARN it is denied and every create/poll would fail with AccessDenied.
+    this.handlers.addToRolePolicy(new iam.PolicyStatement({ actions: ['ds:DescribeTrusts'], resources: ['*'] }));
+    for (const fn of [this.handlers.onEventFn, this.handlers.isCompleteFn]) {
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ds:DescribeTrusts (read-only) does not support resource-level permissions; every write action is scoped to the directory ARN.',
+      });
+    }
     this.trustPasswordSecret.grantRead(this.handlers.onEventFn);
 
     this.resource = new CustomResource(this, 'Resource', {
@@ -247,8 +267,10 @@ export interface DirectoryRegionReplicationProps {
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * How long to wait for the Region to become Active (AWS takes 40-90 minutes).
-   * @default Duration.hours(2)
+   * How long to wait in total for the Region to become Active. CloudFormation fails any custom
+   * resource after one hour, so the wait is split over two custom resources (`Resource` starts
+   * AddRegion and hands over after the first half, `Ready` waits for Active); at most 110 minutes.
+   * @default Duration.minutes(110)
    */
   readonly totalTimeout?: Duration;
 }
@@ -256,12 +278,17 @@ export interface DirectoryRegionReplicationProps {
 /**
  * Replicates an AWS Managed Microsoft AD (Enterprise) to this stack's Region: a custom resource on the
  * CDK Provider framework that calls AddRegion, polls DescribeRegions every minute until the Region is
- * Active, and calls RemoveRegion on delete. It must live in the replica Region's stack (RemoveRegion
- * acts on the Region of the endpoint it is sent to, and the VPC is there).
+ * Active, and calls RemoveRegion on delete. Because CloudFormation gives one custom resource at most
+ * an hour, a second custom resource (`ready`) continues the wait when the first hands over; the DNS
+ * addresses and security group come from it. It must live in the replica Region's stack
+ * (RemoveRegion acts on the Region of the endpoint it is sent to, and the VPC is there).
  */
 export class DirectoryRegionReplication extends Construct {
   public readonly handlers: HandlerPair;
+  /** Starts AddRegion (RemoveRegion on delete). */
   public readonly resource: CustomResource;
+  /** Completes when the Region is Active; its attributes carry the replica Region's data. */
+  public readonly ready: CustomResource;
   /** Domain controllers in the replica Region (comma-separated), once Active. */
   public readonly dnsIpAddressesCsv: string;
   /** The security group AWS created for the replica Region's domain controllers. */
@@ -283,21 +310,30 @@ export class DirectoryRegionReplication extends Construct {
     const subnets = props.vpc.selectSubnets(selection);
     if (subnets.subnetIds.length < 2) problems.add('the VPC must offer two subnets in different Availability Zones for the replica domain controllers');
     checkDistinctCidrs(problems, (props.onPremisesCidrs ?? []).map((c, i) => [`onPremisesCidrs[${i}]`, c]));
+    const total = props.totalTimeout ?? Duration.minutes(110);
+    if (total.toMinutes() < 10 || total.toMinutes() > 2 * MAX_ROUND.toMinutes()) {
+      problems.add(`totalTimeout must be 10 to ${2 * MAX_ROUND.toMinutes()} minutes (two custom resources of at most ${MAX_ROUND.toMinutes()} minutes each; CloudFormation stops a custom resource after one hour), got ${total.toMinutes()}`);
+    }
     problems.throwIfAny(this.node.path);
+    const round = Duration.minutes(Math.ceil(total.toMinutes() / 2));
 
     this.handlers = new HandlerPair(this, 'Handlers', {
       entry: 'add-region-handler.ts',
       description: `Replicate directory to ${region}`,
       logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       queryInterval: Duration.minutes(1),
-      totalTimeout: props.totalTimeout ?? Duration.hours(2),
+      totalTimeout: round,
     });
     this.handlers.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['ds:AddRegion', 'ds:DescribeRegions', 'ds:RemoveRegion', 'ds:DescribeDirectories'],
+        actions: ['ds:AddRegion', 'ds:DescribeRegions', 'ds:RemoveRegion', 'ds:DescribeDomainControllers'],
         resources: [directoryArn(this, props.directoryId, props.primaryRegion), directoryArn(this, props.directoryId)],
       }),
     );
+    // ds:DescribeDirectories is a List action without resource-level permissions (Service Authorization
+    // Reference): scoped to a directory ARN it is denied, and the poll that reads the replica's DNS
+    // addresses would fail after the Region became Active.
+    this.handlers.addToRolePolicy(new iam.PolicyStatement({ actions: ['ds:DescribeDirectories'], resources: ['*'] }));
     // Directory Service creates and deletes the domain controllers' ENIs and security group with the
     // caller's permissions; EC2 has no resource ARN for them before they exist.
     this.handlers.addToRolePolicy(
@@ -318,29 +354,38 @@ export class DirectoryRegionReplication extends Construct {
           'ec2:DeleteSecurityGroup',
         ],
         resources: ['*'],
-        conditions: { StringEquals: { 'aws:RequestedRegion': region } },
+        // Both Regions: AddRegion is sent to the primary Region's endpoint and RemoveRegion to the replica's.
+        conditions: { StringEquals: { 'aws:RequestedRegion': [region, props.primaryRegion] } },
       }),
     );
     for (const fn of [this.handlers.onEventFn, this.handlers.isCompleteFn]) {
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'AddRegion/RemoveRegion create and delete the domain controllers\' ENIs and security group with the caller\'s EC2 permissions; those resources have no ARN before they exist. Limited to the replica Region by aws:RequestedRegion.',
+        reason: 'AddRegion/RemoveRegion create and delete the domain controllers\' ENIs and security group with the caller\'s EC2 permissions; those resources have no ARN before they exist (limited to the two Regions by aws:RequestedRegion). ds:DescribeDirectories has no resource-level permissions.',
       });
     }
 
+    const properties = {
+      DirectoryId: props.directoryId,
+      PrimaryRegion: props.primaryRegion,
+      RegionName: region,
+      VpcId: props.vpc.vpcId,
+      SubnetIds: subnets.subnetIds.slice(0, 2),
+    };
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: this.handlers.serviceToken,
       resourceType: 'Custom::DirectoryRegion',
-      properties: {
-        DirectoryId: props.directoryId,
-        PrimaryRegion: props.primaryRegion,
-        RegionName: region,
-        VpcId: props.vpc.vpcId,
-        SubnetIds: subnets.subnetIds.slice(0, 2),
-      },
+      // Hand over to `ready` 5 minutes before this resource's own deadline.
+      properties: { ...properties, Stage: 'replicate', SoftDeadlineSeconds: String(round.toSeconds() - 300) },
     });
-    this.dnsIpAddressesCsv = this.resource.getAttString('DnsIpAddrs');
-    this.securityGroupId = this.resource.getAttString('SecurityGroupId');
+    this.ready = new CustomResource(this, 'Ready', {
+      serviceToken: this.handlers.serviceToken,
+      resourceType: 'Custom::DirectoryRegionReady',
+      properties: { ...properties, Stage: 'wait', SoftDeadlineSeconds: '0' },
+    });
+    this.ready.node.addDependency(this.resource);
+    this.dnsIpAddressesCsv = this.ready.getAttString('DnsIpAddrs');
+    this.securityGroupId = this.ready.getAttString('SecurityGroupId');
     this.ingressRules = addTrustIngress(this, this.securityGroupId, props.onPremisesCidrs ?? []);
   }
 }

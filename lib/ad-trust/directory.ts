@@ -5,7 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { FQDN_RE, NETBIOS_RE, Problems } from './validation';
+import { FQDN_RE, NETBIOS_RE, NO_MULTI_REGION_REPLICATION, Problems } from './validation';
 
 export type DirectoryEdition = 'Enterprise' | 'Standard';
 
@@ -73,6 +73,10 @@ export class ManagedMicrosoftAd extends Construct {
     const region = Stack.of(this).region;
     for (const r of props.replicaRegions ?? []) {
       if (!Token.isUnresolved(region) && r === region) problems.add(`replicaRegions must not contain the directory's own Region ${r}`);
+      if (NO_MULTI_REGION_REPLICATION.has(r)) problems.add(`replica Region ${r} is an opt-in Region; Directory Service multi-Region replication is unavailable there`);
+    }
+    if ((props.replicaRegions ?? []).length > 0 && NO_MULTI_REGION_REPLICATION.has(region)) {
+      problems.add(`the directory's Region ${region} is an opt-in Region; Directory Service multi-Region replication is unavailable there`);
     }
     const selection = props.vpcSubnets ?? {
       subnetType: props.vpc.isolatedSubnets.length > 0 ? ec2.SubnetType.PRIVATE_ISOLATED : ec2.SubnetType.PRIVATE_WITH_EGRESS,

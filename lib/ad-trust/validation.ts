@@ -4,6 +4,14 @@ import { Token } from 'aws-cdk-lib';
 export const FQDN_RE = /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+$/;
 /** NetBIOS name of a domain (1–15 characters, no dots). */
 export const NETBIOS_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,14}$/;
+/**
+ * Opt-in Regions, where AWS Directory Service documents multi-Region replication as unavailable
+ * ("Configure Multi-Region replication for AWS Managed Microsoft AD").
+ */
+export const NO_MULTI_REGION_REPLICATION = new Set([
+  'af-south-1', 'ap-east-1', 'ap-south-2', 'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-7',
+  'ca-west-1', 'eu-south-1', 'eu-south-2', 'eu-central-2', 'il-central-1', 'me-south-1', 'me-central-1', 'mx-central-1',
+]);
 const IPV4_RE = /^(?:(?:25[0-5]|2[0-4]\d|[01]?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|[01]?\d?\d)$/;
 
 /** Parses an IPv4 CIDR into [first, last] address as unsigned integers, or undefined when malformed. */

@@ -232,10 +232,70 @@ describe('delete', () => {
     expect(fake.count('RemoveRegion')).toBe(0);
   });
 
+  test('a Region still being created is not removed blindly: a clear error says to wait for Active', async () => {
+    fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: -1000 });
+    await expect(onEvent(event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` }))).rejects.toThrow(/is Creating; it can be removed once it is Active/);
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+
   test('a physical ID from a create that failed before AddRegion touches nothing', async () => {
     const e = event('Delete', { PhysicalResourceId: 'req-1' });
     await onEvent(e);
     expect((await isComplete(e as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
+    expect(fake.calls).toHaveLength(0);
+  });
+});
+
+describe('two-stage wait (CloudFormation stops a custom resource after one hour)', () => {
+  const replicate = { ...PROPS, Stage: 'replicate', SoftDeadlineSeconds: '3000' };
+  const wait = { ...PROPS, Stage: 'wait', SoftDeadlineSeconds: '0' };
+
+  test('the replicate resource hands over as Pending after its soft deadline, the wait resource then completes when Active', async () => {
+    fake.pollsToSettle = 1000; // the Region stays Creating for the whole first resource
+    const e = event('Create', { ResourceProperties: { ServiceToken: 'x', ...replicate } });
+    const r = await onEvent(e);
+    expect(r.Data?.StartedAt).toMatch(/^\d+$/);
+    const poll = (startedAt: number, props = replicate, id = r.PhysicalResourceId!) =>
+      isComplete({ ...e, ResourceProperties: { ServiceToken: 'x', ...props }, PhysicalResourceId: id, Data: { StartedAt: String(startedAt) } } as CdkCustomResourceIsCompleteEvent);
+    // Before the deadline: keep polling.
+    expect((await poll(Date.now() - 60_000)).IsComplete).toBe(false);
+    // After it: complete without data a dependant could use, well before CloudFormation's 3600 s.
+    const handedOver = await poll(Date.now() - 3_001_000);
+    expect(handedOver).toEqual({ IsComplete: true, Data: { RegionName: 'us-west-2', Status: 'Pending', DnsIpAddrs: '', SecurityGroupId: '' } });
+
+    // The wait resource never calls AddRegion or RemoveRegion and has no soft deadline.
+    const we = event('Create', { ResourceProperties: { ServiceToken: 'x', ...wait } });
+    const wr = await onEvent(we);
+    expect(wr.PhysicalResourceId).toBe(`${DIR}/us-west-2/active`);
+    expect(fake.count('AddRegion')).toBe(1);
+    expect((await poll(Date.now() - 3_500_000, wait, wr.PhysicalResourceId!)).IsComplete).toBe(false);
+    fake.regions.get('us-west-2')!.status = 'Active';
+    const done = await poll(Date.now(), wait, wr.PhysicalResourceId!);
+    expect(done).toEqual({ IsComplete: true, Data: { RegionName: 'us-west-2', Status: 'Active', DnsIpAddrs: '10.30.0.10,10.30.1.10', SecurityGroupId: 'sg-us-west-2' } });
+  });
+
+  test('deleting the wait resource removes nothing (the replicate resource owns the Region)', async () => {
+    await onEvent(event('Create'));
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2/active`, ResourceProperties: { ServiceToken: 'x', ...wait } });
+    await onEvent(e);
+    expect((await isComplete(e as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
+    expect(fake.count('RemoveRegion')).toBe(0);
+    expect(fake.regions.has('us-west-2')).toBe(true);
+  });
+
+  test('right after AddRegion a Region that DescribeRegions does not list yet is waited for; later it is an error', async () => {
+    const e = event('Create');
+    const r = await onEvent(e);
+    fake.regions.delete('us-west-2'); // not visible (yet)
+    const poll = (startedAt: number) =>
+      isComplete({ ...e, PhysicalResourceId: r.PhysicalResourceId, Data: { StartedAt: String(startedAt) } } as CdkCustomResourceIsCompleteEvent);
+    expect(await poll(Date.now() - 30_000)).toEqual({ IsComplete: false });
+    await expect(poll(Date.now() - 10 * 60_000)).rejects.toThrow(/has no Region us-west-2 although AddRegion was accepted/);
+  });
+
+  test('a bad Stage or deadline is rejected before any call', async () => {
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, Stage: 'remove' } }))).rejects.toThrow(/Stage must be replicate or wait/);
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, SoftDeadlineSeconds: '7200' } }))).rejects.toThrow(/SoftDeadlineSeconds must be 0..3600/);
     expect(fake.calls).toHaveLength(0);
   });
 });

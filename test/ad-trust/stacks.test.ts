@@ -4,12 +4,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { adTrustPattern } from '../../bin/ad-trust';
 import { PatternContext } from '../../bin/context';
-import { TRUST_PORTS } from '../../lib/ad-trust/custom-resources';
+import { DirectoryRegionReplication, TRUST_PORTS } from '../../lib/ad-trust/custom-resources';
 import { AdTrustPrimaryStack, AdTrustPrimaryStackProps, AdTrustReplicaStack } from '../../lib/ad-trust/stacks';
 import { cidrsOverlap } from '../../lib/ad-trust/validation';
 import { nagFindings } from '../helpers/nag';
@@ -108,6 +108,13 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
     );
     expect(policies).toHaveLength(1);
     expect(JSON.stringify(policies[0][1].Properties.Roles)).toMatch(/TrustHandlersonEventRole/);
+    const read = (policies[0][1].Properties.PolicyDocument.Statement as any[]).find((st) => [st.Action].flat().includes('secretsmanager:GetSecretValue'));
+    expect(read.Resource).toEqual({ Ref: expect.stringMatching(/^TrustPassword/) });
+    // kms:Decrypt for that role only through Secrets Manager (key policy of the secret's key).
+    const keyStatements = Object.values<any>(primary.findResources('AWS::KMS::Key')).flatMap((k) => k.Properties.KeyPolicy.Statement as any[]);
+    const decrypt = keyStatements.filter((st) => JSON.stringify(st.Principal ?? {}).includes('TrustHandlersonEventRole'));
+    expect(decrypt).toHaveLength(1);
+    expect(decrypt[0]).toMatchObject({ Action: 'kms:Decrypt', Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' } } });
   });
 
   test('trust and Kerberos ports are opened on the directory security group from the on-premises CIDRs only', () => {
@@ -192,24 +199,62 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
     });
   });
 
-  test('AddRegion custom resource: Provider framework with isComplete polling for up to 2 hours, secondary waits for it', () => {
+  test('AddRegion: two custom resources keep each wait under CloudFormation\'s one-hour limit; the secondary waits for the second', () => {
     const region = Object.entries<any>(replica.findResources('Custom::DirectoryRegion'));
     expect(region).toHaveLength(1);
     const [regionId, res] = region[0];
-    expect(res.Properties).toMatchObject({ PrimaryRegion: 'us-east-1', RegionName: 'us-west-2', VpcId: { Ref: expect.any(String) } });
+    expect(res.Properties).toMatchObject({ PrimaryRegion: 'us-east-1', RegionName: 'us-west-2', VpcId: { Ref: expect.any(String) }, Stage: 'replicate', SoftDeadlineSeconds: '3000' });
     expect(res.Properties.SubnetIds).toHaveLength(2);
+    const ready = Object.entries<any>(replica.findResources('Custom::DirectoryRegionReady'));
+    expect(ready).toHaveLength(1);
+    const [readyId, readyRes] = ready[0];
+    expect(readyRes.Properties).toMatchObject({ Stage: 'wait', SoftDeadlineSeconds: '0', RegionName: 'us-west-2' });
+    expect(readyRes.DependsOn).toContain(regionId);
+    // Same provider for both, no ServiceTimeout above CloudFormation's 3600 s.
+    expect(readyRes.Properties.ServiceToken).toEqual(res.Properties.ServiceToken);
+    for (const r of [res, readyRes]) expect(r.Properties.ServiceTimeout ?? 3600).toBeLessThanOrEqual(3600);
     const cluster = Object.values<any>(replica.findResources('AWS::RDS::DBCluster'))[0];
-    expect(cluster.DependsOn).toContain(regionId);
+    expect(cluster.DependsOn).toEqual(expect.arrayContaining([regionId, readyId]));
+    // DNS IPs and the security group come from the resource that completes only when the Region is Active.
+    expect(JSON.stringify(replica.toJSON().Outputs.ReplicaDnsIps.Value)).toContain(readyId);
     const sm = Object.values<any>(replica.findResources('AWS::StepFunctions::StateMachine'))[0];
     const def = JSON.stringify(sm.Properties.DefinitionString);
     expect(def).toMatch(/\\"IntervalSeconds\\":60/);
-    expect(def).toMatch(/\\"MaxAttempts\\":120/);
+    expect(def).toMatch(/\\"MaxAttempts\\":55/); // 55 one-minute polls per resource: under the one-hour limit
     expect(sm.Properties.LoggingConfiguration.Level).toBe('ALL');
     const fns = Object.values<any>(replica.findResources('AWS::Lambda::Function')).filter((f) => /Replicate directory/.test(f.Properties.Description ?? ''));
     expect(fns).toHaveLength(2);
     for (const f of fns) {
       expect(f.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
     }
+  });
+
+  test('IAM of the handlers follows the Service Authorization Reference: list/read actions without resource-level permissions get "*"', () => {
+    const statements = (t: Template) =>
+      Object.values<any>(t.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
+    const actionsOf = (st: any) => [st.Action].flat();
+    // ds:DescribeDirectories (List) and ds:DescribeTrusts (Read) have no resource types: scoped to an ARN they are denied.
+    for (const [t, action] of [[replica, 'ds:DescribeDirectories'], [primary, 'ds:DescribeTrusts']] as const) {
+      const withAction = statements(t).filter((st) => actionsOf(st).includes(action));
+      expect(withAction.length).toBeGreaterThan(0);
+      for (const st of withAction) expect(st.Resource).toBe('*');
+    }
+    // Writes stay scoped to the directory.
+    for (const action of ['ds:CreateTrust', 'ds:DeleteTrust']) {
+      const st = statements(primary).find((x) => actionsOf(x).includes(action))!;
+      expect(JSON.stringify(st.Resource)).toContain(':directory/');
+      expect(st.Resource).not.toBe('*');
+    }
+    for (const action of ['ds:AddRegion', 'ds:RemoveRegion', 'ds:DescribeRegions']) {
+      const st = statements(replica).find((x) => actionsOf(x).includes(action))!;
+      expect(st.Resource).not.toBe('*');
+      expect(JSON.stringify(st.Resource)).toContain(':ds:us-east-1:');
+      expect(JSON.stringify(st.Resource)).toContain(':ds:us-west-2:');
+    }
+    // AddRegion/RemoveRegion need the EC2 calls that build and remove the domain controllers' ENIs and group.
+    const ec2 = statements(replica).find((x) => actionsOf(x).includes('ec2:CreateNetworkInterface'))!;
+    expect(actionsOf(ec2)).toEqual(expect.arrayContaining(['ec2:CreateSecurityGroup', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:DeleteNetworkInterface', 'ec2:DeleteSecurityGroup', 'ec2:DescribeSubnets', 'ec2:DescribeVpcs']));
+    expect(ec2.Condition).toEqual({ StringEquals: { 'aws:RequestedRegion': ['us-west-2', 'us-east-1'] } });
   });
 
   test('every log group has a retention', () => {
@@ -265,6 +310,21 @@ describe('aurora-mysql and options', () => {
 describe('bad props fail synth with a clear message', () => {
   test('Standard edition with a replica Region', () => {
     expect(primaryWith({ edition: 'Standard' })).toThrow(/P\/Directory: invalid props:[\s\S]*edition Standard cannot be replicated to other Regions \(us-west-2\)/);
+  });
+
+  test('custom-resource waits longer than CloudFormation allows', () => {
+    const build = (total: number) => () => {
+      const stack = new Stack(new App(), 'R', { env: { region: 'us-west-2' } });
+      const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['us-west-2a', 'us-west-2b'], natGateways: 0, subnetConfiguration: [{ name: 'D', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+      new DirectoryRegionReplication(stack, 'Region', { directoryId: 'd-1234567890', primaryRegion: 'us-east-1', vpc, totalTimeout: Duration.minutes(total) });
+    };
+    expect(build(180)).toThrow(/R\/Region: invalid props:[\s\S]*totalTimeout must be 10 to 110 minutes .*CloudFormation stops a custom resource after one hour/);
+    expect(build(110)).not.toThrow();
+  });
+
+  test('an opt-in replica Region (no multi-Region replication there)', () => {
+    expect(primaryWith({ replicaRegion: 'eu-south-1' })).toThrow(/replica Region eu-south-1 is an opt-in Region; Directory Service multi-Region replication is unavailable there/);
+    expect(primaryWith({ replicaRegion: 'eu-west-1' })).not.toThrow();
   });
 
   test('overlapping CIDRs (primary/replica, and VPC/on-premises)', () => {

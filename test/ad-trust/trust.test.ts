@@ -116,6 +116,17 @@ describe('create', () => {
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
 
+  test('CreateTrust retried after AWS accepted a timed-out attempt (EntityAlreadyExists) adopts the trust', async () => {
+    ds.on(DescribeTrustsCommand).resolvesOnce({ Trusts: [] }).resolves(trustState('Creating'));
+    ds.on(CreateTrustCommand)
+      .rejectsOnce(Object.assign(new Error('timeout'), { name: 'TimeoutError', $metadata: { httpStatusCode: 504 } }))
+      .rejects(Object.assign(new Error('trust exists'), { name: 'EntityAlreadyExistsException', $metadata: { httpStatusCode: 400 } }));
+    const r = await onEvent(event('Create'));
+    expect(r.PhysicalResourceId).toBe(TRUST);
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(2);
+    expect(output).not.toContain(PASSWORD);
+  });
+
   test('an existing trust in another direction is an error, not silently adopted', async () => {
     ds.on(DescribeTrustsCommand).resolves({ Trusts: [{ ...trustState('Verified').Trusts[0], TrustDirection: 'Two-Way' }] });
     await expect(onEvent(event('Create'))).rejects.toThrow(/already has a Two-Way trust \(t-0123456789\) with onprem\.example\.com/);
