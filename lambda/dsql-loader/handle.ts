@@ -1,0 +1,143 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { ConnectionManager } from './connection';
+import { DMS_CSV } from './dms-format';
+import { ensureProgressTable, LoaderMetrics, LoadResult, TxnLimits, WaitError } from './loader';
+import { loadS3Object, ObjectRef, retrySoon, s3Quarantine } from './s3-source';
+
+/** Loader settings, read from the environment the construct sets. */
+export interface LoaderConfig {
+  readonly landingPrefix: string;
+  readonly quarantinePrefix: string;
+  readonly targetSchema?: string;
+  readonly limits: TxnLimits;
+  readonly nullValue: string;
+  readonly timestampColumn: string;
+}
+
+/** Parses and checks the loader's environment; throws one error naming every bad variable. */
+export function configFromEnv(env: NodeJS.ProcessEnv): LoaderConfig {
+  const problems: string[] = [];
+  const int = (name: string, def: number, min: number, max: number) => {
+    const raw = env[name];
+    const n = raw === undefined || raw === '' ? def : Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
+    return n;
+  };
+  const landingPrefix = env.LANDING_PREFIX ?? '';
+  if (!landingPrefix) problems.push('LANDING_PREFIX is not set');
+  const cfg: LoaderConfig = {
+    landingPrefix,
+    quarantinePrefix: env.QUARANTINE_PREFIX || 'quarantine',
+    targetSchema: env.TARGET_SCHEMA || undefined,
+    limits: { maxRows: int('MAX_ROWS_PER_TXN', 3000, 2, 3000), maxBytes: int('MAX_BYTES_PER_TXN', 8 * 1024 * 1024, 65536, 10 * 1024 * 1024) },
+    nullValue: env.CSV_NULL_VALUE || DMS_CSV.nullValue,
+    timestampColumn: env.CSV_TIMESTAMP_COLUMN || DMS_CSV.timestampColumn,
+  };
+  if (problems.length) throw new Error(`dsql-loader configuration is invalid: ${problems.join('; ')}`);
+  return cfg;
+}
+
+export interface HandleDeps {
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly connections: ConnectionManager;
+  readonly config: LoaderConfig;
+  readonly metrics: LoaderMetrics;
+  readonly log: { info(msg: string, extra?: object): void; warn(msg: string, extra?: object): void; error(msg: string, extra?: object): void };
+  /** Milliseconds left in this invocation (Lambda context). */
+  readonly remainingMs?: () => number;
+  /** Seconds before an SQS message whose file waits for earlier files is received again. @default 30 */
+  readonly waitRetrySeconds?: number;
+}
+
+export class TransientError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DsqlLoaderTransientError';
+  }
+}
+
+let progressReady = new WeakSet<ConnectionManager>();
+
+async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | { status: 'skipped'; reason: string }> {
+  if (!progressReady.has(deps.connections)) {
+    await ensureProgressTable(await deps.connections.get());
+    progressReady.add(deps.connections);
+  }
+  const remaining = deps.remainingMs;
+  const result = await loadS3Object(ref, {
+    s3: deps.s3,
+    connections: deps.connections,
+    landingPrefix: deps.config.landingPrefix,
+    loader: {
+      quarantine: s3Quarantine(deps.s3, ref.bucket),
+      quarantinePrefix: deps.config.quarantinePrefix,
+      targetSchema: deps.config.targetSchema,
+      limits: deps.config.limits,
+      nullValue: deps.config.nullValue,
+      timestampColumn: deps.config.timestampColumn,
+      metrics: deps.metrics,
+      // Leave 60 s to commit the current transaction and report; the next delivery resumes.
+      keepGoing: remaining ? () => remaining() > 60_000 : undefined,
+      log: (msg, extra) => deps.log.warn(msg, extra ?? {}),
+    },
+  });
+  if (result.status === 'skipped') deps.log.warn('not a DMS data file; left in place', { key: ref.key, reason: result.reason });
+  else deps.log.info('object processed', { ...result });
+  if (result.status === 'incomplete') throw new TransientError(`${ref.key}: stopped before the Lambda timeout at record ${result.records}; the retry resumes there`);
+  return result;
+}
+
+type S3EventBody = { Records?: Array<{ s3: { bucket: { name: string }; object: { key: string; versionId?: string; eTag?: string } } }>; Event?: string };
+
+/**
+ * Two event shapes: SQS messages carrying S3 event notifications (returns partial batch
+ * failures; a file that waits for earlier files of its table comes back in `waitRetrySeconds`),
+ * and a Distributed Map item `{ bucket, key, etag }` (throws `DsqlLoaderWaitError` /
+ * `DsqlLoaderTransientError`, which the state machine retries).
+ */
+export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps): Promise<SQSBatchResponse | LoadResult | { status: 'skipped'; reason: string }> {
+  if (event && 'Records' in event && Array.isArray(event.Records)) {
+    const failures: SQSBatchResponse['batchItemFailures'] = [];
+    for (const msg of event.Records) {
+      let body: S3EventBody;
+      try {
+        body = JSON.parse(msg.body);
+      } catch {
+        deps.log.error('message body is not JSON; it goes to the DLQ after its retries', { messageId: msg.messageId });
+        failures.push({ itemIdentifier: msg.messageId });
+        continue;
+      }
+      if (body.Event === 's3:TestEvent') continue;
+      try {
+        for (const r of body.Records ?? []) {
+          const key = decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '));
+          await loadRef({ bucket: r.s3.bucket.name, key, versionId: r.s3.object.versionId, etag: r.s3.object.eTag }, deps);
+        }
+      } catch (e) {
+        failures.push({ itemIdentifier: msg.messageId });
+        if (e instanceof WaitError) {
+          deps.log.info(e.message);
+          await retrySoon(deps.sqs, msg.eventSourceARN, msg.receiptHandle, deps.waitRetrySeconds ?? 30);
+        } else if (e instanceof TransientError) {
+          // Stopped before the Lambda timeout with progress saved: resume right away.
+          deps.log.info(e.message);
+          await retrySoon(deps.sqs, msg.eventSourceARN, msg.receiptHandle, 0);
+        } else {
+          deps.log.error('loading failed; the message will be retried and the object is kept', { messageId: msg.messageId, error: String(e) });
+        }
+      }
+    }
+    return { batchItemFailures: failures };
+  }
+  const ref = event as ObjectRef;
+  if (!ref || typeof ref.bucket !== 'string' || typeof ref.key !== 'string') throw new Error('expected an SQS event or { bucket, key, etag? }');
+  return loadRef(ref, deps);
+}
+
+/** For tests: forget which connection managers have the progress table ensured. */
+export function resetProgressCache(): void {
+  progressReady = new WeakSet();
+}

@@ -1,0 +1,99 @@
+import { Readable } from 'stream';
+import { ChangeMessageVisibilityCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client } from 'pg';
+import { ConnectionManager } from './connection';
+import { compareDmsFiles, DmsObjectKey, parseDmsKey } from './dms-format';
+import { assertEarlierFilesLoaded, LoaderOptions, LoadResult, loadObject, QuarantineSink } from './loader';
+import { withRetry } from '../shared/retry';
+
+/** One object to load, from an S3 event, an SQS message or a Distributed Map item. */
+export interface ObjectRef {
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId?: string;
+  /** ETag as S3 lists it (quotes allowed). */
+  readonly etag?: string;
+}
+
+/** Quarantine objects in S3 (PutObject overwrites the same key, so a retried batch writes it once). */
+export function s3Quarantine(s3: S3Client, bucket: string): QuarantineSink {
+  return {
+    async put(key, body) {
+      await withRetry(() => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' })));
+    },
+  };
+}
+
+/** Keys of the table's files that DMS wrote before `dmsKey` (listed from S3, in DMS order). */
+export async function earlierKeys(s3: S3Client, bucket: string, prefix: string, dmsKey: DmsObjectKey): Promise<string[]> {
+  if (dmsKey.kind !== 'cdc') return [];
+  const folder = dmsKey.key.slice(0, dmsKey.key.length - dmsKey.file.length);
+  const out: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await withRetry(() => s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, ContinuationToken: token })));
+    for (const o of page.Contents ?? []) {
+      const parsed = parseDmsKey(o.Key!, prefix);
+      if (typeof parsed !== 'string' && compareDmsFiles(parsed, dmsKey) < 0) out.push(parsed.key);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+export interface S3LoadDeps {
+  readonly s3: S3Client;
+  readonly landingPrefix: string;
+  readonly loader: Omit<LoaderOptions, 'connections'>;
+  readonly connections: ConnectionManager;
+}
+
+export class SkipError extends Error {}
+
+/**
+ * Loads one S3 object: parses its key, checks DMS order for CDC files, streams the exact object
+ * version (VersionId, or IfMatch on the listed ETag) into the loader. Keys that are not DMS data
+ * files are reported and left in place.
+ */
+export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<LoadResult | { status: 'skipped'; reason: string }> {
+  const dmsKey = parseDmsKey(ref.key, deps.landingPrefix);
+  if (typeof dmsKey === 'string') return { status: 'skipped', reason: dmsKey };
+  const earlier = await earlierKeys(deps.s3, ref.bucket, deps.landingPrefix, dmsKey);
+  const client: Client = await deps.connections.get();
+  await assertEarlierFilesLoaded(client, dmsKey, earlier);
+  const obj = await withRetry(() =>
+    deps.s3.send(
+      new GetObjectCommand({
+        Bucket: ref.bucket,
+        Key: ref.key,
+        VersionId: ref.versionId,
+        IfMatch: ref.versionId ? undefined : ref.etag,
+      }),
+    ),
+  );
+  const etag = (obj.ETag ?? ref.etag ?? '').replace(/"/g, '');
+  if (!etag) throw new Error(`s3://${ref.bucket}/${ref.key} has no ETag`);
+  return loadObject({ dmsKey, etag, body: obj.Body as Readable }, { ...deps.loader, connections: deps.connections });
+}
+
+const queueUrls = new Map<string, string>();
+
+/**
+ * Shortens the wait of an SQS message whose file waits for earlier files of its table. The queue
+ * URL is looked up from the event source ARN (GetQueueUrl honours the SDK endpoint configuration).
+ * Best effort: if it fails, the message simply returns after the queue's visibility timeout.
+ */
+export async function retrySoon(sqs: SQSClient, queueArn: string, receiptHandle: string, seconds: number): Promise<void> {
+  try {
+    let url = queueUrls.get(queueArn);
+    if (!url) {
+      const [, , , , account, name] = queueArn.split(':');
+      url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name, QueueOwnerAWSAccountId: account }))).QueueUrl!;
+      queueUrls.set(queueArn, url);
+    }
+    await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: receiptHandle, VisibilityTimeout: seconds }));
+  } catch {
+    /* the visibility timeout applies instead */
+  }
+}

@@ -1,0 +1,533 @@
+import { matchParen, splitSql, splitTopLevel } from './sql-split';
+
+/**
+ * PostgreSQL → Aurora DSQL schema conversion: reads a `pg_dump --schema-only` script, reports
+ * every incompatibility (object, rule, severity, fix) and produces DDL for DSQL — one statement per
+ * transaction, `CREATE INDEX ASYNC`, constraints folded into `CREATE TABLE` (DSQL cannot add a
+ * primary key later), foreign keys added `NOT VALID` after the full load.
+ *
+ * Rules reflect the Aurora DSQL documentation as of 2026-11: no extensions, triggers, partitions,
+ * inheritance, materialized views, TRUNCATE, temporary tables or non-SQL/PL/pgSQL languages;
+ * sequences and identity columns need CACHE 1 or >= 65536; JSON is a column type but JSONB and
+ * arrays are runtime-only; indexes are btree only, built asynchronously; foreign keys (2026-08)
+ * can be added with `ALTER TABLE … ADD CONSTRAINT … NOT VALID`; the database uses the C collation.
+ */
+export type Severity = 'error' | 'warning' | 'info';
+
+export interface Finding {
+  /** The object, e.g. `table public.orders`, `index public.orders_email_idx`. */
+  readonly object: string;
+  /** Stable rule id, e.g. `trigger`, `partitioned-table`. */
+  readonly rule: string;
+  /** error: not supported, dropped or changed in meaning; warning: converted; info: dropped noise or advice. */
+  readonly severity: Severity;
+  readonly message: string;
+  readonly fix: string;
+  /** Line of the statement in the input. */
+  readonly line: number;
+}
+
+export interface ConvertedStatement {
+  readonly sql: string;
+  /** `schema` before the full load; `post-load` (secondary indexes, foreign keys) after it. */
+  readonly phase: 'schema' | 'post-load';
+  readonly object: string;
+}
+
+export interface ConversionResult {
+  readonly findings: Finding[];
+  readonly statements: ConvertedStatement[];
+  readonly summary: { readonly statementsIn: number; readonly statementsOut: number; readonly errors: number; readonly warnings: number; readonly infos: number };
+}
+
+interface ColumnDef {
+  name: string;
+  type: string;
+  rest: string;
+}
+
+interface TableDef {
+  name: string;
+  columns: ColumnDef[];
+  constraints: string[];
+  line: number;
+  hasPk: boolean;
+}
+
+type Item = { kind: 'sql'; stmt: ConvertedStatement } | { kind: 'table'; table: TableDef };
+
+const SUPPORTED_TYPES = new Set([
+  'smallint', 'int2', 'integer', 'int', 'int4', 'bigint', 'int8', 'real', 'float4', 'double precision', 'float8', 'numeric', 'decimal', 'dec',
+  'character', 'char', 'character varying', 'varchar', 'bpchar', 'text', 'bytea', 'boolean', 'bool', 'date', 'time', 'time without time zone',
+  'time with time zone', 'timetz', 'timestamp', 'timestamp without time zone', 'timestamp with time zone', 'timestamptz', 'interval', 'uuid', 'json',
+]);
+
+const TEXT_FALLBACK = new Set(['inet', 'cidr', 'macaddr', 'macaddr8', 'xml', 'tsvector', 'tsquery', 'hstore', 'citext', 'ltree', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle', 'bit', 'bit varying', 'varbit', 'int4range', 'int8range', 'numrange', 'tsrange', 'tstzrange', 'daterange', 'oid', 'geometry', 'geography']);
+
+const ID = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)`;
+const QNAME = String.raw`(?:${ID}\.)?${ID}`;
+
+export function convertSchema(script: string): ConversionResult {
+  const stmts = splitSql(script);
+  const findings: Finding[] = [];
+  const items: Item[] = [];
+  const sequences: ConvertedStatement[] = [];
+  const post: ConvertedStatement[] = [];
+  const tables = new Map<string, TableDef>();
+  const enums = new Map<string, string[]>();
+  const domains = new Map<string, string>();
+  const droppedFunctions = new Set<string>();
+  const droppedTables = new Set<string>();
+  let noise = 0;
+
+  const find = (object: string, rule: string, severity: Severity, message: string, fix: string, line: number) =>
+    findings.push({ object, rule, severity, message, fix, line });
+
+  // Pass 1: user-defined types columns may use.
+  for (const s of stmts) {
+    const en = new RegExp(String.raw`^CREATE\s+TYPE\s+(${QNAME})\s+AS\s+ENUM\s*\(([\s\S]*)\)$`, 'i').exec(s.sql);
+    if (en) enums.set(normName(en[1]), splitTopLevel(en[2]).map((x) => x.trim()));
+    const dom = new RegExp(String.raw`^CREATE\s+DOMAIN\s+(${QNAME})\s+(?:AS\s+)?([\s\S]+?)(\s+(?:DEFAULT|CONSTRAINT|NOT\s+NULL|NULL|CHECK|COLLATE)\b[\s\S]*)?$`, 'i').exec(s.sql);
+    if (dom) domains.set(normName(dom[1]), dom[2].trim());
+  }
+
+  const convertType = (type: string, object: string, line: number): { type: string; check?: string } => {
+    const t = type.trim();
+    const lower = t.toLowerCase().replace(/\s+/g, ' ');
+    const base = lower.replace(/\(.*\)/, '').trim().replace(/^(pg_catalog|public)\./, '');
+    if (/\[\]$/.test(lower) || /^_/.test(lower) || /\barray\b/.test(lower)) {
+      find(object, 'array-column', 'warning', `column type ${t}: arrays are runtime-only in Aurora DSQL`, 'Stored as text in PostgreSQL array literal form ({a,b}); cast with ::type[] in queries, or normalize into a child table.', line);
+      return { type: 'text' };
+    }
+    if (base === 'jsonb') {
+      find(object, 'jsonb-column', 'warning', 'column type jsonb: JSONB is runtime-only in Aurora DSQL; JSON is a column type', 'Stored as json (text preserved); cast with ::jsonb in queries for operators and containment.', line);
+      return { type: 'json' };
+    }
+    if (base === 'serial' || base === 'bigserial' || base === 'smallserial') {
+      const it = base === 'bigserial' ? 'bigint' : base === 'smallserial' ? 'smallint' : 'integer';
+      find(object, 'serial', 'warning', `column type ${base}: SERIAL creates a sequence without the CACHE Aurora DSQL requires`, `Converted to ${it} GENERATED BY DEFAULT AS IDENTITY (CACHE 65536); use CACHE 1 if values must be dense and ordered.`, line);
+      return { type: `${it} GENERATED BY DEFAULT AS IDENTITY (CACHE 65536)` };
+    }
+    if (base === 'money') {
+      find(object, 'unsupported-type', 'warning', 'column type money is not supported', 'Converted to numeric(19,2); DMS writes money as a number.', line);
+      return { type: 'numeric(19,2)' };
+    }
+    if (TEXT_FALLBACK.has(base)) {
+      find(object, 'unsupported-type', 'warning', `column type ${t} is not supported as a column type`, 'Converted to text (the value keeps its text form); validate or parse it in the application.', line);
+      return { type: 'text' };
+    }
+    const key = normName(t);
+    if (enums.has(key)) {
+      find(object, 'enum-type', 'warning', `column type ${t} is an enum; CREATE TYPE is not supported`, 'Converted to text with a CHECK constraint listing the labels.', line);
+      return { type: 'text', check: `IN (${enums.get(key)!.join(', ')})` };
+    }
+    if (domains.has(key)) {
+      find(object, 'domain-type', 'warning', `column type ${t} is a domain; CREATE DOMAIN is not supported`, `Converted to its base type ${domains.get(key)}; re-create the domain's CHECK on the column if needed.`, line);
+      return convertType(domains.get(key)!, object, line);
+    }
+    if (!SUPPORTED_TYPES.has(base.replace(/^pg_catalog\./, ''))) {
+      find(object, 'unknown-type', 'error', `column type ${t} is not an Aurora DSQL type`, 'Choose a supported type (see the DSQL data types page) and edit the converted DDL.', line);
+    }
+    return { type: t };
+  };
+
+  const parseColumn = (def: string, table: string, line: number): ColumnDef => {
+    const m = new RegExp(String.raw`^(${ID})\s+([\s\S]*)$`).exec(def.trim());
+    if (!m) return { name: def, type: '', rest: '' };
+    const name = m[1];
+    const tail = m[2];
+    const kw = /\s(COLLATE|NOT\s+NULL|NULL|DEFAULT|CONSTRAINT|CHECK|PRIMARY\s+KEY|UNIQUE|REFERENCES|GENERATED)\b/i.exec(` ${tail}`);
+    const typeText = kw ? ` ${tail}`.slice(0, kw.index).trim() : tail.trim();
+    let rest = kw ? ` ${tail}`.slice(kw.index).trim() : '';
+    const object = `column ${table}.${unquote(name)}`;
+    if (/\bCOLLATE\s+\S+/i.test(rest)) {
+      find(object, 'collation', 'warning', 'column collation: Aurora DSQL uses the C collation only', 'Collation removed; text sorts and compares bytewise (C). Use lower()/expression indexes for case-insensitive search.', line);
+      rest = rest.replace(/\bCOLLATE\s+(?:"[^"]+"|\S+)(?:\.(?:"[^"]+"|\S+))?/gi, '').trim();
+    }
+    if (/\bREFERENCES\b/i.test(rest)) {
+      find(object, 'foreign-key', 'warning', 'inline foreign key', 'Moved out of CREATE TABLE: add it after the full load (NOT VALID), so load order between tables does not matter.', line);
+      rest = rest.replace(/\bREFERENCES\s+\S+(\s*\([^)]*\))?(\s+(ON\s+(DELETE|UPDATE)\s+(CASCADE|RESTRICT|SET\s+NULL|SET\s+DEFAULT|NO\s+ACTION)|MATCH\s+\w+|DEFERRABLE|NOT\s+DEFERRABLE|INITIALLY\s+\w+))*/gi, '').trim();
+    }
+    const conv = convertType(typeText, object, line);
+    if (conv.check) rest = `${rest} CHECK (${name} ${conv.check})`.trim();
+    return { name, type: conv.type, rest: fixIdentity(rest, object, line) };
+  };
+
+  const fixIdentity = (rest: string, object: string, line: number): string => {
+    let r = rest;
+    if (/GENERATED\s+ALWAYS\s+AS\s+IDENTITY/i.test(r)) {
+      find(object, 'identity-always', 'warning', 'GENERATED ALWAYS AS IDENTITY rejects the explicit values the migration loads', 'Converted to GENERATED BY DEFAULT AS IDENTITY; after cutover, set the identity above the largest loaded value.', line);
+      r = r.replace(/GENERATED\s+ALWAYS\s+AS\s+IDENTITY/i, 'GENERATED BY DEFAULT AS IDENTITY');
+    }
+    const id = /AS\s+IDENTITY\s*(\(([\s\S]*?)\))?/i.exec(r);
+    if (id) {
+      const opts = (id[2] ?? '').replace(/\bSEQUENCE\s+NAME\s+\S+/i, '').trim();
+      const fixed = fixCache(opts, object, line);
+      r = r.replace(id[0], `AS IDENTITY (${fixed})`);
+    }
+    return r;
+  };
+
+  const fixCache = (opts: string, object: string, line: number): string => {
+    const m = /\bCACHE\s+(\d+)/i.exec(opts);
+    if (!m) {
+      find(object, 'sequence-cache', 'warning', 'sequence without explicit CACHE: Aurora DSQL requires CACHE 1 or >= 65536', 'Added CACHE 65536 (fast under concurrency; values have gaps). Use CACHE 1 for dense values.', line);
+      return `${opts} CACHE 65536`.trim();
+    }
+    const n = Number(m[1]);
+    if (n !== 1 && n < 65536) {
+      find(object, 'sequence-cache', 'warning', `sequence CACHE ${n}: Aurora DSQL accepts CACHE 1 or >= 65536`, 'Raised to CACHE 65536.', line);
+      return opts.replace(m[0], 'CACHE 65536');
+    }
+    return opts;
+  };
+
+  for (const s of stmts) {
+    const sql = s.sql;
+    const line = s.line;
+    const up = sql.replace(/\s+/g, ' ').toUpperCase();
+    let m: RegExpExecArray | null;
+
+    if (/^SET\s/i.test(sql) || /^SELECT\s+pg_catalog\.set_config\s*\(/i.test(sql) || /^RESET\s/i.test(sql)) {
+      noise += 1;
+      continue;
+    }
+    if (/^(ALTER\s+\w+(\s+\w+)?\s+\S+.*\s+OWNER\s+TO\s)/is.test(sql) || /^(GRANT|REVOKE)\s/i.test(sql) || /^COMMENT\s+ON\s/i.test(sql) || /^ALTER\s+DEFAULT\s+PRIVILEGES/i.test(sql)) {
+      if (!/^COMMENT\s+ON\s+EXTENSION/i.test(sql)) noise += 1;
+      continue;
+    }
+    if ((m = /^CREATE\s+EXTENSION\s+(?:IF\s+NOT\s+EXISTS\s+)?("?[\w-]+"?)/i.exec(sql))) {
+      const ext = unquote(m[1]);
+      if (ext === 'plpgsql') find(`extension ${ext}`, 'extension', 'info', 'plpgsql is built into Aurora DSQL', 'Dropped; nothing to do.', line);
+      else find(`extension ${ext}`, 'extension', 'error', `extension ${ext}: Aurora DSQL does not support extensions`, extensionFix(ext), line);
+      continue;
+    }
+    if ((m = /^CREATE\s+SCHEMA\s+(?:IF\s+NOT\s+EXISTS\s+)?(\S+)/i.exec(sql))) {
+      items.push({ kind: 'sql', stmt: { sql: `CREATE SCHEMA IF NOT EXISTS ${m[1]}`, phase: 'schema', object: `schema ${unquote(m[1])}` } });
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^CREATE\s+TYPE\s+(${QNAME})`, 'i').exec(sql))) {
+      const isEnum = /\bAS\s+ENUM\b/i.test(sql);
+      find(`type ${normName(m[1])}`, isEnum ? 'enum-type' : 'user-type', isEnum ? 'warning' : 'error', 'CREATE TYPE is not supported', isEnum ? 'Dropped; columns of this type become text with a CHECK of the labels.' : 'Dropped; replace composite/range types with columns or a child table.', line);
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^CREATE\s+DOMAIN\s+(${QNAME})`, 'i').exec(sql))) {
+      find(`domain ${normName(m[1])}`, 'domain-type', 'warning', 'CREATE DOMAIN is not supported', 'Dropped; columns of this domain use its base type.', line);
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^CREATE\s+SEQUENCE\s+(?:IF\s+NOT\s+EXISTS\s+)?(${QNAME})([\s\S]*)$`, 'i').exec(sql))) {
+      const object = `sequence ${normName(m[1])}`;
+      const opts = fixCache(m[2].trim(), object, line);
+      if (/\bCACHE\s+1\b/i.test(opts)) find(object, 'sequence-cache', 'info', 'CACHE 1 sequences are allowed but every nextval() is a distributed write', 'Keep CACHE 1 for dense values, or raise to CACHE 65536 for write-heavy tables.', line);
+      sequences.push({ sql: `CREATE SEQUENCE ${m[1]} ${opts}`.trim(), phase: 'schema', object });
+      continue;
+    }
+    if (/^ALTER\s+SEQUENCE\s+\S+\s+OWNED\s+BY\s/i.test(sql) || /^SELECT\s+pg_catalog\.setval\s*\(/i.test(sql)) {
+      noise += 1;
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^CREATE\s+(?:(UNLOGGED|TEMP|TEMPORARY|GLOBAL\s+TEMPORARY|LOCAL\s+TEMPORARY)\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(${QNAME})\s*([\s\S]*)$`, 'i').exec(sql))) {
+      const name = normName(m[2]);
+      const object = `table ${name}`;
+      let rest = m[3];
+      if (m[1] && /TEMP/i.test(m[1])) {
+        find(object, 'temporary-table', 'error', 'temporary tables are not supported', 'Dropped; use a regular table or application memory.', line);
+        continue;
+      }
+      if (m[1]) find(object, 'unlogged-table', 'info', 'UNLOGGED has no meaning in Aurora DSQL (all writes are durable)', 'Created as a regular table.', line);
+      if (/^PARTITION\s+OF\b/i.test(rest)) {
+        find(object, 'partition', 'error', 'partitions are not supported; this is a partition of another table', 'Dropped; its rows belong in the parent table — map the partition to the parent with a DMS rename rule (table-name) so they load there.', line);
+        continue;
+      }
+      const open = rest.indexOf('(');
+      const close = open >= 0 ? matchParen(rest, open) : -1;
+      if (open < 0 || close < 0) {
+        find(object, 'unparsed', 'error', 'CREATE TABLE without a column list (AS SELECT / OF type) is not supported', 'Write the table with explicit columns.', line);
+        continue;
+      }
+      const body = rest.slice(open + 1, close);
+      const tail = rest.slice(close + 1).trim();
+      if (/PARTITION\s+BY/i.test(tail)) find(object, 'partitioned-table', 'error', 'partitioned tables are not supported', 'Created unpartitioned; DSQL distributes data by primary key itself. Load every partition into this table.', line);
+      if (/INHERITS\s*\(/i.test(tail)) find(object, 'inheritance', 'error', 'table inheritance is not supported', 'Created without INHERITS: copy the parent columns into this table if it needs them.', line);
+      if (/\bWITH\s*\(/i.test(tail) || /\bTABLESPACE\b/i.test(tail)) find(object, 'storage-options', 'info', 'storage parameters and tablespaces do not apply', 'Removed.', line);
+      const table: TableDef = { name, columns: [], constraints: [], line, hasPk: false };
+      for (const el of splitTopLevel(body)) {
+        if (/^(CONSTRAINT\s|PRIMARY\s+KEY|UNIQUE\b|CHECK\b|FOREIGN\s+KEY|EXCLUDE\b)/i.test(el)) addConstraint(table, el, line);
+        else if (/^LIKE\s/i.test(el)) find(object, 'unparsed', 'error', 'LIKE in CREATE TABLE is not converted', 'Expand the columns explicitly.', line);
+        else {
+          const col = parseColumn(el, name, line);
+          if (/\bPRIMARY\s+KEY\b/i.test(col.rest)) table.hasPk = true;
+          table.columns.push(col);
+        }
+      }
+      tables.set(name, table);
+      items.push({ kind: 'table', table });
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^ALTER\s+TABLE\s+(?:IF\s+EXISTS\s+)?(?:ONLY\s+)?(${QNAME})\s+([\s\S]*)$`, 'i').exec(sql))) {
+      const name = normName(m[1]);
+      const action = m[2].trim();
+      const table = tables.get(name);
+      const object = `table ${name}`;
+      let a: RegExpExecArray | null;
+      if ((a = /^ADD\s+(CONSTRAINT\s+\S+\s+)?([\s\S]+)$/i.exec(action)) && /^(PRIMARY\s+KEY|UNIQUE|CHECK|FOREIGN\s+KEY|EXCLUDE)/i.test(a[2])) {
+        const el = `${a[1] ?? ''}${a[2]}`.trim();
+        if (/FOREIGN\s+KEY/i.test(a[2])) {
+          const fk = el.replace(/\s+NOT\s+VALID\s*$/i, '');
+          post.push({ sql: `ALTER TABLE ${m[1]} ADD ${fk} NOT VALID`, phase: 'post-load', object: `foreign key on ${name}` });
+          find(`constraint ${constraintName(el) ?? '?'} on ${name}`, 'foreign-key', 'warning', 'foreign keys can only be added to an existing DSQL table as NOT VALID', 'Added after the full load as NOT VALID; validate existing rows with ALTER TABLE … VALIDATE CONSTRAINT when the load is verified.', line);
+        } else if (!table) {
+          find(object, 'unparsed', 'error', `constraint on unknown table ${name}`, 'Create the table first; edit the converted DDL.', line);
+        } else addConstraint(table, el, line);
+        continue;
+      }
+      if ((a = new RegExp(String.raw`^ALTER\s+(?:COLUMN\s+)?(${ID})\s+SET\s+DEFAULT\s+([\s\S]+)$`, 'i').exec(action)) && table) {
+        const col = table.columns.find((c) => c.name === a![1]);
+        if (col) {
+          col.rest = `${col.rest} DEFAULT ${a[2]}`.trim();
+          continue;
+        }
+      }
+      if ((a = new RegExp(String.raw`^ALTER\s+(?:COLUMN\s+)?(${ID})\s+ADD\s+(GENERATED\s+(?:ALWAYS|BY\s+DEFAULT)\s+AS\s+IDENTITY[\s\S]*)$`, 'i').exec(action)) && table) {
+        const col = table.columns.find((c) => c.name === a![1]);
+        if (col) {
+          col.rest = fixIdentity(`${col.rest} ${a[2]}`.trim(), `column ${name}.${unquote(col.name)}`, line);
+          continue;
+        }
+      }
+      if ((a = new RegExp(String.raw`^ATTACH\s+PARTITION\s+(${QNAME})`, 'i').exec(action))) {
+        const child = normName(a[1]);
+        droppedTables.add(child);
+        find(`table ${child}`, 'partition', 'error', `partition of ${name}: partitions are not supported`, `Dropped; its rows belong in ${name} — map the partition to the parent with a DMS table-name rename rule so they load there.`, line);
+        continue;
+      }
+      if (/^(ENABLE|DISABLE|FORCE|NO\s+FORCE)\s+ROW\s+LEVEL\s+SECURITY/i.test(action)) {
+        find(object, 'row-level-security', 'error', 'row-level security is not supported', 'Dropped; enforce row access in the application or with views and IAM-mapped roles.', line);
+        continue;
+      }
+      if (/^(ENABLE|DISABLE)\s+(ALWAYS\s+|REPLICA\s+)?TRIGGER/i.test(action) || /^REPLICA\s+IDENTITY/i.test(action) || /^CLUSTER\s+ON/i.test(action) || /^SET\s+\(/i.test(action)) {
+        noise += 1;
+        continue;
+      }
+      find(object, 'unchecked', 'warning', `ALTER TABLE ${action.slice(0, 60)} was not checked`, 'Kept as is; review it before applying.', line);
+      items.push({ kind: 'sql', stmt: { sql, phase: 'schema', object } });
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^CREATE\s+(UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(${ID})?\s*ON\s+(?:ONLY\s+)?(${QNAME})\s*(?:USING\s+(\w+)\s*)?(\([\s\S]*)$`, 'i').exec(sql))) {
+      const idxName = m[2] ? unquote(m[2]) : '(unnamed)';
+      const tableName = normName(m[3]);
+      const schema = tableName.includes('.') ? `${tableName.split('.')[0]}.` : '';
+      const object = `index ${schema}${idxName}`;
+      const method = (m[4] ?? 'btree').toLowerCase();
+      if (method !== 'btree') {
+        find(object, 'index-method', 'error', `${method} indexes are not supported (btree only)`, method === 'gin' || method === 'gist' ? 'Dropped; for JSON or full-text search, index an expression (e.g. (doc->>\'key\')) with btree, or use a search service.' : 'Dropped; a btree index on the same columns usually serves.', line);
+        continue;
+      }
+      const open = 0;
+      const cols = m[5];
+      const close = matchParen(cols, open);
+      let list = cols.slice(1, close);
+      const after = cols.slice(close + 1).trim();
+      if (/\b(ASC|DESC|NULLS\s+(FIRST|LAST))\b/i.test(list)) {
+        find(object, 'index-order', 'warning', 'ASC/DESC/NULLS ordering in CREATE INDEX ASYNC is not supported', 'Removed; btree scans work in both directions.', line);
+        list = splitTopLevel(list).map((c) => c.replace(/\s+(ASC|DESC)\b/gi, '').replace(/\s+NULLS\s+(FIRST|LAST)\b/gi, '')).join(', ');
+      }
+      const opclass = /\s(\w+_ops)\b/.exec(list);
+      if (opclass) {
+        find(object, 'index-opclass', 'warning', `operator class ${opclass[1]} is not supported`, 'Removed; the default btree operator class is used (C collation makes text_pattern_ops unnecessary).', line);
+        list = list.replace(/\s\w+_ops\b/g, '');
+      }
+      const where = /^(INCLUDE\s*\([^)]*\)\s*)?(WHERE\s[\s\S]*)?$/i.exec(after);
+      const tailSql = where ? `${where[1] ? ` ${where[1].trim()}` : ''}${where[2] ? ` ${where[2].trim()}` : ''}` : '';
+      post.push({ sql: `CREATE ${m[1] ? 'UNIQUE ' : ''}INDEX ASYNC ${m[2] ?? ''} ON ${m[3]} (${list})${tailSql}`.replace(/\s+/g, ' ').trim(), phase: 'post-load', object });
+      find(object, 'index-async', 'info', 'secondary indexes are built asynchronously in Aurora DSQL', 'Converted to CREATE INDEX ASYNC and moved after the full load (loads write less; --apply waits for the index job).', line);
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^ALTER\s+INDEX\s+\S+\s+ATTACH\s+PARTITION`, 'i').exec(sql))) {
+      noise += 1;
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE)\s+(${QNAME})\s*\(`, 'i').exec(sql))) {
+      const kind = m[1].toLowerCase();
+      const object = `${kind} ${normName(m[2])}`;
+      const lang = (/\bLANGUAGE\s+'?(\w+)'?/i.exec(sql)?.[1] ?? 'sql').toLowerCase();
+      if (/\bRETURNS\s+(event_)?trigger\b/i.test(sql)) {
+        droppedFunctions.add(normName(m[2]));
+        find(object, 'trigger-function', 'error', 'trigger functions have no use: Aurora DSQL has no triggers', 'Dropped with its triggers; move the logic into the application or the loader step that writes these rows.', line);
+        continue;
+      }
+      if (lang !== 'sql' && lang !== 'plpgsql') {
+        find(object, 'function-language', 'error', `LANGUAGE ${lang} is not supported (SQL and PL/pgSQL only)`, 'Dropped; rewrite it in SQL or PL/pgSQL, or move it to the application.', line);
+        continue;
+      }
+      if (lang === 'plpgsql') find(object, 'plpgsql', 'info', 'PL/pgSQL is supported; statements inside still follow DSQL rules (no TRUNCATE, SAVEPOINT, temp tables, DDL mixed with DML)', 'Review the body; it is applied as is.', line);
+      items.push({ kind: 'sql', stmt: { sql, phase: 'schema', object } });
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^CREATE\s+(?:CONSTRAINT\s+)?TRIGGER\s+(${ID})\s[\s\S]*?\sON\s+(${QNAME})`, 'i').exec(sql))) {
+      find(`trigger ${unquote(m[1])} on ${normName(m[2])}`, 'trigger', 'error', 'triggers are not supported', 'Dropped; move the logic into the application (or a scheduled job for derived data).', line);
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(?:(MATERIALIZED)\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?(${QNAME})([\s\S]*)$`, 'i').exec(sql))) {
+      const object = `view ${normName(m[2])}`;
+      let body = m[3];
+      if (m[1]) {
+        find(object, 'materialized-view', 'error', 'materialized views are not supported', 'Converted to a plain view (computed on read); for a cache, keep a table refreshed by a scheduled job.', line);
+        body = body.replace(/\s+WITH\s+(NO\s+)?DATA\s*$/i, '');
+      }
+      items.push({ kind: 'sql', stmt: { sql: `CREATE VIEW ${m[2]}${body}`, phase: 'schema', object } });
+      continue;
+    }
+    if (/^REFRESH\s+MATERIALIZED\s+VIEW/i.test(sql)) continue;
+    const unsupported: Array<[RegExp, string, string]> = [
+      [/^CREATE\s+(OR\s+REPLACE\s+)?RULE\s+(\S+)/i, 'rule', 'Dropped; rules are not supported — use views or application logic.'],
+      [/^CREATE\s+POLICY\s+(\S+)/i, 'row-level-security', 'Dropped; row-level security is not supported.'],
+      [/^CREATE\s+EVENT\s+TRIGGER\s+(\S+)/i, 'trigger', 'Dropped; event triggers are not supported.'],
+      [/^CREATE\s+(PUBLICATION|SUBSCRIPTION)\s+(\S+)/i, 'replication', 'Dropped; use DSQL streams or DMS for change data.'],
+      [/^CREATE\s+(AGGREGATE|OPERATOR|COLLATION|CAST|CONVERSION|TEXT\s+SEARCH|FOREIGN|SERVER|USER\s+MAPPING|TABLESPACE|STATISTICS|LANGUAGE|ACCESS\s+METHOD)\b/i, 'unsupported-object', 'Dropped; not supported or not needed in Aurora DSQL.'],
+      [/^TRUNCATE\b/i, 'truncate', 'Dropped; TRUNCATE is not supported — delete in batches of at most 3,000 rows.'],
+      [/^CREATE\s+DATABASE\b/i, 'database', 'Dropped; Aurora DSQL has the single database postgres.'],
+    ];
+    const hit = unsupported.find(([re]) => re.test(sql));
+    if (hit) {
+      find(firstWords(sql), hit[1], 'error', `${firstWords(sql)} is not supported`, hit[2], line);
+      continue;
+    }
+    find(firstWords(sql), 'unchecked', 'warning', `statement ${firstWords(sql)} was not checked by the converter`, 'Kept as is; review it before applying.', line);
+    items.push({ kind: 'sql', stmt: { sql, phase: 'schema', object: firstWords(sql) } });
+    void up;
+  }
+
+  for (const t of tables.values()) {
+    if (!t.hasPk && !droppedTables.has(t.name)) {
+      find(`table ${t.name}`, 'no-primary-key', 'error', 'table has no primary key: the loader cannot load it idempotently or apply updates and deletes', 'Add a primary key in the source (or in the converted DDL) before the full load.', t.line);
+    }
+  }
+  if (noise > 0) {
+    findings.push({ object: '(dump)', rule: 'dump-noise', severity: 'info', message: `${noise} statement(s) without meaning in DSQL were dropped: SET, OWNER TO, GRANT/REVOKE, COMMENT, OWNED BY, REPLICA IDENTITY`, fix: 'Re-create grants for DSQL roles (mapped with AWS IAM GRANT) after the migration.', line: 0 });
+  }
+
+  // Order for one-statement-per-transaction apply: schemas, sequences, tables, then functions and
+  // views (SQL function bodies are checked at creation, so they come after the tables they read).
+  const dropped = (object: string) => [...droppedTables].some((t) => object === `table ${t}` || object.endsWith(` on ${t}`) || object === `foreign key on ${t}`);
+  const deEnum = (sql: string) => {
+    let out = sql;
+    for (const t of [...enums.keys(), ...domains.keys()]) {
+      const short = t.split('.').pop()!;
+      out = out.replace(new RegExp(String.raw`::(?:${t.replace('.', String.raw`\.`)}|${short})\b(\[\])?`, 'g'), (_m, arr) => `::${domains.has(t) ? domains.get(t) : 'text'}${arr ?? ''}`);
+    }
+    return out;
+  };
+  const statements: ConvertedStatement[] = [];
+  const schemas = items.filter((i) => i.kind === 'sql' && i.stmt.object.startsWith('schema '));
+  for (const i of schemas) if (i.kind === 'sql') statements.push(i.stmt);
+  statements.push(...sequences);
+  for (const i of items) if (i.kind === 'table' && !droppedTables.has(i.table.name)) statements.push({ sql: deEnum(renderTable(i.table)), phase: 'schema', object: `table ${i.table.name}` });
+  const later = items.filter((i): i is Extract<Item, { kind: 'sql' }> => i.kind === 'sql' && !schemas.includes(i));
+  const rank = (o: string) => (o.startsWith('function ') || o.startsWith('procedure ') ? 0 : o.startsWith('view ') ? 1 : 2);
+  for (const i of later.sort((a, b) => rank(a.stmt.object) - rank(b.stmt.object))) statements.push({ ...i.stmt, sql: deEnum(i.stmt.sql) });
+  const postKept = post.filter((p) => !dropped(p.object) && ![...droppedTables].some((t) => new RegExp(String.raw`\bON\s+(ONLY\s+)?${t.replace('.', String.raw`\.`)}\s*\(`, 'i').test(p.sql)));
+  statements.push(...postKept.filter((p) => p.object.startsWith('index ')), ...postKept.filter((p) => !p.object.startsWith('index ')));
+  const count = (sev: Severity) => findings.filter((f) => f.severity === sev).length;
+  return {
+    findings,
+    statements,
+    summary: { statementsIn: stmts.length, statementsOut: statements.length, errors: count('error'), warnings: count('warning'), infos: count('info') },
+  };
+
+  function addConstraint(table: TableDef, el: string, line: number) {
+    const object = `constraint ${constraintName(el) ?? '(unnamed)'} on ${table.name}`;
+    if (/\bFOREIGN\s+KEY\b/i.test(el)) {
+      const fk = el.replace(/\s+NOT\s+VALID\s*$/i, '');
+      post.push({ sql: `ALTER TABLE ${table.name} ADD ${fk} NOT VALID`, phase: 'post-load', object: `foreign key on ${table.name}` });
+      find(object, 'foreign-key', 'warning', 'foreign key moved after the full load', 'Added after the full load as NOT VALID; validate when the load is verified.', line);
+      return;
+    }
+    if (/\bEXCLUDE\b/i.test(el)) {
+      find(object, 'exclusion-constraint', 'error', 'exclusion constraints are not supported', 'Dropped; enforce the rule in the application.', line);
+      return;
+    }
+    if (/\bPRIMARY\s+KEY\b/i.test(el)) table.hasPk = true;
+    table.constraints.push(el.replace(/\s+NOT\s+VALID\s*$/i, '').replace(/\s+USING\s+INDEX\s+TABLESPACE\s+\S+/i, ''));
+  }
+}
+
+function renderTable(t: TableDef): string {
+  const lines = [...t.columns.map((c) => `    ${c.name} ${c.type}${c.rest ? ` ${c.rest}` : ''}`), ...t.constraints.map((c) => `    ${c}`)];
+  return `CREATE TABLE ${t.name} (\n${lines.join(',\n')}\n)`;
+}
+
+function constraintName(el: string): string | undefined {
+  const m = /^CONSTRAINT\s+("(?:[^"]|"")+"|\S+)/i.exec(el.trim());
+  return m ? unquote(m[1]) : undefined;
+}
+
+function unquote(s: string): string {
+  return s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s;
+}
+
+function normName(s: string): string {
+  return s
+    .trim()
+    .split('.')
+    .map((p) => (p.startsWith('"') ? p : p.toLowerCase()))
+    .join('.');
+}
+
+function firstWords(sql: string): string {
+  return sql.replace(/\s+/g, ' ').split(' ').slice(0, 4).join(' ');
+}
+
+function extensionFix(ext: string): string {
+  const known: Record<string, string> = {
+    'uuid-ossp': 'Use gen_random_uuid() (built in) instead of uuid_generate_v4().',
+    pgcrypto: 'gen_random_uuid() and digest functions such as md5/sha256 are built in; encrypt in the application.',
+    postgis: 'Store geometry as text/bytea (WKT/WKB) and do spatial work in the application or a spatial service.',
+    vector: 'pgvector is not available; keep embeddings in a vector store (e.g. OpenSearch, S3 Vectors).',
+    pg_trgm: 'Trigram search is not available; use a search service or prefix (btree) lookups.',
+    hstore: 'Columns of type hstore become text; consider json.',
+    citext: 'Columns of type citext become text; compare with lower() and an expression index.',
+  };
+  return `Dropped. ${known[ext] ?? 'Replace what the application uses from it, or move that logic out of the database.'}`;
+}
+
+/** The report as markdown: a summary and one row per finding. */
+export function reportMarkdown(result: ConversionResult, input: string): string {
+  const s = result.summary;
+  const rows = result.findings
+    .slice()
+    .sort((a, b) => sevRank(a.severity) - sevRank(b.severity) || a.line - b.line)
+    .map((f) => `| ${f.severity} | ${esc(f.object)} | ${f.rule} | ${esc(f.message)} | ${esc(f.fix)} | ${f.line || ''} |`);
+  return [
+    `# Aurora DSQL compatibility report: ${input}`,
+    '',
+    `${s.statementsIn} statements read, ${s.statementsOut} converted statements (apply one per transaction). Findings: ${s.errors} error(s), ${s.warnings} warning(s), ${s.infos} info.`,
+    '',
+    '| severity | object | rule | finding | fix | line |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+/** Converted DDL as a script: one statement per transaction, phases marked. */
+export function convertedSql(result: ConversionResult): string {
+  const out: string[] = ['-- Converted for Aurora DSQL by db-ops-kit (npm run dsql-schema). Apply one statement per transaction.'];
+  let phase = '';
+  for (const st of result.statements) {
+    if (st.phase !== phase) {
+      phase = st.phase;
+      out.push('', phase === 'schema' ? '-- Phase: schema (before the full load)' : '-- Phase: post-load (after the full load is verified)');
+    }
+    out.push('', `-- ${st.object}`, `${st.sql};`);
+  }
+  return out.join('\n') + '\n';
+}
+
+function sevRank(s: Severity): number {
+  return s === 'error' ? 0 : s === 'warning' ? 1 : 2;
+}
+
+function esc(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}

@@ -1,0 +1,2 @@
+export * from './dsql-bridge';
+export * from './dsql-bridge-stack';

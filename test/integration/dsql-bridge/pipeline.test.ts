@@ -1,0 +1,194 @@
+/**
+ * End to end on this machine: DMS-format files put into a versioned S3 bucket (moto), S3 event
+ * notifications delivered to SQS (moto), the loader's event handler driven like the Lambda
+ * poller, loading into PostgreSQL (the local stand-in for DSQL, with the 3,000-row limit enforced),
+ * quarantine objects written back to S3; then the verifier compares source and target row for row.
+ * Also: the synthesized template passes cfn-lint.
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectVersionsCommand,
+  ListObjectsV2Command,
+  PutBucketNotificationConfigurationCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { App } from 'aws-cdk-lib';
+import type { SQSEvent } from 'aws-lambda';
+import { Client } from 'pg';
+import { handleEvent, HandleDeps, resetProgressCache } from '../../../lambda/dsql-loader/handle';
+import { verifyTable } from '../../../lambda/dsql-loader/verify';
+import { DsqlBridgeStack } from '../../../lib/dsql-bridge';
+import { startMoto, MotoServer } from '../../helpers/moto';
+import { startPostgres, TestPostgres } from '../../helpers/postgres';
+import { captureChanges, createDatabase, exportChanges, exportFullLoad, installDsqlLimits, largestTransaction, testConnections } from '../../dsql-bridge/fixtures';
+
+const BUCKET = 'landing';
+const DDL = `CREATE TABLE public.accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric(14,2), opened timestamptz, flags bytea, active boolean)`;
+
+let moto: MotoServer;
+let pg: TestPostgres;
+let s3: S3Client;
+let sqs: SQSClient;
+let src: Client;
+let dst: Client;
+let queueUrl: string;
+let queueArn: string;
+
+beforeAll(async () => {
+  [moto, pg] = await Promise.all([startMoto(), startPostgres()]);
+  s3 = new S3Client({ forcePathStyle: true, region: 'us-east-1' });
+  sqs = new SQSClient({ region: 'us-east-1' });
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: BUCKET, VersioningConfiguration: { Status: 'Enabled' } }));
+  queueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'landing-events' }))).QueueUrl!;
+  queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  await s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: BUCKET,
+      NotificationConfiguration: { QueueConfigurations: [{ QueueArn: queueArn, Events: ['s3:ObjectCreated:*'], Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: 'dms/' }] } } }] },
+    }),
+  );
+  src = await createDatabase(pg, 'src');
+  dst = await createDatabase(pg, 'dst');
+  await src.query(DDL);
+  await dst.query(DDL);
+}, 180_000);
+
+afterAll(async () => {
+  await src?.end();
+  await dst?.end();
+  await Promise.all([moto?.stop(), pg?.stop()]);
+});
+
+/** Receives what is visible and hands it to the handler like the Lambda SQS poller (batch size 1). */
+async function pollOnce(deps: HandleDeps): Promise<{ received: number; failed: number }> {
+  const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 60 }));
+  let failed = 0;
+  for (const m of r.Messages ?? []) {
+    const event: SQSEvent = {
+      Records: [
+        {
+          messageId: m.MessageId!,
+          receiptHandle: m.ReceiptHandle!,
+          body: m.Body!,
+          attributes: {} as never,
+          messageAttributes: {},
+          md5OfBody: m.MD5OfBody!,
+          eventSource: 'aws:sqs',
+          eventSourceARN: queueArn,
+          awsRegion: 'us-east-1',
+        },
+      ],
+    };
+    const res = (await handleEvent(event, deps)) as { batchItemFailures: unknown[] };
+    if (res.batchItemFailures.length === 0) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! }));
+    else failed += 1;
+  }
+  return { received: r.Messages?.length ?? 0, failed };
+}
+
+test('S3 → SQS → loader → PostgreSQL: full load + CDC in DMS order, quarantine in S3, target equals source', async () => {
+  await installDsqlLimits(dst, ['public.accounts']);
+  await src.query(`INSERT INTO accounts SELECT g, 'owner, "' || g || E'"\n', g * 10.5, timestamptz '2026-01-01 00:00+00' + g * interval '1 hour', CASE WHEN g % 7 = 0 THEN NULL ELSE decode(lpad(to_hex(g), 8, '0'), 'hex') END, g % 2 = 0 FROM generate_series(1, 6500) g`);
+  const full = await exportFullLoad(src, 'accounts', 4000);
+  await captureChanges(src, 'accounts');
+  await src.query(`UPDATE accounts SET balance = balance + 1, owner = owner || ' ✓' WHERE id % 3 = 0`);
+  await src.query(`DELETE FROM accounts WHERE id % 11 = 0`);
+  await src.query(`INSERT INTO accounts VALUES (7000, '', NULL, NULL, ''::bytea, NULL)`);
+  await src.query(`UPDATE accounts SET active = NOT active WHERE id % 3 = 0 AND id < 300`);
+  const cdc = await exportChanges(src, 'accounts', 1500);
+  expect(cdc.length).toBeGreaterThanOrEqual(2);
+
+  const deps: HandleDeps = {
+    s3,
+    sqs,
+    connections: testConnections(pg, 'dst'),
+    config: { landingPrefix: 'dms', quarantinePrefix: 'quarantine', limits: { maxRows: 3000, maxBytes: 8 * 1024 * 1024 }, nullValue: '@@DMS_NULL@@', timestampColumn: 'dms_commit_ts' },
+    metrics: { rowsLoaded: () => {}, rowsRejected: () => {}, retry: () => {}, lagSeconds: () => {} },
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+    waitRetrySeconds: 0,
+  };
+  resetProgressCache();
+  try {
+    // CDC files arrive first (out of order), then the full load; plus one file with a malformed line and one stray key.
+    const put = (Key: string, Body: string) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body }));
+    for (const [i, body] of cdc.entries()) await put(`dms/public/accounts/20261130-04000000${i}.csv`, body);
+    for (const [i, body] of full.entries()) await put(`dms/public/accounts/LOAD0000000${i + 1}.csv`, body);
+    const bad = cdc[0].split('\n')[0] + '\nI,2026-11-30 04:00:00.000000,not-a-number,x,1,,,true\n';
+    await put(`dms/public/accounts/20261130-050000000.csv`, bad);
+    await put(`dms/README.txt`, 'not a DMS file');
+
+    let rounds = 0;
+    let waits = 0;
+    for (;;) {
+      const r = await pollOnce(deps);
+      waits += r.failed;
+      if (r.received === 0) {
+        const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+        if (Number(attrs.Attributes!.ApproximateNumberOfMessages) + Number(attrs.Attributes!.ApproximateNumberOfMessagesNotVisible) === 0) break;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      rounds += 1;
+      expect(rounds).toBeLessThan(200);
+    }
+    expect(waits).toBeGreaterThan(0); // CDC files waited for the full load
+
+    const v = await verifyTable(src, dst, 'public', 'accounts');
+    expect(v).toMatchObject({ ok: true, missingCount: 0, extraCount: 0, differentCount: 0 });
+    expect((await largestTransaction(dst)).rows).toBeLessThanOrEqual(3000);
+
+    // The malformed line is in a quarantine object with its line number and reason; the source objects are all kept.
+    const q = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'quarantine/' }));
+    expect(q.Contents?.length).toBe(1);
+    const body = await (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: q.Contents![0].Key! }))).Body!.transformToString();
+    const line = JSON.parse(body.trim());
+    expect(line).toMatchObject({ object: 'dms/public/accounts/20261130-050000000.csv', line: 2 });
+    expect(line.reason).toMatch(/column "id" \(integer\): "not-a-number" is not an integer/);
+    const kept = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: 'dms/' }));
+    expect(kept.DeleteMarkers ?? []).toHaveLength(0);
+    expect(kept.Versions?.length).toBe(cdc.length + full.length + 2);
+
+    // A backfill (Distributed Map item) of an object already loaded changes nothing.
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'dms/public/accounts/LOAD' }));
+    const again = await handleEvent({ bucket: BUCKET, key: listed.Contents![0].Key!, etag: listed.Contents![0].ETag }, deps);
+    expect(again).toMatchObject({ status: 'already-loaded' });
+    expect((await verifyTable(src, dst, 'public', 'accounts')).ok).toBe(true);
+  } finally {
+    await deps.connections.close();
+  }
+});
+
+test('cfn-lint: the variant with a DMS source and DMS Serverless replication (not in cdk.json) is clean too', () => {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsql-cfnlint-'));
+  try {
+    const app = new App({ outdir });
+    new DsqlBridgeStack(app, 'DbOpsDsqlBridgeWithSource', {
+      env: { account: '123456789012', region: 'us-east-1' },
+      source: {
+        serverName: 'pg.internal',
+        databaseName: 'app',
+        secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:dms-source-AbCdEf',
+        vpcId: 'vpc-0123456789abcdef0',
+        vpcCidr: '10.0.0.0/16',
+        availabilityZones: ['us-east-1a', 'us-east-1b'],
+        subnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+      },
+    });
+    app.synth();
+    const file = path.join(outdir, 'DbOpsDsqlBridgeWithSource.template.json');
+    // Same accepted checks as test/integration/cfn-lint.test.ts (W3005 from CDK constructs, W3010 explicit AZs).
+    const r = spawnSync('cfn-lint', ['--format', 'parseable', '--ignore-checks', 'W3005', 'W3010', '--', file], { encoding: 'utf8' });
+    if (r.error) throw new Error(`cfn-lint could not run (pip install cfn-lint): ${r.error.message}`);
+    expect({ status: r.status, findings: r.stdout.trim().split('\n').filter(Boolean) }).toEqual({ status: 0, findings: [] });
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+});
