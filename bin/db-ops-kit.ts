@@ -3,12 +3,12 @@ import { App } from 'aws-cdk-lib';
 import { adTrustPattern } from './ad-trust';
 import { PatternContext } from './context';
 import { dsqlBridgePattern } from './dsql-bridge';
+import { kmsKeyChangePattern } from './kms-key-change';
 import { accountFromContext, PatternDefinition } from './pattern';
 import { rdsProxyLambdaPattern } from './rds-proxy-lambda';
-import { kmsKeyChangePattern } from './kms-key-change';
 
 /** Every pattern of the kit, in the order `npm start` prints them. */
-export const PATTERNS: PatternDefinition[] = [rdsProxyLambdaPattern, dsqlBridgePattern, adTrustPattern, kmsKeyChangePattern];
+export const PATTERNS: PatternDefinition[] = [rdsProxyLambdaPattern, kmsKeyChangePattern, dsqlBridgePattern, adTrustPattern];
 
 /**
  * Builds one stack per enabled pattern from cdk.json context. `db-ops-kit:patterns` (a list, or
