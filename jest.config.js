@@ -7,6 +7,7 @@ const common = {
   transform: { '^.+\\.ts$': tsJest },
   moduleFileExtensions: ['ts', 'js', 'json'],
   snapshotSerializers: ['<rootDir>/test/helpers/snapshot-serializer.ts'],
+  setupFiles: ['<rootDir>/test/helpers/setup-env.ts'],
 };
 module.exports = {
   testTimeout: 300000,

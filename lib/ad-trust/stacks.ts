@@ -248,7 +248,7 @@ export class AdTrustReplicaStack extends Stack {
       logRetention: retention,
     });
     // The global cluster is joined by name: deploy the primary stack (which creates it) first.
-    this.addDependency(primary, 'the secondary cluster joins the global cluster created by the primary stack');
+    this.addStackDependency(primary, 'the secondary cluster joins the global cluster created by the primary stack');
     // Kerberos in this Region needs the directory's domain controllers here first.
     this.database.node.addDependency(this.replication);
 
