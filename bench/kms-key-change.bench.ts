@@ -119,7 +119,7 @@ export async function bench(): Promise<BenchResult> {
     ]);
 
     notes.push(`Instance: ${ROUNDS} rounds on one moto server, times are means; cluster: one run each. The kit's extra calls are the describes of preflight (source, key, key policy, proxies, names), one check per start step, the parity report, idempotency look-ups and finalize tags.`);
-    notes.push('On AWS a snapshot, copy and restore each take minutes and a check costs one Describe call per poll interval, so the overhead is noise next to the data movement; the estimate the plan prints (e.g. ~71 min for 50 GiB) is what matters.');
+    notes.push('On AWS a snapshot, copy and restore each take minutes and a check costs one Describe call per poll interval, so the overhead is noise next to the data movement; the estimate the plan prints (e.g. ~85 min for 50 GiB) is what matters.');
     for (const [what, ratio] of [['instance', instCallRatio], ['cluster', clusterCallRatio]] as const) {
       notes.push(ratio <= MAX_CALL_RATIO ? `target met (${what}): API calls ≤ ${MAX_CALL_RATIO}× the bare script (${ratio.toFixed(1)}×)` : `MISSED (${what}): API calls ${ratio.toFixed(1)}× the bare script, target ≤ ${MAX_CALL_RATIO}×`);
     }

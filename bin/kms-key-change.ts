@@ -3,7 +3,8 @@ import { ACCOUNT_RE, PatternContext, REGION_RE } from './context';
 import { envFor, PatternDefinition } from './pattern';
 import { KmsKeyChangeStack } from '../lib/kms-key-change';
 
-const ID_RE = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,39}$/;
+/** At most 38 characters: cutover renames the source to `<id>-pre-rekey-<14 digits>` (63 at most). */
+const ID_RE = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,37}$/;
 const KEY_ARN_RE = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 
 /** Pattern 2: KMS key change. Context keys `kmsKeyChange:*` (see cdk.json). */

@@ -26,7 +26,11 @@ export const USAGE = `usage: npm run kms-change -- (--db-instance <id> | --db-cl
   --share-with-account <id>     copy with the key and share the snapshot with that account, then stop
   --dry-run                     preflight and print the plan; change nothing
   --cutover                     after a clean verify, rename the source to <id>-pre-rekey-<time>
-                                and the new resource to <id> (blue-green: switch over)
+                                and the new resource to <id> (blue-green: switch over).
+                                Snapshot method: STOP WRITES FIRST. The snapshot taken at the start
+                                is the data the new database gets; later writes stay in the original
+  --writes-stopped-since-snapshot  with --resume --cutover of a run started without --cutover:
+                                confirm that no writes reached the source since its snapshot
   --rollback                    with --resume: rename back (the re-keyed copy is kept)
   --resume <file>               continue the run recorded in this state file
   --state-file <file>           where to write the state (default ./rekey-<id>-<run>.json)
@@ -47,6 +51,7 @@ export interface CliOptions {
   shareWithAccount?: string;
   dryRun: boolean;
   cutover: boolean;
+  writesStoppedSinceSnapshot: boolean;
   rollback: boolean;
   resume?: string;
   stateFile?: string;
@@ -75,6 +80,7 @@ export function parseCli(argv: string[]): CliOptions {
         'share-with-account': { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
         cutover: { type: 'boolean', default: false },
+        'writes-stopped-since-snapshot': { type: 'boolean', default: false },
         rollback: { type: 'boolean', default: false },
         resume: { type: 'string' },
         'state-file': { type: 'string' },
@@ -91,6 +97,7 @@ export function parseCli(argv: string[]): CliOptions {
     method: v.method as 'snapshot',
     dryRun: !!v['dry-run'],
     cutover: !!v.cutover,
+    writesStoppedSinceSnapshot: !!v['writes-stopped-since-snapshot'],
     rollback: !!v.rollback,
     resume: v.resume,
     stateFile: v['state-file'],
@@ -122,6 +129,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (o.shareWithAccount && !/^\d{12}$/.test(o.shareWithAccount)) problems.push('--share-with-account must be a 12-digit account id');
   if (o.cutover && (o.targetRegion || o.shareWithAccount)) problems.push('--cutover renames within one Region and account; it cannot be combined with --target-region or --share-with-account');
   if (o.cutover && o.rollback) problems.push('--cutover and --rollback exclude each other');
+  if (o.writesStoppedSinceSnapshot && !(o.resume && o.cutover)) problems.push('--writes-stopped-since-snapshot applies only with --resume <file> --cutover');
   if (o.dryRun && (o.cutover || o.rollback || o.resume)) problems.push('--dry-run changes nothing; do not combine it with --cutover, --rollback or --resume');
   if (o.targetSecurityGroupIds && !o.targetRegion) problems.push('--target-security-group-ids applies only with --target-region');
   if (!Number.isFinite(o.pollSeconds) || o.pollSeconds < 0) problems.push('--poll-seconds must be a number >= 0');
@@ -196,8 +204,24 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
       io.out(formatPlan(buildPlan(s)));
       return 0;
     }
+    if (o.cutover && state.method === 'snapshot' && !state.cutover) {
+      if (!o.resume || !state.snapshotStartedAt) {
+        io.out(`WARNING: writes to ${state.sourceId} must be stopped now. The snapshot taken next is the data the new ${state.kind} gets; writes after it stay only in the original (kept as ${state.sourceId}-pre-rekey-${state.runId}).`);
+      } else if (!state.snapshotWritesStopped) {
+        if (!o.writesStoppedSinceSnapshot) {
+          io.err(
+            `error: this run's snapshot was taken at ${state.snapshotStartedAt} without --cutover (a rehearsal): the copy lacks every write made to ${state.sourceId} since then.\n` +
+              `  Either stop writes and start a new run with --cutover (a fresh snapshot; this run's resources are kept),\n` +
+              `  or, only if no writes reached ${state.sourceId} since ${state.snapshotStartedAt}: npm run kms-change -- --resume ${o.resume} --cutover --writes-stopped-since-snapshot`,
+          );
+          return 2;
+        }
+        state.snapshotWritesStopped = true;
+        state.warnings.push(`operator confirmed at ${new Date().toISOString()} that no writes reached ${state.sourceId} since the snapshot of ${state.snapshotStartedAt}`);
+      }
+    }
     const phases = o.rollback ? rollbackPhases() : phasesFor(state, { cutover: o.cutover });
-    if (o.rollback && state.lastStep && !['rollbackRenameNew', 'checkRollbackNew', 'rollbackRenameSource'].includes(state.lastStep)) state.lastStep = undefined;
+    if (o.rollback && state.lastStep && !['rollbackRenameNew', 'checkRollbackNew', 'rollbackRenameSource', 'checkRollbackSource'].includes(state.lastStep)) state.lastStep = undefined;
     if (o.resume && o.cutover && state.lastStep === 'finalize' && !state.cutover) state.lastStep = 'verify';
     const final = await runPhases(c, state, phases, { pollMs: o.pollSeconds * 1000, onStep, save });
     if (final.parity && verified) io.out(`\nParity report:\n${formatParity(final.parity)}`);
@@ -208,7 +232,11 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
       return 4;
     }
     if (!o.cutover && !o.rollback && !final.shareWithAccount && !final.targetRegion && final.lastStep === 'finalize' && !final.cutover) {
-      io.out(`\nNext: when ready, stop writes and run: npm run kms-change -- --resume ${stateFile} --cutover`);
+      io.out(
+        `\nNext: this copy holds the data as of ${final.snapshotStartedAt}; writes since then are only in ${final.sourceId}.` +
+          `\n  To switch over: stop writes, then start a new run with --cutover (fresh snapshot). Resume this run with` +
+          `\n  --resume ${stateFile} --cutover --writes-stopped-since-snapshot only if no writes reached ${final.sourceId} since that snapshot.`,
+      );
     }
     return 0;
   } catch (e) {

@@ -59,16 +59,29 @@ export async function handleStep(event: StepEvent, env: NodeJS.ProcessEnv = proc
     throw new Error(`unknown step ${JSON.stringify(event?.step)}; expected one of ${Object.keys(STEPS).join(', ')}`);
   }
   let state: RekeyState;
+  const cfg = configFromEnv(env);
   if (event.step === 'preflight') {
-    const cfg = configFromEnv(env);
     state = event.state ? assertState(event.state) : newState(cfg);
     state.cutoverRequested = event.input?.cutover === true;
   } else {
     state = assertState(event.state);
-    const cfg = configFromEnv(env);
-    if (state.sourceId !== cfg.sourceId || state.kind !== cfg.kind) {
-      throw new Error(`state is for ${state.kind} ${state.sourceId}, this function is configured for ${cfg.kind} ${cfg.sourceId}`);
-    }
+  }
+  // The database, key, method and destination come from the construct's configuration, never from
+  // the payload: a state document for anything else is refused.
+  if (state.sourceId !== cfg.sourceId || state.kind !== cfg.kind) {
+    throw new Error(`state is for ${state.kind} ${state.sourceId}, this function is configured for ${cfg.kind} ${cfg.sourceId}`);
+  }
+  const mismatch = (
+    [
+      ['kmsKey', state.kmsKey, cfg.kmsKey],
+      ['method', state.method, cfg.method],
+      ['region', state.region, cfg.region],
+      ['targetRegion', state.targetRegion ?? '', cfg.targetRegion && cfg.targetRegion !== cfg.region ? cfg.targetRegion : ''],
+      ['shareWithAccount', state.shareWithAccount ?? '', cfg.shareWithAccount ?? ''],
+    ] as const
+  ).filter(([, a, b]) => a !== b);
+  if (mismatch.length > 0) {
+    throw new Error(`state does not match this function's configuration: ${mismatch.map(([k, a, b]) => `${k} is ${JSON.stringify(a)}, configured ${JSON.stringify(b)}`).join('; ')}`);
   }
   const clients = clientsFor(state.region, state.targetRegion);
   const r = await STEPS[event.step](clients, state);

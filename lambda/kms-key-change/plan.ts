@@ -35,8 +35,8 @@ export const ESTIMATE = {
   auroraSnapshotMin: 5,
   auroraRestoreMin: 20,
   auroraInstanceMin: 12,
-  /** One rename, including DNS propagation. */
-  renameMin: 3,
+  /** One rename: RDS documents that the new DNS name becomes effective in about 10 minutes and the instance is unavailable until then. */
+  renameMin: 10,
   /** Blue/green switchover, documented as typically under a minute; padded. */
   switchoverMin: 1,
 };
@@ -145,8 +145,8 @@ export function buildPlan(s: RekeyState): Plan {
   add('maintenance window', set.maintenanceWindow);
   add('copy tags to snapshots', set.copyTagsToSnapshot);
   add('tags', set.tags.map((t) => `${t.Key}=${t.Value}`));
-  writesStopped.push(`from ${n.sourceSnapshot} until cutover: writes made after the snapshot are not in the copy (stop writes, or accept replaying them)`);
-  writesStopped.push('during cutover: the endpoint name is unavailable between the two renames (a few minutes)');
+  writesStopped.push(`from before ${n.sourceSnapshot} until cutover completes: the snapshot is the data the new ${s.kind} gets; writes after it stay only in the original. Stop writes before a cutover run starts (CLI --cutover; workflow: the writes-stopped gate before the snapshot). A rehearsal copy is refused at cutover unless you confirm no writes since its snapshot`);
+  writesStopped.push(`during cutover: ${s.sourceId} is unreachable from the first rename until the second settles (about ${2 * ESTIMATE.renameMin} minutes: RDS makes a renamed endpoint's DNS name effective in about ${ESTIMATE.renameMin})`);
   return { calls, reapplied, writesStopped, downtime: estimateDowntime(s), warnings: s.warnings };
 }
 

@@ -11,12 +11,12 @@ import {
   DescribeDBInstancesCommand,
   DescribeDBParameterGroupsCommand,
   DescribeDBClusterParameterGroupsCommand,
-  DescribeDBProxiesCommand,
   DescribeDBProxyTargetsCommand,
   DescribeDBSnapshotsCommand,
   DescribeDBSubnetGroupsCommand,
-  DescribeGlobalClustersCommand,
   DescribeOptionGroupsCommand,
+  paginateDescribeDBProxies,
+  paginateDescribeGlobalClusters,
 } from '@aws-sdk/client-rds';
 import { call, Clients, describeOrUndefined } from './clients';
 import { captureCluster, captureInstance, CapturedSettings } from './settings';
@@ -164,10 +164,19 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
     if (!cl) {
       p('SOURCE_NOT_FOUND', s.sourceId, `no DB cluster "${s.sourceId}" in ${s.region}`, 'check the identifier and the Region');
     } else {
-      const globals = await call(() => c.rds.send(new DescribeGlobalClustersCommand({})));
-      const global = (globals.GlobalClusters ?? []).find((g) => (g.GlobalClusterMembers ?? []).some((m) => m.DBClusterArn === cl.DBClusterArn));
+      // DBCluster.GlobalClusterIdentifier when RDS reports it; otherwise every page of global clusters.
+      let globalId = cl.GlobalClusterIdentifier;
+      if (!globalId) {
+        for await (const page of paginateDescribeGlobalClusters({ client: c.rds }, {})) {
+          const g = (page.GlobalClusters ?? []).find((x) => (x.GlobalClusterMembers ?? []).some((m) => m.DBClusterArn === cl.DBClusterArn));
+          if (g) {
+            globalId = g.GlobalClusterIdentifier;
+            break;
+          }
+        }
+      }
       const members = await clusterMembers(c, cl);
-      const cap = captureCluster(cl, members, global?.GlobalClusterIdentifier);
+      const cap = captureCluster(cl, members, globalId);
       captured = { kind: 'cluster', cluster: cap };
       sourceArn = cap.arn;
       engine = cap.engine;
@@ -186,8 +195,10 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
 
   // Proxies pointing at the source would keep pointing at the renamed old resource.
   if (captured) {
-    const proxies = await call(() => c.rds.send(new DescribeDBProxiesCommand({})));
-    for (const proxy of proxies.DBProxies ?? []) {
+    const proxies: Array<{ DBProxyName?: string }> = [];
+    // Every page: a proxy missed here would keep sending writes to the renamed original after cutover.
+    for await (const page of paginateDescribeDBProxies({ client: c.rds }, {})) proxies.push(...(page.DBProxies ?? []));
+    for (const proxy of proxies) {
       const t = await describeOrUndefined(() => c.rds.send(new DescribeDBProxyTargetsCommand({ DBProxyName: proxy.DBProxyName })));
       const hit = (t?.Targets ?? []).some((x) => x.RdsResourceId === s.sourceId || x.TrackedClusterId === s.sourceId || memberIds.includes(x.RdsResourceId ?? ''));
       if (hit) {
@@ -233,6 +244,8 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
   if (s.method === 'blue-green' && captured) {
     const why = blueGreenRefusal(engine, engineVersion);
     if (why) p('BLUE_GREEN_UNSUPPORTED', s.sourceId, why, 'use --method snapshot');
+    const managedSecret = captured.kind === 'instance' ? captured.instance.managedMasterSecret : captured.cluster.managedMasterSecret;
+    if (managedSecret) p('BLUE_GREEN_MANAGED_SECRET', s.sourceId, 'blue/green deployments do not support master user passwords managed in Secrets Manager (RDS and Aurora user guides, blue/green limitations)', 'use --method snapshot, or turn off the managed master password first');
     if (s.targetRegion || s.shareWithAccount) p('BLUE_GREEN_SAME_REGION_ONLY', s.sourceId, 'a blue/green deployment stays in the same Region and account', 'use --method snapshot for cross-Region or cross-account');
   }
 
@@ -253,6 +266,17 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
         : !(await describeOrUndefined(() => rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: id }))))?.DBClusterSnapshots?.length;
     if (!(await snapFree(names.sourceSnapshot))) p('NAME_TAKEN', names.sourceSnapshot, 'a snapshot with this name exists', 'wait a second and run again (names include the run time)');
     if (names.copySnapshot && !(await snapFree(names.copySnapshot, c.targetRds))) p('NAME_TAKEN', names.copySnapshot, 'a snapshot with this name exists', 'run again');
+    if (names.preRekeyId) {
+      // Cutover renames the source (and its members) to these; a taken name would fail mid-cutover.
+      const preRekey = [names.preRekeyId, ...memberIds.map((m) => `${m}-pre-rekey-${s.runId}`)];
+      if (s.kind === 'cluster') {
+        const cl = await describeOrUndefined(() => c.rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: names.preRekeyId })));
+        if (cl?.DBClusters?.length) p('NAME_TAKEN', names.preRekeyId, `a DB cluster with this name exists in ${s.region}`, 'rename or remove it');
+      }
+      for (const id of s.kind === 'instance' ? preRekey : preRekey.slice(1)) {
+        if (await describeOrUndefined(() => c.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })))) p('NAME_TAKEN', id, `a DB instance with this name exists in ${s.region}`, 'rename or remove it');
+      }
+    }
     if (!s.shareWithAccount) {
       if (s.kind === 'instance' && !(await instanceFree(c, names.newId))) p('NAME_TAKEN', names.newId, `a DB instance with this name exists in ${region}`, 'rename or remove it, or run again later');
       if (s.kind === 'cluster') {

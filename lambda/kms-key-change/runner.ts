@@ -67,6 +67,10 @@ export async function runPhases(c: Clients, state: RekeyState, phases: Phase[], 
   const pollMs = opts.pollMs ?? 30_000;
   const maxPolls = opts.maxPolls ?? 2880;
   let s = state;
+  // Running the cutover phases means the operator asked for cutover. A snapshot taken from here on
+  // is recorded as taken with writes stopped; one taken earlier (a rehearsal) stays flagged, and
+  // renameSource refuses it (see `snapshotWritesStopped`).
+  if (phases.some((p) => p.start === 'renameSource' || p.start === 'switchover') && !s.cutoverRequested) s = { ...s, cutoverRequested: true };
   const { index, atCheck } = resumePoint(phases, s.lastStep);
   const exec = async (name: StepName): Promise<StepResult> => {
     if (opts.stopBefore === name) throw new StoppedBefore(name, s);

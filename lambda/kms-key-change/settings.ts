@@ -52,6 +52,9 @@ export interface CapturedInstance {
   readReplicaSource?: string;
   readReplicas: string[];
   managedMasterSecret?: boolean;
+  /** RDS Extended Support enrolment; a restore defaults to enrolled (charged past end of standard support). */
+  engineLifecycleSupport?: string;
+  dedicatedLogVolume?: boolean;
 }
 
 export interface CapturedCluster {
@@ -84,6 +87,10 @@ export interface CapturedCluster {
   replicationSource?: string;
   readReplicaClusters: string[];
   managedMasterSecret?: boolean;
+  /** RDS Extended Support enrolment; a restore defaults to enrolled. */
+  engineLifecycleSupport?: string;
+  /** RDS Data API; not a restore parameter, applied with ModifyDBCluster. */
+  httpEndpoint?: boolean;
   members: CapturedInstance[];
 }
 
@@ -148,6 +155,8 @@ export function captureInstance(i: DBInstance): CapturedInstance {
     readReplicaSource: i.ReadReplicaSourceDBInstanceIdentifier ?? i.ReadReplicaSourceDBClusterIdentifier,
     readReplicas: [...(i.ReadReplicaDBInstanceIdentifiers ?? []), ...(i.ReadReplicaDBClusterIdentifiers ?? [])],
     managedMasterSecret: !!i.MasterUserSecret,
+    engineLifecycleSupport: i.EngineLifecycleSupport,
+    dedicatedLogVolume: i.DedicatedLogVolume,
   };
 }
 
@@ -187,6 +196,8 @@ export function captureCluster(c: DBCluster, members: DBInstance[], globalCluste
     replicationSource: c.ReplicationSourceIdentifier,
     readReplicaClusters: c.ReadReplicaIdentifiers ?? [],
     managedMasterSecret: !!c.MasterUserSecret,
+    engineLifecycleSupport: c.EngineLifecycleSupport,
+    httpEndpoint: c.HttpEndpointEnabled,
     members: members
       .map((m) => ({ ...captureInstance(m), isClusterWriter: writer.has(m.DBInstanceIdentifier), promotionTier: tiers.get(m.DBInstanceIdentifier) ?? m.PromotionTier }))
       .sort((a, b) => a.id.localeCompare(b.id)),

@@ -50,6 +50,15 @@ export interface RekeyState {
   readonly runId: string;
   /** The Step Functions run goes on to the approval gate and cutover only when this is true. */
   cutoverRequested?: boolean;
+  /** When the source snapshot was requested: the new resource holds the data as of this time. */
+  snapshotStartedAt?: string;
+  /**
+   * True when writes to the source were declared stopped before the snapshot: the snapshot was
+   * taken in a run that asked for cutover (CLI `--cutover`; workflow `{"cutover": true}` after its
+   * writes-stopped gate), or the operator confirmed it later (`--writes-stopped-since-snapshot`).
+   * Cutover refuses without it: the copy would silently lack every write made after the snapshot.
+   */
+  snapshotWritesStopped?: boolean;
   /** Name of the last step that completed. */
   lastStep?: string;
   /** Settings of the source captured by preflight (re-applied to the new resource). */

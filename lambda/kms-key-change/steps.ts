@@ -83,14 +83,26 @@ async function getInstance(rds: RDSClient, id: string): Promise<DBInstance | und
 async function getCluster(rds: RDSClient, id: string): Promise<DBCluster | undefined> {
   return (await describeOrUndefined(() => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))))?.DBClusters?.[0];
 }
-async function getSnapshot(rds: RDSClient, kind: 'instance' | 'cluster', id: string): Promise<{ status?: string; percent?: number; arn?: string; kmsKeyId?: string } | undefined> {
+interface SnapshotInfo {
+  status?: string;
+  percent?: number;
+  arn?: string;
+  kmsKeyId?: string;
+  createdAt?: Date;
+  tags?: Tag[];
+}
+
+async function getSnapshot(rds: RDSClient, kind: 'instance' | 'cluster', id: string): Promise<SnapshotInfo | undefined> {
   if (kind === 'instance') {
     const r = (await describeOrUndefined(() => rds.send(new DescribeDBSnapshotsCommand({ DBSnapshotIdentifier: id }))))?.DBSnapshots?.[0];
-    return r && { status: r.Status, percent: r.PercentProgress, arn: r.DBSnapshotArn, kmsKeyId: r.KmsKeyId };
+    return r && { status: r.Status, percent: r.PercentProgress, arn: r.DBSnapshotArn, kmsKeyId: r.KmsKeyId, createdAt: r.SnapshotCreateTime, tags: r.TagList };
   }
   const r = (await describeOrUndefined(() => rds.send(new DescribeDBClusterSnapshotsCommand({ DBClusterSnapshotIdentifier: id }))))?.DBClusterSnapshots?.[0];
-  return r && { status: r.Status, percent: r.PercentProgress, arn: r.DBClusterSnapshotArn, kmsKeyId: r.KmsKeyId };
+  return r && { status: r.Status, percent: r.PercentProgress, arn: r.DBClusterSnapshotArn, kmsKeyId: r.KmsKeyId, createdAt: r.SnapshotCreateTime, tags: r.TagList };
 }
+
+/** Tag on the source snapshot recording whether writes were declared stopped when it was requested. */
+const WRITES_STOPPED_TAG = 'db-ops-kit:rekey-writes-stopped';
 
 function snapshotProgress(s: RekeyState, step: string, id: string, snap: { status?: string; percent?: number } | undefined): StepResult {
   if (!snap) throw new RekeyError(step, id, 'snapshot not found', 'resume the run: the start step will create it again');
@@ -109,12 +121,23 @@ export const createSnapshot: StepFn = async (c, s) => {
   const id = names(s, step).sourceSnapshot;
   const existing = await getSnapshot(c.rds, s.kind, id);
   if (!existing) {
-    const Tags = [...kitTags(s, 'source-snapshot')];
+    const Tags = [...kitTags(s, 'source-snapshot'), { Key: WRITES_STOPPED_TAG, Value: String(s.cutoverRequested === true) }];
     if (s.kind === 'instance') await call(() => c.rds.send(new CreateDBSnapshotCommand({ DBInstanceIdentifier: s.sourceId, DBSnapshotIdentifier: id, Tags })));
     else await call(() => c.rds.send(new CreateDBClusterSnapshotCommand({ DBClusterIdentifier: s.sourceId, DBClusterSnapshotIdentifier: id, Tags })));
   }
+  if (!s.snapshotStartedAt) {
+    // The new resource will hold the data as of this moment; writes after it stay only in the source.
+    // A snapshot found from an earlier attempt (crash before the state was saved) keeps what was
+    // declared when it was requested (its tag), not what the resumed run asks for now.
+    s.snapshotStartedAt = existing?.createdAt ? new Date(existing.createdAt).toISOString() : new Date().toISOString();
+    s.snapshotWritesStopped = existing ? existing.tags?.some((t) => t.Key === WRITES_STOPPED_TAG && t.Value === 'true') === true : s.cutoverRequested === true;
+  }
   addArtifact(s, { type: s.kind === 'instance' ? 'db-snapshot' : 'db-cluster-snapshot', id, region: s.region, role: 'snapshot of the source (source key)' });
-  return ok(s, step, existing ? `${id} already exists, reusing it` : `creating snapshot ${id}`);
+  return ok(
+    s,
+    step,
+    `${existing ? `${id} already exists, reusing it` : `creating snapshot ${id}`}${s.snapshotWritesStopped ? '' : ' (rehearsal: writes to the source after this point will not be in the copy)'}`,
+  );
 };
 
 export const checkSnapshot: StepFn = async (c, s) => {
@@ -200,8 +223,10 @@ function instanceRestoreParams(s: RekeyState, i: CapturedInstance) {
     PubliclyAccessible: i.publiclyAccessible,
     AutoMinorVersionUpgrade: i.autoMinorVersionUpgrade,
     StorageType: i.storageType,
-    Iops: i.iops,
-    StorageThroughput: i.storageType === 'gp3' ? i.storageThroughput : undefined,
+    // gp3 IOPS/throughput are taken from the snapshot when omitted; DescribeDBInstances reports the
+    // gp3 baseline (3000 IOPS, 125 MiBps) even below the size where RDS lets you set them, and
+    // passing those values back fails the restore (InvalidParameterCombination). io1/io2 keep theirs.
+    Iops: i.storageType === 'gp3' ? undefined : i.iops,
     AllocatedStorage: i.allocatedStorage,
     // A default option group is what a restore gets anyway; naming it can fail for a cross-version default.
     OptionGroupName: i.optionGroup && !i.optionGroup.startsWith('default:') ? i.optionGroup : undefined,
@@ -215,6 +240,8 @@ function instanceRestoreParams(s: RekeyState, i: CapturedInstance) {
     PreferredBackupWindow: i.backupWindow,
     CACertificateIdentifier: i.caCertificate,
     NetworkType: i.networkType,
+    EngineLifecycleSupport: i.engineLifecycleSupport,
+    DedicatedLogVolume: i.dedicatedLogVolume,
     ...(i.domain?.domain
       ? { Domain: i.domain.domain, DomainIAMRoleName: i.domain.iamRoleName }
       : i.domain?.fqdn
@@ -269,6 +296,7 @@ export const restore: StepFn = async (c, s) => {
           PreferredBackupWindow: cl.backupWindow,
           ServerlessV2ScalingConfiguration: cl.serverlessV2,
           StorageType: cl.storageType,
+          EngineLifecycleSupport: cl.engineLifecycleSupport,
           ...(cl.domain?.domain ? { Domain: cl.domain.domain, DomainIAMRoleName: cl.domain.iamRoleName } : {}),
           Tags: [...cl.tags, ...kitTags(s, 'rekeyed-copy')],
         }),
@@ -387,7 +415,11 @@ export const applySettings: StepFn = async (c, s) => {
     return ok(s, step, `applied maintenance window, storage autoscaling, monitoring, Performance Insights and ${i.associatedRoles.length} IAM role(s) to ${n.newId}`);
   }
   const cl = srcCluster(s, step);
-  await call(() => c.targetRds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: n.newId, ApplyImmediately: true, PreferredMaintenanceWindow: cl.maintenanceWindow })));
+  await call(() =>
+    c.targetRds.send(
+      new ModifyDBClusterCommand({ DBClusterIdentifier: n.newId, ApplyImmediately: true, PreferredMaintenanceWindow: cl.maintenanceWindow, ...(cl.httpEndpoint ? { EnableHttpEndpoint: true } : {}) }),
+    ),
+  );
   // CreateDBInstance took these already; asserting them again makes a resumed run converge too.
   for (const m of cl.members) {
     const memberId = need(n.memberIds, step, 'member names')[m.id];
@@ -420,7 +452,7 @@ export const checkApply: StepFn = async (c, s) => {
   const pending: string[] = [];
   for (const id of ids) {
     const i = await getInstance(c.targetRds, id);
-    const pmv = i?.PendingModifiedValues ? Object.values(i.PendingModifiedValues).filter((v) => v !== undefined && v !== null) : [];
+    const pmv = i?.PendingModifiedValues ? Object.values(i.PendingModifiedValues).filter((v) => v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) : [];
     if (i?.DBInstanceStatus !== 'available' || pmv.length > 0) pending.push(`${id} ${i?.DBInstanceStatus ?? 'missing'}`);
   }
   if (s.kind === 'cluster') {
@@ -538,6 +570,16 @@ export const verify: StepFn = async (c, s) => {
   const lines = parityReport(src(s, step), t.settings, { crossRegion: !!s.targetRegion, memberMap });
   const keyOk = t.encrypted === true && t.keyArn === s.targetKeyArn;
   lines.unshift({ setting: 'encryption key', source: s.sourceKeyArn ?? 'unencrypted', target: t.keyArn ?? 'unencrypted', result: keyOk ? 'expected' : 'differs' });
+  if (s.method === 'snapshot') {
+    // The snapshot method moves Performance Insights to the target key too; a PI key left on the
+    // old key would keep the old key in use (and stop PI data from being readable if it is retired).
+    const withPi = t.settings.kind === 'instance' ? [t.settings.instance] : t.settings.cluster.members;
+    for (const m of withPi) {
+      if (m.performanceInsights && m.performanceInsightsKmsKeyId && m.performanceInsightsKmsKeyId !== s.targetKeyArn) {
+        lines.push({ setting: `${m.id}: Performance Insights key`, source: s.targetKeyArn ?? null, target: m.performanceInsightsKmsKeyId, result: 'differs' });
+      }
+    }
+  }
   s.parity = lines;
   s.parityClean = keyOk && parityIsClean(lines);
   const bad = lines.filter((l) => l.result === 'differs').map((l) => l.setting);
@@ -555,17 +597,28 @@ function renameArtifact(s: RekeyState, from: string, to: string, role?: string):
 function assertCutoverAllowed(s: RekeyState, step: string): void {
   if (s.targetRegion || s.shareWithAccount) throw new RekeyError(step, s.sourceId, 'cutover by rename applies only to a same-Region, same-account copy', 'point clients at the new endpoint instead');
   if (!s.parityClean) throw new RekeyError(step, s.sourceId, 'the parity report is not clean', 'run verify and fix the differences before cutover');
+  if (!s.snapshotWritesStopped && !s.cutover) {
+    throw new RekeyError(
+      step,
+      s.sourceId,
+      `the copy holds the data as of the snapshot taken at ${s.snapshotStartedAt ?? '(unknown)'} in a run that did not ask for cutover; every write made to ${s.sourceId} since then would be missing from the database clients are switched to`,
+      'stop writes and start a new run with cutover (a fresh snapshot); or, only if no writes reached the source since that snapshot, resume with --cutover --writes-stopped-since-snapshot',
+      'WritesNotStoppedBeforeSnapshot',
+    );
+  }
+}
+
+/** The cutover record; names fixed by the run id, not the clock, so a crashed cutover resumes (or rolls back) with the same names. */
+function cutoverRecord(s: RekeyState, step: string): NonNullable<RekeyState['cutover']> {
+  const to = names(s, step).preRekeyId ?? `${s.sourceId}-pre-rekey-${s.runId}`;
+  const members = s.kind === 'cluster' ? srcCluster(s, step).members.map((m) => ({ from: m.id, to: `${m.id}-pre-rekey-${s.runId}` })) : [];
+  return { at: new Date().toISOString(), sourceRenamedTo: to, memberRenames: members };
 }
 
 export const renameSource: StepFn = async (c, s) => {
   const step = 'renameSource';
   assertCutoverAllowed(s, step);
-  if (!s.cutover) {
-    // Names fixed by the run id, not the clock: a cutover that crashed after a rename resumes with the same names.
-    const to = names(s, step).preRekeyId ?? `${s.sourceId}-pre-rekey-${s.runId}`;
-    const members = s.kind === 'cluster' ? srcCluster(s, step).members.map((m) => ({ from: m.id, to: `${m.id}-pre-rekey-${s.runId}` })) : [];
-    s.cutover = { at: new Date().toISOString(), sourceRenamedTo: to, memberRenames: members };
-  }
+  if (!s.cutover) s.cutover = cutoverRecord(s, step);
   const to = s.cutover.sourceRenamedTo;
   if (s.kind === 'instance') {
     const cur = await getInstance(c.rds, s.sourceId);
@@ -641,12 +694,29 @@ export const checkRenameTarget: StepFn = async (c, s) => {
 
 function assertRollbackAllowed(s: RekeyState, step: string): void {
   if (s.method !== 'snapshot') throw new RekeyError(step, s.sourceId, 'a blue/green switchover cannot be renamed back by this kit', 'the old blue environment is kept with an -old1 suffix; create a new blue/green deployment from it or rename it manually');
-  need(s.cutover, step, 'cutover record (nothing to roll back)');
+  if (s.rolledBack?.done) throw new RekeyError(step, s.sourceId, `already rolled back at ${s.rolledBack.at}; ${s.sourceId} is the original again`, 'nothing to do; the re-keyed copy is kept under its -rekey- name');
+}
+
+/**
+ * The cutover to roll back. A cutover that crashed right after its first rename call (before the
+ * state was saved) has no record, yet the source is already renamed: look for the run's
+ * `-pre-rekey-` names and rebuild the record, so rollback works from that state too.
+ */
+async function cutoverToRollBack(c: Clients, s: RekeyState, step: string): Promise<NonNullable<RekeyState['cutover']>> {
+  if (s.cutover) return s.cutover;
+  if (!s.names || !s.source || s.targetRegion || s.shareWithAccount) need(undefined, step, 'cutover record (nothing to roll back)');
+  const rec = cutoverRecord(s, step);
+  const renamedAway =
+    (s.kind === 'instance' ? await getInstance(c.rds, rec.sourceRenamedTo) : await getCluster(c.rds, rec.sourceRenamedTo)) !== undefined ||
+    (await Promise.all(rec.memberRenames.map((m) => getInstance(c.rds, m.to)))).some((i) => i !== undefined);
+  if (!renamedAway) need(undefined, step, 'cutover record (nothing to roll back: no resource of this run is named -pre-rekey-)');
+  return rec;
 }
 
 export const rollbackRenameNew: StepFn = async (c, s) => {
   const step = 'rollbackRenameNew';
   assertRollbackAllowed(s, step);
+  s.cutover = await cutoverToRollBack(c, s, step);
   const n = names(s, step);
   s.rolledBack = s.rolledBack ?? { at: new Date().toISOString() };
   if (s.kind === 'instance') {
@@ -655,7 +725,7 @@ export const rollbackRenameNew: StepFn = async (c, s) => {
   } else {
     const cur = await getCluster(c.rds, s.sourceId);
     if (cur && cur.KmsKeyId === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: s.sourceId, NewDBClusterIdentifier: n.newId, ApplyImmediately: true })));
-    for (const m of s.cutover!.memberRenames) {
+    for (const m of s.cutover.memberRenames) {
       const i = await getInstance(c.rds, m.from);
       if (i && i.KmsKeyId === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.from, NewDBInstanceIdentifier: n.memberIds![m.from], ApplyImmediately: true })));
     }
@@ -674,7 +744,7 @@ export const checkRollbackNew: StepFn = async (c, s) => {
 export const rollbackRenameSource: StepFn = async (c, s) => {
   const step = 'rollbackRenameSource';
   assertRollbackAllowed(s, step);
-  const co = s.cutover!;
+  const co = need(s.cutover, step, 'cutover record (run rollbackRenameNew first)');
   if (s.kind === 'instance') {
     if (await getInstance(c.rds, co.sourceRenamedTo)) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: co.sourceRenamedTo, NewDBInstanceIdentifier: s.sourceId, ApplyImmediately: true })));
   } else {
@@ -713,7 +783,8 @@ export const finalize: StepFn = async (c, s) => {
     const client = a.region === s.region ? c.rds : c.targetRds;
     const account = need(s.account, step, 'account');
     const typ = { 'db-snapshot': 'snapshot', 'db-cluster-snapshot': 'cluster-snapshot', 'db-instance': 'db', 'db-cluster': 'cluster' }[a.type];
-    const arn = `arn:aws:rds:${a.region}:${account}:${typ}:${a.id}`;
+    const partition = (s.source?.kind === 'instance' ? s.source.instance.arn : s.source?.cluster.arn)?.split(':')[1] ?? 'aws';
+    const arn = `arn:${partition}:rds:${a.region}:${account}:${typ}:${a.id}`;
     try {
       await call(() => client.send(new AddTagsToResourceCommand({ ResourceName: arn, Tags: [...kitTags(s, a.role.slice(0, 250)), { Key: 'db-ops-kit:rekey-kept', Value: 'delete only when you no longer need it' }] })));
     } catch (e) {

@@ -85,8 +85,8 @@ export class KmsKeyChangeWorkflow extends Construct {
     const has = (v?: string) => v !== undefined && v !== '';
     if (has(props.dbInstanceIdentifier) === has(props.dbClusterIdentifier)) problems.push('pass exactly one of dbInstanceIdentifier and dbClusterIdentifier');
     const sourceId = (props.dbInstanceIdentifier || props.dbClusterIdentifier) ?? '';
-    if (sourceId && !Token.isUnresolved(sourceId) && (!ID_RE.test(sourceId) || sourceId.endsWith('-') || sourceId.length > 40)) {
-      problems.push(`"${sourceId}" is not an RDS identifier of at most 40 characters (the run appends -rekey-<14-digit time>)`);
+    if (sourceId && !Token.isUnresolved(sourceId) && (!ID_RE.test(sourceId) || sourceId.endsWith('-') || sourceId.length > 38)) {
+      problems.push(`"${sourceId}" is not an RDS identifier of at most 38 characters (cutover renames it to <id>-pre-rekey-<14-digit time>, and RDS identifiers end at 63)`);
     }
     const method = props.method ?? 'snapshot';
     if (method !== 'snapshot' && method !== 'blue-green') problems.push(`method must be 'snapshot' or 'blue-green', got '${method}'`);
@@ -223,7 +223,15 @@ export class KmsKeyChangeWorkflow extends Construct {
       });
       notifyParity.next(new sfn.Fail(this, 'ParityNotClean', { error: 'ParityNotClean', cause: 'The new resource differs from the source; see the notification' }));
       let afterVerify: sfn.IChainable = finalizeTask;
+      const approvalTimeout = sfn.Timeout.duration(props.approvalTimeout ?? Duration.days(7));
+      const reject = 'aws stepfunctions send-task-failure --task-token <taskToken> --error NotApproved';
+      /** Proceeds only on SendTaskSuccess with {"approved": true}; any other output fails the execution. */
+      const approved = (id: string, resultPath: string, next: sfn.IChainable, error: string) =>
+        new sfn.Choice(this, id)
+          .when(sfn.Condition.and(sfn.Condition.isPresent(`${resultPath}.approved`), sfn.Condition.booleanEquals(`${resultPath}.approved`, true)), next)
+          .otherwise(new sfn.Fail(this, error, { error, cause: `${error}: the operator's task output did not contain {"approved": true}; the execution stopped at this gate` }));
       if (!crossRegion) {
+        const snapshotMethod = method === 'snapshot';
         const approval = new tasks.SnsPublish(this, 'ApproveCutover', {
           topic: this.approvalTopic,
           subject: `Approve cutover of ${sourceId} to the new KMS key`,
@@ -232,18 +240,44 @@ export class KmsKeyChangeWorkflow extends Construct {
             database: `${this.kind} ${sourceId}`,
             runId: sfn.JsonPath.stringAt('$.state.runId'),
             targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
+            ...(snapshotMethod ? { dataAsOf: sfn.JsonPath.stringAt('$.state.snapshotStartedAt') } : {}),
             taskToken: sfn.JsonPath.taskToken,
-            approve: 'Stop writes, then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
-            reject: 'aws stepfunctions send-task-failure --task-token <taskToken> --error NotApproved',
+            approve: snapshotMethod
+              ? 'The re-keyed copy is verified and holds the data as of dataAsOf (writes were confirmed stopped before that snapshot). Keep writes stopped; cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
+              : 'The green environment is verified. Approve the switchover: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
+            reject,
           }),
-          taskTimeout: sfn.Timeout.duration(props.approvalTimeout ?? Duration.days(7)),
+          taskTimeout: approvalTimeout,
           resultPath: '$.approval',
         });
-        approval.next(chain(CUTOVER_PHASES[method], finalizeTask));
+        approval.next(approved('CutoverApproved?', '$.approval', chain(CUTOVER_PHASES[method], finalizeTask), 'CutoverNotApproved'));
         afterVerify = new sfn.Choice(this, 'CutoverRequested?').when(sfn.Condition.booleanEquals('$.state.cutoverRequested', true), approval).otherwise(finalizeTask);
       }
       verify.next(parityClean.when(sfn.Condition.booleanEquals('$.state.parityClean', true), afterVerify).otherwise(notifyParity));
-      preflight.next(chain(methodPhases, verify));
+      const build = chain(methodPhases, verify);
+      if (method === 'snapshot' && !crossRegion) {
+        // A cutover run's snapshot is the data the new database gets: writes must be stopped
+        // before it is taken, not at the cutover approval (by then the copy is hours old).
+        const confirmWritesStopped = new tasks.SnsPublish(this, 'ConfirmWritesStopped', {
+          topic: this.approvalTopic,
+          subject: `Stop writes to ${sourceId}: the final snapshot for the KMS key change is next`,
+          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+          message: sfn.TaskInput.fromObject({
+            database: `${this.kind} ${sourceId}`,
+            runId: sfn.JsonPath.stringAt('$.state.runId'),
+            targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
+            taskToken: sfn.JsonPath.taskToken,
+            approve: 'Preflight passed. Stop every write to the source now (application maintenance mode) and keep it stopped until the cutover completes: the snapshot taken after this approval is the data the new database gets. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
+            reject,
+          }),
+          taskTimeout: approvalTimeout,
+          resultPath: '$.writesStopped',
+        });
+        confirmWritesStopped.next(approved('WritesStoppedConfirmed?', '$.writesStopped', build, 'WritesNotConfirmedStopped'));
+        preflight.next(new sfn.Choice(this, 'CutoverRun?').when(sfn.Condition.booleanEquals('$.state.cutoverRequested', true), confirmWritesStopped).otherwise(build));
+      } else {
+        preflight.next(build);
+      }
       definition = preflight;
     }
 
@@ -374,11 +408,24 @@ export class KmsKeyChangeWorkflow extends Construct {
       }
       add('TagRunResources', ['rds:AddTagsToResource'], [...new Set([...rekeySnapshots, ...newNames, ...memberNames, arn(stack.region, dbType, `${id}-*`)])]);
     } else {
-      const greenType = dbType;
+      // The RDS/Aurora user guides ("Authorizing access to blue/green deployment operations"): RDS
+      // names the green resources itself, so policies "can't contain partial resource name
+      // patterns such as my-db-prefix-*. Only wildcards (*) are supported." Hence db:* / cluster:*.
+      // The function only ever names this source and the deployment it created.
       add(
         'BlueGreen',
-        ['rds:CreateBlueGreenDeployment', 'rds:SwitchoverBlueGreenDeployment', 'rds:AddTagsToResource', ...(this.kind === 'instance' ? ['rds:CreateDBInstanceReadReplica', 'rds:PromoteReadReplica', 'rds:ModifyDBInstance'] : ['rds:CreateDBCluster', 'rds:CreateDBInstance', 'rds:ModifyDBCluster', 'rds:ModifyDBInstance'])],
-        [arn(stack.region, dbType, id), arn(stack.region, greenType, `${id}-*`), arn(stack.region, 'deployment', '*'), ...groups(stack.region), ...memberNames],
+        [
+          'rds:CreateBlueGreenDeployment', 'rds:SwitchoverBlueGreenDeployment', 'rds:AddTagsToResource',
+          ...(this.kind === 'instance'
+            ? ['rds:CreateDBInstanceReadReplica', 'rds:PromoteReadReplica', 'rds:ModifyDBInstance']
+            : ['rds:CreateDBCluster', 'rds:CreateDBInstance', 'rds:CreateDBClusterEndpoint', 'rds:ModifyDBCluster', 'rds:PromoteReadReplicaDBCluster', 'rds:ModifyDBInstance']),
+        ],
+        [
+          arn(stack.region, 'db', '*'),
+          ...(this.kind === 'cluster' ? [arn(stack.region, 'cluster', '*'), arn(stack.region, 'cluster-endpoint', '*')] : []),
+          arn(stack.region, 'deployment', '*'),
+          ...groups(stack.region),
+        ],
       );
     }
     if (props.passRoles?.length) {
@@ -436,6 +483,6 @@ function nagReason(resource: string): string {
   if (resource === '*') return 'rds:Describe* calls (instances, clusters, snapshots, proxies, global clusters, blue/green deployments, groups) are read-only and support no resource scoping for list calls; writes are scoped below.';
   if (/:(pg|og|subgrp|secgrp|cluster-pg):\*$/.test(resource)) return 'A restore/modify must reference the source\'s parameter, option, subnet and security groups, whose names are read from the source at run time; these grants only allow attaching them.';
   if (/:deployment:\*$/.test(resource)) return 'Blue/green deployment ids are generated by RDS at creation time; the deployment is created from exactly the named source.';
-  if (/:db:\*$/.test(resource)) return 'Aurora member instance names are read from the cluster at run time; the function only creates/renames members of the named cluster and of its re-keyed copy.';
+  if (/:(db|cluster|cluster-endpoint):\*$/.test(resource)) return 'Aurora member instance names are read from the cluster at run time, and blue/green green resources are named by RDS (the user guide says blue/green policies cannot use name prefixes, only *); the function only names the configured source, its re-keyed copy and their members.';
   return 'Names of the snapshots and the re-keyed copy are derived at run time from the named source and the run id (<id>-rekey-<time>, <id>-pre-rekey-<time>); the prefix scopes them to this database.';
 }

@@ -16,6 +16,7 @@ test.each([
   [['--db-instance', 'orders', '--kms-key', 'k', '--share-with-account', '12'], /12-digit/],
   [['--db-instance', 'orders', '--kms-key', 'k', '--target-region', 'us-west-2', '--cutover'], /cannot be combined with --target-region/],
   [['--db-instance', 'orders', '--kms-key', 'k', '--dry-run', '--cutover'], /--dry-run changes nothing/],
+  [['--db-instance', 'orders', '--kms-key', 'k', '--cutover', '--writes-stopped-since-snapshot'], /--writes-stopped-since-snapshot applies only with --resume <file> --cutover/],
   [['--db-instance', 'bad--id', '--kms-key', 'k'], /not a valid RDS identifier/],
   [['--db-instance', 'orders', '--kms-key', 'k', '--rollback'], /--rollback needs --resume/],
   [['--db-instance', 'orders', '--kms-key', 'k', '--bogus'], /Unknown option '--bogus'/],

@@ -110,6 +110,8 @@ test.each<[string, () => void, () => RekeyState]>([
   ['KEY_NOT_SHARED', () => undefined, () => inst({ shareWithAccount: '210987654321' })],
   ['BLUE_GREEN_UNSUPPORTED', () => src({ Engine: 'oracle-ee', EngineVersion: '19.0.0.0.ru-2024-01.rur-2024-01.r1' }), () => inst({ method: 'blue-green' })],
   ['BLUE_GREEN_SAME_REGION_ONLY', () => undefined, () => inst({ method: 'blue-green', shareWithAccount: '210987654321' })],
+  ['BLUE_GREEN_MANAGED_SECRET', () => src({ MasterUserSecret: { SecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1', SecretStatus: 'active' } }), () => inst({ method: 'blue-green' })],
+  ['NAME_TAKEN', () => rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-pre-rekey-20261130030405' }).resolves({ DBInstances: [instance()] }), () => inst()],
   ['NAME_INVALID', () => src({ DBInstanceIdentifier: 'a'.repeat(50), DBInstanceArn: `arn:aws:rds:us-east-1:${ACCOUNT}:db:${'a'.repeat(50)}` }), () => {
     rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'a'.repeat(50) }).resolves({ DBInstances: [instance({ DBInstanceIdentifier: 'a'.repeat(50) })] });
     return inst({ sourceId: 'a'.repeat(50) });

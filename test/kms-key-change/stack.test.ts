@@ -82,6 +82,23 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
     expect(def).not.toContain('\\"Catch\\"');
   });
 
+  test('definition: a cutover run confirms writes are stopped BEFORE the snapshot; both gates need {"approved": true}', () => {
+    const sm = Object.values(t.findResources('AWS::StepFunctions::StateMachine'))[0] as any;
+    const asl = JSON.parse(sm.Properties.DefinitionString['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'arn:placeholder')).join(''));
+    const st = asl.States;
+    expect(st.Preflight.Next).toBe('CutoverRun?');
+    expect(st['CutoverRun?'].Choices).toEqual([{ Variable: '$.state.cutoverRequested', BooleanEquals: true, Next: 'ConfirmWritesStopped' }]);
+    expect(st['CutoverRun?'].Default).toBe('SnapshotSource');
+    expect(st.ConfirmWritesStopped.Resource).toMatch(/sns:publish\.waitForTaskToken$/);
+    expect(st.ConfirmWritesStopped.Next).toBe('WritesStoppedConfirmed?');
+    expect(st['WritesStoppedConfirmed?'].Choices[0].Next).toBe('SnapshotSource');
+    expect(st[st['WritesStoppedConfirmed?'].Default].Type).toBe('Fail');
+    expect(st.ApproveCutover.Next).toBe('CutoverApproved?');
+    expect(st['CutoverApproved?'].Choices[0]).toEqual({ And: [{ Variable: '$.approval.approved', IsPresent: true }, { Variable: '$.approval.approved', BooleanEquals: true }], Next: 'RenameSource' });
+    expect(st[st['CutoverApproved?'].Default].Type).toBe('Fail');
+    expect(st.ApproveCutover.Parameters.Message['dataAsOf.$']).toBe('$.state.snapshotStartedAt');
+  });
+
   test('IAM: writes scoped to the named database, its -rekey- names and the two keys; no delete', () => {
     const st = statements(t);
     const all = st.flatMap(actionsOf);
@@ -117,7 +134,14 @@ describe('variants', () => {
     expect(def).toContain('CreateBlueGreen');
     expect(def).toContain('Switchover');
     expect(def).not.toContain('RenameSource');
+    // Blue/green keeps serving writes until the switchover: no writes-stopped gate before it.
+    expect(def).not.toContain('ConfirmWritesStopped');
     expect(statements(bg).flatMap(actionsOf)).toContain('rds:CreateBlueGreenDeployment');
+    // Green resources are named by RDS; the user guide allows only * (no name prefix) for them.
+    const bgc = statements(synth({ method: 'blue-green', dbInstanceIdentifier: undefined, dbClusterIdentifier: 'ledger' })).find((x) => x.Sid === 'BlueGreen')!;
+    expect(actionsOf(bgc)).toEqual(expect.arrayContaining(['rds:CreateDBClusterEndpoint', 'rds:PromoteReadReplicaDBCluster', 'rds:SwitchoverBlueGreenDeployment']));
+    expect(JSON.stringify(bgc.Resource)).toContain(':rds:us-east-1:123456789012:cluster:*');
+    expect(JSON.stringify(bgc.Resource)).not.toContain('ledger-*');
   });
 
   test('cross-Region: no cutover branch; copy allowed in both Regions; share: ends after sharing', () => {
@@ -179,6 +203,13 @@ describe('validation', () => {
     expect(() => new KmsKeyChangeWorkflow(s, 'W', { dbInstanceIdentifier: 'bad--name', sourceKey: key(s, 'A', SRC), targetKey: key(s, 'B'), targetSecurityGroupIds: ['sg-1'] })).toThrow(
       /not an RDS identifier[\s\S]*targetSecurityGroupIds applies only with targetRegion/,
     );
+  });
+
+  test('an identifier too long for <id>-pre-rekey-<14 digits> (63 max) fails synth', () => {
+    const s = new Stack(new App(), 'S', { env });
+    expect(() => new KmsKeyChangeWorkflow(s, 'W', { dbInstanceIdentifier: 'a'.repeat(39), sourceKey: key(s, 'A', SRC), targetKey: key(s, 'B') })).toThrow(/at most 38 characters/);
+    expect(`${'a'.repeat(38)}-pre-rekey-20261130030405`).toHaveLength(63);
+    expect(() => new KmsKeyChangeWorkflow(new Stack(new App(), 'T', { env }), 'W', { dbInstanceIdentifier: 'a'.repeat(38), sourceKey: key(s, 'C', SRC), targetKey: key(s, 'D') })).not.toThrow();
   });
 
   test('bin: context errors name each bad key', () => {

@@ -124,11 +124,22 @@ describe('restore and settings', () => {
       BackupRetentionPeriod: 14,
       PreferredBackupWindow: '03:00-04:00',
       StorageType: 'gp3',
-      Iops: 3000,
-      StorageThroughput: 125,
       CACertificateIdentifier: 'rds-ca-rsa2048-g1',
     });
+    // gp3 reports its baseline (3000 IOPS, 125 MiBps); passing them back below 400 GiB is an
+    // InvalidParameterCombination, so both come from the snapshot.
+    expect(input).not.toHaveProperty('Iops', expect.anything());
+    expect(input).not.toHaveProperty('StorageThroughput', expect.anything());
     expect(input.Tags).toEqual(expect.arrayContaining([{ Key: 'team', Value: 'orders' }, { Key: 'db-ops-kit:rekey-role', Value: 'rekeyed-copy' }]));
+  });
+
+  test('restore keeps provisioned IOPS for io1/io2, the Extended Support choice and the dedicated log volume', async () => {
+    rds.on(DescribeDBInstancesCommand).rejects(notFound());
+    rds.on(RestoreDBInstanceFromDBSnapshotCommand).resolves({});
+    const src = instance({ StorageType: 'io2', Iops: 12000, StorageThroughput: undefined, EngineLifecycleSupport: 'open-source-rds-extended-support-disabled', DedicatedLogVolume: true });
+    await steps.restore(clients(), preflighted({ source: { kind: 'instance', instance: captureInstance(src) } }));
+    // Without EngineLifecycleSupport a restore enrols in (paid) Extended Support by default.
+    expect(rds.commandCalls(RestoreDBInstanceFromDBSnapshotCommand)[0].args[0].input).toMatchObject({ StorageType: 'io2', Iops: 12000, EngineLifecycleSupport: 'open-source-rds-extended-support-disabled', DedicatedLogVolume: true });
   });
 
   test('applySettings: what a restore cannot take goes through ModifyDBInstance; PI moves to the target key; roles added once', async () => {
@@ -192,6 +203,13 @@ describe('verify, cutover, rollback guards', () => {
     expect(bad.message).toMatch(/parity NOT clean: encryption key/);
   });
 
+  test('verify: Performance Insights left on the old key is not clean (snapshot method)', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ DBInstanceIdentifier: 'orders-rekey-20261130030405', KmsKeyId: NEW_KEY, PerformanceInsightsEnabled: true, PerformanceInsightsKMSKeyId: OLD_KEY })] });
+    const r = await steps.verify(clients(), preflighted());
+    expect(r.state.parityClean).toBe(false);
+    expect(r.state.parity!.filter((l) => l.result === 'differs').map((l) => l.setting)).toEqual(['orders-rekey-20261130030405: Performance Insights key']);
+  });
+
   test('cutover refuses without a clean parity report, and for cross-Region copies', async () => {
     await expect(steps.renameSource(clients(), preflighted({ parityClean: false }))).rejects.toThrow(/parity report is not clean/);
     await expect(steps.renameSource(clients(), preflighted({ parityClean: true, targetRegion: 'us-west-2' }))).rejects.toThrow(/same-Region/);
@@ -201,15 +219,55 @@ describe('verify, cutover, rollback guards', () => {
   test('renameSource renames only while the source still has the source key (idempotent on retry)', async () => {
     rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders' }).resolvesOnce({ DBInstances: [instance()] }).resolves({ DBInstances: [instance({ KmsKeyId: NEW_KEY })] });
     rds.on(ModifyDBInstanceCommand).resolves({});
-    const r = await steps.renameSource(clients(), preflighted({ parityClean: true }));
+    const r = await steps.renameSource(clients(), preflighted({ parityClean: true, snapshotWritesStopped: true }));
     await steps.renameSource(clients(), r.state);
     const calls = rds.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input);
     expect(calls).toEqual([{ DBInstanceIdentifier: 'orders', NewDBInstanceIdentifier: expect.stringMatching(/^orders-pre-rekey-\d{14}$/), ApplyImmediately: true }]);
   });
 
-  test('rollback is refused for blue/green and before any cutover', async () => {
+  test('cutover refuses a copy whose snapshot was taken while writes were allowed (a rehearsal run)', async () => {
+    const rehearsal = preflighted({ parityClean: true, snapshotStartedAt: '2026-11-30T03:05:00.000Z', snapshotWritesStopped: false });
+    await expect(steps.renameSource(clients(), rehearsal)).rejects.toThrow(/snapshot taken at 2026-11-30T03:05:00.000Z in a run that did not ask for cutover.*--writes-stopped-since-snapshot/);
+    expect(rds.calls()).toHaveLength(0);
+  });
+
+  test('createSnapshot records when the data was frozen and whether writes were declared stopped', async () => {
+    rds.on(DescribeDBSnapshotsCommand).rejects(notFound('DBSnapshotNotFoundFault'));
+    rds.on(CreateDBSnapshotCommand).resolves({});
+    const rehearsal = await steps.createSnapshot(clients(), preflighted());
+    expect(rehearsal.state.snapshotWritesStopped).toBe(false);
+    expect(rehearsal.message).toMatch(/rehearsal: writes to the source after this point will not be in the copy/);
+    const real = await steps.createSnapshot(clients(), preflighted({ cutoverRequested: true }));
+    expect(real.state.snapshotWritesStopped).toBe(true);
+    expect(Date.parse(real.state.snapshotStartedAt!)).not.toBeNaN();
+    expect(rds.commandCalls(CreateDBSnapshotCommand)[1].args[0].input.Tags).toContainEqual({ Key: 'db-ops-kit:rekey-writes-stopped', Value: 'true' });
+    // A rehearsal crashed after its CreateDBSnapshot call and is resumed with cutover: the snapshot it
+    // finds was taken while writes went on (its tag says so), so the copy is not marked cutover-ready.
+    rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ Status: 'available', SnapshotCreateTime: new Date('2026-11-29T10:00:00Z'), TagList: [{ Key: 'db-ops-kit:rekey-writes-stopped', Value: 'false' }] }] });
+    const resumed = await steps.createSnapshot(clients(), preflighted({ cutoverRequested: true }));
+    expect(resumed.state).toMatchObject({ snapshotWritesStopped: false, snapshotStartedAt: '2026-11-29T10:00:00.000Z' });
+  });
+
+  test('rollback works after a cutover that crashed right after renaming the source (no cutover record saved)', async () => {
+    const pre = 'orders-pre-rekey-20261130030405';
+    rds.on(DescribeDBInstancesCommand).rejects(notFound());
+    rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: pre }).resolves({ DBInstances: [instance({ DBInstanceIdentifier: pre })] });
+    rds.on(ModifyDBInstanceCommand).resolves({});
+    const crashed = preflighted({ parityClean: true, snapshotWritesStopped: true, names: { ...preflighted().names!, preRekeyId: pre } });
+    const a = await steps.rollbackRenameNew(clients(), crashed);
+    expect(a.state.cutover?.sourceRenamedTo).toBe(pre);
+    await steps.rollbackRenameSource(clients(), a.state);
+    // Nothing holds the original name, so only the rename back of the original is issued.
+    expect(rds.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input)).toEqual([{ DBInstanceIdentifier: pre, NewDBInstanceIdentifier: 'orders', ApplyImmediately: true }]);
+  });
+
+  test('rollback is refused for blue/green, before any cutover, and once it is done', async () => {
     await expect(steps.rollbackRenameNew(clients(), preflighted({ method: 'blue-green' }))).rejects.toThrow(/-old1 suffix/);
     await expect(steps.rollbackRenameNew(clients(), preflighted())).rejects.toThrow(/nothing to roll back/);
+    const done = preflighted({ cutover: { at: 'x', sourceRenamedTo: 'orders-pre-rekey-20261130030405', memberRenames: [], done: false }, rolledBack: { at: '2026-11-30T04:00:00Z', done: true } });
+    await expect(steps.rollbackRenameNew(clients(), done)).rejects.toThrow(/already rolled back/);
+    // Only the look-up for a crashed cutover's -pre-rekey- names was made; nothing was renamed.
+    expect(rds.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeDBInstancesCommand']);
   });
 });
 
@@ -288,9 +346,9 @@ describe('runner, plan, handler', () => {
     expect(p.calls[0]).toBe('rds:CreateDBSnapshot orders-rekey-20261130030405-src (source key) in us-east-1');
     expect(p.calls[1]).toContain(`KmsKeyId=${NEW_KEY}`);
     expect(p.reapplied).toEqual(expect.arrayContaining(['parameter group: pg16-orders', 'deletion protection: true', 'Performance Insights: on, 7 days, key → target key']));
-    expect(p.downtime[0]).toMatchObject({ method: 'snapshot', minutes: 321 });
+    expect(p.downtime[0]).toMatchObject({ method: 'snapshot', minutes: 335 });
     expect(p.downtime[1]).toMatchObject({ method: 'blue-green', minutes: 1 });
-    expect(formatPlan(p)).toMatch(/Writes stopped:\n {2}- from orders-rekey-20261130030405-src until cutover/);
+    expect(formatPlan(p)).toMatch(/Writes stopped:\n {2}- from before orders-rekey-20261130030405-src until cutover completes/);
     const c = buildPlan(preflighted({}, 'cluster'));
     expect(c.calls.filter((x) => x.startsWith('rds:CreateDBInstance'))).toEqual(['rds:CreateDBInstance ledger-1-rekey-20261130030405 (writer, db.r6g.large, tier 0)', 'rds:CreateDBInstance ledger-2-rekey-20261130030405 (reader, db.r6g.large, tier 1)']);
   });
@@ -300,5 +358,7 @@ describe('runner, plan, handler', () => {
     await expect(handleStep({ step: 'dropDatabase' as never }, env)).rejects.toThrow(/unknown step "dropDatabase"/);
     await expect(handleStep({ step: 'verify', state: { ...preflighted(), sourceId: 'billing' } }, env)).rejects.toThrow(/state is for instance billing, this function is configured for instance orders/);
     await expect(handleStep({ step: 'verify', state: { version: 2 } as never }, env)).rejects.toThrow(/invalid state document: version must be 1/);
+    await expect(handleStep({ step: 'verify', state: { ...preflighted(), kmsKey: 'arn:aws:kms:us-east-1:123456789012:key/other' } }, env)).rejects.toThrow(/kmsKey is "arn:aws:kms:us-east-1:123456789012:key\/other", configured/);
+    await expect(handleStep({ step: 'verify', state: { ...preflighted(), targetRegion: 'eu-west-1' } }, env)).rejects.toThrow(/targetRegion is "eu-west-1", configured ""/);
   });
 });

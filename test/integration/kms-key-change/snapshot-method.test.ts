@@ -223,11 +223,20 @@ test('CLI: dry run changes nothing; run, --resume --cutover and --rollback drive
     const run = await cli(['--db-instance', 'cli-orders', '--kms-key', w.newKey, '--state-file', file, '--poll-seconds', '0']);
     expect(run.code).toBe(0);
     expect(run.out).toMatch(/verify +cli-orders-rekey-\d{14} is encrypted with .*; parity clean/);
-    expect(run.out).toContain(`Next: when ready, stop writes and run: npm run kms-change -- --resume ${file} --cutover`);
+    expect(run.out).toMatch(/createSnapshot +creating snapshot cli-orders-rekey-\d{14}-src \(rehearsal: writes to the source after this point will not be in the copy\)/);
+    expect(run.out).toContain('To switch over: stop writes, then start a new run with --cutover (fresh snapshot)');
+    expect(run.out).toContain(`--resume ${file} --cutover --writes-stopped-since-snapshot only if no writes reached cli-orders since that snapshot`);
     expect(await instanceKey('cli-orders')).toBe(w.oldKey);
 
-    const cut = await cli(['--resume', file, '--cutover', '--poll-seconds', '0']);
+    // The rehearsal copy is hours old on a real run: cutting over to it would drop every write since.
+    const stale = await cli(['--resume', file, '--cutover', '--poll-seconds', '0']);
+    expect(stale.code).toBe(2);
+    expect(stale.err).toMatch(/snapshot was taken at .* without --cutover \(a rehearsal\): the copy lacks every write made to cli-orders since then/);
+    expect(await instanceKey('cli-orders')).toBe(w.oldKey);
+
+    const cut = await cli(['--resume', file, '--cutover', '--writes-stopped-since-snapshot', '--poll-seconds', '0']);
     expect(cut.code).toBe(0);
+    expect(cut.out).toMatch(/warning: operator confirmed at .* that no writes reached cli-orders since the snapshot of /);
     expect(cut.out).toMatch(/cutover: done; original renamed to cli-orders-pre-rekey-\d{14}/);
     expect(await instanceKey('cli-orders')).toBe(w.newKey);
 

@@ -84,6 +84,8 @@ interface RunOpts {
   crashAfter?: string;
   /** Start at this state with this input (a redrive of a failed execution). */
   redrive?: { from: string; input: unknown };
+  /** The operator's SendTaskSuccess output per gate state. @default {"approved": true} */
+  gateOutput?: Record<string, unknown>;
 }
 
 async function runWorkflow(dbId: string, targetKey: string, input: object, opts: RunOpts = {}): Promise<Run & { inputs: Record<string, unknown> }> {
@@ -110,8 +112,8 @@ async function runWorkflow(dbId: string, targetKey: string, input: object, opts:
       };
     } else if (String(st.Resource).endsWith('sns:publish.waitForTaskToken')) {
       handlers[name] = async (params: any) => {
-        run.approvals.push({ topic: params.TopicArn, message: typeof params.Message === "string" ? JSON.parse(params.Message) : params.Message });
-        return { approved: true }; // the operator's SendTaskSuccess output
+        run.approvals.push({ state: name, topic: params.TopicArn, message: typeof params.Message === "string" ? JSON.parse(params.Message) : params.Message });
+        return opts.gateOutput?.[name] ?? { approved: true }; // the operator's SendTaskSuccess output
       };
     } else if (String(st.Resource).endsWith('sns:publish')) {
       handlers[name] = async (params: any) => {
@@ -149,8 +151,11 @@ test('with {"cutover": true}: every step, polling, the approval gate with a task
     'preflight', 'createSnapshot', 'checkSnapshot', 'copySnapshot', 'checkCopy', 'restore', 'checkRestore', 'applySettings', 'checkApply', 'verify',
     'renameSource', 'checkRenameSource', 'renameTarget', 'checkRenameTarget', 'finalize',
   ]);
-  expect(r.approvals).toHaveLength(1);
-  expect(r.approvals[0]).toMatchObject({ topic: 'arn:aws:sns:us-east-1:123456789012:approval', message: { database: 'instance sfn-orders', taskToken: 'local-task-token-1', targetKey: w.newKey } });
+  // Two gates: writes stopped before the snapshot, then the cutover itself after a clean verify.
+  expect(r.approvals.map((a) => a.state)).toEqual(['ConfirmWritesStopped', 'ApproveCutover']);
+  expect(r.approvals[0]).toMatchObject({ topic: 'arn:aws:sns:us-east-1:123456789012:approval', message: { database: 'instance sfn-orders', taskToken: 'local-task-token-1', approve: expect.stringMatching(/Stop every write to the source now/) } });
+  expect(r.approvals[1]).toMatchObject({ topic: 'arn:aws:sns:us-east-1:123456789012:approval', message: { database: 'instance sfn-orders', taskToken: 'local-task-token-1', targetKey: w.newKey, dataAsOf: r.output.state.snapshotStartedAt } });
+  expect(r.output.state.snapshotWritesStopped).toBe(true);
   expect(r.output.state.parityClean).toBe(true);
   expect(r.output.state.cutover.done).toBe(true);
   expect(await key('sfn-orders')).toBe(w.newKey);
@@ -165,6 +170,17 @@ test('without cutover: stops after verify and finalize, no approval requested, s
   expect(r.lambdaSteps.slice(-2)).toEqual(['verify', 'finalize']);
   expect(await key('sfn-dry')).toBe(w.oldKey);
   expect(await key(r.output.state.names.newId)).toBe(w.newKey);
+});
+
+test('a gate answered without {"approved": true} fails the execution and changes nothing there', async () => {
+  await makeInstance(w, 'sfn-noapprove');
+  const before = await runWorkflow('sfn-noapprove', w.newKey, { cutover: true }, { gateOutput: { ConfirmWritesStopped: { approved: false } } });
+  expect(before.error?.message).toMatch(/WritesNotConfirmedStopped/);
+  expect(before.lambdaSteps).toEqual(['preflight']);
+  const after = await runWorkflow('sfn-noapprove', w.newKey, { cutover: true }, { gateOutput: { ApproveCutover: { ok: 'yes' } } });
+  expect(after.error?.message).toMatch(/CutoverNotApproved/);
+  expect(after.lambdaSteps).not.toContain('renameSource');
+  expect(await key('sfn-noapprove')).toBe(w.oldKey);
 });
 
 test('a refused preflight fails the execution at Preflight; the source is untouched', async () => {
