@@ -20,6 +20,7 @@ import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'a
 import { mockClient } from 'aws-sdk-client-mock';
 import { isComplete, onEvent } from '../../lambda/ad-trust/add-region-handler';
 import { parseAddRegionProps } from '../../lambda/ad-trust/add-region';
+import { crEvent } from './cr-event';
 
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
 
@@ -99,17 +100,7 @@ beforeEach(() => {
 });
 
 function event(type: 'Create' | 'Update' | 'Delete', extra: Partial<any> = {}): CdkCustomResourceEvent {
-  return {
-    RequestType: type,
-    ServiceToken: 'arn:aws:lambda:us-west-2:123456789012:function:x',
-    ResponseURL: 'https://example.invalid',
-    StackId: 'arn:aws:cloudformation:us-west-2:123456789012:stack/DbOpsAdTrustReplica/1',
-    RequestId: 'req-1',
-    LogicalResourceId: 'DirectoryRegion',
-    ResourceType: 'Custom::DirectoryRegion',
-    ResourceProperties: { ServiceToken: 'x', ...PROPS },
-    ...extra,
-  } as CdkCustomResourceEvent;
+  return crEvent(type, { logicalId: 'DirectoryRegion', resourceType: 'Custom::DirectoryRegion', stack: 'DbOpsAdTrustReplica', region: 'us-west-2' }, PROPS, extra);
 }
 
 /** Polls isComplete like the Provider framework's waiter, up to `max` times. */

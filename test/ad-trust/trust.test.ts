@@ -18,6 +18,7 @@ import {
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
+import { crEvent } from './cr-event';
 
 const PASSWORD = 'Tr0ub4dor-and-3-horses!';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:trust-AbCdEf';
@@ -65,17 +66,7 @@ afterEach(() => {
 });
 
 function event(type: 'Create' | 'Update' | 'Delete', extra: Partial<any> = {}): CdkCustomResourceEvent {
-  return {
-    RequestType: type,
-    ServiceToken: 'x',
-    ResponseURL: 'https://example.invalid',
-    StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/DbOpsAdTrustPrimary/1',
-    RequestId: 'req-1',
-    LogicalResourceId: 'Trust',
-    ResourceType: 'Custom::ForestTrust',
-    ResourceProperties: { ServiceToken: 'x', ...PROPS },
-    ...extra,
-  } as CdkCustomResourceEvent;
+  return crEvent(type, { logicalId: 'Trust', resourceType: 'Custom::ForestTrust', stack: 'DbOpsAdTrustPrimary', region: 'us-east-1' }, PROPS, extra);
 }
 
 function trustState(state: string, reason = '') {

@@ -10,6 +10,7 @@ import { CreateMicrosoftADCommand, DescribeDirectoriesCommand, DescribeTrustsCom
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'aws-lambda';
 import { MotoServer, startMoto } from '../../helpers/moto';
+import { crEvent } from '../../ad-trust/cr-event';
 
 let moto: MotoServer;
 let handler: typeof import('../../../lambda/ad-trust/trust-handler');
@@ -32,24 +33,18 @@ print(json.dumps({'vpcId': vpc, 'subnetIds': subnets}))
 }
 
 function event(type: 'Create' | 'Update' | 'Delete', extra: Partial<any> = {}): CdkCustomResourceEvent {
-  return {
-    RequestType: type,
-    ServiceToken: 'x',
-    ResponseURL: 'https://example.invalid',
-    StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/DbOpsAdTrustPrimary/1',
-    RequestId: 'req-1',
-    LogicalResourceId: 'Trust',
-    ResourceType: 'Custom::ForestTrust',
-    ResourceProperties: {
-      ServiceToken: 'x',
+  return crEvent(
+    type,
+    { logicalId: 'Trust', resourceType: 'Custom::ForestTrust', stack: 'DbOpsAdTrustPrimary', region: 'us-east-1' },
+    {
       DirectoryId: directoryId,
       RemoteDomainName: 'onprem.example.com',
       TrustPasswordSecretArn: secretArn,
       ConditionalForwarderIpAddrs: ['192.168.10.10', '192.168.10.11'],
       SelectiveAuth: 'Disabled',
     },
-    ...extra,
-  } as CdkCustomResourceEvent;
+    extra,
+  );
 }
 
 beforeAll(async () => {
