@@ -84,7 +84,11 @@ async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | {
       log: (msg, extra) => deps.log.warn(msg, extra ?? {}),
     },
   });
-  if (result.status === 'skipped') deps.log.warn('not a DMS data file; left in place', { key: ref.key, reason: result.reason });
+  if (result.status === 'skipped' && ref.phase !== 'full-load') {
+    // Not a DMS data file name: kept in S3 but not loaded. Counted so an alarm makes it visible.
+    deps.metrics.objectSkipped?.();
+    deps.log.warn('not a DMS data file: left in place, not loaded (ObjectsSkipped metric)', { key: ref.key, reason: result.reason });
+  } else if (result.status === 'skipped') deps.log.info('skipped in this pass', { key: ref.key, reason: result.reason });
   else deps.log.info('object processed', { ...result });
   if (result.status === 'incomplete') throw new TransientError(`${ref.key}: stopped before the Lambda timeout at record ${result.records}; the retry resumes there`);
   return result;
@@ -133,7 +137,8 @@ export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps)
     return { batchItemFailures: failures };
   }
   const ref = event as ObjectRef;
-  if (!ref || typeof ref.bucket !== 'string' || typeof ref.key !== 'string') throw new Error('expected an SQS event or { bucket, key, etag? }');
+  if (!ref || typeof ref.bucket !== 'string' || typeof ref.key !== 'string') throw new Error('expected an SQS event or { bucket, key, etag?, phase? }');
+  if (ref.phase !== undefined && ref.phase !== 'full-load' && ref.phase !== 'all') throw new Error(`phase must be "full-load" or "all", got ${JSON.stringify(ref.phase)}`);
   return loadRef(ref, deps);
 }
 

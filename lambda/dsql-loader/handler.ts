@@ -32,6 +32,7 @@ const loaderMetrics: LoaderMetrics = {
   rowsRejected: (n) => n > 0 && metrics.addMetric('RowsRejected', MetricUnit.Count, n),
   retry: (reason) => metrics.addMetric(reason === 'conflict' ? 'ConflictRetries' : 'ConnectionRetries', MetricUnit.Count, 1),
   lagSeconds: (s) => metrics.addMetric('ReplicationLagSeconds', MetricUnit.Seconds, s),
+  objectSkipped: () => metrics.addMetric('ObjectsSkipped', MetricUnit.Count, 1),
 };
 
 const log = {

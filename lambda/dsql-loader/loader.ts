@@ -19,7 +19,7 @@ export interface TxnLimits {
 export const DEFAULT_LIMITS: TxnLimits = { maxRows: 3000, maxBytes: 8 * 1024 * 1024 };
 /** Overhead added to every row in the byte estimate (tuple header, key prefix, alignment). */
 export const ROW_OVERHEAD_BYTES = 64;
-/** Bytes the progress row adds to every transaction. */
+/** Fixed bytes of the progress row besides its text columns (counters, flags, timestamp, overhead). */
 const PROGRESS_ROW_BYTES = 512;
 
 /** Where malformed rows go (S3 in AWS; anything in tests). Put must be idempotent for a key. */
@@ -33,6 +33,11 @@ export interface LoaderMetrics {
   rowsRejected(n: number): void;
   retry(reason: 'conflict' | 'connection'): void;
   lagSeconds(s: number): void;
+  /**
+   * An object under the landing prefix that is not a DMS data file was left unloaded (a file name
+   * the loader does not know could be data: the construct alarms on this).
+   */
+  objectSkipped?(): void;
 }
 
 export const NO_METRICS: LoaderMetrics = { rowsLoaded: () => {}, rowsRejected: () => {}, retry: () => {}, lagSeconds: () => {} };
@@ -99,6 +104,8 @@ interface Row {
   readonly op: Op;
   readonly values: (string | null)[];
   readonly ts?: string;
+  /** The parsed CSV fields as read (kept so a row the database rejects is quarantined with its raw text). */
+  readonly record: string[];
 }
 
 interface Rejected {
@@ -134,8 +141,18 @@ export const PROGRESS_DDL = [
      PRIMARY KEY (object_key, object_etag))`,
 ];
 
-/** Creates the progress table (one DDL statement per transaction, as DSQL requires). */
+/**
+ * Creates the progress table (one DDL statement per transaction, as DSQL requires) unless it
+ * exists. The existence check comes first because PostgreSQL checks the CREATE privilege before
+ * `IF NOT EXISTS`: the loader's role needs no CREATE right once an admin has created the table
+ * (README, runbook step 2).
+ */
 export async function ensureProgressTable(client: Client): Promise<void> {
+  const exists = await withRetry(
+    () => client.query(`SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = 'dsql_loader' AND tablename = 'progress'`),
+    { attempts: 5, baseDelayMs: 100, retryable: isConflictError },
+  );
+  if (exists.rows.length > 0) return;
   for (const ddl of PROGRESS_DDL) {
     await withRetry(() => client.query(ddl), { attempts: 5, baseDelayMs: 100, retryable: isConflictError });
   }
@@ -247,7 +264,10 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
     return sum * (1 + target.secondaryIndexes);
   };
   const maxDataRows = limits.maxRows - 1;
-  const maxDataBytes = limits.maxBytes - PROGRESS_ROW_BYTES;
+  // The progress row is written in the same transaction: its key (S3 keys reach 1,024 bytes) is
+  // stored in the row and again in its primary-key index entry.
+  const progressBytes = PROGRESS_ROW_BYTES + 2 * (Buffer.byteLength(dmsKey.key) + Buffer.byteLength(etag)) + Buffer.byteLength(tableName);
+  const maxDataBytes = limits.maxBytes - progressBytes;
 
   const flush = async (b: Batch, done: boolean) => {
     if (b.rows.length === 0 && b.rejected.length === 0 && !done) return;
@@ -344,7 +364,7 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
         const bad = await findRejectedRows(rows);
         if (bad.length === 0) throw e;
         const badSet = new Set(bad.map((x) => x.row));
-        extraRejected = extraRejected.concat(bad.map((x) => ({ ordinal: x.row.ordinal, line: x.row.line, reason: x.reason, raw: x.row.values.map((v) => (v === null ? nullValue : v)).join(',') })));
+        extraRejected = extraRejected.concat(bad.map((x) => ({ ordinal: x.row.ordinal, line: x.row.line, reason: x.reason, raw: encodeCsvRecord(x.row.record, nullValue) })));
         rows = rows.filter((r) => !badSet.has(r));
         extraKey = quarantineKey(opts.quarantinePrefix, dmsKey.key, etag, b.start + 1, b.end) + '.db';
         await opts.quarantine.put(
@@ -452,7 +472,7 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
   async function addRow(r: Row) {
     const bytes = perRowBytes(r.values);
     if (bytes > maxDataBytes) {
-      await addRejected({ ordinal: r.ordinal, line: r.line, reason: `row needs about ${bytes} bytes, more than one transaction may modify (${maxDataBytes})`, raw: r.values.join(',') });
+      await addRejected({ ordinal: r.ordinal, line: r.line, reason: `row needs about ${bytes} bytes, more than one transaction may modify (${maxDataBytes})`, raw: encodeCsvRecord(r.record, nullValue) });
       return;
     }
     if (batch.rows.length + batch.rejected.length >= maxDataRows || batch.bytes + bytes > maxDataBytes) await flushOrStop();
@@ -500,10 +520,15 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
       }
       const field = record[idx];
       const v = converters[i](field === nullValue ? null : field);
-      if (v instanceof Invalid) return { ordinal, line, reason: v.reason, raw: rawText() };
+      if (v instanceof Invalid) {
+        // DMS writes SQL NULL as the unquoted null token; a source string equal to the token is
+        // written the same way. In a NOT NULL column that is detectable: say so (README "NULL token").
+        const hint = field === nullValue ? ` (the field is the CSV null token ${nullValue}: if the source holds this literal string, it cannot be told from NULL; see README "NULL token")` : '';
+        return { ordinal, line, reason: v.reason + hint, raw: rawText() };
+      }
       values[i] = v;
     }
-    return { ordinal, line, op, values, ts: m.tsIdx >= 0 ? record[m.tsIdx] : undefined };
+    return { ordinal, line, op, values, ts: m.tsIdx >= 0 ? record[m.tsIdx] : undefined, record };
   }
 }
 

@@ -14,6 +14,13 @@ export interface ObjectRef {
   readonly versionId?: string;
   /** ETag as S3 lists it (quotes allowed). */
   readonly etag?: string;
+  /**
+   * Backfill pass: `full-load` loads only LOAD files and skips CDC files (the first pass of the
+   * backfill: in an S3 listing a table's CDC files, named by timestamp, sort before its LOAD files,
+   * so one pass could fill every slot with CDC files waiting for LOAD files that never start).
+   * @default - every DMS data file
+   */
+  readonly phase?: 'full-load' | 'all';
 }
 
 /** Quarantine objects in S3 (PutObject overwrites the same key, so a retried batch writes it once). */
@@ -59,6 +66,7 @@ export class SkipError extends Error {}
 export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<LoadResult | { status: 'skipped'; reason: string }> {
   const dmsKey = parseDmsKey(ref.key, deps.landingPrefix);
   if (typeof dmsKey === 'string') return { status: 'skipped', reason: dmsKey };
+  if (ref.phase === 'full-load' && dmsKey.kind !== 'full-load') return { status: 'skipped', reason: `${ref.key} is a CDC file: the second backfill pass loads it` };
   const earlier = await earlierKeys(deps.s3, ref.bucket, deps.landingPrefix, dmsKey);
   const client: Client = await deps.connections.get();
   await assertEarlierFilesLoaded(client, dmsKey, earlier);

@@ -171,3 +171,45 @@ export function verificationMarkdown(results: TableVerification[]): string {
   }
   return lines.join('\n');
 }
+
+/** A source column holding values equal to the DMS CSV null token (they would load as NULL). */
+export interface NullTokenCollision {
+  readonly table: string;
+  readonly column: string;
+  readonly rows: number;
+}
+
+/**
+ * Pre-flight for the NULL token: DMS writes SQL NULL as the unquoted `CsvNullValue` token, and a
+ * source string equal to the token is written the same way — the loader cannot tell them apart
+ * (in a NOT NULL column it quarantines the row; in a nullable column it would store NULL). This
+ * scans every string-like column (text, varchar, char, enums, domains over them) of the given
+ * source tables in one pass per table and returns each column with colliding rows. Run it before
+ * the full load; on a hit, pick another token (`DMS_CSV.nullValue`, used by both the endpoint and
+ * the loader) that no source value equals, or fix the data.
+ */
+export async function findNullTokenCollisions(source: Client, tables: Array<[string, string]>, token: string): Promise<NullTokenCollision[]> {
+  const out: NullTokenCollision[] = [];
+  for (const [schema, table] of tables) {
+    const cols = await source.query<{ name: string }>(
+      `SELECT a.attname AS name
+         FROM pg_catalog.pg_attribute a
+         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype
+        WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+          AND (t.typcategory IN ('S', 'E') OR bt.typcategory IN ('S', 'E'))
+        ORDER BY a.attnum`,
+      [schema, table],
+    );
+    if (cols.rows.length === 0) continue;
+    const counts = cols.rows.map((c, i) => `count(*) FILTER (WHERE ${quoteIdent(c.name)}::text = $1) AS c${i}`).join(', ');
+    const r = await source.query<Record<string, string>>(`SELECT ${counts} FROM ${qualified({ schema, table })}`, [token]);
+    cols.rows.forEach((c, i) => {
+      const n = Number(r.rows[0][`c${i}`]);
+      if (n > 0) out.push({ table: `${schema}.${table}`, column: c.name, rows: n });
+    });
+  }
+  return out;
+}

@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dms from 'aws-cdk-lib/aws-dms';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -147,6 +148,12 @@ export class DsqlBridge extends Construct {
   public readonly accessLogsBucket: s3.Bucket;
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
+  /** In alarm when a message is in the DLQ: an object failed to load (it stays in S3; redrive after the fix). */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** In alarm when the oldest queued S3 event is older than 1 hour: a failing or blocked object. */
+  public readonly queueAgeAlarm: cloudwatch.Alarm;
+  /** In alarm when the loader met an object under the landing prefix that is not a DMS data file (kept, not loaded). */
+  public readonly skippedObjectAlarm: cloudwatch.Alarm;
   public readonly loader: nodejs.NodejsFunction;
   public readonly backfill: sfn.StateMachine;
   public readonly dmsRole: iam.Role;
@@ -286,6 +293,22 @@ export class DsqlBridge extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 100 },
     });
     this.landingBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(this.queue), { prefix: `${this.landingPrefix}/` });
+    // A failing object is retried every visibility timeout (60 min) up to 100 receives before the
+    // DLQ; the age alarm surfaces it (and the CDC files of its table waiting behind it) within hours.
+    this.deadLetterAlarm = this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }).createAlarm(this, 'DeadLetterAlarm', {
+      alarmDescription: 'DSQL bridge: S3 events in the dead-letter queue; the objects were not loaded (they are kept). Fix the cause, then redrive the DLQ.',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.queueAgeAlarm = this.queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: 'Maximum' }).createAlarm(this, 'QueueAgeAlarm', {
+      alarmDescription: 'DSQL bridge: an S3 event has waited over 1 hour; an object keeps failing or its table is blocked behind it (see loader logs).',
+      threshold: 3600,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     // CDK's singleton that configures bucket notifications (one per stack).
     for (const child of stack.node.children.filter((c) => c.node.id.startsWith('BucketNotificationsHandler'))) {
       Validations.of(child).acknowledge(
@@ -387,20 +410,51 @@ export class DsqlBridge extends Construct {
       reason: 'SQS event sources fail over through the queue redrive policy (DLQ after 100 receives); event source mapping on-failure destinations apply to stream sources.',
     });
 
-    // ---- Backfill: Distributed Map over every object already under the prefix -------------------
-    const load = new tasks.LambdaInvoke(this, 'LoadObject', {
-      lambdaFunction: this.loader,
-      payload: sfn.TaskInput.fromObject({
-        bucket: this.landingBucket.bucketName,
-        key: sfn.JsonPath.stringAt('$.Key'),
-        etag: sfn.JsonPath.stringAt('$.Etag'),
-      }),
-      payloadResponseOnly: true,
-      retryOnServiceExceptions: true,
+    this.skippedObjectAlarm = new cloudwatch.Metric({
+      namespace: 'DbOpsKit/DsqlBridge',
+      metricName: 'ObjectsSkipped',
+      dimensionsMap: { service: 'dsql-loader' },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+    }).createAlarm(this, 'SkippedObjectAlarm', {
+      alarmDescription: 'DSQL bridge: an object under the landing prefix is not a DMS data file name the loader knows; it is kept but NOT loaded. Check the loader log for the key.',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    // A CDC file waits for the earlier files of its table; a transient failure is retried too.
-    load.addRetry({ errors: ['DsqlLoaderWaitError'], interval: Duration.seconds(30), maxAttempts: 60, backoffRate: 1.2, maxDelay: Duration.minutes(5) });
-    load.addRetry({ errors: ['DsqlLoaderTransientError', 'Lambda.TooManyRequestsException'], interval: Duration.seconds(10), maxAttempts: 6, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+
+    // ---- Backfill: Distributed Map over every object already under the prefix -------------------
+    // Two passes. In an S3 listing a table's CDC files (named yyyyMMdd-…) sort before its LOAD files,
+    // and a CDC file waits (retries) until every earlier file of its table is loaded. In one pass,
+    // CDC files could take every concurrency slot while the LOAD files they wait for never start.
+    // Pass 1 loads only LOAD files (CDC files return "skipped" at once); pass 2 loads everything in
+    // listing order, where each table's CDC files are in DMS order and LOAD files are already done.
+    const loadTask = (id: string, phase: 'full-load' | 'all') => {
+      const task = new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: this.loader,
+        payload: sfn.TaskInput.fromObject({
+          bucket: this.landingBucket.bucketName,
+          key: sfn.JsonPath.stringAt('$.Key'),
+          etag: sfn.JsonPath.stringAt('$.Etag'),
+          phase,
+        }),
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: true,
+      });
+      // A CDC file waits for the earlier files of its table; a transient failure is retried too.
+      task.addRetry({ errors: ['DsqlLoaderWaitError'], interval: Duration.seconds(30), maxAttempts: 60, backoffRate: 1.2, maxDelay: Duration.minutes(5) });
+      task.addRetry({ errors: ['DsqlLoaderTransientError', 'Lambda.TooManyRequestsException'], interval: Duration.seconds(10), maxAttempts: 6, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+      return task;
+    };
+    const fullLoadPass = new sfn.DistributedMap(this, 'BackfillFullLoadFiles', {
+      itemReader: new sfn.S3ObjectsItemReader({ bucket: this.landingBucket, prefix: `${this.landingPrefix}/` }),
+      maxConcurrency: props.backfillMaxConcurrency ?? 10,
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+      toleratedFailurePercentage: 0,
+      label: 'BackfillFullLoad',
+    });
+    fullLoadPass.itemProcessor(loadTask('LoadFullLoadObject', 'full-load'));
     const map = new sfn.DistributedMap(this, 'BackfillEveryObject', {
       itemReader: new sfn.S3ObjectsItemReader({ bucket: this.landingBucket, prefix: `${this.landingPrefix}/` }),
       maxConcurrency: props.backfillMaxConcurrency ?? 10,
@@ -408,10 +462,10 @@ export class DsqlBridge extends Construct {
       toleratedFailurePercentage: 0,
       label: 'Backfill',
     });
-    map.itemProcessor(load);
+    map.itemProcessor(loadTask('LoadObject', 'all'));
     const smLogs = new logs.LogGroup(this, 'BackfillLogs', { retention, encryptionKey: this.encryptionKey, removalPolicy: RemovalPolicy.RETAIN });
     this.backfill = new sfn.StateMachine(this, 'Backfill', {
-      definitionBody: sfn.DefinitionBody.fromChainable(map),
+      definitionBody: sfn.DefinitionBody.fromChainable(fullLoadPass.next(map)),
       tracingEnabled: true,
       logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
       timeout: Duration.days(7),
@@ -426,7 +480,11 @@ export class DsqlBridge extends Construct {
       const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
       const execution = `arn:<AWS::Partition>:states:${region}:${account}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalIdOf(this.backfill)}"}]}]}`;
       const reason = 'A Distributed Map describes and stops its own child executions, whose names are generated at run time; scoped to this state machine.';
-      Validations.of(mapPolicy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${execution}:*]`, reason }, { id: `AwsSolutions-IAM5[Resource::${execution}/Backfill:*]`, reason });
+      Validations.of(mapPolicy).acknowledge(
+        { id: `AwsSolutions-IAM5[Resource::${execution}:*]`, reason },
+        { id: `AwsSolutions-IAM5[Resource::${execution}/Backfill:*]`, reason },
+        { id: `AwsSolutions-IAM5[Resource::${execution}/BackfillFullLoad:*]`, reason },
+      );
     }
 
     // ---- DMS S3 target endpoint ------------------------------------------------------------------

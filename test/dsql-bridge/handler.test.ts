@@ -54,6 +54,7 @@ describe('handler', () => {
   });
 
   test('a wrong event shape gets a clear error', async () => {
-    await expect(handler({ bucket: 42 } as never)).rejects.toThrow('expected an SQS event or { bucket, key, etag? }');
+    await expect(handler({ bucket: 42 } as never)).rejects.toThrow('expected an SQS event or { bucket, key, etag?, phase? }');
+    await expect(handler({ bucket: 'b', key: 'dms/public/t/LOAD00000001.csv', phase: 'cdc' } as never)).rejects.toThrow('phase must be "full-load" or "all", got "cdc"');
   });
 });

@@ -6,7 +6,7 @@
 import { Client } from 'pg';
 import { DMS_CSV, DmsObjectKey, parseDmsKey } from '../../lambda/dsql-loader/dms-format';
 import { assertEarlierFilesLoaded, ensureProgressTable, LoaderOptions, loadObject, WaitError } from '../../lambda/dsql-loader/loader';
-import { verifyTable } from '../../lambda/dsql-loader/verify';
+import { findNullTokenCollisions, verifyTable } from '../../lambda/dsql-loader/verify';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
 import {
   bodyOf,
@@ -414,11 +414,17 @@ describe('faults', () => {
         [6, 'column "qty" (integer)'],
         [7, 'column "active" (boolean)'],
         [8, 'column "payload" (bytea)'],
-        [10, 'column "name" is NOT NULL but the value is NULL'],
+        [10, `column "name" is NOT NULL but the value is NULL (the field is the CSV null token ${DMS_CSV.nullValue}`],
         [14, 'CSV'],
         [9, 'database'],
       ]);
-      expect(q.every((x) => x.object === 'dms/public/items/LOAD00000001.csv' && typeof x.raw === 'string')).toBe(true);
+      expect(q.every((x) => x.object === 'dms/public/items/LOAD00000001.csv')).toBe(true);
+      // Bad input is kept: each quarantined record carries its raw CSV text (the source line,
+      // re-encoded in the DMS format), including the row only the database refused (line 9).
+      const rawOf = (line: number) => q.find((x) => x.line === line)!.raw;
+      for (const line of [4, 6, 7, 8, 9, 10]) expect(rawOf(line)).toBe(lines[line - 1]);
+      expect(rawOf(3)).toBe(lines[2]);
+      expect(String(rawOf(14))).toContain('unterminated, 1,2,3');
       expect(r).toMatchObject({ status: 'loaded', rowsApplied: 4, rowsRejected: 8, records: 12 });
       const progress = await t.client.query('SELECT rows_applied::int, rows_rejected::int, done FROM dsql_loader.progress');
       expect(progress.rows).toEqual([{ rows_applied: 4, rows_rejected: 8, done: true }]);
@@ -429,6 +435,31 @@ describe('faults', () => {
 });
 
 describe('DMS order of files within a table', () => {
+  test('NULL token collision: a source string equal to CsvNullValue is found before the load and quarantined in NOT NULL columns', async () => {
+    const t = await newTarget();
+    try {
+      const token = DMS_CSV.nullValue;
+      // Pre-flight on the source (here a scratch table in the same server): which columns hold the token?
+      await t.client.query(`CREATE TABLE public.src_items (LIKE public.items INCLUDING ALL)`);
+      await t.client.query(`INSERT INTO src_items (id, name, note) VALUES (1, $1, 'x'), (2, 'ok', $1), (3, 'ok', $1), (4, 'ok', lower($1))`, [token]);
+      expect(await findNullTokenCollisions(t.client, [['public', 'src_items'], ['public', 'order_lines']], token)).toEqual([
+        { table: 'public.src_items', column: 'name', rows: 1 },
+        { table: 'public.src_items', column: 'note', rows: 2 },
+      ]);
+      // DMS writes the string exactly like NULL (unquoted token). In the NOT NULL column the row is
+      // quarantined with its raw text and a reason that names the token; nothing loads as NULL there.
+      const line = `I,${TS},1,${token},x,,,,,,,,,`;
+      const r = await loadObject({ dmsKey: key('dms/public/items/LOAD00000001.csv'), etag: 'tok', body: bodyOf(`${HEADER.join(',')}\n${line}\n`) }, t.opts);
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: 0, rowsRejected: 1 });
+      const q = t.quarantine.lines();
+      expect(q).toHaveLength(1);
+      expect(q[0]).toMatchObject({ line: 2, raw: line });
+      expect(String(q[0].reason)).toContain(`the field is the CSV null token ${token}`);
+    } finally {
+      await t.close();
+    }
+  });
+
   test('a CDC file waits until every earlier file of its table is loaded', async () => {
     const t = await newTarget();
     try {

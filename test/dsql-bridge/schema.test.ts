@@ -196,5 +196,13 @@ describe('CLIs', () => {
     const bad = await cli('verify-cli.ts', ['--source-url', url('vsrc'), '--tables', 'public.t']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('usage: npm run dsql-verify');
+    // NULL-token pre-flight (source only): clean, then a source string equal to the token is named.
+    const clean = await cli('verify-cli.ts', ['--null-token-only', '--source-url', url('vsrc'), '--schema', 'public']);
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toContain('NULL token: no source string value in 1 table(s) equals @@DMS_NULL@@');
+    await pg.query(`UPDATE t SET v = '@@DMS_NULL@@' WHERE id IN (7, 8)`, [], 'vsrc');
+    const hit = await cli('verify-cli.ts', ['--null-token-only', '--source-url', url('vsrc'), '--tables', 'public.t']);
+    expect(hit.code).toBe(1);
+    expect(hit.stdout).toContain('| public.t | v | 2 |');
   });
 });

@@ -121,8 +121,23 @@ describe('DbOpsDsqlBridge stack', () => {
     expect(def).toContain('MaxConcurrency\\":10');
     expect(def).toContain(':states:::s3:listObjectsV2');
     expect(def).toContain('DsqlLoaderWaitError');
+    // Two passes: LOAD files first (a table's CDC files sort before its LOAD files in a listing and
+    // would otherwise fill every slot waiting for them), then every file in listing order.
+    const joined = (sm.Properties.DefinitionString['Fn::Join'][1] as unknown[]).map((p) => (typeof p === 'string' ? p : 'TOKEN')).join('');
+    const asl = JSON.parse(joined);
+    expect(asl.StartAt).toBe('BackfillFullLoadFiles');
+    expect(asl.States.BackfillFullLoadFiles).toMatchObject({ Type: 'Map', Next: 'BackfillEveryObject', MaxConcurrency: 10 });
+    expect(asl.States.BackfillEveryObject).toMatchObject({ Type: 'Map', End: true, MaxConcurrency: 10 });
+    expect(asl.States.BackfillFullLoadFiles.ItemProcessor.States.LoadFullLoadObject.Parameters.phase).toBe('full-load');
+    expect(asl.States.BackfillEveryObject.ItemProcessor.States.LoadObject.Parameters.phase).toBe('all');
     expect(sm.Properties.TracingConfiguration).toEqual({ Enabled: true });
     expect(sm.Properties.LoggingConfiguration.Level).toBe('ALL');
+  });
+
+  test('alarms: a message in the DLQ, an S3 event older than one hour in the queue, an object the loader skipped', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 3600, ComparisonOperator: 'GreaterThanThreshold' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'DbOpsKit/DsqlBridge', MetricName: 'ObjectsSkipped', Dimensions: [{ Name: 'service', Value: 'dsql-loader' }], Threshold: 0 });
   });
 
   test('no DMS source or replication unless source details are given', () => {

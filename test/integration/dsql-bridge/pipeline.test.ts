@@ -107,12 +107,13 @@ test('S3 → SQS → loader → PostgreSQL: full load + CDC in DMS order, quaran
   const cdc = await exportChanges(src, 'accounts', 1500);
   expect(cdc.length).toBeGreaterThanOrEqual(2);
 
+  let skipped = 0;
   const deps: HandleDeps = {
     s3,
     sqs,
     connections: testConnections(pg, 'dst'),
     config: { landingPrefix: 'dms', quarantinePrefix: 'quarantine', limits: { maxRows: 3000, maxBytes: 8 * 1024 * 1024 }, nullValue: '@@DMS_NULL@@', timestampColumn: 'dms_commit_ts' },
-    metrics: { rowsLoaded: () => {}, rowsRejected: () => {}, retry: () => {}, lagSeconds: () => {} },
+    metrics: { rowsLoaded: () => {}, rowsRejected: () => {}, retry: () => {}, lagSeconds: () => {}, objectSkipped: () => (skipped += 1) },
     log: { info: () => {}, warn: () => {}, error: () => {} },
     waitRetrySeconds: 0,
   };
@@ -140,6 +141,7 @@ test('S3 → SQS → loader → PostgreSQL: full load + CDC in DMS order, quaran
       expect(rounds).toBeLessThan(200);
     }
     expect(waits).toBeGreaterThan(0); // CDC files waited for the full load
+    expect(skipped).toBe(1); // dms/README.txt: kept, not loaded, counted (ObjectsSkipped alarm)
 
     const v = await verifyTable(src, dst, 'public', 'accounts');
     expect(v).toMatchObject({ ok: true, missingCount: 0, extraCount: 0, differentCount: 0 });
@@ -163,6 +165,52 @@ test('S3 → SQS → loader → PostgreSQL: full load + CDC in DMS order, quaran
     expect((await verifyTable(src, dst, 'public', 'accounts')).ok).toBe(true);
   } finally {
     await deps.connections.close();
+  }
+});
+
+test('backfill (Distributed Map items in S3 listing order): pass 1 loads LOAD files, pass 2 the CDC files in DMS order', async () => {
+  // In a listing, a table's CDC files (yyyyMMdd-…) sort before its LOAD files. A single pass with
+  // bounded concurrency would fill its slots with CDC files waiting for LOAD files never started.
+  const bucket = 'backfill'; // no event notifications: only the state machine's items drive the loader
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await src.query(`CREATE TABLE public.ledger (id int PRIMARY KEY, memo text, amount numeric(12,2))`);
+  const dst2 = await createDatabase(pg, 'dst_backfill');
+  await dst2.query(`CREATE TABLE public.ledger (id int PRIMARY KEY, memo text, amount numeric(12,2))`);
+  await src.query(`INSERT INTO ledger SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE 'memo ' || g END, g / 4.0 FROM generate_series(1, 5000) g`);
+  const full = await exportFullLoad(src, 'ledger', 3000);
+  await captureChanges(src, 'ledger');
+  await src.query(`UPDATE ledger SET amount = amount * 2, memo = '' WHERE id % 4 = 0`);
+  await src.query(`DELETE FROM ledger WHERE id % 9 = 0`);
+  await src.query(`INSERT INTO ledger SELECT g, 'late', 1 FROM generate_series(5001, 5100) g`);
+  await src.query(`UPDATE ledger SET memo = 'again' WHERE id BETWEEN 5001 AND 5050`);
+  const cdc = await exportChanges(src, 'ledger', 400);
+  expect(cdc.length).toBeGreaterThanOrEqual(3);
+  for (const [i, body] of cdc.entries()) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `dms/public/ledger/20261130-06000000${i}.csv`, Body: body }));
+  for (const [i, body] of full.entries()) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `dms/public/ledger/LOAD0000000${i + 1}.csv`, Body: body }));
+  const deps: HandleDeps = {
+    s3,
+    sqs,
+    connections: testConnections(pg, 'dst_backfill'),
+    config: { landingPrefix: 'dms', quarantinePrefix: 'quarantine', limits: { maxRows: 3000, maxBytes: 8 * 1024 * 1024 }, nullValue: '@@DMS_NULL@@', timestampColumn: 'dms_commit_ts' },
+    metrics: { rowsLoaded: () => {}, rowsRejected: () => {}, retry: () => {}, lagSeconds: () => {} },
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+  };
+  resetProgressCache();
+  try {
+    const items = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dms/' }))).Contents!.map((o) => ({ bucket, key: o.Key!, etag: o.ETag }));
+    expect(items.map((i) => i.key.split('/').pop())).toEqual([...cdc.map((_, i) => `20261130-06000000${i}.csv`), ...full.map((_, i) => `LOAD0000000${i + 1}.csv`)]);
+    // The first item of a single pass cannot make progress: it waits for LOAD files listed after it.
+    await expect(handleEvent({ ...items[0], phase: 'all' }, deps)).rejects.toMatchObject({ name: 'DsqlLoaderWaitError' });
+    const pass1 = [];
+    for (const item of items) pass1.push(await handleEvent({ ...item, phase: 'full-load' }, deps));
+    expect(pass1.map((r) => (r as { status: string }).status)).toEqual([...cdc.map(() => 'skipped'), ...full.map(() => 'loaded')]);
+    const pass2 = [];
+    for (const item of items) pass2.push(await handleEvent({ ...item, phase: 'all' }, deps)); // no WaitError: in order
+    expect(pass2.map((r) => (r as { status: string }).status)).toEqual([...cdc.map(() => 'loaded'), ...full.map(() => 'already-loaded')]);
+    expect(await verifyTable(src, dst2, 'public', 'ledger')).toMatchObject({ ok: true, missingCount: 0, extraCount: 0, differentCount: 0 });
+  } finally {
+    await deps.connections.close();
+    await dst2.end();
   }
 });
 
