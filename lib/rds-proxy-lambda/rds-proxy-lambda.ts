@@ -371,6 +371,10 @@ export class RdsProxyLambda extends Construct {
         endpoint: this.secretsEndpoint(),
         securityGroup: rotationSg,
       });
+      Annotations.of(cluster).acknowledgeWarning(
+        '@aws-cdk/aws-rds:instancePerformanceInsightsOverridden',
+        'Performance Insights is set once at cluster level (with the CMK) and applies to every instance.',
+      );
       Validations.of(cluster).acknowledge({
         id: 'AwsSolutions-RDS11',
         reason: 'The default PostgreSQL port is kept: clients reach the cluster only through RDS Proxy, security groups allow the proxy alone, and a non-default port adds no protection.',
