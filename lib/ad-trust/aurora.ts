@@ -72,8 +72,14 @@ function acknowledgeCommonRdsFindings(scope: Construct, engine: AuroraEngineName
   }
 }
 
+/** Props of {@link KerberosGlobalDatabase}, the primary Region's side of the global database. */
 export interface KerberosGlobalDatabaseProps {
+  /**
+   * Aurora engine; the version is fixed per engine to one that supports both Global Database and Kerberos
+   * (Aurora PostgreSQL 16.6, Aurora MySQL 3.08.0).
+   */
   readonly engine: AuroraEngineName;
+  /** VPC of the primary cluster; it must reach the directory's domain controllers. */
   readonly vpc: ec2.IVpc;
   /** @default - isolated subnets */
   readonly vpcSubnets?: ec2.SubnetSelection;
@@ -199,8 +205,11 @@ export class KerberosGlobalDatabase extends Construct {
   }
 }
 
+/** Props of {@link KerberosSecondaryCluster}, the secondary Region's cluster of the global database. */
 export interface KerberosSecondaryClusterProps {
+  /** Aurora engine; must be the primary's engine (the version is taken from the same per-engine defaults). */
   readonly engine: AuroraEngineName;
+  /** VPC of the secondary cluster in this Region; it must reach the replicated directory's domain controllers. */
   readonly vpc: ec2.IVpc;
   /** @default - isolated subnets */
   readonly vpcSubnets?: ec2.SubnetSelection;
@@ -210,6 +219,7 @@ export interface KerberosSecondaryClusterProps {
   readonly directoryRoleName: string;
   /** The global cluster to join. */
   readonly globalClusterIdentifier: string;
+  /** Networks whose clients may connect to the database port in this Region (on-premises and application CIDRs). */
   readonly clientCidrs: string[];
   /**
    * Storage key in this Region (a cross-Region encrypted secondary must name its own key).

@@ -93,6 +93,7 @@ export function newTrustPasswordSecret(scope: Construct, id: string, remoteDomai
   return secret;
 }
 
+/** Props of {@link ForestTrust}. */
 export interface ForestTrustProps {
   /** Directory ID of the AWS Managed Microsoft AD (`d-…`). */
   readonly directoryId: string;
@@ -247,7 +248,9 @@ export class ForestTrust extends Construct {
   }
 }
 
+/** Props of {@link DirectoryRegionReplication}. */
 export interface DirectoryRegionReplicationProps {
+  /** Directory ID (`d-…`) of the Enterprise Edition AWS Managed Microsoft AD to replicate. */
   readonly directoryId: string;
   /** The Region where the directory was created. */
   readonly primaryRegion: string;

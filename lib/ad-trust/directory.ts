@@ -9,6 +9,7 @@ import { FQDN_RE, NETBIOS_RE, NO_MULTI_REGION_REPLICATION, Problems } from './va
 
 export type DirectoryEdition = 'Enterprise' | 'Standard';
 
+/** Props of {@link ManagedMicrosoftAd}. */
 export interface ManagedMicrosoftAdProps {
   /** VPC for the two domain controllers of the primary Region. */
   readonly vpc: ec2.IVpc;
@@ -131,6 +132,7 @@ export class ManagedMicrosoftAd extends Construct {
   }
 }
 
+/** Props of {@link DirectoryAccessRole}. */
 export interface DirectoryAccessRoleProps {
   /**
    * Role name (IAM is global: the secondary cluster in the replica Region uses the same role by name).

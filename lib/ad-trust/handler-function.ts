@@ -11,16 +11,22 @@ import { Construct } from 'constructs';
 /** Runtime code of this pattern; resolved relative to this file so `lib/ad-trust` + `lambda/ad-trust` can be copied together. */
 export const LAMBDA_DIR = path.join(__dirname, '../../lambda/ad-trust');
 
+/** Props of {@link HandlerPair}. */
 export interface HandlerPairProps {
   /** File in lambda/ad-trust that exports `onEvent` and `isComplete`. */
   readonly entry: string;
+  /** Description of the functions and their roles (the handler name is appended). */
   readonly description: string;
+  /** Retention of the log groups of both handlers, the Provider framework and its waiter state machine. */
   readonly logRetention: logs.RetentionDays;
   /** How often the framework calls isComplete. */
   readonly queryInterval: Duration;
   /** Give up (and fail the deployment) after this long. */
   readonly totalTimeout: Duration;
-  /** Extra environment variables for both functions. */
+  /**
+   * Extra environment variables for both functions (they can override `POWERTOOLS_LOG_LEVEL`).
+   * @default - only `POWERTOOLS_LOG_LEVEL=INFO`
+   */
   readonly environment?: Record<string, string>;
 }
 

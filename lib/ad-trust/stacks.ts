@@ -8,6 +8,7 @@ import { DirectoryRegionReplication, ForestTrust, newTrustPasswordSecret } from 
 import { DirectoryAccessRole, DirectoryEdition, ManagedMicrosoftAd } from './directory';
 import { checkDistinctCidrs, FQDN_RE, Problems } from './validation';
 
+/** The VPC of one Region's stack: bring your own (`vpc`) or have one created (`vpcCidr`). */
 export interface NetworkProps {
   /**
    * Bring your own VPC (it needs two isolated or private subnets in different Availability Zones,
@@ -58,6 +59,7 @@ function cidrOf(props: NetworkProps): string | undefined {
   return c && !Token.isUnresolved(c) ? c : undefined;
 }
 
+/** Props of {@link AdTrustPrimaryStack}. */
 export interface AdTrustPrimaryStackProps extends StackProps, NetworkProps {
   /** The AWS forest, e.g. `corp.aws.example.com`. */
   readonly domainName: string;
@@ -67,7 +69,11 @@ export interface AdTrustPrimaryStackProps extends StackProps, NetworkProps {
   readonly edition?: DirectoryEdition;
   /** The Region the directory and the global database are replicated to. */
   readonly replicaRegion: string;
-  /** CIDR of the replica Region's VPC: validated here so the two VPCs never overlap. */
+  /**
+   * CIDR of the replica Region's VPC: validated here so the two VPCs never overlap.
+   * @default - not checked in this stack; the replica stack still rejects a VPC CIDR that overlaps the
+   *   primary's or an on-premises network
+   */
   readonly replicaVpcCidr?: string;
   /** On-premises forest root domain, e.g. `onprem.example.com`. */
   readonly onPremDomainName: string;
@@ -88,6 +94,10 @@ export interface AdTrustPrimaryStackProps extends StackProps, NetworkProps {
    * @default - a generated secret
    */
   readonly trustPasswordSecret?: secretsmanager.ISecret;
+  /**
+   * Aurora engine of the global database (version fixed per engine: Aurora PostgreSQL 16.6 or Aurora MySQL
+   * 3.08.0, which support both Global Database and Kerberos); the replica stack uses the same engine.
+   */
   readonly engine: AuroraEngineName;
   /** @default 'db-ops-kit-kerberos' */
   readonly globalClusterIdentifier?: string;
@@ -187,6 +197,7 @@ export class AdTrustPrimaryStack extends Stack {
   }
 }
 
+/** Props of {@link AdTrustReplicaStack}. */
 export interface AdTrustReplicaStackProps extends StackProps, NetworkProps {
   /** The primary stack (in another Region of the same app). */
   readonly primary: AdTrustPrimaryStack;

@@ -6,14 +6,19 @@ import { DsqlBridge, DsqlBridgeProps } from './dsql-bridge';
 
 /** An existing source PostgreSQL described by plain IDs (what cdk.json context can hold). */
 export interface DsqlBridgeSourceAttributes {
+  /** Host name of the source PostgreSQL server, as DMS reaches it from the VPC `vpcId`. */
   readonly serverName: string;
   /** @default 5432 */
   readonly port?: number;
+  /** Database to replicate. */
   readonly databaseName: string;
   /** ARN of the Secrets Manager secret with `username` and `password`. */
   readonly secretArn: string;
+  /** ID of the VPC DMS Serverless runs in; it must reach the source server. */
   readonly vpcId: string;
+  /** CIDR of that VPC: the DMS security group allows egress to it on the source port (the source must be inside it). */
   readonly vpcCidr: string;
+  /** Availability Zones of `subnetIds`, in the same order. */
   readonly availabilityZones: string[];
   /** Private subnets (one per availability zone) for DMS Serverless. */
   readonly subnetIds: string[];
@@ -21,6 +26,7 @@ export interface DsqlBridgeSourceAttributes {
   readonly schemas?: string[];
 }
 
+/** Props of {@link DsqlBridgeStack}. */
 export interface DsqlBridgeStackProps extends StackProps {
   /**
    * Props of the bridge construct.

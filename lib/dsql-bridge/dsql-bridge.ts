@@ -45,7 +45,8 @@ export interface DsqlBridgeSourceProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
    * Security groups for DMS Serverless.
-   * @default - a new security group with egress to the VPC only
+   * @default - a new security group with egress to the VPC CIDR on the source port and HTTPS (443) to anywhere
+   *   for the S3, KMS and Secrets Manager endpoints
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
   /**
@@ -60,6 +61,7 @@ export interface DsqlBridgeSourceProps {
   readonly maxCapacityUnits?: number;
 }
 
+/** Props of {@link DsqlBridge}. */
 export interface DsqlBridgeProps {
   /**
    * Customer-managed key for the DSQL cluster, landing bucket, queues, Lambda environment and logs.

@@ -39,7 +39,15 @@ export interface RdsProxyLambdaClusterProps {
    * @default - one Serverless v2 writer and no readers
    */
   readonly instances?: {
+    /**
+     * The writer instance.
+     * @default - a Serverless v2 writer (auto minor version upgrade on) sized by `serverlessV2MinCapacity`/`serverlessV2MaxCapacity`
+     */
     readonly writer?: rds.IClusterInstance;
+    /**
+     * Reader instances; they need an explicit `writer`.
+     * @default - no readers
+     */
     readonly readers?: rds.IClusterInstance[];
   };
   /**
