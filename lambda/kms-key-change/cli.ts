@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import { parseArgs } from 'node:util';
 import { clientsFor } from './clients';
+import { breakLock, LOCK_TAG, runStartedAt } from './lock';
 import { buildPlan, formatPlan } from './plan';
 import { preflight, PreflightError } from './preflight';
 import { phasesFor, rollbackPhases, runPhases } from './runner';
@@ -15,6 +16,7 @@ import { assertState, isValidRdsId, newState, RekeyState } from './state';
 
 export const USAGE = `usage: npm run kms-change -- (--db-instance <id> | --db-cluster <id>) --kms-key <arn|alias> [options]
        npm run kms-change -- --resume <state.json> [--cutover] [--rollback]
+       npm run kms-change -- (--db-instance <id> | --db-cluster <id>) --break-lock <run id> [--region <r>]
 
   --db-instance <id>            re-key this RDS DB instance
   --db-cluster <id>             re-key this Aurora DB cluster (and create its writer and readers)
@@ -33,6 +35,8 @@ export const USAGE = `usage: npm run kms-change -- (--db-instance <id> | --db-cl
                                 confirm that no writes reached the source since its snapshot
   --rollback                    with --resume: rename back (the re-keyed copy is kept)
   --resume <file>               continue the run recorded in this state file
+  --break-lock <run id>         remove the run lock (tag db-ops-kit:rekey-lock=<run id>) of a run that
+                                is dead and will never be resumed; stops nothing, deletes nothing else
   --state-file <file>           where to write the state (default ./rekey-<id>-<run>.json)
   --region <region>             source Region (default AWS_REGION)
   --poll-seconds <n>            pause between status checks (default 30)
@@ -54,6 +58,7 @@ export interface CliOptions {
   writesStoppedSinceSnapshot: boolean;
   rollback: boolean;
   resume?: string;
+  breakLock?: string;
   stateFile?: string;
   region?: string;
   pollSeconds: number;
@@ -83,6 +88,7 @@ export function parseCli(argv: string[]): CliOptions {
         'writes-stopped-since-snapshot': { type: 'boolean', default: false },
         rollback: { type: 'boolean', default: false },
         resume: { type: 'string' },
+        'break-lock': { type: 'string' },
         'state-file': { type: 'string' },
         region: { type: 'string' },
         'poll-seconds': { type: 'string', default: '30' },
@@ -100,6 +106,7 @@ export function parseCli(argv: string[]): CliOptions {
     writesStoppedSinceSnapshot: !!v['writes-stopped-since-snapshot'],
     rollback: !!v.rollback,
     resume: v.resume,
+    breakLock: v['break-lock'],
     stateFile: v['state-file'],
     region: v.region,
     pollSeconds: Number(v['poll-seconds']),
@@ -115,7 +122,11 @@ export function parseCli(argv: string[]): CliOptions {
   if (v['db-instance'] && v['db-cluster']) problems.push('pass either --db-instance or --db-cluster, not both');
   if (v['db-instance']) Object.assign(o, { kind: 'instance', sourceId: v['db-instance'] });
   if (v['db-cluster']) Object.assign(o, { kind: 'cluster', sourceId: v['db-cluster'] });
-  if (o.resume) {
+  if (o.breakLock !== undefined) {
+    if (!/^\d{14}$/.test(o.breakLock)) problems.push(`--break-lock takes the 14-digit run id named in the refusal, got "${o.breakLock}"`);
+    if (!o.sourceId) problems.push('--break-lock needs --db-instance or --db-cluster');
+    if (o.resume || o.cutover || o.rollback || o.dryRun || o.kmsKey) problems.push('--break-lock only releases a lock; do not combine it with --kms-key, --resume, --cutover, --rollback or --dry-run');
+  } else if (o.resume) {
     if (o.sourceId || o.kmsKey) problems.push('--resume takes the database and key from the state file; do not pass --db-instance/--db-cluster/--kms-key');
   } else {
     if (o.rollback) problems.push('--rollback needs --resume <state file of the run that did the cutover>');
@@ -154,6 +165,38 @@ function summary(s: RekeyState): string[] {
   return lines;
 }
 
+/** `--break-lock <run id>`: says what it will do, removes only that run's lock tag, says what it did. */
+async function breakLockCli(o: CliOptions, io: CliIo): Promise<number> {
+  const region = o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+  if (!region) {
+    io.err(`error: no Region: pass --region or set AWS_REGION\n\n${USAGE}`);
+    return 2;
+  }
+  const runId = o.breakLock!;
+  io.out(
+    `Releasing the run lock of key-change run ${runId} (started ${runStartedAt(runId)}) on ${o.kind} ${o.sourceId} in ${region}: removing the tag ${LOCK_TAG}=${runId} ` +
+      `from ${o.sourceId}, ${o.sourceId}-pre-rekey-${runId} and ${o.sourceId}-rekey-${runId} where it names this run. This stops nothing and deletes nothing else. ` +
+      `Do this only if run ${runId} is not running (no kms-change process, no RUNNING Step Functions execution): a run that is still alive would race the next one.`,
+  );
+  try {
+    const r = await breakLock(clientsFor(region).rds, { kind: o.kind!, sourceId: o.sourceId! }, runId);
+    for (const l of r.lines) io.out(`  ${l}`);
+    if (r.heldByOther.length > 0 && r.released.length === 0) {
+      io.err(`error: the lock on ${r.heldByOther.map((h) => `${h.id} names run ${h.holder}`).join(', ')}, not ${runId}; nothing was released. Check that run first; to release its lock pass --break-lock ${r.heldByOther[0].holder}`);
+      return 1;
+    }
+    io.out(
+      r.released.length > 0
+        ? `Released. Run ${runId} can still be resumed with its state file (it takes the lock again if no other run has it); its resources are kept.`
+        : `Nothing to release: no lock of run ${runId} found.`,
+    );
+    return 0;
+  } catch (e) {
+    io.err(`error: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
 /** Runs the CLI; returns the exit code (0 ok, 1 failure, 2 usage, 3 preflight refused, 4 parity not clean). */
 export async function main(argv: string[], io: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) }): Promise<number> {
   let o: CliOptions;
@@ -167,6 +210,7 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
     io.out(USAGE);
     return 0;
   }
+  if (o.breakLock) return breakLockCli(o, io);
   let state: RekeyState;
   let stateFile: string;
   if (o.resume) {

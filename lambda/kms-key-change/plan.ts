@@ -110,6 +110,8 @@ export function buildPlan(s: RekeyState): Plan {
     }
     calls.push('finalize: rds:AddTagsToResource on every resource of the run (nothing is deleted)');
   }
+  // Not first in the list: preflight sets it before the calls above (and a dry run does not).
+  calls.push(`run lock: tag ${s.sourceId} db-ops-kit:rekey-lock=${s.runId} when the run starts (rds:AddTagsToResource), removed at finalize / rollback (rds:RemoveTagsFromResource)`);
   const set = src.kind === 'instance' ? src.instance : src.cluster;
   const add = (label: string, v: unknown) => {
     if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) return;

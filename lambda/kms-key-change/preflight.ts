@@ -20,6 +20,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { call, Clients, describeOrUndefined } from './clients';
 import { captureCluster, captureInstance, CapturedSettings } from './settings';
+import { heldProblem, holderIn } from './lock';
 import { isValidRdsId, RekeyState, restoreRegion, RunNames } from './state';
 
 export interface Problem {
@@ -152,6 +153,8 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
       engineVersion = cap.engineVersion;
       if (cap.clusterId) p('INSTANCE_IN_CLUSTER', s.sourceId, `the instance belongs to Aurora cluster ${cap.clusterId}; Aurora encryption is per cluster`, `run with --db-cluster ${cap.clusterId}`);
       if (cap.status !== 'available') p('SOURCE_NOT_AVAILABLE', s.sourceId, `status is "${cap.status}"`, 'wait until it is available and run again');
+      const holder = holderIn(i.TagList);
+      if (holder && holder !== s.runId) problems.push(heldProblem(s, s.sourceId, holder));
       if (cap.readReplicaSource) p('SOURCE_IS_READ_REPLICA', s.sourceId, `it is a read replica of ${cap.readReplicaSource}`, 're-key the primary; then recreate the replica from it');
       if (cap.readReplicas.length > 0 && s.method === 'snapshot') {
         p('HAS_READ_REPLICAS', s.sourceId, `read replicas ${cap.readReplicas.join(', ')} replicate from it and would keep the old key`, 're-key with --method blue-green, or re-create the replicas from the new instance after cutover and then remove the old ones yourself');
@@ -185,6 +188,8 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
       if (!cap.engine.startsWith('aurora')) p('CLUSTER_NOT_AURORA', s.sourceId, `engine ${cap.engine} is a Multi-AZ DB cluster, which this kit does not restore`, 'use the console or CLI restore for Multi-AZ DB clusters');
       if (cap.engineMode && !['provisioned', 'global'].includes(cap.engineMode)) p('ENGINE_MODE_UNSUPPORTED', s.sourceId, `engine mode ${cap.engineMode} is not supported`, 'migrate to provisioned or Serverless v2 first');
       if (cap.status !== 'available') p('SOURCE_NOT_AVAILABLE', s.sourceId, `status is "${cap.status}"`, 'wait until it is available and run again');
+      const holder = holderIn(cl.TagList);
+      if (holder && holder !== s.runId) problems.push(heldProblem(s, s.sourceId, holder));
       for (const m of cap.members) if (m.status !== 'available') p('SOURCE_NOT_AVAILABLE', m.id, `member status is "${m.status}"`, 'wait until every member is available');
       if (cap.members.length === 0) p('CLUSTER_HAS_NO_INSTANCES', s.sourceId, 'the cluster has no DB instances', 'add a writer first; a re-keyed copy needs one to be usable');
       if (cap.globalClusterId) p('GLOBAL_CLUSTER_MEMBER', s.sourceId, `member of global database ${cap.globalClusterId}`, 'remove it from the global database (or re-key every Region and rebuild the global database), then run again');

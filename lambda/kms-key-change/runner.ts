@@ -4,6 +4,7 @@
  * to `save` after every step so a run can be resumed from the file.
  */
 import { Clients } from './clients';
+import { acquireLock } from './lock';
 import { RekeyState } from './state';
 import { STEPS, StepResult } from './steps';
 import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, ROLLBACK_PHASES, SNAPSHOT_PHASES, StepName } from './workflow';
@@ -72,6 +73,9 @@ export async function runPhases(c: Clients, state: RekeyState, phases: Phase[], 
   // renameSource refuses it (see `snapshotWritesStopped`).
   if (phases.some((p) => p.start === 'renameSource' || p.start === 'switchover') && !s.cutoverRequested) s = { ...s, cutoverRequested: true };
   const { index, atCheck } = resumePoint(phases, s.lastStep);
+  // Not starting at preflight (a resume, a later --cutover of a rehearsal, a rollback): take or
+  // confirm the run lock first. Same run id passes; a lock of another run refuses (see lock.ts).
+  if (index < phases.length && phases[index].start !== 'preflight') await acquireLock(c, s);
   const exec = async (name: StepName): Promise<StepResult> => {
     if (opts.stopBefore === name) throw new StoppedBefore(name, s);
     const r = await STEPS[name](c, JSON.parse(JSON.stringify(s)));

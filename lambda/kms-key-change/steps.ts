@@ -32,6 +32,7 @@ import {
   Tag,
 } from '@aws-sdk/client-rds';
 import { call, Clients, describeOrUndefined } from './clients';
+import { acquireLock, LOCK_TAG, releaseLock } from './lock';
 import { preflight } from './preflight';
 import { captureCluster, captureInstance, CapturedCluster, CapturedInstance, CapturedSettings, parityIsClean, parityReport } from './settings';
 import { addArtifact, RekeyError, RekeyState, restoreRegion } from './state';
@@ -62,6 +63,14 @@ function kitTags(s: RekeyState, role: string): Tag[] {
     { Key: 'db-ops-kit:rekey-source', Value: s.sourceId },
     { Key: 'db-ops-kit:rekey-role', Value: role },
   ];
+}
+
+/**
+ * The run lock on the re-keyed copy (same Region only): set at restore, so the copy is locked
+ * before cutover gives it the original's name (see lock.ts). Finalize removes it.
+ */
+function lockTags(s: RekeyState): Tag[] {
+  return s.targetRegion || s.shareWithAccount ? [] : [{ Key: LOCK_TAG, Value: s.runId }];
 }
 
 const src = (s: RekeyState, step: string): CapturedSettings => need(s.source, step, 'source settings');
@@ -264,7 +273,7 @@ export const restore: StepFn = async (c, s) => {
             DBInstanceIdentifier: n.newId,
             DBSnapshotIdentifier: need(n.copySnapshot, step, 'copy snapshot'),
             ...instanceRestoreParams(s, i),
-            Tags: [...i.tags, ...kitTags(s, 'rekeyed-copy')],
+            Tags: [...i.tags, ...kitTags(s, 'rekeyed-copy'), ...lockTags(s)],
           }),
         ),
       );
@@ -298,7 +307,7 @@ export const restore: StepFn = async (c, s) => {
           StorageType: cl.storageType,
           EngineLifecycleSupport: cl.engineLifecycleSupport,
           ...(cl.domain?.domain ? { Domain: cl.domain.domain, DomainIAMRoleName: cl.domain.iamRoleName } : {}),
-          Tags: [...cl.tags, ...kitTags(s, 'rekeyed-copy')],
+          Tags: [...cl.tags, ...kitTags(s, 'rekeyed-copy'), ...lockTags(s)],
         }),
       ),
     );
@@ -769,11 +778,23 @@ export const checkRollbackSource: StepFn = async (c, s) => {
     for (let i = s.artifacts.length - 1; i >= 0; i--) if (gone.has(s.artifacts[i].id)) s.artifacts.splice(i, 1);
     renameArtifact(s, s.sourceId, names(s, step).newId, `new ${s.kind} on the target key (moved aside by rollback)`);
     for (const m of co.memberRenames) renameArtifact(s, m.from, names(s, step).memberIds![m.from]);
+    await releaseLockOrWarn(c, s);
   }
   return ok(s, step, done ? `rolled back: ${s.sourceId} is the original (source key) again; the re-keyed copy is kept as ${names(s, step).newId}` : 'waiting for the rename back', done);
 };
 
 // ---------------------------------------------------------------- finalize
+
+/** Releases the run lock; a failure leaves the lock (and says how to release it) instead of failing a finished run. */
+async function releaseLockOrWarn(c: Clients, s: RekeyState): Promise<string[]> {
+  try {
+    return await releaseLock(c, s);
+  } catch (e) {
+    const w = `could not remove the run lock (${LOCK_TAG}=${s.runId}): ${(e as Error).name}; release it with: npm run kms-change -- --db-${s.kind} ${s.sourceId} --region ${s.region} --break-lock ${s.runId}`;
+    if (!s.warnings.includes(w)) s.warnings.push(w);
+    return [];
+  }
+}
 
 /** Tags every resource of the run with its role and lists them; deletes nothing. */
 export const finalize: StepFn = async (c, s) => {
@@ -792,12 +813,19 @@ export const finalize: StepFn = async (c, s) => {
       s.warnings.push(`could not tag ${arn}: ${(e as Error).name}`);
     }
   }
-  return ok(s, step, `kept ${s.artifacts.length} resource(s): ${s.artifacts.map((a) => `${a.type} ${a.id} (${a.region})`).join('; ')}`);
+  const released = await releaseLockOrWarn(c, s);
+  return ok(
+    s,
+    step,
+    `kept ${s.artifacts.length} resource(s): ${s.artifacts.map((a) => `${a.type} ${a.id} (${a.region})`).join('; ')}${released.length ? `; run lock released (${released.join(', ')})` : ''}`,
+  );
 };
 
+/** Preflight (read-only), then the run lock: the first write of a run is the lock tag on the source. */
 export const preflightStep: StepFn = async (c, s) => {
   const next = await preflight(c, s);
-  return ok(next, 'preflight', `preflight passed for ${s.kind} ${s.sourceId} → ${next.targetKeyArn}`);
+  await acquireLock(c, next);
+  return ok(next, 'preflight', `preflight passed for ${s.kind} ${s.sourceId} → ${next.targetKeyArn}; run lock ${LOCK_TAG}=${next.runId} set`);
 };
 
 export const STEPS: Record<StepName, StepFn> = {

@@ -4,6 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { KeyChangeMethod, KmsKeyChangeWorkflow } from './kms-key-change-workflow';
 
+/** Props of {@link KmsKeyChangeStack}: plain identifiers and ARNs, as cdk.json context holds them. */
 export interface KmsKeyChangeStackProps extends StackProps {
   /** The DB instance to re-key. Exactly one of this and `dbClusterIdentifier`. @default - none; pass `dbClusterIdentifier` */
   readonly dbInstanceIdentifier?: string;

@@ -16,6 +16,7 @@ import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, SNAPSHOT_PHAS
 
 export type KeyChangeMethod = 'snapshot' | 'blue-green';
 
+/** Props of {@link KmsKeyChangeWorkflow}. */
 export interface KmsKeyChangeWorkflowProps {
   /** The RDS DB instance to re-key. Exactly one of this and `dbClusterIdentifier`. @default - none; pass `dbClusterIdentifier` */
   readonly dbInstanceIdentifier?: string;
@@ -428,6 +429,11 @@ export class KmsKeyChangeWorkflow extends Construct {
         ],
       );
     }
+    // The run lock (lambda/kms-key-change/lock.ts): one tag on the source, on the name it gets at
+    // cutover and on the re-keyed copy. Add/Remove are limited to that one tag key.
+    const lockable = [arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)];
+    add('RunLockRead', ['rds:ListTagsForResource'], lockable);
+    add('RunLockTag', ['rds:AddTagsToResource', 'rds:RemoveTagsFromResource'], lockable, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['db-ops-kit:rekey-lock'] } });
     if (props.passRoles?.length) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PassMonitoringAndFeatureRoles', actions: ['iam:PassRole'], resources: props.passRoles.map((r) => r.roleArn), conditions: { StringEquals: { 'iam:PassedToService': ['rds.amazonaws.com', 'monitoring.rds.amazonaws.com'] } } }));
     }

@@ -15,6 +15,7 @@ import {
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
+  ListTagsForResourceCommand,
   ModifyDBInstanceCommand,
   RDSClient,
   RestoreDBInstanceFromDBSnapshotCommand,
@@ -336,6 +337,8 @@ describe('runner, plan, handler', () => {
 
   test('runPhases stops before cutover when parity is not clean', async () => {
     rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ DBInstanceIdentifier: 'orders-rekey-20261130030405' })] });
+    // A resume confirms the run lock first; this run holds it (lock.test.ts covers the other cases).
+    rds.on(ListTagsForResourceCommand).resolves({ TagList: [{ Key: 'db-ops-kit:rekey-lock', Value: '20261130030405' }] });
     const s = await runPhases(clients(), preflighted({ lastStep: 'checkApply' }), phasesFor(preflighted(), { cutover: true }), { pollMs: 0 });
     expect(s.parityClean).toBe(false);
     expect(rds.commandCalls(ModifyDBInstanceCommand)).toHaveLength(0);

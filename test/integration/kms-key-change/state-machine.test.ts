@@ -16,8 +16,10 @@
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DisableKeyCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
-import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { DescribeDBInstancesCommand, ListTagsForResourceCommand } from '@aws-sdk/client-rds';
 import { handleStep, StepEvent } from '../../../lambda/kms-key-change/handler';
+import { breakLock, holderIn } from '../../../lambda/kms-key-change/lock';
+import { runIdFrom } from '../../../lambda/kms-key-change/state';
 import { KmsKeyChangeStack } from '../../../lib/kms-key-change';
 import { MotoServer, startMoto } from '../../helpers/moto';
 import { makeInstance, makeWorld, World } from './moto-fixtures';
@@ -43,6 +45,8 @@ const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: n
 let moto: MotoServer;
 let w: World;
 process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+// The run lock's read-back pause (5 s in production) is not needed against one moto server.
+process.env.REKEY_LOCK_SETTLE_MS = '0';
 
 beforeAll(async () => {
   moto = await startMoto();
@@ -177,6 +181,15 @@ test('a gate answered without {"approved": true} fails the execution and changes
   const before = await runWorkflow('sfn-noapprove', w.newKey, { cutover: true }, { gateOutput: { ConfirmWritesStopped: { approved: false } } });
   expect(before.error?.message).toMatch(/WritesNotConfirmedStopped/);
   expect(before.lambdaSteps).toEqual(['preflight']);
+  // The failed execution is redrivable, so its run keeps the run lock: a new execution is refused
+  // and told how to proceed. The operator abandons it and breaks the lock explicitly.
+  const held = holderIn((await w.rds.send(new ListTagsForResourceCommand({ ResourceName: (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'sfn-noapprove' }))).DBInstances![0].DBInstanceArn }))).TagList)!;
+  expect(held).toMatch(/^\d{14}$/);
+  while (runIdFrom(new Date()) === held) await new Promise((r) => setTimeout(r, 100)); // run ids have one-second resolution
+  const refused = await runWorkflow('sfn-noapprove', w.newKey, { cutover: true });
+  expect(refused.error?.message).toMatch(new RegExp(`RUN_IN_PROGRESS sfn-noapprove: key-change run ${held} .*--break-lock ${held}`));
+  expect(refused.lambdaSteps).toEqual(['preflight']);
+  expect((await breakLock(w.rds, { kind: 'instance', sourceId: 'sfn-noapprove' }, held)).released).toEqual(['sfn-noapprove']);
   const after = await runWorkflow('sfn-noapprove', w.newKey, { cutover: true }, { gateOutput: { ApproveCutover: { ok: 'yes' } } });
   expect(after.error?.message).toMatch(/CutoverNotApproved/);
   expect(after.lambdaSteps).not.toContain('renameSource');
