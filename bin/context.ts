@@ -31,6 +31,11 @@ export class PatternContext {
     this.problems.push(`context key "${this.key(name)}" ${what} (example: ${example})`);
   }
 
+  /** Records a problem found by a check across keys (e.g. AZs outside the Region); reported by `check()`. */
+  problem(name: string, what: string, example: string): void {
+    this.fail(name, what, example);
+  }
+
   string(name: string, opts: { example: string; pattern?: RegExp; description?: string }): string {
     const v = this.raw(name);
     if (v === undefined || v === null || v === '') {

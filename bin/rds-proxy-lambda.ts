@@ -22,9 +22,10 @@ export const rdsProxyLambdaPattern: PatternDefinition = {
     const readers = ctx.number('readers', { example: 1, min: 0, max: 15, default: 0 });
     const alarmEmail = ctx.optionalString('alarmEmail', { example: 'dba@example.com', pattern: /^[^@\s]+@[^@\s]+\.[^@\s]+$/ });
     const badAz = azs.filter((az) => !az.startsWith(region));
-    if (badAz.length > 0) {
-      throw new Error(`context key "rdsProxyLambda:availabilityZones" has zones outside ${region}: ${badAz.join(', ')}`);
+    if (REGION_RE.test(region) && badAz.length > 0) {
+      ctx.problem('availabilityZones', `has zones outside ${region}: ${badAz.join(', ')}`, `${region}a,${region}b`);
     }
+    ctx.check();
     const readerInstances = Array.from({ length: readers }, (_, i) =>
       rds.ClusterInstance.serverlessV2(`reader${i + 1}`, { scaleWithWriter: i === 0, autoMinorVersionUpgrade: true }),
     );

@@ -1,0 +1,77 @@
+/**
+ * The CDK app (bin/db-ops-kit.ts) as `npx cdk synth` and `npm start` run it: every pattern from the
+ * committed cdk.json context, pattern selection, and context errors that name the key.
+ */
+import { App, Stack, aws_ec2 as ec2 } from 'aws-cdk-lib';
+import { buildApp, PATTERNS } from '../bin/db-ops-kit';
+import { cdkJsonContext } from '../bin/pattern';
+
+function stacksOf(app: App): Stack[] {
+  return app.node.findAll().filter((c): c is Stack => Stack.isStack(c));
+}
+
+function build(overrides: Record<string, unknown> = {}): App {
+  return buildApp(new App({ context: { ...cdkJsonContext(), ...overrides } }));
+}
+
+test('the committed cdk.json builds every pattern, one env-specific stack per listed stack name, without lookups', () => {
+  const app = build();
+  const stacks = stacksOf(app);
+  expect(stacks.map((s) => s.stackName).sort()).toEqual(PATTERNS.flatMap((p) => p.stackNames).sort());
+  for (const s of stacks) expect(s.region).toMatch(/^[a-z]{2}-[a-z]+-\d$/);
+  // A lookup (AZs, VPC, AMI…) would appear here as missing context, which `cdk synth` resolves with credentials.
+  expect(app.synth().manifest.missing ?? []).toEqual([]);
+});
+
+test('the missing-context check above can fail: an env-specific VPC without explicit AZs needs a lookup', () => {
+  const app = new App();
+  new ec2.Vpc(new Stack(app, 'NeedsLookup', { env: { account: '123456789012', region: 'eu-west-1' } }), 'Vpc');
+  expect((app.synth().manifest.missing ?? []).map((m) => m.provider)).toContain('availability-zones');
+});
+
+test('db-ops-kit:patterns selects patterns (list or comma-separated string)', () => {
+  expect(stacksOf(build({ 'db-ops-kit:patterns': 'kmsKeyChange' })).map((s) => s.stackName)).toEqual(['DbOpsKmsKeyChange']);
+  expect(stacksOf(build({ 'db-ops-kit:patterns': ['rdsProxyLambda', 'adTrust'] })).map((s) => s.stackName).sort()).toEqual(
+    ['DbOpsAdTrustPrimary', 'DbOpsAdTrustReplica', 'DbOpsRdsProxyLambda'].sort(),
+  );
+});
+
+test('an unknown pattern name fails and lists the known ones', () => {
+  expect(() => build({ 'db-ops-kit:patterns': 'rdsProxyLambda,nope' })).toThrow(
+    /"db-ops-kit:patterns" names unknown pattern\(s\) nope; known: rdsProxyLambda, kmsKeyChange, dsqlBridge, adTrust/,
+  );
+});
+
+test('a missing key of a selected pattern fails synth naming the key and an example', () => {
+  expect(() => build({ 'db-ops-kit:patterns': 'rdsProxyLambda', 'rdsProxyLambda:region': '' })).toThrow(
+    /context key "rdsProxyLambda:region" is missing: AWS Region of the stack \(example: us-east-1\)/,
+  );
+});
+
+test('wrong values fail synth once, listing every bad key', () => {
+  let message = '';
+  try {
+    build({ 'db-ops-kit:patterns': 'rdsProxyLambda', 'rdsProxyLambda:region': 'useast1', 'rdsProxyLambda:credentialMode': 'password', 'rdsProxyLambda:readers': '99' });
+  } catch (e) {
+    message = String(e);
+  }
+  expect(message).toContain('context key "rdsProxyLambda:region" has the invalid value "useast1"');
+  expect(message).toContain('context key "rdsProxyLambda:credentialMode" has the invalid value "password"');
+  expect(message).toContain('context key "rdsProxyLambda:readers" must be a number in 0..15, got "99"');
+});
+
+test('a pattern that is not selected is not validated', () => {
+  expect(() => build({ 'db-ops-kit:patterns': 'kmsKeyChange', 'rdsProxyLambda:region': 'not-a-region' })).not.toThrow();
+});
+
+test('db-ops-kit:account must be a 12-digit account ID', () => {
+  expect(() => build({ 'db-ops-kit:account': '1234' })).toThrow(/"db-ops-kit:account" must be a 12-digit AWS account ID, got "1234"/);
+  const app = build({ 'db-ops-kit:account': '210987654321', 'db-ops-kit:patterns': 'kmsKeyChange' });
+  expect(stacksOf(app)[0].account).toBe('210987654321');
+});
+
+test('availability zones outside the Region are reported with the key', () => {
+  expect(() => build({ 'db-ops-kit:patterns': 'rdsProxyLambda', 'rdsProxyLambda:region': 'eu-west-1' })).toThrow(
+    /context key "rdsProxyLambda:availabilityZones" has zones outside eu-west-1: us-east-1a, us-east-1b \(example: eu-west-1a,eu-west-1b\)/,
+  );
+});
