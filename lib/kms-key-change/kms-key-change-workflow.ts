@@ -151,9 +151,10 @@ export class KmsKeyChangeWorkflow extends Construct {
         REKEY_TARGET_SECURITY_GROUP_IDS: (props.targetSecurityGroupIds ?? []).join(','),
         POWERTOOLS_SERVICE_NAME: 'kms-key-change',
       },
-      // The SDK v3 in the nodejs22.x runtime is recent enough for every call used here
-      // (TargetResourceConfigurations included since 2025); bundling it would only add size.
-      bundling: { minify: true, sourceMap: true, externalModules: ['@aws-sdk/*'], format: OutputFormat.CJS },
+      // The RDS/KMS clients are bundled at the versions the tests ran against. The runtime's own SDK copy lags
+      // behind npm, and an SDK v3 client silently drops request members it does not know (a blue/green
+      // TargetResourceConfigurations[].TargetKmsKeyId sent by an older client would be lost).
+      bundling: { minify: true, sourceMap: true, externalModules: [], format: OutputFormat.CJS },
     });
     this.grantStepPermissions(props, targetRegion, crossRegion);
 
