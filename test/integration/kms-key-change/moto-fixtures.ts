@@ -4,6 +4,7 @@
  * Performance Insights, deletion protection and log exports — the settings a restore drops.
  */
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { MotoServer, startMoto } from '../../helpers/moto';
 import {
   CreateDBClusterCommand,
   CreateDBClusterParameterGroupCommand,
@@ -22,6 +23,24 @@ export interface World {
   oldKey: string;
   newKey: string;
   sg: string[];
+}
+
+/**
+ * One moto server and one World for the calling test file: registers beforeAll/afterAll (the server is stopped
+ * by PID) and hands the World to `onReady`. Powertools logs are silenced and the run lock's read-back pause
+ * (5 s in production) is set to 0, which one moto server does not need.
+ */
+export function useMotoWorld(onReady: (w: World) => void): void {
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  process.env.REKEY_LOCK_SETTLE_MS = '0';
+  let moto: MotoServer | undefined;
+  beforeAll(async () => {
+    moto = await startMoto();
+    onReady(await makeWorld());
+  }, 60_000);
+  afterAll(async () => {
+    await moto?.stop();
+  });
 }
 
 export async function makeWorld(region = 'us-east-1'): Promise<World> {

@@ -15,22 +15,10 @@ import { holderIn } from '../../../lambda/kms-key-change/lock';
 import { PreflightError } from '../../../lambda/kms-key-change/preflight';
 import { phasesFor, runPhases, StoppedBefore } from '../../../lambda/kms-key-change/runner';
 import { newState, RekeyState } from '../../../lambda/kms-key-change/state';
-import { MotoServer, startMoto } from '../../helpers/moto';
-import { makeInstance, makeWorld, World } from './moto-fixtures';
+import { makeInstance, useMotoWorld, World } from './moto-fixtures';
 
-let moto: MotoServer;
 let w: World;
-process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-// The lock's read-back pause (5 s in production) is not needed against one moto server.
-process.env.REKEY_LOCK_SETTLE_MS = '0';
-
-beforeAll(async () => {
-  moto = await startMoto();
-  w = await makeWorld();
-}, 60_000);
-afterAll(async () => {
-  await moto?.stop();
-});
+useMotoWorld((world) => (w = world));
 
 const c = () => clientsFor('us-east-1');
 

@@ -16,22 +16,10 @@ import { phasesFor, rollbackPhases, runPhases } from '../../../lambda/kms-key-ch
 import { newState, RekeyState } from '../../../lambda/kms-key-change/state';
 import { STEPS } from '../../../lambda/kms-key-change/steps';
 import type { StepName } from '../../../lambda/kms-key-change/workflow';
-import { MotoServer, startMoto } from '../../helpers/moto';
-import { makeCluster, makeInstance, makeWorld, settingsOf, withoutIdentity, World } from './moto-fixtures';
+import { makeCluster, makeInstance, settingsOf, withoutIdentity, useMotoWorld, World } from './moto-fixtures';
 
-let moto: MotoServer;
 let w: World;
-process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-// The run lock's read-back pause (5 s in production) is not needed against one moto server.
-process.env.REKEY_LOCK_SETTLE_MS = '0';
-
-beforeAll(async () => {
-  moto = await startMoto();
-  w = await makeWorld();
-}, 60_000);
-afterAll(async () => {
-  await moto?.stop();
-});
+useMotoWorld((world) => (w = world));
 
 const c = () => clientsFor('us-east-1');
 let seq = 0;

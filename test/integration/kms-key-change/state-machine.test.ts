@@ -21,8 +21,7 @@ import { handleStep, StepEvent } from '../../../lambda/kms-key-change/handler';
 import { breakLock, holderIn } from '../../../lambda/kms-key-change/lock';
 import { runIdFrom } from '../../../lambda/kms-key-change/state';
 import { KmsKeyChangeStack } from '../../../lib/kms-key-change';
-import { MotoServer, startMoto } from '../../helpers/moto';
-import { makeInstance, makeWorld, World } from './moto-fixtures';
+import { makeInstance, useMotoWorld, World } from './moto-fixtures';
 
 if (!(Promise as unknown as { withResolvers?: unknown }).withResolvers) {
   (Promise as unknown as { withResolvers: () => unknown }).withResolvers = function withResolvers<T>() {
@@ -42,19 +41,8 @@ interface LocalStateMachine {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { StateMachine } = require('aws-local-stepfunctions') as { StateMachine: new (definition: unknown, options?: unknown) => LocalStateMachine };
 
-let moto: MotoServer;
 let w: World;
-process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-// The run lock's read-back pause (5 s in production) is not needed against one moto server.
-process.env.REKEY_LOCK_SETTLE_MS = '0';
-
-beforeAll(async () => {
-  moto = await startMoto();
-  w = await makeWorld();
-}, 60_000);
-afterAll(async () => {
-  await moto?.stop();
-});
+useMotoWorld((world) => (w = world));
 
 /** Flattens CloudFormation intrinsics in the definition to plain placeholder strings. */
 function resolveDefinition(t: Template): { asl: any; env: Record<string, string> } {
