@@ -45,6 +45,29 @@ export function engineDefaults(name: AuroraEngineName): EngineDefaults {
  * Creates the CloudWatch log groups RDS exports to (`/aws/rds/cluster/<id>/<log>`) so their retention
  * is set by CloudFormation instead of RDS creating never-expiring groups. RETAINed: they are audit data.
  */
+/**
+ * Kerberos needs the database to reach the directory's domain controllers in its own VPC: Aurora MySQL forwards
+ * authentication requests to the directory, and Aurora PostgreSQL resolves AD group membership over LDAP. Egress is
+ * opened to the VPC CIDR (where the directory's controllers live) on the directory ports only.
+ */
+function allowDirectoryEgress(sg: ec2.SecurityGroup, vpc: ec2.IVpc): void {
+  const to = ec2.Peer.ipv4(vpc.vpcCidrBlock);
+  for (const [port, what] of [
+    [ec2.Port.tcp(53), 'DNS'],
+    [ec2.Port.udp(53), 'DNS'],
+    [ec2.Port.tcp(88), 'Kerberos'],
+    [ec2.Port.udp(88), 'Kerberos'],
+    [ec2.Port.tcp(389), 'LDAP'],
+    [ec2.Port.udp(389), 'LDAP'],
+    [ec2.Port.tcp(464), 'Kerberos password'],
+    [ec2.Port.udp(464), 'Kerberos password'],
+    [ec2.Port.tcp(636), 'LDAPS'],
+    [ec2.Port.tcpRange(3268, 3269), 'Global Catalog'],
+  ] as const) {
+    sg.addEgressRule(to, port, `${what} to the directory's domain controllers`);
+  }
+}
+
 function clusterLogGroups(scope: Construct, clusterIdentifier: string, exports: string[], retention: logs.RetentionDays): logs.LogGroup[] {
   return exports.map(
     (name) =>
@@ -146,6 +169,7 @@ export class KerberosGlobalDatabase extends Construct {
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Aurora global database, primary Region', removalPolicy: RemovalPolicy.RETAIN });
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'Aurora primary cluster: database port from client networks only', allowAllOutbound: false });
     for (const c of props.clientCidrs) this.securityGroup.addIngressRule(ec2.Peer.ipv4(c), ec2.Port.tcp(d.port), `database clients ${c}`);
+    allowDirectoryEgress(this.securityGroup, props.vpc);
 
     const clusterIdentifier = `${props.globalClusterIdentifier}-${Stack.of(this).region}`.toLowerCase();
     const logGroups = clusterLogGroups(this, clusterIdentifier, d.logExports, props.logRetention ?? logs.RetentionDays.THREE_MONTHS);
@@ -266,6 +290,7 @@ export class KerberosSecondaryCluster extends Construct {
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Aurora global database, secondary Region', removalPolicy: RemovalPolicy.RETAIN });
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'Aurora secondary cluster: database port from client networks only', allowAllOutbound: false });
     for (const c of props.clientCidrs) this.securityGroup.addIngressRule(ec2.Peer.ipv4(c), ec2.Port.tcp(d.port), `database clients ${c}`);
+    allowDirectoryEgress(this.securityGroup, props.vpc);
 
     const subnetGroup = new rds.SubnetGroup(this, 'Subnets', {
       vpc: props.vpc,

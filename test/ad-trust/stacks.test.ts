@@ -137,12 +137,18 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
     for (const r of replicaRules) expect(r.GroupId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DirectoryRegion/), 'SecurityGroupId'] });
   });
 
-  test('database security groups allow only the database port from on-premises and no egress', () => {
-    for (const [t, port] of [[primary, 5432], [replica, 5432]] as const) {
+  test('database security groups allow only the database port from on-premises, and egress only to the directory ports in the VPC', () => {
+    for (const t of [primary, replica]) {
       const sgs = Object.values<any>(t.findResources('AWS::EC2::SecurityGroup')).map((r) => r.Properties);
       expect(sgs).toHaveLength(1);
-      expect(sgs[0].SecurityGroupIngress).toEqual([expect.objectContaining({ CidrIp: '192.168.0.0/16', FromPort: port, ToPort: port, IpProtocol: 'tcp' })]);
-      expect(sgs[0].SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: '255.255.255.255/32' })]);
+      expect(sgs[0].SecurityGroupIngress).toEqual([expect.objectContaining({ CidrIp: '192.168.0.0/16', FromPort: 5432, ToPort: 5432, IpProtocol: 'tcp' })]);
+      const vpcCidr = Object.values<any>(t.findResources('AWS::EC2::VPC'))[0].Properties.CidrBlock;
+      const egress = sgs[0].SecurityGroupEgress as any[];
+      for (const e of egress) expect(e.CidrIp).toEqual({ 'Fn::GetAtt': [expect.any(String), 'CidrBlock'] });
+      expect(egress.map((e) => `${e.IpProtocol}/${e.FromPort}-${e.ToPort}`).sort()).toEqual(
+        ['tcp/53-53', 'udp/53-53', 'tcp/88-88', 'udp/88-88', 'tcp/389-389', 'udp/389-389', 'tcp/464-464', 'udp/464-464', 'tcp/636-636', 'tcp/3268-3269'].sort(),
+      );
+      expect(vpcCidr).toMatch(/^10\./);
     }
   });
 
