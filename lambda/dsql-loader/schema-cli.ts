@@ -4,7 +4,7 @@
  * `--apply`, applies it to an Aurora DSQL endpoint (IAM token) or PostgreSQL URL, one statement per
  * transaction, waiting for async index jobs.
  */
-import { execFileSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'node:util';
@@ -32,6 +32,20 @@ const USAGE = `usage: npm run dsql-schema -- (--input <pg_dump.sql> | --source-u
 function fail(msg: string): never {
   process.stderr.write(`${msg}\n\n${USAGE}\n`);
   process.exit(2);
+}
+
+/** A postgres:// URL without its password, and the environment for pg_dump with the password in PGPASSWORD. */
+function withoutPassword(source: string): { conn: string; env: NodeJS.ProcessEnv } {
+  if (!/^postgres(ql)?:\/\//.test(source)) return { conn: source, env: process.env }; // key=value conninfo: passed as given
+  try {
+    const u = new URL(source);
+    if (!u.password) return { conn: source, env: process.env };
+    const password = decodeURIComponent(u.password);
+    u.password = '';
+    return { conn: u.toString(), env: { ...process.env, PGPASSWORD: password } };
+  } catch {
+    return { conn: source, env: process.env };
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -73,12 +87,15 @@ export async function main(argv: string[]): Promise<number> {
     script = fs.readFileSync(args.input, 'utf8');
     inputName = path.basename(args.input);
   } else {
-    try {
-      script = execFileSync('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', args['source-url']!], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-    } catch (e) {
-      process.stderr.write(`pg_dump failed (is it on PATH and at least the server's major version?): ${(e as Error).message}\n`);
+    // The password goes to pg_dump in PGPASSWORD, never on its command line (visible in ps) or in our error output.
+    const { conn, env } = withoutPassword(args['source-url']!);
+    const r = spawnSync('pg_dump', ['--schema-only', '--no-owner', '--no-privileges', conn], { encoding: 'utf8', env, maxBuffer: 256 * 1024 * 1024 });
+    if (r.error || r.status !== 0) {
+      const why = r.error ? r.error.message : `exit ${r.status ?? r.signal}: ${r.stderr.trim()}`;
+      process.stderr.write(`pg_dump failed (is it on PATH and at least the server's major version?): ${why}\n`);
       return 1;
     }
+    script = r.stdout;
     inputName = 'pg_dump of --source-url';
   }
 
