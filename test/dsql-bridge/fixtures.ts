@@ -175,3 +175,42 @@ export async function tableText(c: Client, table: string, orderBy: string): Prom
   const r = await c.query<{ t: string }>(`SELECT t::text AS t FROM ${table} t ORDER BY ${orderBy}`);
   return r.rows.map((x) => x.t);
 }
+
+/** A finding the converter must report for the shop schema (test/dsql-bridge/fixtures/shop-*.sql): rule, object, severity. */
+export type ExpectedFinding = [rule: string, object: string | RegExp, severity: string];
+
+/** Every incompatibility of the shop schema, whether it arrives as a pg_dump file (--input) or via --source-url. */
+export const SHOP_SCHEMA_FINDINGS: ExpectedFinding[] = [
+    ['extension', 'extension pgcrypto', 'error'],
+    ['extension', 'extension citext', 'error'],
+    ['trigger', 'trigger orders_audit on sales.orders', 'error'],
+    ['trigger-function', 'function public.touch_audit', 'error'],
+    ['partitioned-table', 'table sales.events', 'error'],
+    ['partition', 'table sales.events_2026', 'error'],
+    ['partition', 'table sales.events_2027', 'error'],
+    ['materialized-view', 'view sales.daily_totals', 'error'],
+    ['index-method', 'index public.products_search_idx', 'error'],
+    ['no-primary-key', 'table public.audit_log', 'error'],
+    ['enum-type', 'column sales.orders.status', 'warning'],
+    ['domain-type', 'column public.products.price', 'warning'],
+    ['jsonb-column', 'column public.customers.profile', 'warning'],
+    ['array-column', 'column public.customers.tags', 'warning'],
+    ['collation', 'column public.customers.name', 'warning'],
+    ['unsupported-type', 'column public.customers.email', 'warning'],
+    ['unsupported-type', 'column sales.orders.total', 'warning'],
+    ['unsupported-type', 'column sales.orders.client_ip', 'warning'],
+    ['sequence-cache', 'sequence public.invoice_no_seq', 'warning'],
+    ['identity-always', 'column public.products.id', 'warning'],
+    ['foreign-key', /^constraint orders_customer_id_fkey on sales.orders$/, 'warning'],
+    ['foreign-key', /^constraint order_lines_order_id_fkey/, 'warning'],
+    ['index-order', 'index sales.orders_customer_idx', 'warning'],
+    ['index-async', 'index public.products_sku_key', 'info'],
+    ['plpgsql', 'function public.next_invoice', 'info'],
+];
+
+/** The expected findings that `findings` lacks (an empty list means all are present). */
+export function missingFindings(findings: Array<{ rule: string; object: string; severity: string }>, expected = SHOP_SCHEMA_FINDINGS): ExpectedFinding[] {
+  return expected.filter(([rule, object, sev]) =>
+    !findings.some((f) => f.rule === rule && f.severity === sev && (typeof object === 'string' ? f.object === object : object.test(f.object))),
+  );
+}
