@@ -74,6 +74,30 @@ function walk(node: unknown, controls: Set<string>, resources: Set<string>, mess
   }
 }
 
+function guardFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return guardFiles(p);
+    return /\.(guard|ruleset)$/.test(e.name) ? [p] : [];
+  });
+}
+
+/**
+ * The rule files that name at least one resource type present in the templates. Every Control Tower
+ * rule selects its resources by type (`Resources.*[ Type == 'AWS::S3::Bucket' ]`), so a rule naming
+ * none of the types would only report "not applicable"; skipping them makes cfn-guard ~4x faster.
+ */
+export function rulesFor(inputs: GuardInput[], rules: string): string[] {
+  const all = fs.statSync(rules).isDirectory() ? guardFiles(rules) : [rules];
+  const types = new Set(inputs.flatMap((i) => Object.values(i.template.Resources).map((r) => r.Type)));
+  return all
+    .filter((f) => {
+      const named = fs.readFileSync(f, 'utf8').match(/AWS::[A-Za-z0-9]+::[A-Za-z0-9]+/g) ?? [];
+      return named.length === 0 || named.some((t) => types.has(t));
+    })
+    .sort();
+}
+
 export interface GuardInput {
   readonly stackName: string;
   readonly variant: string;
@@ -93,7 +117,9 @@ export function controlTowerFindings(inputs: GuardInput[], rules: string = CONTR
       fs.writeFileSync(f, JSON.stringify(inp.template));
       files.set(f, inp);
     });
-    const args = ['validate', '--rules', rules, '--output-format', 'json', '--show-summary', 'none', ...[...files.keys()].flatMap((f) => ['--data', f])];
+    const ruleFiles = rulesFor(inputs, rules);
+    if (ruleFiles.length === 0) return [];
+    const args = ['validate', ...ruleFiles.flatMap((f) => ['--rules', f]), '--output-format', 'json', '--show-summary', 'none', ...[...files.keys()].flatMap((f) => ['--data', f])];
     const r = spawnSync(cfnGuardBinary(), args, { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
     if (r.error) throw new Error(`cfn-guard could not run (${cfnGuardBinary()}): ${r.error.message}`);
     // Exit codes: 0 all pass, 19 some rule failed, 5 parse error (https://github.com/cfn-guard docs: "Guard exit codes").
