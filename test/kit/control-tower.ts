@@ -67,8 +67,8 @@ function walk(node: unknown, controls: Set<string>, resources: Set<string>, mess
     } else if (k === 'path' && typeof v === 'string') {
       const m = /^\/Resources\/([^/]+)/.exec(v);
       if (m) resources.add(m[1]);
-    } else if (k !== 'value') {
-      // `value` holds template fragments (which may contain paths of their own); skip them.
+    } else {
+      // Unresolved checks nest the traversed path under `value.traversed_to`.
       walk(v, controls, resources, messages);
     }
   }

@@ -40,6 +40,10 @@ export const VARIANTS: KitVariant[] = [
     name: 'kms-cross-region',
     context: { 'db-ops-kit:patterns': 'kmsKeyChange', 'kmsKeyChange:targetRegion': 'us-west-2', 'kmsKeyChange:targetKeyArn': KMS_TGT_WEST, 'kmsKeyChange:targetSecurityGroupIds': 'sg-0abc' },
   },
+  {
+    name: 'kms-cluster-share',
+    context: { 'db-ops-kit:patterns': 'kmsKeyChange', 'kmsKeyChange:dbInstanceIdentifier': '', 'kmsKeyChange:dbClusterIdentifier': 'ledger', 'kmsKeyChange:passRoleArns': '', 'kmsKeyChange:shareWithAccount': '210987654321' },
+  },
   { name: 'kms-share', context: { 'db-ops-kit:patterns': 'kmsKeyChange', 'kmsKeyChange:shareWithAccount': '210987654321' } },
   {
     name: 'dsql-source',
