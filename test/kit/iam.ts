@@ -372,3 +372,53 @@ function dedupe(calls: Call[]): Call[] {
 }
 
 export type { Resource };
+
+/** One request as IAM evaluates it. */
+export interface IamRequest {
+  readonly action: string;
+  readonly resource: string;
+  /** Condition context, e.g. `aws:TagKeys` -> the keys in the request. */
+  readonly context: Record<string, string[]>;
+}
+
+/**
+ * Evaluates one request against identity-policy statements (rendered with `render()`; `${AWS::AccountId}`
+ * and `${AWS::Region}` are substituted). Explicit Deny wins; an Allow needs action, resource and every
+ * condition to match. Supported operators: StringEquals, StringLike, ArnLike, ArnEquals, each with
+ * ForAllValues:/ForAnyValue: qualifiers. A condition key missing from the context fails the
+ * condition, as IAM does for single-valued keys; any unsupported operator makes the statement not
+ * match and is reported, so the evaluator never allows by guessing.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+ */
+export function evaluate(statements: Statement[], req: IamRequest, env: { account: string; region: string }): { allowed: boolean; why: string } {
+  const sub = (s: string) => s.replace(/\$\{AWS::AccountId\}/g, env.account).replace(/\$\{AWS::Region\}/g, env.region);
+  const matches = (st: Statement) => st.Action.some((a) => glob(a, req.action)) && st.Resource.some((r) => glob(sub(r), req.resource));
+  const condOk = (st: Statement): boolean | string => {
+    for (const [op, kv] of Object.entries(st.Condition ?? {})) {
+      const m = /^(ForAllValues:|ForAnyValue:)?(StringEquals|StringLike|ArnLike|ArnEquals)$/.exec(op);
+      if (!m) return `unsupported condition operator ${op}`;
+      const like = m[2] === 'StringLike' || m[2] === 'ArnLike';
+      for (const [key, raw] of Object.entries(kv as Record<string, unknown>)) {
+        const wanted = arr(raw as string | string[]).map((x) => sub(render(x)));
+        const have = req.context[key];
+        const eq = (v: string) => wanted.some((w) => (like ? glob(w, v) : w === v));
+        if (m[1] === 'ForAllValues:') {
+          if (have && !have.every(eq)) return false;
+        } else if (m[1] === 'ForAnyValue:') {
+          if (!have || !have.some(eq)) return false;
+        } else if (!have || !have.some(eq)) return false;
+      }
+    }
+    return true;
+  };
+  const deny = statements.find((st) => st.Effect === 'Deny' && matches(st) && condOk(st) === true);
+  if (deny) return { allowed: false, why: `explicit Deny${deny.Sid ? ` (Sid ${deny.Sid})` : ''}` };
+  const candidates = statements.filter((st) => st.Effect === 'Allow' && matches(st));
+  if (candidates.some((st) => condOk(st) === true)) return { allowed: true, why: 'allowed' };
+  if (candidates.length === 0) {
+    const byAction = statements.filter((st) => st.Effect === 'Allow' && st.Action.some((a) => glob(a, req.action)));
+    return { allowed: false, why: byAction.length ? `action granted only on ${byAction.flatMap((s) => s.Resource.map(sub)).join(', ')}` : 'no statement grants the action' };
+  }
+  return { allowed: false, why: `granted on this resource only under ${candidates.map((st) => `${st.Sid ?? 'a statement'} ${JSON.stringify(st.Condition)}${typeof condOk(st) === 'string' ? ` (${condOk(st)})` : ''}`).join('; ')}` };
+}
