@@ -1,0 +1,197 @@
+/**
+ * Lifecycle rules (/work/shared/DESIGN.md "Lifecycle"): first deploy, failed deploy + rollback, update,
+ * redeploy after destroy, destroy — each must end in a state CloudFormation can leave.
+ *
+ * Facts the rules rest on (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html):
+ * `Retain` keeps the resource on stack deletion AND when the operation that created it rolls back
+ * (`RetainExceptOnCreate` deletes it in that case); `Snapshot` snapshots and then DELETES the resource;
+ * a delete of a resource with deletion protection on fails (RDS InvalidParameterCombination, DSQL
+ * ValidationException), which turns a rollback into ROLLBACK_FAILED and a destroy into DELETE_FAILED.
+ *
+ * Rules (rule name: meaning):
+ * - retained-fixed-name: a resource CloudFormation keeps (Retain, RetainExceptOnCreate) must not carry
+ *   a fixed physical name (a name property that references no other resource of the stack): after a
+ *   destroy (or a rolled-back first deploy) the kept resource holds the name and the redeploy fails
+ *   with "already exists". A name derived from another resource's generated name is not fixed.
+ * - retained-dependency: what a kept resource needs to keep existing — the VPC, subnets, subnet group,
+ *   security groups, parameter/option groups, keys, buckets, directory and clusters it references,
+ *   transitively — must be kept too; else CloudFormation tries to delete them under it (DELETE_FAILED
+ *   for a VPC/subnet/SG in use, or a kept database whose key is scheduled for deletion).
+ * - deletion-protection: deletion protection on at create time is allowed only with DeletionPolicy
+ *   Retain (CloudFormation then never deletes the resource, neither in a rollback nor in a destroy).
+ *   With Delete, Snapshot or RetainExceptOnCreate a failed first deploy cannot roll back and a
+ *   destroy cannot finish.
+ * - custom-resource-delete: every custom resource whose handler is the kit's own code has a handler
+ *   test that sends it a Delete event: a test file (test/**\/*.test.ts, unit or integration) that
+ *   imports (or requires) one of the kit modules bundled into the handler (lambda/<pattern>/..., not lambda/shared)
+ *   and builds an event with RequestType 'Delete'. An AwsCustomResource (Custom::AWS) that writes on
+ *   Create/Update needs a Delete call. CDK's own handlers are listed in exceptions.ts with a reason.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Finding } from './findings';
+import { render } from './iam';
+import { ROOT, Template } from './stacks';
+
+const arr = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
+
+/** The property that IS the physical name, per type (unique in the account and Region). */
+export const NAME_PROPERTY: Record<string, string> = {
+  'AWS::Logs::LogGroup': 'LogGroupName',
+  'AWS::RDS::DBCluster': 'DBClusterIdentifier',
+  'AWS::RDS::DBInstance': 'DBInstanceIdentifier',
+  'AWS::RDS::GlobalCluster': 'GlobalClusterIdentifier',
+  'AWS::RDS::DBSubnetGroup': 'DBSubnetGroupName',
+  'AWS::S3::Bucket': 'BucketName',
+  'AWS::SQS::Queue': 'QueueName',
+  'AWS::SNS::Topic': 'TopicName',
+  'AWS::DynamoDB::Table': 'TableName',
+  'AWS::Lambda::Function': 'FunctionName',
+  'AWS::IAM::Role': 'RoleName',
+  'AWS::SecretsManager::Secret': 'Name',
+  'AWS::KMS::Alias': 'AliasName',
+  'AWS::StepFunctions::StateMachine': 'StateMachineName',
+  'AWS::DMS::ReplicationInstance': 'ReplicationInstanceIdentifier',
+  'AWS::DMS::Endpoint': 'EndpointIdentifier',
+};
+
+/** Types a kept resource may need to keep existing. */
+export const DEPENDENCY_TYPES = new Set([
+  'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::SecurityGroup', 'AWS::RDS::DBSubnetGroup', 'AWS::RDS::DBClusterParameterGroup', 'AWS::RDS::DBParameterGroup',
+  'AWS::RDS::OptionGroup', 'AWS::RDS::DBCluster', 'AWS::RDS::GlobalCluster', 'AWS::KMS::Key', 'AWS::S3::Bucket', 'AWS::DirectoryService::MicrosoftAD',
+  'AWS::DSQL::Cluster', 'AWS::DMS::ReplicationSubnetGroup',
+]);
+
+const KEPT = new Set(['Retain']);
+const keptOrRetainExceptOnCreate = (p?: string) => p === 'Retain' || p === 'RetainExceptOnCreate';
+
+/** Logical IDs a value references (Ref, GetAtt, Sub ${X}). */
+export function refsOf(v: unknown, ids: Set<string>): Set<string> {
+  const out = new Set<string>();
+  const visit = (x: unknown) => {
+    if (Array.isArray(x)) return x.forEach(visit);
+    if (!x || typeof x !== 'object') return;
+    for (const [k, val] of Object.entries(x)) {
+      if (k === 'Ref' && typeof val === 'string' && ids.has(val)) out.add(val);
+      else if (k === 'Fn::GetAtt') {
+        const id = Array.isArray(val) ? val[0] : String(val).split('.')[0];
+        if (ids.has(id)) out.add(id);
+      } else if (k === 'Fn::Sub') {
+        const s = Array.isArray(val) ? val[0] : val;
+        for (const m of String(s).matchAll(/\$\{([A-Za-z0-9]+)/g)) if (ids.has(m[1])) out.add(m[1]);
+        if (Array.isArray(val)) visit(val[1]);
+      } else visit(val);
+    }
+  };
+  visit(v);
+  return out;
+}
+
+const PROTECTION = ['DeletionProtection', 'DeletionProtectionEnabled', 'DisableApiTermination'];
+
+export function lifecycleFindings(stackName: string, t: Template): Finding[] {
+  const out: Finding[] = [];
+  const ids = new Set(Object.keys(t.Resources));
+  const add = (rule: string, id: string, detail: string) => out.push({ check: 'lifecycle', rule, resource: `${stackName}/${id}`, detail });
+  for (const [id, r] of Object.entries(t.Resources)) {
+    const policy = r.DeletionPolicy ?? 'Delete';
+    const p = r.Properties ?? {};
+    // retained-fixed-name
+    const nameProp = NAME_PROPERTY[r.Type];
+    if (keptOrRetainExceptOnCreate(policy) && nameProp && p[nameProp] !== undefined && refsOf(p[nameProp], ids).size === 0) {
+      add('retained-fixed-name', id, `${r.Type} is kept (${policy}) with the fixed ${nameProp} "${render(p[nameProp])}": a redeploy after destroy (or after a rolled-back first deploy) fails because the kept resource holds the name. Let CloudFormation generate the name, or derive it from a generated one — or document how a redeploy adopts the kept resource and list it in exceptions.ts`);
+    }
+    // retained-dependency
+    if (KEPT.has(policy)) {
+      const seen = new Set<string>();
+      const queue = [...refsOf(p, ids)];
+      while (queue.length) {
+        const d = queue.shift()!;
+        if (seen.has(d)) continue;
+        seen.add(d);
+        const dr = t.Resources[d];
+        if (!DEPENDENCY_TYPES.has(dr.Type)) continue;
+        if (!KEPT.has(dr.DeletionPolicy ?? 'Delete')) {
+          add('retained-dependency', `${id}->${d}`, `${r.Type} ${id} is kept (Retain) but depends on ${dr.Type} ${d}, which a destroy deletes (${dr.DeletionPolicy ?? 'Delete'}): give ${d} RemovalPolicy.RETAIN too, or do not keep ${id}`);
+          continue; // reported; its own dependencies follow once it is kept
+        }
+        queue.push(...refsOf(dr.Properties ?? {}, ids));
+      }
+    }
+    // deletion-protection
+    const prot = PROTECTION.find((k) => p[k] === true || p[k] === 'true');
+    if (prot && policy !== 'Retain') {
+      add('deletion-protection', id, `${r.Type} has ${prot}=true with DeletionPolicy ${policy}: a failed first deploy cannot roll back (the delete is refused: ROLLBACK_FAILED) and a destroy ends DELETE_FAILED. Either RemovalPolicy.RETAIN (kept, never deleted by CloudFormation; no fixed name) or deletion protection off by default, turned on by a documented prop or after the first deploy`);
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ custom resources
+
+function testFiles(dir = path.join(ROOT, 'test')): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'kit' || e.name === 'node_modules' ? [] : testFiles(p);
+    return e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+/** Kit modules (lambda/<pattern>/x, no extension, not lambda/shared) bundled into a function's asset. */
+export function kitModulesOf(assemblyDir: string, t: Template, fnId: string): string[] {
+  const key = t.Resources[fnId]?.Properties?.Code?.S3Key;
+  if (typeof key !== 'string') return [];
+  const map = path.join(assemblyDir, `asset.${key.replace(/\.zip$/, '')}`, 'index.js.map');
+  if (!fs.existsSync(map)) return [];
+  const sources: string[] = JSON.parse(fs.readFileSync(map, 'utf8')).sources;
+  return sources
+    .filter((s) => !s.includes('node_modules'))
+    .map((s) => /(lambda\/[^/]+\/[^/]+?)\.ts$/.exec(s)?.[1])
+    .filter((s): s is string => !!s && !s.startsWith('lambda/shared/'));
+}
+
+/** The function that really handles a custom resource: through CDK's Provider framework when present. */
+export function handlerFunctionOf(t: Template, serviceToken: unknown): string | undefined {
+  const id = /^\$\{([A-Za-z0-9]+)(\.Arn)?\}$/.exec(render(serviceToken))?.[1];
+  const fn = id ? t.Resources[id] : undefined;
+  if (!fn || fn.Type !== 'AWS::Lambda::Function') return undefined;
+  const user = fn.Properties?.Environment?.Variables?.USER_ON_EVENT_FUNCTION_ARN;
+  if (user) return /^\$\{([A-Za-z0-9]+)/.exec(render(user))?.[1];
+  return id;
+}
+
+const DELETE_EVENT = /RequestType\s*:\s*['"]Delete['"]|\(\s*['"]Delete['"]/;
+
+/** Which test files send a Delete event to a handler made of these modules. */
+export function deleteTestsFor(modules: string[], files: string[] = testFiles()): string[] {
+  return files.filter((f) => {
+    const text = fs.readFileSync(f, 'utf8');
+    if (!DELETE_EVENT.test(text)) return false;
+    return modules.some((m) => new RegExp(`(from\\s*|require\\(\\s*)['"][./]*${m.replace(/\//g, '\\/')}['"]`).test(text));
+  });
+}
+
+export function customResourceFindings(stackName: string, assemblyDir: string, t: Template, files?: string[]): Finding[] {
+  const out: Finding[] = [];
+  for (const [id, r] of Object.entries(t.Resources)) {
+    if (!r.Type.startsWith('Custom::') && r.Type !== 'AWS::CloudFormation::CustomResource') continue;
+    const p = r.Properties ?? {};
+    if (r.Type === 'Custom::AWS') {
+      const call = (k: string) => (p[k] ? /"action":"([^"]+)"/.exec(render(p[k]).replace(/\\"/g, '"'))?.[1] : undefined);
+      const writes = ['Create', 'Update'].map(call).filter((a): a is string => !!a && !/^(describe|list|get)/i.test(a));
+      if (writes.length && !p.Delete) out.push({ check: 'lifecycle', rule: 'custom-resource-delete', resource: `${stackName}/${id}`, detail: `AwsCustomResource writes (${writes.join(', ')}) on Create/Update but has no onDelete call: a destroy leaves what it made` });
+      continue;
+    }
+    const fnId = handlerFunctionOf(t, p.ServiceToken);
+    const modules = fnId ? kitModulesOf(assemblyDir, t, fnId) : [];
+    if (modules.length === 0) {
+      out.push({ check: 'lifecycle', rule: 'custom-resource-delete', resource: `${stackName}/${r.Type}`, detail: `${r.Type} is handled by ${fnId ?? 'an unknown function'}, which is not the kit's own code (no kit modules in its bundle): its delete path is not tested here` });
+      continue;
+    }
+    const tests = deleteTestsFor(modules, files);
+    if (tests.length === 0) {
+      out.push({ check: 'lifecycle', rule: 'custom-resource-delete', resource: `${stackName}/${r.Type}`, detail: `${r.Type} (handler modules ${modules.join(', ')}): no test imports them and sends a Delete event; add one (what exists after Delete, what is refused)` });
+    }
+  }
+  return out;
+}
