@@ -33,7 +33,6 @@ import { Finding } from './findings';
 import { render } from './iam';
 import { ROOT, Template } from './stacks';
 
-const arr = <T>(x: T | T[] | undefined): T[] => (x === undefined ? [] : Array.isArray(x) ? x : [x]);
 
 /** The property that IS the physical name, per type (unique in the account and Region). */
 export const NAME_PROPERTY: Record<string, string> = {
