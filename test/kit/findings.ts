@@ -9,7 +9,7 @@
  */
 import { EXCEPTIONS, KitException } from './exceptions';
 
-export type CheckName = 'lifecycle' | 'iam' | 'iam-runtime' | 'alarm-delivery' | 'control-tower' | 'cfn-lint';
+export type CheckName = 'lifecycle' | 'iam' | 'iam-runtime' | 'alarm-delivery' | 'control-tower' | 'org-rules' | 'cfn-lint';
 
 export interface Finding {
   readonly check: CheckName;
