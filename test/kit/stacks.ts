@@ -150,6 +150,11 @@ export function kitAssemblyRoot(): string {
         fs.rmSync(dir, { recursive: true, force: true });
         synthInto(dir);
         fs.writeFileSync(done, new Date().toISOString());
+        // Older syntheses (other source hashes) are dead weight: drop those not touched for an hour.
+        for (const old of fs.readdirSync(base)) {
+          const p = path.join(base, old);
+          if (p !== dir && !old.endsWith('.lock') && Date.now() - fs.statSync(p).mtimeMs > 3_600_000) fs.rmSync(p, { recursive: true, force: true });
+        }
       } finally {
         fs.rmSync(lock, { recursive: true, force: true });
       }
