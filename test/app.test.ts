@@ -124,3 +124,34 @@ test('every bad pattern is reported in one run, and the skip hint selects patter
   const hint = /-c db-ops-kit:patterns=(\S+)/.exec(message)![1];
   expect(stacksOf(build({ 'db-ops-kit:patterns': hint, 'rdsProxyLambda:credentialMode': 'password', 'kmsKeyChange:method': 'magic', 'adTrust:edition': 'Standard' })).map((s) => s.stackName)).toEqual(['DbOpsDsqlBridge']);
 });
+
+describe('CDK feature flags (cdk.json)', () => {
+  // https://docs.aws.amazon.com/cdk/v2/guide/featureflags.html — a new app (`cdk init`) gets every flag the
+  // installed aws-cdk-lib recommends; the kit does the same, except the flags docs/feature-flags.md keeps at the
+  // old value with a reason.
+  const { CURRENTLY_RECOMMENDED_FLAGS, NEW_PROJECT_DEFAULT_CONTEXT } = require('aws-cdk-lib/cx-api') as Record<string, Record<string, unknown>>;
+  const KEPT_AT_OLD_VALUE: Record<string, unknown> = {
+    '@aws-cdk/core:enablePartitionLiterals': false,
+    '@aws-cdk/core:defaultCrossStackReferences': 'strong',
+    '@aws-cdk/aws-secretsmanager:useAttachedSecretResourcePolicyForSecretTargetAttachments': false,
+  };
+
+  test('cdk.json sets every recommended flag of the installed aws-cdk-lib, at its recommended value or a documented older one', () => {
+    const ctx = cdkJsonContext();
+    const recommended = { ...NEW_PROJECT_DEFAULT_CONTEXT, ...CURRENTLY_RECOMMENDED_FLAGS };
+    const wrong = Object.entries(recommended)
+      .filter(([k, v]) => JSON.stringify(ctx[k]) !== JSON.stringify(k in KEPT_AT_OLD_VALUE ? KEPT_AT_OLD_VALUE[k] : v))
+      .map(([k, v]) => `${k}: cdk.json ${JSON.stringify(ctx[k])}, recommended ${JSON.stringify(v)}`);
+    expect(wrong).toEqual([]);
+    expect(Object.keys(recommended).length).toBeGreaterThan(80);
+    const notes = require('fs').readFileSync(require('path').join(__dirname, '..', 'docs', 'feature-flags.md'), 'utf8') as string;
+    for (const k of Object.keys(KEPT_AT_OLD_VALUE)) expect(notes).toContain(k);
+  });
+
+  test("tests' Apps (test/helpers/app.ts) carry the same flags as cdk synth", () => {
+    const { testApp } = require('./helpers/app') as typeof import('./helpers/app');
+    const app = testApp({ context: { 'db-ops-kit:patterns': 'kmsKeyChange' } });
+    expect(app.node.tryGetContext('@aws-cdk/aws-iam:minimizePolicies')).toBe(true);
+    expect(app.node.tryGetContext('db-ops-kit:patterns')).toBe('kmsKeyChange');
+  });
+});
