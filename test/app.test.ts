@@ -134,6 +134,7 @@ describe('CDK feature flags (cdk.json)', () => {
     '@aws-cdk/core:enablePartitionLiterals': false,
     '@aws-cdk/core:defaultCrossStackReferences': 'strong',
     '@aws-cdk/aws-secretsmanager:useAttachedSecretResourcePolicyForSecretTargetAttachments': false,
+    '@aws-cdk/core:annotationsInValidationReport': false,
   };
 
   test('cdk.json sets every recommended flag of the installed aws-cdk-lib, at its recommended value or a documented older one', () => {
