@@ -142,7 +142,7 @@ describe('CDK feature flags (cdk.json)', () => {
     const recommended = { ...NEW_PROJECT_DEFAULT_CONTEXT, ...CURRENTLY_RECOMMENDED_FLAGS };
     const wrong = Object.entries(recommended)
       .filter(([k, v]) => JSON.stringify(ctx[k]) !== JSON.stringify(k in KEPT_AT_OLD_VALUE ? KEPT_AT_OLD_VALUE[k] : v))
-      .map(([k, v]) => `${k}: cdk.json ${JSON.stringify(ctx[k])}, recommended ${JSON.stringify(v)}`);
+      .map(([k, v]) => `${k}: cdk.json ${JSON.stringify(ctx[k])}, expected ${JSON.stringify(k in KEPT_AT_OLD_VALUE ? KEPT_AT_OLD_VALUE[k] : v)} (recommended ${JSON.stringify(v)})`);
     expect(wrong).toEqual([]);
     expect(Object.keys(recommended).length).toBeGreaterThan(80);
     const notes = require('fs').readFileSync(require('path').join(__dirname, '..', 'docs', 'feature-flags.md'), 'utf8') as string;
