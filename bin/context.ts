@@ -10,6 +10,8 @@ import { App } from 'aws-cdk-lib';
  */
 export class PatternContext {
   private readonly problems: string[] = [];
+  /** Every key read so far and the value it had, to name keys in errors a construct raises later. */
+  private readonly read = new Map<string, unknown>();
 
   constructor(private readonly app: App, public readonly pattern: string) {}
 
@@ -18,7 +20,36 @@ export class PatternContext {
   }
 
   private raw(name: string): unknown {
-    return this.app.node.tryGetContext(this.key(name));
+    const v = this.app.node.tryGetContext(this.key(name));
+    this.read.set(name, v);
+    return v;
+  }
+
+  /** The problems recorded so far, each naming its context key. */
+  get problemList(): readonly string[] {
+    return this.problems;
+  }
+
+  /**
+   * The context keys (full `<pattern>:<name>`) an error message of a construct is about: a key read by this
+   * pattern whose name is a word of the message (`edition Standard …` → `adTrust:edition`) or whose value
+   * appears in it as a whole token (`replica Region af-south-1 …` → `adTrust:replicaRegion`). Values that
+   * are too generic to point at one key (booleans, numbers, strings under 4 characters) are not matched by value.
+   */
+  keysMentionedIn(message: string): string[] {
+    const found: string[] = [];
+    const words = new Set(message.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w.toLowerCase()));
+    for (const [name, value] of this.read) {
+      if (words.has(name.toLowerCase())) {
+        found.push(this.key(name));
+        continue;
+      }
+      const values = Array.isArray(value) ? value.map(String) : typeof value === 'string' ? value.split(',').map((v) => v.trim()) : [];
+      const specific = values.filter((v) => v.length >= 4 && !/^(true|false|-?\d+(\.\d+)?)$/.test(v));
+      const escape = (v: string) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      if (specific.some((v) => new RegExp(`(^|[^A-Za-z0-9.-])${escape(v)}($|[^A-Za-z0-9-])`).test(message))) found.push(this.key(name));
+    }
+    return found;
   }
 
   /** True when the value is present (not undefined, null or an empty string). */
@@ -107,14 +138,20 @@ export class PatternContext {
     return list as string[];
   }
 
-  /** Throws one error naming every bad key of this pattern. Call after reading all keys. */
+  /**
+   * Throws a ContextError naming every bad key of this pattern. Call after reading all keys, before building
+   * constructs. The app (bin/db-ops-kit.ts) collects the errors of every selected pattern into one message.
+   */
   check(): void {
-    if (this.problems.length > 0) {
-      throw new Error(
-        `cdk.json context for pattern "${this.pattern}" is invalid:\n  - ${this.problems.join('\n  - ')}\n` +
-          `Fix cdk.json or pass -c KEY=VALUE. To skip this pattern, remove it from "db-ops-kit:patterns".`,
-      );
-    }
+    if (this.problems.length > 0) throw new ContextError(this.pattern, [...this.problems]);
+  }
+}
+
+/** Bad context of one pattern: every problem names its context key. */
+export class ContextError extends Error {
+  constructor(public readonly pattern: string, public readonly problems: string[]) {
+    super(`cdk.json context for pattern "${pattern}" is invalid:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ContextError';
   }
 }
 

@@ -5,6 +5,7 @@
 import { App, Stack, aws_ec2 as ec2 } from 'aws-cdk-lib';
 import { buildApp, PATTERNS } from '../bin/db-ops-kit';
 import { cdkJsonContext } from '../bin/pattern';
+import { PatternContext } from '../bin/context';
 
 function stacksOf(app: App): Stack[] {
   return app.node.findAll().filter((c): c is Stack => Stack.isStack(c));
@@ -74,4 +75,84 @@ test('availability zones outside the Region are reported with the key', () => {
   expect(() => build({ 'db-ops-kit:patterns': 'rdsProxyLambda', 'rdsProxyLambda:region': 'eu-west-1' })).toThrow(
     /context key "rdsProxyLambda:availabilityZones" has zones outside eu-west-1: us-east-1a, us-east-1b \(example: eu-west-1a,eu-west-1b\)/,
   );
+});
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  throw new Error('expected an error');
+}
+
+describe('semantic context errors (raised by a construct) name the context key', () => {
+  test('adTrust:edition=Standard with a replica Region names adTrust:edition, not only the construct prop', () => {
+    const message = errorOf(() => build({ 'db-ops-kit:patterns': 'adTrust', 'adTrust:edition': 'Standard' }));
+    expect(message).toMatch(/edition Standard cannot be replicated to other Regions \(us-west-2\).*\[context keys? [^\]]*"adTrust:edition"/);
+  });
+
+  test('an opt-in replica Region names adTrust:replicaRegion', () => {
+    const message = errorOf(() => build({ 'db-ops-kit:patterns': 'adTrust', 'adTrust:replicaRegion': 'af-south-1', 'adTrust:replicaAvailabilityZones': 'af-south-1a,af-south-1b' }));
+    expect(message).toMatch(/af-south-1 is an opt-in Region.*\[context key "adTrust:replicaRegion"\]/);
+  });
+
+  test('generic values (booleans, numbers, short strings) do not point at a key by value', () => {
+    const app = new App({ context: { 'p:flag': true, 'p:count': '12', 'p:name': 'db', 'p:region': 'eu-west-1' } });
+    const ctx = new PatternContext(app, 'p');
+    ctx.boolean('flag', { default: false });
+    ctx.number('count', { example: 1 });
+    ctx.string('name', { example: 'db' });
+    ctx.string('region', { example: 'us-east-1' });
+    expect(ctx.keysMentionedIn('true 12 db went wrong in eu-west-1b')).toEqual([]);
+    expect(ctx.keysMentionedIn('subnet in eu-west-1 is full')).toEqual(['p:region']);
+    expect(ctx.keysMentionedIn('the count is too high')).toEqual(['p:count']);
+  });
+});
+
+test('every bad pattern is reported in one run, and the skip hint selects patterns (cdk.json has "all")', () => {
+  const message = errorOf(() =>
+    build({ 'rdsProxyLambda:credentialMode': 'password', 'kmsKeyChange:method': 'magic', 'adTrust:edition': 'Standard' }),
+  );
+  expect(message).toMatch(/invalid for 3 pattern\(s\): rdsProxyLambda, kmsKeyChange, adTrust/);
+  expect(message).toContain('context key "rdsProxyLambda:credentialMode" has the invalid value "password"');
+  expect(message).toContain('context key "kmsKeyChange:method" has the invalid value "magic"');
+  expect(message).toMatch(/"adTrust:edition"/);
+  expect(message).toContain('-c db-ops-kit:patterns=dsqlBridge');
+  expect(message).not.toMatch(/remove it from/);
+  // The hint is a command that works: the suggested selection builds.
+  const hint = /-c db-ops-kit:patterns=(\S+)/.exec(message)![1];
+  expect(stacksOf(build({ 'db-ops-kit:patterns': hint, 'rdsProxyLambda:credentialMode': 'password', 'kmsKeyChange:method': 'magic', 'adTrust:edition': 'Standard' })).map((s) => s.stackName)).toEqual(['DbOpsDsqlBridge']);
+});
+
+describe('CDK feature flags (cdk.json)', () => {
+  // https://docs.aws.amazon.com/cdk/v2/guide/featureflags.html — a new app (`cdk init`) gets every flag the
+  // installed aws-cdk-lib recommends; the kit does the same, except the flags docs/feature-flags.md keeps at the
+  // old value with a reason.
+  const { CURRENTLY_RECOMMENDED_FLAGS, NEW_PROJECT_DEFAULT_CONTEXT } = require('aws-cdk-lib/cx-api') as Record<string, Record<string, unknown>>;
+  const KEPT_AT_OLD_VALUE: Record<string, unknown> = {
+    '@aws-cdk/core:enablePartitionLiterals': false,
+    '@aws-cdk/core:defaultCrossStackReferences': 'strong',
+    '@aws-cdk/aws-secretsmanager:useAttachedSecretResourcePolicyForSecretTargetAttachments': false,
+    '@aws-cdk/core:annotationsInValidationReport': false,
+  };
+
+  test('cdk.json sets every recommended flag of the installed aws-cdk-lib, at its recommended value or a documented older one', () => {
+    const ctx = cdkJsonContext();
+    const recommended = { ...NEW_PROJECT_DEFAULT_CONTEXT, ...CURRENTLY_RECOMMENDED_FLAGS };
+    const wrong = Object.entries(recommended)
+      .filter(([k, v]) => JSON.stringify(ctx[k]) !== JSON.stringify(k in KEPT_AT_OLD_VALUE ? KEPT_AT_OLD_VALUE[k] : v))
+      .map(([k, v]) => `${k}: cdk.json ${JSON.stringify(ctx[k])}, expected ${JSON.stringify(k in KEPT_AT_OLD_VALUE ? KEPT_AT_OLD_VALUE[k] : v)} (recommended ${JSON.stringify(v)})`);
+    expect(wrong).toEqual([]);
+    expect(Object.keys(recommended).length).toBeGreaterThan(80);
+    const notes = require('fs').readFileSync(require('path').join(__dirname, '..', 'docs', 'feature-flags.md'), 'utf8') as string;
+    for (const k of Object.keys(KEPT_AT_OLD_VALUE)) expect(notes).toContain(k);
+  });
+
+  test("tests' Apps (test/helpers/app.ts) carry the same flags as cdk synth", () => {
+    const { testApp } = require('./helpers/app') as typeof import('./helpers/app');
+    const app = testApp({ context: { 'db-ops-kit:patterns': 'kmsKeyChange' } });
+    expect(app.node.tryGetContext('@aws-cdk/aws-iam:minimizePolicies')).toBe(true);
+    expect(app.node.tryGetContext('db-ops-kit:patterns')).toBe('kmsKeyChange');
+  });
 });

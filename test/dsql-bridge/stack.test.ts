@@ -1,4 +1,5 @@
 import { App, Stack } from 'aws-cdk-lib';
+import { testApp } from '../helpers/app';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -26,7 +27,7 @@ function withSource(app: App): DsqlBridgeStack {
 }
 
 describe('DbOpsDsqlBridge stack', () => {
-  const app = new App();
+  const app = testApp();
   const stack = new DsqlBridgeStack(app, 'DbOpsDsqlBridge', { env: ENV });
   const t = Template.fromStack(stack);
 
@@ -146,7 +147,7 @@ describe('DbOpsDsqlBridge stack', () => {
   });
 
   test('with source details: DMS source endpoint (TLS, secret) and DMS Serverless full-load-and-cdc', () => {
-    const ts = Template.fromStack(withSource(new App()));
+    const ts = Template.fromStack(withSource(testApp()));
     ts.hasResourceProperties('AWS::DMS::Endpoint', {
       EndpointType: 'source',
       EngineName: 'postgres',
@@ -176,7 +177,7 @@ describe('DbOpsDsqlBridge stack', () => {
 
 describe('DsqlBridge props validation', () => {
   test('every bad prop is reported at once with the construct path', () => {
-    const stack = new Stack(new App(), 'S', { env: ENV });
+    const stack = new Stack(testApp(), 'S', { env: ENV });
     expect(() =>
       new DsqlBridge(stack, 'Bridge', {
         landingPrefix: '/dms/',
@@ -189,12 +190,12 @@ describe('DsqlBridge props validation', () => {
   });
 
   test('quarantine inside the landing prefix is refused (it would be loaded as DMS data)', () => {
-    const stack = new Stack(new App(), 'S', { env: ENV });
+    const stack = new Stack(testApp(), 'S', { env: ENV });
     expect(() => new DsqlBridge(stack, 'B', { landingPrefix: 'dms', quarantinePrefix: 'dms/bad' })).toThrow(/quarantinePrefix must not be inside landingPrefix/);
   });
 
   test('source validation', () => {
-    const stack = new Stack(new App(), 'S', { env: ENV });
+    const stack = new Stack(testApp(), 'S', { env: ENV });
     const vpc = new ec2.Vpc(stack, 'Vpc');
     const secret = new secretsmanager.Secret(stack, 'Secret');
     expect(() => new DsqlBridge(stack, 'B', { source: { serverName: ' ', databaseName: 'app', secret, vpc, port: 70000, schemas: [] } })).toThrow(
@@ -205,7 +206,7 @@ describe('DsqlBridge props validation', () => {
 
 describe('bin registration (cdk.json context)', () => {
   test('the app builds DbOpsDsqlBridge from cdk.json-style context', () => {
-    const app = new App({
+    const app = testApp({
       context: { 'db-ops-kit:patterns': 'dsqlBridge', 'dsqlBridge:region': 'eu-west-1', 'dsqlBridge:landingPrefix': 'dms', 'dsqlBridge:databaseRole': 'dsql_loader' },
     });
     buildApp(app);
@@ -214,7 +215,7 @@ describe('bin registration (cdk.json context)', () => {
   });
 
   test('bad context names each bad key', () => {
-    const app = new App({ context: { 'db-ops-kit:patterns': 'dsqlBridge', 'dsqlBridge:region': 'moon-1', 'dsqlBridge:databaseRole': 'Bad Role', 'dsqlBridge:landingPrefix': 'dms' } });
+    const app = testApp({ context: { 'db-ops-kit:patterns': 'dsqlBridge', 'dsqlBridge:region': 'moon-1', 'dsqlBridge:databaseRole': 'Bad Role', 'dsqlBridge:landingPrefix': 'dms' } });
     expect(() => buildApp(app)).toThrow(/dsqlBridge:region[\s\S]*dsqlBridge:databaseRole/);
   });
 });

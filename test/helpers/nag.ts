@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { testApp } from './app';
 import * as os from 'os';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
@@ -12,7 +13,7 @@ import { applyNagPacks, NagFinding, synthWithNag } from '../../bin/nag';
 export function nagFindings(build: (app: App) => void): string[] {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbops-nag-'));
   try {
-    const app = new App({ outdir });
+    const app = testApp({ outdir });
     build(app);
     applyNagPacks(app);
     return synthWithNag(app).map((f: NagFinding) => `${f.rule} ${f.path}: ${f.description}`);

@@ -1,4 +1,4 @@
-import { App } from 'aws-cdk-lib';
+import { testApp } from '../helpers/app';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -13,7 +13,7 @@ const TGT = 'arn:aws:kms:us-east-1:123456789012:key/5555eeee-6666-ffff-7777-8888
 const base: KmsKeyChangeStackProps = { env, dbInstanceIdentifier: 'orders-db', sourceKeyArn: SRC, targetKeyArn: TGT, passRoleArns: ['arn:aws:iam::123456789012:role/rds-monitoring'] };
 
 function synth(props: Partial<KmsKeyChangeStackProps> = {}): Template {
-  const app = new App();
+  const app = testApp();
   return Template.fromStack(new KmsKeyChangeStack(app, 'DbOpsKmsKeyChange', { ...base, ...props }));
 }
 
@@ -173,7 +173,7 @@ describe('variants', () => {
 describe('validation', () => {
   const key = (s: Stack, id: string, arn = TGT) => kms.Key.fromKeyArn(s, id, arn);
   test('collects every bad prop and throws once with the construct path', () => {
-    const s = new Stack(new App(), 'S', { env });
+    const s = new Stack(testApp(), 'S', { env });
     expect(() =>
       new KmsKeyChangeWorkflow(s, 'W', {
         dbInstanceIdentifier: 'a',
@@ -187,7 +187,7 @@ describe('validation', () => {
   });
 
   test('grants: start, redrive, approve, notifications', () => {
-    const s = new Stack(new App(), 'S', { env });
+    const s = new Stack(testApp(), 'S', { env });
     const wf = new KmsKeyChangeWorkflow(s, 'W', { dbInstanceIdentifier: 'orders', sourceKey: key(s, 'A', SRC), targetKey: key(s, 'B') });
     const op = new iam.Role(s, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
     wf.grantStartExecution(op);
@@ -199,21 +199,21 @@ describe('validation', () => {
   });
 
   test('bad identifier and security groups without targetRegion', () => {
-    const s = new Stack(new App(), 'S', { env });
+    const s = new Stack(testApp(), 'S', { env });
     expect(() => new KmsKeyChangeWorkflow(s, 'W', { dbInstanceIdentifier: 'bad--name', sourceKey: key(s, 'A', SRC), targetKey: key(s, 'B'), targetSecurityGroupIds: ['sg-1'] })).toThrow(
       /not an RDS identifier[\s\S]*targetSecurityGroupIds applies only with targetRegion/,
     );
   });
 
   test('an identifier too long for <id>-pre-rekey-<14 digits> (63 max) fails synth', () => {
-    const s = new Stack(new App(), 'S', { env });
+    const s = new Stack(testApp(), 'S', { env });
     expect(() => new KmsKeyChangeWorkflow(s, 'W', { dbInstanceIdentifier: 'a'.repeat(39), sourceKey: key(s, 'A', SRC), targetKey: key(s, 'B') })).toThrow(/at most 38 characters/);
     expect(`${'a'.repeat(38)}-pre-rekey-20261130030405`).toHaveLength(63);
-    expect(() => new KmsKeyChangeWorkflow(new Stack(new App(), 'T', { env }), 'W', { dbInstanceIdentifier: 'a'.repeat(38), sourceKey: key(s, 'C', SRC), targetKey: key(s, 'D') })).not.toThrow();
+    expect(() => new KmsKeyChangeWorkflow(new Stack(testApp(), 'T', { env }), 'W', { dbInstanceIdentifier: 'a'.repeat(38), sourceKey: key(s, 'C', SRC), targetKey: key(s, 'D') })).not.toThrow();
   });
 
   test('bin: context errors name each bad key', () => {
-    const app = new App({
+    const app = testApp({
       context: {
         'db-ops-kit:patterns': 'kmsKeyChange',
         'kmsKeyChange:region': 'us-east-1',

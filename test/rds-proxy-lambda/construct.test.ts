@@ -1,4 +1,5 @@
-import { App, Duration, Stack, aws_ec2 as ec2, aws_kms as kms, aws_rds as rds, aws_secretsmanager as sm } from 'aws-cdk-lib';
+import { Duration, Stack, aws_ec2 as ec2, aws_kms as kms, aws_rds as rds, aws_secretsmanager as sm } from 'aws-cdk-lib';
+import { testApp } from '../helpers/app';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { RdsProxyLambda, RdsProxyLambdaProps } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
 import { RdsProxyLambdaStack } from '../../lib/rds-proxy-lambda/stack';
@@ -7,7 +8,7 @@ import { nagFindings } from '../helpers/nag';
 const env = { account: '123456789012', region: 'us-east-1' };
 const azs = ['us-east-1a', 'us-east-1b'];
 
-function synth(pattern: RdsProxyLambdaProps = {}, app = new App()): { stack: RdsProxyLambdaStack; t: Template } {
+function synth(pattern: RdsProxyLambdaProps = {}, app = testApp()): { stack: RdsProxyLambdaStack; t: Template } {
   const stack = new RdsProxyLambdaStack(app, 'DbOpsRdsProxyLambda', { env, pattern: { availabilityZones: azs, ...pattern } });
   return { stack, t: Template.fromStack(stack) };
 }
@@ -213,7 +214,7 @@ describe('secret mode and bring-your-own resources', () => {
   });
 
   test('existing VPC and cluster: no new VPC or cluster, proxy in front of the given cluster', () => {
-    const app = new App();
+    const app = testApp();
     const stack2 = new Stack(app, 'Byo2', { env });
     const sg = ec2.SecurityGroup.fromSecurityGroupId(stack2, 'Sg', 'sg-0123456789abcdef0');
     const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack2, 'C', {
@@ -224,7 +225,7 @@ describe('secret mode and bring-your-own resources', () => {
       engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_13 }),
     });
     const master = sm.Secret.fromSecretCompleteArn(stack2, 'M', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf');
-    const vpc2 = ec2.Vpc.fromVpcAttributes(stack2, 'V', { vpcId: 'vpc-1', availabilityZones: azs, isolatedSubnetIds: ['subnet-1', 'subnet-2'], vpcCidrBlock: '10.1.0.0/16' });
+    const vpc2 = ec2.Vpc.fromVpcAttributes(stack2, 'V', { vpcId: 'vpc-0123456789abcdef1', availabilityZones: azs, isolatedSubnetIds: ['subnet-1', 'subnet-2'], vpcCidrBlock: '10.1.0.0/16' });
     new RdsProxyLambda(stack2, 'P', { existingVpc: vpc2, existingCluster: cluster, existingMasterSecret: master, existingDatabaseName: 'orders' });
     const t = Template.fromStack(stack2);
     t.resourceCountIs('AWS::EC2::VPC', 0);
@@ -235,10 +236,10 @@ describe('secret mode and bring-your-own resources', () => {
   });
 
   test('an existing VPC without isolated subnets uses its private subnets with egress', () => {
-    const app = new App();
+    const app = testApp();
     const stack = new Stack(app, 'Egress', { env });
     const vpc = ec2.Vpc.fromVpcAttributes(stack, 'V', {
-      vpcId: 'vpc-1',
+      vpcId: 'vpc-0123456789abcdef1',
       vpcCidrBlock: '10.1.0.0/16',
       availabilityZones: azs,
       privateSubnetIds: ['subnet-p1', 'subnet-p2'],
@@ -250,7 +251,7 @@ describe('secret mode and bring-your-own resources', () => {
   });
 
   test('an imported key gets a synth warning that its policy must allow CloudWatch Logs and alarms', () => {
-    const app = new App();
+    const app = testApp();
     const stack = new Stack(app, 'Imported', { env });
     const key = kms.Key.fromKeyArn(stack, 'K', 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555');
     new RdsProxyLambda(stack, 'P', { availabilityZones: azs, encryptionKey: key });

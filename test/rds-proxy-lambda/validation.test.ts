@@ -1,11 +1,12 @@
-import { App, Duration, Stack, aws_ec2 as ec2, aws_rds as rds, aws_secretsmanager as sm } from 'aws-cdk-lib';
+import { Duration, Stack, aws_ec2 as ec2, aws_rds as rds, aws_secretsmanager as sm } from 'aws-cdk-lib';
+import { testApp } from '../helpers/app';
 import { RdsProxyLambda, RdsProxyLambdaProps } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
 
 const env = { account: '123456789012', region: 'us-east-1' };
 
 function build(props: (stack: Stack) => RdsProxyLambdaProps): () => void {
   return () => {
-    const stack = new Stack(new App(), 'S', { env });
+    const stack = new Stack(testApp(), 'S', { env });
     new RdsProxyLambda(stack, 'Pattern', { availabilityZones: ['us-east-1a', 'us-east-1b'], ...props(stack) });
   };
 }

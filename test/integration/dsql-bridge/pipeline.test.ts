@@ -6,6 +6,7 @@
  * Also: the synthesized template passes cfn-lint.
  */
 import { spawnSync } from 'child_process';
+import { testApp } from '../../helpers/app';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -20,7 +21,6 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { App } from 'aws-cdk-lib';
 import type { SQSEvent } from 'aws-lambda';
 import { Client } from 'pg';
 import { handleEvent, HandleDeps, resetProgressCache } from '../../../lambda/dsql-loader/handle';
@@ -217,7 +217,7 @@ test('backfill (Distributed Map items in S3 listing order): pass 1 loads LOAD fi
 test('cfn-lint: the variant with a DMS source and DMS Serverless replication (not in cdk.json) is clean too', () => {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsql-cfnlint-'));
   try {
-    const app = new App({ outdir });
+    const app = testApp({ outdir });
     new DsqlBridgeStack(app, 'DbOpsDsqlBridgeWithSource', {
       env: { account: '123456789012', region: 'us-east-1' },
       source: {

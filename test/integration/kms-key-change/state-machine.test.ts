@@ -13,7 +13,7 @@
  * aws-local-stepfunctions 3.0.0 (the only published version) declares node >= 22 and uses
  * Promise.withResolvers (ES2024); on Node 20 the standard polyfill below is all it needs.
  */
-import { App } from 'aws-cdk-lib';
+import { testApp } from '../../helpers/app';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DisableKeyCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand } from '@aws-sdk/client-rds';
@@ -81,7 +81,7 @@ interface RunOpts {
 }
 
 async function runWorkflow(dbId: string, targetKey: string, input: object, opts: RunOpts = {}): Promise<Run & { inputs: Record<string, unknown> }> {
-  const app = new App();
+  const app = testApp();
   const stack = new KmsKeyChangeStack(app, 'DbOpsKmsKeyChange', { env: { account: '123456789012', region: 'us-east-1' }, dbInstanceIdentifier: dbId, sourceKeyArn: w.oldKey, targetKeyArn: targetKey });
   const { asl, env } = resolveDefinition(Template.fromStack(stack));
   const run: Run & { inputs: Record<string, unknown> } = { approvals: [], failures: [], lambdaSteps: [], inputs: {} };
