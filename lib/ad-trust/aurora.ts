@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { Problems } from './validation';
 
@@ -57,6 +58,10 @@ function allowDirectoryTraffic(sg: ec2.SecurityGroup, vpc: ec2.IVpc, directorySe
   if (directorySecurityGroupId) {
     sg.addIngressRule(ec2.Peer.securityGroupId(directorySecurityGroupId), ec2.Port.allTraffic(), "from the directory's security group (Aurora Kerberos setup guide)");
   }
+  Validations.of(sg).acknowledge({
+    id: 'AwsSolutions-EC23',
+    reason: "The rule cannot evaluate the VPC CIDR (Fn::GetAtt); the sources are the database's own VPC CIDR, the directory's security group and the client CIDRs, and the constructs reject 0.0.0.0/0 as a client CIDR.",
+  });
 }
 
 /**
@@ -231,8 +236,11 @@ export class KerberosGlobalDatabase extends Construct {
       cloudwatchLogsExports: d.logExports,
       parameterGroup: new rds.ParameterGroup(this, 'Parameters', { engine: d.engine, description: 'TLS required', parameters: d.tlsParameters, removalPolicy: RemovalPolicy.RETAIN }),
     });
-    // The master password of a retained cluster is kept with it (break-glass access).
-    this.cluster.secret?.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    // The master password of a retained cluster is kept with it (break-glass access). `cluster.secret` is
+    // the attachment; the generated secret itself is the cluster's `Secret` child.
+    for (const c of this.cluster.node.findAll()) {
+      if (c instanceof secretsmanager.CfnSecret || c instanceof secretsmanager.CfnSecretTargetAttachment) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
     Validations.of(this.cluster).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason: 'Aurora Global Database does not support RDS-managed master passwords, and users log in with Kerberos; the master password is a break-glass credential that operators rotate during a maintenance window.',
