@@ -159,6 +159,8 @@ export class DirectoryAccessRole extends Construct {
       assumedBy: new iam.CompositePrincipal(
         ...['rds.amazonaws.com', 'directoryservice.rds.amazonaws.com'].map(
           // aws:SourceArn is not used: AWS documents no ARN that RDS passes when it assumes this role for Kerberos.
+          // Not verifiable without an account: if RDS did not send aws:SourceAccount, joining a cluster to the
+          // directory would fail at deploy with a domain-membership error naming this role.
           (service) => new iam.ServicePrincipal(service, { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
         ),
       ),

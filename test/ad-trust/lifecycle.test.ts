@@ -155,6 +155,9 @@ describe.each(VARIANTS)('%s', (_name, overrides) => {
     for (const type of ['AWS::RDS::DBCluster', 'AWS::RDS::DBInstance', 'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::RDS::DBSubnetGroup', 'AWS::RDS::DBClusterParameterGroup', 'AWS::EC2::SecurityGroup']) {
       expect({ type, policies: [...new Set(kept(replica, type))] }).toEqual({ type, policies: ['Retain'] });
     }
+    // The RDS directory role: the kept clusters use it (by name, in both Regions).
+    const rdsRoles = Object.values(primary).filter((r) => r.Type === 'AWS::IAM::Role' && JSON.stringify(r.Properties?.ManagedPolicyArns ?? []).includes('AmazonRDSDirectoryServiceAccess'));
+    expect(rdsRoles.map((r) => r.DeletionPolicy)).toEqual(['Retain']);
     // The Region is kept on deletion (the kept secondary needs its domain controllers) but removed when its own creation rolls back.
     expect(kept(replica, 'Custom::DirectoryRegion')).toEqual(['RetainExceptOnCreate']);
   });
