@@ -29,7 +29,9 @@ export const adTrustPattern: PatternDefinition = {
     const globalClusterIdentifier = ctx.string('globalClusterIdentifier', { example: 'db-ops-kit-kerberos', pattern: /^[a-zA-Z][a-zA-Z0-9-]{0,62}$/ });
     const primaryAzs = ctx.stringList('primaryAvailabilityZones', { example: ['us-east-1a', 'us-east-1b'], pattern: /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d[a-z]$/ });
     const replicaAzs = ctx.stringList('replicaAvailabilityZones', { example: ['us-west-2a', 'us-west-2b'], pattern: /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d[a-z]$/ });
-    const createTrust = ctx.boolean('createTrust', { default: true });
+    const createTrust = ctx.boolean('createTrust', { default: false });
+    const adoptExistingTrust = ctx.boolean('adoptExistingTrust', { default: false });
+    const adoptExistingRegion = ctx.boolean('adoptExistingRegion', { default: false });
     const selectiveAuth = ctx.boolean('selectiveAuth', { default: false });
     const readers = ctx.number('readers', { example: 1, min: 0, max: 15, default: 1 });
     ctx.check();
@@ -47,6 +49,7 @@ export const adTrustPattern: PatternDefinition = {
       onPremDnsIps,
       onPremisesCidrs,
       createTrust,
+      adoptExistingTrust,
       selectiveAuth,
       engine,
       globalClusterIdentifier,
@@ -58,6 +61,7 @@ export const adTrustPattern: PatternDefinition = {
       primary,
       vpcCidr: replicaVpcCidr,
       availabilityZones: replicaAzs.length > 0 ? replicaAzs : undefined,
+      adoptExistingRegion,
     });
     return [primary, replica];
   },

@@ -4,7 +4,7 @@
  * directory to another Region, so the custom resource in `lib/ad-trust` drives these functions through
  * the CDK Provider framework: `onEvent` starts the operation and `isComplete` polls until the Region
  * is Active (create/update) or gone (delete). A new Region can take longer than CloudFormation's
- * one-hour custom-resource limit, hence the two-stage wait (see `WaitOptions`).
+ * one-hour custom-resource limit, hence the chain of waiting resources (see `WaitOptions`).
  *
  * Two clients are needed because the API is Region-sensitive:
  * - `primary`: a client in the directory's primary Region (AddRegion, DescribeRegions, DescribeDirectories).
@@ -31,6 +31,11 @@ export interface AddRegionProps {
   readonly VpcId: string;
   /** Two subnets in different Availability Zones of `VpcId`. */
   readonly SubnetIds: string[];
+  /**
+   * Take over a Region the directory is already replicated to (by hand, or by an earlier stack) instead
+   * of refusing; it must be Active in `VpcId`, and it is LEFT IN PLACE on delete (the physical ID says so).
+   */
+  readonly AdoptExisting: boolean;
 }
 
 /** What the custom resource returns once the Region is Active (`Fn::GetAtt` on the resource). */
@@ -45,7 +50,7 @@ export interface RegionReadyData {
 
 /** States in which waiting longer cannot help: the operator must look at the directory. */
 const BROKEN = new Set(['Failed', 'Impaired', 'Inoperable', 'RestoreFailed']);
-const PATTERNS: Record<keyof Omit<AddRegionProps, 'SubnetIds'>, RegExp> = {
+const PATTERNS: Record<keyof Omit<AddRegionProps, 'SubnetIds' | 'AdoptExisting'>, RegExp> = {
   DirectoryId: /^d-[0-9a-f]{10}$/,
   PrimaryRegion: /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/,
   RegionName: /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/,
@@ -63,6 +68,8 @@ export function parseAddRegionProps(raw: Record<string, unknown>): AddRegionProp
   if (!Array.isArray(subnets) || subnets.length !== 2 || subnets.some((s) => typeof s !== 'string' || !/^subnet-[0-9a-f]+$/.test(s))) {
     problems.push(`SubnetIds must be exactly two subnet IDs in different Availability Zones (got ${JSON.stringify(subnets)})`);
   }
+  const adopt = raw.AdoptExisting ?? 'false';
+  if (adopt !== 'true' && adopt !== 'false' && adopt !== true && adopt !== false) problems.push(`AdoptExisting must be true or false (got ${JSON.stringify(adopt)})`);
   if (raw.PrimaryRegion === raw.RegionName) problems.push(`RegionName must differ from PrimaryRegion (${String(raw.RegionName)})`);
   if (problems.length > 0) throw new Error(`AddRegion: invalid properties: ${problems.join('; ')}`);
   return {
@@ -71,11 +78,59 @@ export function parseAddRegionProps(raw: Record<string, unknown>): AddRegionProp
     RegionName: raw.RegionName as string,
     VpcId: raw.VpcId as string,
     SubnetIds: subnets as string[],
+    AdoptExisting: adopt === true || adopt === 'true',
   };
 }
 
-export function physicalIdFor(p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>): string {
-  return `${p.DirectoryId}/${p.RegionName}`;
+/**
+ * The physical ID records who added the Region: `d-…/<region>` when this resource called AddRegion
+ * (RemoveRegion on delete), `d-…/<region>/adopted` when the Region existed before (left in place).
+ */
+export function physicalIdFor(p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>, created = true): string {
+  return created ? `${p.DirectoryId}/${p.RegionName}` : `${p.DirectoryId}/${p.RegionName}/adopted`;
+}
+
+const PHYSICAL_ID = /^(d-[0-9a-f]{10})\/([a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d)(\/adopted)?$/;
+
+export interface RegionRef {
+  readonly DirectoryId: string;
+  readonly RegionName: string;
+  /** True when this stack called AddRegion (and so may remove the Region). */
+  readonly created: boolean;
+}
+
+/** Parses a `replicate` resource's physical ID; undefined when it names no Region (a create that failed first). */
+export function parseRegionPhysicalId(id: string | undefined): RegionRef | undefined {
+  const m = id ? PHYSICAL_ID.exec(id) : null;
+  return m ? { DirectoryId: m[1], RegionName: m[2], created: m[3] === undefined } : undefined;
+}
+
+/** How far a Region's LaunchTime may precede our AddRegion call and still be ours (clock skew). */
+export const CLOCK_SKEW_MS = 60_000;
+
+function describeRegionForMessage(r: RegionDescription): string {
+  const launched = r.LaunchTime ? `, launched ${new Date(r.LaunchTime).toISOString()}` : '';
+  return `${r.RegionName} (status ${r.Status ?? 'unknown'}, VPC ${r.VpcSettings?.VpcId ?? 'unknown'}${launched})`;
+}
+
+function refuseExistingRegion(p: AddRegionProps, r: RegionDescription): Error {
+  return new Error(
+    `AddRegion: directory ${p.DirectoryId} is already replicated to ${describeRegionForMessage(r)}, and this stack did not add it. ` +
+      'Nothing was changed; the kit never takes over or removes a Region it did not add. ' +
+      `To use that Region with this stack (it must be Active in ${p.VpcId}; it is left in place when the stack is deleted), deploy again with ` +
+      '-c adTrust:adoptExistingRegion=true (construct prop adoptExisting: true). ' +
+      `To let the stack add it instead, remove it yourself first: aws ds remove-region --directory-id ${p.DirectoryId} --region ${p.RegionName}`,
+  );
+}
+
+/** Throws unless the existing Region is what AddRegion would have made: Active, in this stack's VPC. */
+export function checkRegionAdoptable(p: AddRegionProps, r: RegionDescription): void {
+  const problems: string[] = [];
+  if (r.VpcSettings?.VpcId && r.VpcSettings.VpcId !== p.VpcId) problems.push(`it is in ${r.VpcSettings.VpcId}, not ${p.VpcId} (point the stack at that VPC or remove the Region)`);
+  if (r.Status !== 'Active') problems.push(`its status is ${r.Status ?? 'unknown'}, not Active (wait until it is Active, or fix it in the console)`);
+  if (problems.length > 0) {
+    throw new Error(`AddRegion: cannot adopt Region ${describeRegionForMessage(r)} of directory ${p.DirectoryId}: ${problems.join('; ')}. Nothing was changed.`);
+  }
 }
 
 function errName(e: unknown): string {
@@ -95,20 +150,17 @@ export async function describeRegion(primary: DirectoryServiceClient, directoryI
 }
 
 /**
- * Starts replication unless the directory is already in the Region (idempotent: a retried create or
- * a create after a half-finished attempt adopts the existing Region). Returns what it did.
+ * Starts replication. A Region the directory is already in is refused, or adopted when
+ * `AdoptExisting` is set (after {@link checkRegionAdoptable}). Returns what it did.
  */
-export async function startAddRegion(primary: DirectoryServiceClient, p: AddRegionProps): Promise<'started' | 'exists'> {
+export async function startAddRegion(primary: DirectoryServiceClient, p: AddRegionProps, now: () => number = Date.now): Promise<'started' | 'adopted'> {
   const existing = await describeRegion(primary, p.DirectoryId, p.RegionName);
   if (existing) {
-    if (existing.VpcSettings?.VpcId && existing.VpcSettings.VpcId !== p.VpcId) {
-      throw new Error(
-        `AddRegion: directory ${p.DirectoryId} is already replicated to ${p.RegionName} in ${existing.VpcSettings.VpcId}, not ${p.VpcId}. ` +
-          `Remove that Region from the directory first (console or RemoveRegion in ${p.RegionName}) or point the stack at ${existing.VpcSettings.VpcId}.`,
-      );
-    }
-    return 'exists';
+    if (!p.AdoptExisting) throw refuseExistingRegion(p, existing);
+    checkRegionAdoptable(p, existing);
+    return 'adopted';
   }
+  const startedAt = now();
   try {
     await withRetry(() =>
       primary.send(
@@ -121,7 +173,18 @@ export async function startAddRegion(primary: DirectoryServiceClient, p: AddRegi
     );
     return 'started';
   } catch (e) {
-    if (errName(e) === 'DirectoryAlreadyInRegionException') return 'exists';
+    if (errName(e) === 'DirectoryAlreadyInRegionException') {
+      // An SDK retry of an attempt AWS had accepted finds our own Region (launched after this call
+      // started); an older one was added by someone else meanwhile and is refused like any other.
+      const r = await describeRegion(primary, p.DirectoryId, p.RegionName);
+      if (r) {
+        const launched = r.LaunchTime ? new Date(r.LaunchTime).getTime() : undefined;
+        if (launched !== undefined && launched >= startedAt - CLOCK_SKEW_MS) return 'started';
+        if (!p.AdoptExisting) throw refuseExistingRegion(p, r);
+        checkRegionAdoptable(p, r);
+        return 'adopted';
+      }
+    }
     throw e;
   }
 }
@@ -157,22 +220,24 @@ export async function checkRegionActive(
   };
 }
 
+/** Region states in which Directory Service is still building (or changing) the Region and RemoveRegion is not accepted yet. */
+export const IN_PROGRESS = new Set(['Requested', 'Creating', 'Created', 'Updating']);
+
 /**
  * Starts removing the replicated Region (RemoveRegion is sent to the replica Region's endpoint).
- * Idempotent: a Region that is already gone, or already being deleted, is fine.
+ * Idempotent: a Region that is already gone, or already being deleted, is fine. A Region that is still
+ * being built (a rollback while AddRegion runs) cannot be removed yet: `waiting` is returned and the
+ * poll ({@link pollRegionRemoval}) sends RemoveRegion once it is Active.
  */
-export async function startRemoveRegion(primary: DirectoryServiceClient, replica: DirectoryServiceClient, p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>): Promise<'started' | 'absent'> {
+export async function startRemoveRegion(
+  primary: DirectoryServiceClient,
+  replica: DirectoryServiceClient,
+  p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>,
+): Promise<'started' | 'absent' | 'waiting'> {
   const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
   if (!region || region.Status === 'Deleted') return 'absent';
   if (region.Status === 'Deleting') return 'started';
-  if (region.Status === 'Requested' || region.Status === 'Creating' || region.Status === 'Created' || region.Status === 'Updating') {
-    // Directory Service cannot remove a Region that is still being built; say so instead of passing on
-    // its generic error (this happens when a deployment is rolled back while AddRegion is running).
-    throw new Error(
-      `RemoveRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${region.Status}; it can be removed once it is Active. ` +
-        'Wait, then retry the stack deletion or rollback (or delete the Region in the Directory Service console).',
-    );
-  }
+  if (IN_PROGRESS.has(region.Status ?? '')) return 'waiting';
   try {
     await withRetry(() => replica.send(new RemoveRegionCommand({ DirectoryId: p.DirectoryId })));
     return 'started';
@@ -182,14 +247,24 @@ export async function startRemoveRegion(primary: DirectoryServiceClient, replica
   }
 }
 
-/** One poll of a delete: true once the Region is gone from the directory. */
-export async function checkRegionRemoved(primary: DirectoryServiceClient, p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>): Promise<boolean> {
+/**
+ * One poll of a delete of a Region this stack added: true once it is gone; while it is still being
+ * built, keep waiting; once it is Active (after a deferred removal), send RemoveRegion.
+ */
+export async function pollRegionRemoval(primary: DirectoryServiceClient, replica: DirectoryServiceClient, p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>): Promise<boolean> {
   const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
   if (!region || region.Status === 'Deleted') return true;
   if (BROKEN.has(region.Status ?? '')) {
-    throw new Error(`RemoveRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${region.Status}; remove it in the console, then retry the stack deletion.`);
+    throw new Error(`RemoveRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${region.Status}; remove it in the console (or aws ds remove-region --directory-id ${p.DirectoryId} --region ${p.RegionName}), then retry the stack deletion.`);
   }
+  if (region.Status === 'Active') await startRemoveRegion(primary, replica, p);
   return false;
+}
+
+/** One read-only poll of a `wait` resource being deleted: true once the Region is no longer being built (the `replicate` resource removes it). */
+export async function regionSettled(primary: DirectoryServiceClient, p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>): Promise<boolean> {
+  const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  return !region || !IN_PROGRESS.has(region.Status ?? '');
 }
 
 /** True when an update changes what the Region is (directory or Region name): CloudFormation then replaces it. */
@@ -204,16 +279,24 @@ export function networkChanged(oldP: AddRegionProps, newP: AddRegionProps): bool
 
 /**
  * How one custom resource of the replication waits. CloudFormation gives a custom resource at most
- * one hour (ServiceTimeout 1-3600 s), and a new Region often takes longer; so the construct splits
- * the wait over two resources:
+ * one hour (ServiceTimeout 1-3600 s), and a new Region can take much longer; so the construct splits
+ * the wait over a chain of resources (>= 180 minutes in total by default, as Terraform's
+ * aws_directory_service_region allows):
  * - `replicate` starts AddRegion and polls; after `softDeadlineSeconds` it hands over (completes with
  *   Status `Pending`) instead of letting CloudFormation time it out and roll back (= RemoveRegion);
- * - `wait` (created after it) only polls until the Region is Active, and fails at its own deadline.
+ * - each `wait` resource (created after the previous one) only polls until the Region is Active and
+ *   hands over at its own soft deadline; the last one (`softDeadlineSeconds` 0) fails at its deadline.
+ * On delete the chain runs backwards: each `wait` resource waits (read-only) while the Region is still
+ * being built and hands over after `roundSeconds` - 5 minutes; the `replicate` resource removes it.
  */
 export interface WaitOptions {
   readonly stage: 'replicate' | 'wait';
   /** 0 = no soft deadline (poll until the Provider framework's totalTimeout fails the operation). */
   readonly softDeadlineSeconds: number;
+  /** The framework's totalTimeout of one resource; delete-side waits hand over 5 minutes before it. */
+  readonly roundSeconds: number;
+  /** For `wait` resources: the physical ID of the `replicate` resource (says whether the Region is the stack's own). */
+  readonly replicateId?: string;
 }
 
 export function parseWaitOptions(raw: Record<string, unknown>): WaitOptions {
@@ -221,14 +304,22 @@ export function parseWaitOptions(raw: Record<string, unknown>): WaitOptions {
   if (stage !== 'replicate' && stage !== 'wait') throw new Error(`AddRegion: Stage must be replicate or wait (got ${JSON.stringify(stage)})`);
   const soft = Number(raw.SoftDeadlineSeconds ?? 0);
   if (!Number.isInteger(soft) || soft < 0 || soft > 3600) throw new Error(`AddRegion: SoftDeadlineSeconds must be 0..3600 (got ${JSON.stringify(raw.SoftDeadlineSeconds)})`);
-  return { stage, softDeadlineSeconds: soft };
+  const round = Number(raw.RoundSeconds ?? 3300);
+  if (!Number.isInteger(round) || round < 600 || round > 3600) throw new Error(`AddRegion: RoundSeconds must be 600..3600 (got ${JSON.stringify(raw.RoundSeconds)})`);
+  const replicateId = typeof raw.ReplicateId === 'string' ? raw.ReplicateId : undefined;
+  return { stage, softDeadlineSeconds: soft, roundSeconds: round, replicateId };
 }
 
 /** How long after AddRegion a Region missing from DescribeRegions counts as not listed yet rather than lost. */
 export const MISSING_GRACE_MS = 5 * 60 * 1000;
 
-/** True when a `replicate` resource should hand the wait over to the next resource. */
-export function softDeadlinePassed(opts: WaitOptions, startedAtMs: number | undefined, nowMs: number): boolean {
+/** True when a resource should hand the (create-side) wait over to the next resource. */
+export function softDeadlinePassed(opts: Pick<WaitOptions, 'softDeadlineSeconds'>, startedAtMs: number | undefined, nowMs: number): boolean {
   if (opts.softDeadlineSeconds === 0 || startedAtMs === undefined || !Number.isFinite(startedAtMs)) return false;
   return nowMs - startedAtMs >= opts.softDeadlineSeconds * 1000;
+}
+
+/** True when a `wait` resource being deleted should stop waiting and let the next delete continue. */
+export function deleteHandOverPassed(opts: WaitOptions, startedAtMs: number | undefined, nowMs: number): boolean {
+  return softDeadlinePassed({ softDeadlineSeconds: Math.max(60, opts.roundSeconds - 300) }, startedAtMs, nowMs);
 }

@@ -5,6 +5,7 @@
  * flags win. Exit code 2 with usage on bad arguments.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { connectCommand, Engine, loginSql, onPremPowerShell, renderKrb5Conf } from './krb5-conf';
 
@@ -22,11 +23,14 @@ export const USAGE = `usage: npm run krb5-conf -- [--outputs outputs.json] [opti
   --port N              database port (default: DatabasePort output, else 5432/3306)
   --sslmode MODE        libpq sslmode / mysql --ssl-mode (default: verify-full / VERIFY_IDENTITY)
   --no-map-all-rds      do not map every *.rds.amazonaws.com host, only the listed endpoints
-  --out FILE            write krb5.conf to FILE (default: print it)
+  --out FILE            write krb5.conf to FILE (default: out/krb5-conf/krb5.conf; "-" prints it)
   --what LIST           comma list of conf,sql,connect,powershell (default: all)
   -h, --help`;
 
 class UsageError extends Error {}
+
+/** Where krb5.conf goes unless --out says otherwise (under out/<cli-name>/ of the current directory; out/ is gitignored). */
+export const DEFAULT_CONF = path.join('out', 'krb5-conf', 'krb5.conf');
 
 type Outputs = Record<string, Record<string, string>>;
 
@@ -112,6 +116,7 @@ export function runCli(argv: string[]): CliResult {
 
   const files: Record<string, string> = {};
   const parts: string[] = [];
+  const confPath = v.out ?? DEFAULT_CONF;
   let conf: string | undefined;
   if (what.includes('conf')) {
     try {
@@ -119,14 +124,14 @@ export function runCli(argv: string[]): CliResult {
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    if (v.out) files[v.out] = conf;
-    else parts.push(`# ---- krb5.conf ----\n${conf}`);
+    if (confPath === '-') parts.push(`# ---- krb5.conf ----\n${conf}`);
+    else files[confPath] = conf;
   }
   try {
     if (what.includes('sql')) parts.push(`-- ---- SQL (run as the master user on the primary cluster) ----\n${loginSql(engine, v.user!, onPremDomain)}`);
     if (what.includes('connect')) {
       parts.push(
-        `# ---- connect ----\n${connectCommand({ engine, user: v.user!, onPremDomain, endpoint: dbEndpoints[0], port, database: v.database, sslmode: v.sslmode, krb5ConfPath: v.out })}`,
+        `# ---- connect ----\n${connectCommand({ engine, user: v.user!, onPremDomain, endpoint: dbEndpoints[0], port, database: v.database, sslmode: v.sslmode, krb5ConfPath: confPath === '-' ? undefined : confPath })}`,
       );
     }
     if (what.includes('powershell')) {
@@ -142,6 +147,7 @@ export function main(argv: string[]): number {
   try {
     const r = runCli(argv);
     for (const [f, content] of Object.entries(r.files)) {
+      fs.mkdirSync(path.dirname(f), { recursive: true });
       fs.writeFileSync(f, content);
       process.stderr.write(`wrote ${f}\n`);
     }

@@ -28,6 +28,15 @@ export interface Krb5Inputs {
   readonly mapAllRdsEndpoints?: boolean;
 }
 
+/**
+ * The only encryption types the generated configuration lets the client request or accept. Active
+ * Directory supports AES128/AES256 with HMAC-SHA1 (MS-KILE, msDS-SupportedEncryptionTypes bits 0x08 and
+ * 0x10: https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-kile/6cfc7b50-11ed-4b4d-846d-6f08f0812919);
+ * RC4-HMAC and DES are weak and are refused (MIT krb5 enctype names:
+ * https://web.mit.edu/kerberos/krb5-latest/doc/admin/conf_files/kdc_conf.html#encryption-types).
+ */
+export const AES_ENCTYPES = ['aes256-cts-hmac-sha1-96', 'aes128-cts-hmac-sha1-96'];
+
 const FQDN = /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))+$/;
 const HOST_PORT = /^(?:(?:\d{1,3}\.){3}\d{1,3}|(?=.{1,253}(?::|$))(?!-)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*)(?::(\d{1,5}))?$/;
 
@@ -56,6 +65,11 @@ export function validateKrb5Inputs(i: Krb5Inputs): string[] {
   return problems;
 }
 
+/** The host of `host` or `host:port`. */
+function hostOf(kdc: string): string {
+  return kdc.replace(/:\d+$/, '');
+}
+
 function block(lines: string[], indent = '  '): string {
   return lines.map((l) => `${indent}${l}`).join('\n');
 }
@@ -77,7 +91,10 @@ export function renderKrb5Conf(i: Krb5Inputs): string {
   const onPremDomain = i.onPremDomain.toLowerCase();
   const awsDomain = i.awsDomain.toLowerCase();
   const mapping: string[] = [];
-  if (i.mapAllRdsEndpoints ?? true) mapping.push(`.rds.amazonaws.com = ${aws}`);
+  // Aurora endpoints end in .rds.amazonaws.com, in the China Regions in .amazonaws.com.cn
+  // (<name>.<id>.rds.cn-north-1.amazonaws.com.cn), as the Aurora Kerberos guide's sample krb5.conf maps them:
+  // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/postgresql-kerberos-setting-up.html (Step 8).
+  if (i.mapAllRdsEndpoints ?? true) mapping.push(`.rds.amazonaws.com = ${aws}`, `.amazonaws.com.cn = ${aws}`);
   for (const e of [...new Set(i.dbEndpoints.map((x) => x.toLowerCase()))]) mapping.push(`${e} = ${aws}`);
   mapping.push(`.${awsDomain} = ${aws}`, `${awsDomain} = ${aws}`, `.${onPremDomain} = ${onPrem}`, `${onPremDomain} = ${onPrem}`);
   return [
@@ -95,15 +112,22 @@ export function renderKrb5Conf(i: Krb5Inputs): string {
       'renew_lifetime = 7d',
       '# Active Directory tickets carry a PAC and exceed UDP sizes: use TCP.',
       'udp_preference_limit = 1',
+      '# AES only: the client neither offers nor accepts RC4-HMAC or DES (the trust uses AES too, see the PowerShell).',
+      `permitted_enctypes = ${AES_ENCTYPES.join(' ')}`,
+      `default_tkt_enctypes = ${AES_ENCTYPES.join(' ')}`,
+      `default_tgs_enctypes = ${AES_ENCTYPES.join(' ')}`,
     ]),
     '',
     '[realms]',
     `  ${onPrem} = {`,
     block(i.onPremKdcs.map((k) => `kdc = ${k}`), '    '),
+    '    # Where kinit changes an expired password (kpasswd, port 464 of this host).',
+    `    admin_server = ${hostOf(i.onPremKdcs[0])}`,
     '  }',
     `  ${aws} = {`,
     '    # Domain controllers of AWS Managed Microsoft AD, primary Region first, then the replica Region.',
     block(i.awsKdcs.map((k) => `kdc = ${k}`), '    '),
+    `    admin_server = ${hostOf(i.awsKdcs[0])}`,
     '  }',
     '',
     '[domain_realm]',
@@ -228,7 +252,16 @@ export function onPremPowerShell(o: OnPremScriptOptions): string {
     '  Remove-Variable Plain',
     '}',
     '',
-    '# 3. Firewall: allow the AWS VPC CIDRs of both Regions to reach the on-premises domain controllers on',
+    '# 3. AES only on the trust: the trusted domain object of the AWS forest gets',
+    '#    msDS-SupportedEncryptionTypes = 0x18 (AES128 | AES256, MS-KILE 2.2.7), so referral tickets across the',
+    '#    trust are never RC4. The generated krb5.conf permits AES only, and AWS Managed Microsoft AD supports it.',
+    'Import-Module ActiveDirectory',
+    '$TrustObject = Get-ADObject -Filter "objectClass -eq \'trustedDomain\' -and name -eq \'$AwsDomain\'"',
+    'if (-not $TrustObject) { throw "No trusted domain object for $AwsDomain; create the trust first (step 2)." }',
+    'Set-ADObject -Identity $TrustObject -Replace @{ "msDS-SupportedEncryptionTypes" = 24 }',
+    'Get-ADObject -Identity $TrustObject -Properties msDS-SupportedEncryptionTypes | Format-List Name, msDS-SupportedEncryptionTypes',
+    '',
+    '# 4. Firewall: allow the AWS VPC CIDRs of both Regions to reach the on-premises domain controllers on',
     '#    TCP/UDP 53, 88, 389, 445, 464; TCP 135, 636, 1024-65535 (RPC, Global Catalog); UDP 123, 138.',
     '',
   ].join('\n');

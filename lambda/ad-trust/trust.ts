@@ -27,6 +27,12 @@ export interface TrustProps {
   /** On-premises DNS servers for the conditional forwarder (1–4). */
   readonly ConditionalForwarderIpAddrs: string[];
   readonly SelectiveAuth: 'Enabled' | 'Disabled';
+  /**
+   * Take over a trust to RemoteDomainName that already exists (made by hand, or left by an earlier
+   * stack) instead of refusing. An adopted trust must be a verified one-way outgoing forest trust, and
+   * it is LEFT IN PLACE when the custom resource is deleted (the physical ID records this).
+   */
+  readonly AdoptExisting: boolean;
 }
 
 export interface TrustReadyData {
@@ -50,6 +56,8 @@ export function parseTrustProps(raw: Record<string, unknown>): TrustProps {
   }
   const sel = raw.SelectiveAuth ?? 'Disabled';
   if (sel !== 'Enabled' && sel !== 'Disabled') problems.push(`SelectiveAuth must be Enabled or Disabled (got ${JSON.stringify(sel)})`);
+  const adopt = raw.AdoptExisting ?? 'false';
+  if (adopt !== 'true' && adopt !== 'false' && adopt !== true && adopt !== false) problems.push(`AdoptExisting must be true or false (got ${JSON.stringify(adopt)})`);
   if ('TrustPassword' in raw) problems.push('TrustPassword must never be a custom-resource property; pass TrustPasswordSecretArn');
   if (problems.length > 0) throw new Error(`CreateTrust: invalid properties: ${problems.join('; ')}`);
   return {
@@ -58,7 +66,57 @@ export function parseTrustProps(raw: Record<string, unknown>): TrustProps {
     TrustPasswordSecretArn: raw.TrustPasswordSecretArn as string,
     ConditionalForwarderIpAddrs: ips as string[],
     SelectiveAuth: sel as 'Enabled' | 'Disabled',
+    AdoptExisting: adopt === true || adopt === 'true',
   };
+}
+
+/**
+ * The custom resource's physical ID records who created the trust: `t-…` for a trust this resource
+ * created (deleted with the resource), `t-…/adopted` for one that existed before (left in place).
+ */
+export function trustPhysicalId(trustId: string, created: boolean): string {
+  return created ? trustId : `${trustId}/adopted`;
+}
+
+const PHYSICAL_ID = /^(t-[0-9a-f]{10})(\/adopted)?$/;
+
+/** The trust ID and whether this resource created it; undefined for an ID that names no trust (a create that failed before CreateTrust). */
+export function parseTrustPhysicalId(id: string | undefined): { trustId: string; created: boolean } | undefined {
+  const m = id ? PHYSICAL_ID.exec(id) : null;
+  return m ? { trustId: m[1], created: m[2] === undefined } : undefined;
+}
+
+/** A trust the construct may adopt: what it would have created itself, in a healthy state. */
+const ADOPTABLE_STATES = new Set(['Verified', 'Updated']);
+
+function describeForMessage(t: Trust): string {
+  const created = t.CreatedDateTime ? `, created ${new Date(t.CreatedDateTime).toISOString()}` : '';
+  return `${t.TrustId} (${t.TrustType ?? 'unknown type'}, ${t.TrustDirection ?? 'unknown direction'}, state ${t.TrustState ?? 'unknown'}${t.TrustStateReason ? `: ${t.TrustStateReason}` : ''}${created})`;
+}
+
+/** Throws unless `t` is a verified one-way outgoing forest trust (the only kind this construct manages). */
+export function checkAdoptable(p: TrustProps, t: Trust): void {
+  const problems: string[] = [];
+  if (t.TrustType !== 'Forest') problems.push(`its type is ${t.TrustType ?? 'unknown'}, not Forest`);
+  if (t.TrustDirection !== 'One-Way: Outgoing') problems.push(`its direction is ${t.TrustDirection ?? 'unknown'}, not One-Way: Outgoing (AWS trusts on-premises)`);
+  if (!ADOPTABLE_STATES.has(t.TrustState ?? '')) problems.push(`its state is ${t.TrustState ?? 'unknown'}, not Verified`);
+  if (problems.length > 0) {
+    throw new Error(
+      `CreateTrust: cannot adopt the existing trust ${describeForMessage(t)} of directory ${p.DirectoryId} with ${p.RemoteDomainName}: ${problems.join('; ')}. ` +
+        'Nothing was changed. Fix or verify that trust in the Directory Service console (or delete it yourself: ' +
+        `aws ds delete-trust --trust-id ${t.TrustId} --delete-associated-conditional-forwarder), then deploy again.`,
+    );
+  }
+}
+
+function refuseExisting(p: TrustProps, t: Trust): Error {
+  return new Error(
+    `CreateTrust: directory ${p.DirectoryId} already has a trust with ${p.RemoteDomainName} that this stack did not create: ${describeForMessage(t)}. ` +
+      'Nothing was changed; the kit never takes over or deletes a trust it did not create. ' +
+      'To manage it with this stack (it must be a verified one-way outgoing forest trust, and it is left in place when the stack or the trust resource is deleted), ' +
+      'deploy again with -c adTrust:adoptExistingTrust=true (construct prop adoptExisting: true). ' +
+      `To replace it instead, delete it yourself first: aws ds delete-trust --trust-id ${t.TrustId} --delete-associated-conditional-forwarder`,
+  );
 }
 
 /** Reads the trust password: the secret string itself, or its JSON key `password`. */
@@ -101,22 +159,23 @@ export async function describeTrust(ds: DirectoryServiceClient, directoryId: str
   }
 }
 
+/** How far a trust's CreatedDateTime may precede our own CreateTrust call and still be ours (clock skew). */
+export const CLOCK_SKEW_MS = 60_000;
+
 /**
- * Creates the one-way outgoing forest trust with its conditional forwarder, or adopts an existing
- * trust to the same remote domain (idempotent on retries). Returns the trust ID.
+ * Creates the one-way outgoing forest trust with its conditional forwarder. A trust to the same
+ * remote domain that exists already is refused, or adopted when `AdoptExisting` is set (after
+ * {@link checkAdoptable}). `created` tells the caller whether the trust is this call's own.
  */
-export async function createTrust(ds: DirectoryServiceClient, sm: SecretsManagerClient, p: TrustProps): Promise<{ trustId: string; adopted: boolean }> {
+export async function createTrust(ds: DirectoryServiceClient, sm: SecretsManagerClient, p: TrustProps, now: () => number = Date.now): Promise<{ trustId: string; created: boolean }> {
   const existing = await findTrust(ds, p.DirectoryId, p.RemoteDomainName);
   if (existing?.TrustId) {
-    if (existing.TrustDirection && existing.TrustDirection !== 'One-Way: Outgoing') {
-      throw new Error(
-        `CreateTrust: directory ${p.DirectoryId} already has a ${existing.TrustDirection} trust (${existing.TrustId}) with ${p.RemoteDomainName}; ` +
-          'delete it or change RemoteDomainName, this construct manages only one-way outgoing forest trusts.',
-      );
-    }
-    return { trustId: existing.TrustId, adopted: true };
+    if (!p.AdoptExisting) throw refuseExisting(p, existing);
+    checkAdoptable(p, existing);
+    return { trustId: existing.TrustId, created: false };
   }
   const password = await readTrustPassword(sm, p.TrustPasswordSecretArn);
+  const startedAt = now();
   let out;
   try {
     out = await withRetry(() =>
@@ -133,16 +192,22 @@ export async function createTrust(ds: DirectoryServiceClient, sm: SecretsManager
       ),
     );
   } catch (e) {
-    // A retried call (after a timeout or 5xx on an attempt AWS did accept) or a concurrent create:
-    // adopt the trust that exists now instead of failing the deployment.
     if ((e as { name?: string }).name === 'EntityAlreadyExistsException') {
-      const now = await findTrust(ds, p.DirectoryId, p.RemoteDomainName);
-      if (now?.TrustId) return { trustId: now.TrustId, adopted: true };
+      // An SDK retry of an attempt AWS had accepted (timeout, 5xx) finds our own trust: it was created
+      // after this call started. Anything older was made by someone else in the meantime: refuse it.
+      const t = await findTrust(ds, p.DirectoryId, p.RemoteDomainName);
+      if (t?.TrustId) {
+        const createdAt = t.CreatedDateTime ? new Date(t.CreatedDateTime).getTime() : undefined;
+        if (createdAt !== undefined && createdAt >= startedAt - CLOCK_SKEW_MS) return { trustId: t.TrustId, created: true };
+        if (!p.AdoptExisting) throw refuseExisting(p, t);
+        checkAdoptable(p, t);
+        return { trustId: t.TrustId, created: false };
+      }
     }
     throw e;
   }
   if (!out.TrustId) throw new Error(`CreateTrust: no TrustId returned for ${p.RemoteDomainName}`);
-  return { trustId: out.TrustId, adopted: false };
+  return { trustId: out.TrustId, created: true };
 }
 
 /** Applies the changes that AWS can make in place: selective authentication and the forwarder's DNS IPs. */

@@ -1,9 +1,10 @@
-import { Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { Problems } from './validation';
 
@@ -42,42 +43,54 @@ export function engineDefaults(name: AuroraEngineName): EngineDefaults {
 }
 
 /**
- * Creates the CloudWatch log groups RDS exports to (`/aws/rds/cluster/<id>/<log>`) so their retention
- * is set by CloudFormation instead of RDS creating never-expiring groups. RETAINed: they are audit data.
+ * The database security group rules the Aurora Kerberos setup guide asks for: "The DB cluster must use a
+ * security group that allows ingress and egress within the directory's VPC so the DB cluster can
+ * communicate with the directory" (Step 6), and the DB security group must "receive inbound traffic
+ * from the directory security group" (Step 5).
+ * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/postgresql-kerberos-setting-up.html
+ * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-mysql-kerberos-setting-up.html
+ * The directory lives in the database's VPC here, so "within the directory's VPC" is that VPC's CIDR.
  */
-/**
- * Kerberos needs the database to reach the directory's domain controllers in its own VPC: Aurora MySQL forwards
- * authentication requests to the directory, and Aurora PostgreSQL resolves AD group membership over LDAP. Egress is
- * opened to the VPC CIDR (where the directory's controllers live) on the directory ports only.
- */
-function allowDirectoryEgress(sg: ec2.SecurityGroup, vpc: ec2.IVpc): void {
-  const to = ec2.Peer.ipv4(vpc.vpcCidrBlock);
-  for (const [port, what] of [
-    [ec2.Port.tcp(53), 'DNS'],
-    [ec2.Port.udp(53), 'DNS'],
-    [ec2.Port.tcp(88), 'Kerberos'],
-    [ec2.Port.udp(88), 'Kerberos'],
-    [ec2.Port.tcp(389), 'LDAP'],
-    [ec2.Port.udp(389), 'LDAP'],
-    [ec2.Port.tcp(464), 'Kerberos password'],
-    [ec2.Port.udp(464), 'Kerberos password'],
-    [ec2.Port.tcp(636), 'LDAPS'],
-    [ec2.Port.tcpRange(3268, 3269), 'Global Catalog'],
-  ] as const) {
-    sg.addEgressRule(to, port, `${what} to the directory's domain controllers`);
+function allowDirectoryTraffic(sg: ec2.SecurityGroup, vpc: ec2.IVpc, directorySecurityGroupId: string | undefined): void {
+  const inVpc = ec2.Peer.ipv4(vpc.vpcCidrBlock);
+  sg.addIngressRule(inVpc, ec2.Port.allTraffic(), "within the directory's VPC (Aurora Kerberos setup guide)");
+  sg.addEgressRule(inVpc, ec2.Port.allTraffic(), "within the directory's VPC (Aurora Kerberos setup guide)");
+  if (directorySecurityGroupId) {
+    sg.addIngressRule(ec2.Peer.securityGroupId(directorySecurityGroupId), ec2.Port.allTraffic(), "from the directory's security group (Aurora Kerberos setup guide)");
   }
+  Validations.of(sg).acknowledge({
+    id: 'AwsSolutions-EC23',
+    reason: "The rule cannot evaluate the VPC CIDR (Fn::GetAtt); the sources are the database's own VPC CIDR, the directory's security group and the client CIDRs, and the constructs reject 0.0.0.0/0 as a client CIDR.",
+  });
 }
 
+/**
+ * A suffix that is new for every creation of the stack: the first group of the stack ID's UUID. Retained
+ * resources that need a name (the global cluster, the clusters and the log groups RDS writes to) carry
+ * it, so a redeploy after a destroy or a failed first deploy never collides with what was kept.
+ */
+export function deploymentSuffix(scope: Construct): string {
+  return Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Stack.of(scope).stackId))));
+}
+
+/**
+ * Creates the CloudWatch log groups RDS exports to (`/aws/rds/cluster/<id>/<log>`) so their retention is
+ * set by CloudFormation instead of RDS creating never-expiring groups. RETAINed (audit data); the cluster
+ * identifier in their names carries {@link deploymentSuffix}, so a kept group never blocks a redeploy.
+ */
 function clusterLogGroups(scope: Construct, clusterIdentifier: string, exports: string[], retention: logs.RetentionDays): logs.LogGroup[] {
   return exports.map(
     (name) =>
       new logs.LogGroup(scope, `Logs${name}`, {
-        logGroupName: `/aws/rds/cluster/${clusterIdentifier}/${name}`,
+        logGroupName: Fn.join('', ['/aws/rds/cluster/', clusterIdentifier, `/${name}`]),
         retention,
         removalPolicy: RemovalPolicy.RETAIN,
       }),
   );
 }
+
+/** Longest identifier prefix: `<prefix>-<region (up to 14)>-<8 hex>` must fit RDS's 63 characters. */
+export const MAX_IDENTIFIER_PREFIX = 39;
 
 /** Global cluster identifier rules: 1–63 letters, digits or hyphens, starting with a letter, no double or trailing hyphen. */
 export const GLOBAL_ID_RE = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/;
@@ -110,10 +123,19 @@ export interface KerberosGlobalDatabaseProps {
   readonly directoryId: string;
   /** Role trusted by rds.amazonaws.com and directoryservice.rds.amazonaws.com (see `DirectoryAccessRole`). */
   readonly directoryRole: iam.IRole;
-  /** Identifier of the global cluster; the secondary Region joins it by this name. */
+  /**
+   * Prefix of the global cluster's and the primary cluster's identifiers (at most 39 characters). Each
+   * creation of the stack appends its own suffix (`<prefix>-<8 hex>`, cluster `<prefix>-<region>-<8 hex>`),
+   * so the RETAINed global cluster never blocks a redeploy.
+   */
   readonly globalClusterIdentifier: string;
   /** Networks whose clients may connect to the database port (on-premises and application CIDRs). */
   readonly clientCidrs: string[];
+  /**
+   * The directory's domain-controller security group: the database accepts its traffic (Aurora Kerberos setup guide).
+   * @default - no rule for it (traffic within the VPC is still allowed)
+   */
+  readonly directorySecurityGroupId?: string;
   /**
    * Storage, secret and Performance Insights key.
    * @default - a new customer-managed key with rotation
@@ -146,14 +168,18 @@ export class KerberosGlobalDatabase extends Construct {
   /** Engine version string (e.g. `16.6`) that the secondary must use. */
   public readonly engineVersion: string;
   public readonly parameterGroupFamily: string;
-  /** The global cluster identifier as a plain string (from props), usable in another Region's stack without a cross-Region reference. */
+  /** The identifier prefix (from props, lower case); the secondary uses it for its own cluster identifier. */
   public readonly globalClusterName: string;
 
   constructor(scope: Construct, id: string, props: KerberosGlobalDatabaseProps) {
     super(scope, id);
     const problems = new Problems();
     if (props.engine !== 'aurora-postgresql' && props.engine !== 'aurora-mysql') problems.add(`engine must be aurora-postgresql or aurora-mysql, got "${props.engine}"`);
-    problems.check(props.globalClusterIdentifier, (s) => GLOBAL_ID_RE.test(s), `globalClusterIdentifier "${props.globalClusterIdentifier}" must be 1-63 letters, digits or hyphens, start with a letter and not end with or contain two hyphens`);
+    problems.check(
+      props.globalClusterIdentifier,
+      (s) => GLOBAL_ID_RE.test(s) && s.length <= MAX_IDENTIFIER_PREFIX,
+      `globalClusterIdentifier "${props.globalClusterIdentifier}" must be 1-${MAX_IDENTIFIER_PREFIX} letters, digits or hyphens, start with a letter and not end with or contain two hyphens (the stack appends -<region>-<8 hex> for the cluster)`,
+    );
     problems.check(props.directoryId, (s) => /^d-[0-9a-f]{10}$/.test(s), `directoryId "${props.directoryId}" must look like d-1234567890`);
     if (props.readers !== undefined && (props.readers < 0 || props.readers > 15 || !Number.isInteger(props.readers))) problems.add(`readers must be 0..15, got ${props.readers}`);
     if (props.clientCidrs.length === 0) problems.add('clientCidrs needs at least one network that may connect to the database');
@@ -165,13 +191,16 @@ export class KerberosGlobalDatabase extends Construct {
     this.port = d.port;
     this.engineVersion = d.engine.engineVersion?.fullVersion ?? '';
     this.parameterGroupFamily = d.family;
-    this.globalClusterName = props.globalClusterIdentifier;
+    this.globalClusterName = props.globalClusterIdentifier.toLowerCase();
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Aurora global database, primary Region', removalPolicy: RemovalPolicy.RETAIN });
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'Aurora primary cluster: database port from client networks only', allowAllOutbound: false });
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'Aurora primary cluster: clients on the database port, the directory', allowAllOutbound: false });
+    // Kept with the cluster (and its subnet group, parameter group, key, secret): a RETAINed cluster needs them.
+    this.securityGroup.applyRemovalPolicy(RemovalPolicy.RETAIN);
     for (const c of props.clientCidrs) this.securityGroup.addIngressRule(ec2.Peer.ipv4(c), ec2.Port.tcp(d.port), `database clients ${c}`);
-    allowDirectoryEgress(this.securityGroup, props.vpc);
+    allowDirectoryTraffic(this.securityGroup, props.vpc, props.directorySecurityGroupId);
 
-    const clusterIdentifier = `${props.globalClusterIdentifier}-${Stack.of(this).region}`.toLowerCase();
+    const suffix = deploymentSuffix(this);
+    const clusterIdentifier = Fn.join('-', [this.globalClusterName, Stack.of(this).region.toLowerCase(), suffix]);
     const logGroups = clusterLogGroups(this, clusterIdentifier, d.logExports, props.logRetention ?? logs.RetentionDays.THREE_MONTHS);
     const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
     const instanceProps: rds.ProvisionedClusterInstanceProps = {
@@ -196,13 +225,22 @@ export class KerberosGlobalDatabase extends Construct {
       domain: props.directoryId,
       domainRole: props.directoryRole,
       iamAuthentication: true,
+      // Deletion protection stays on: the cluster is RETAINed (below), so neither a rollback nor a stack
+      // deletion ever asks CloudFormation to delete it, and protection cannot make either fail.
       deletionProtection: true,
-      removalPolicy: RemovalPolicy.SNAPSHOT,
+      // RETAIN, not SNAPSHOT: a member of a global cluster cannot be deleted (RDS refuses until it is
+      // removed from the global cluster), so SNAPSHOT would end a stack deletion in DELETE_FAILED.
+      removalPolicy: RemovalPolicy.RETAIN,
       copyTagsToSnapshot: true,
       backup: { retention: props.backupRetention ?? Duration.days(14) },
       cloudwatchLogsExports: d.logExports,
-      parameterGroup: new rds.ParameterGroup(this, 'Parameters', { engine: d.engine, description: 'TLS required', parameters: d.tlsParameters }),
+      parameterGroup: new rds.ParameterGroup(this, 'Parameters', { engine: d.engine, description: 'TLS required', parameters: d.tlsParameters, removalPolicy: RemovalPolicy.RETAIN }),
     });
+    // The master password of a retained cluster is kept with it (break-glass access). `cluster.secret` is
+    // the attachment; the generated secret itself is the cluster's `Secret` child.
+    for (const c of this.cluster.node.findAll()) {
+      if (c instanceof secretsmanager.CfnSecret || c instanceof secretsmanager.CfnSecretTargetAttachment) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
     Validations.of(this.cluster).acknowledge({
       id: 'AwsSolutions-SMG4',
       reason: 'Aurora Global Database does not support RDS-managed master passwords, and users log in with Kerberos; the master password is a break-glass credential that operators rotate during a maintenance window.',
@@ -211,7 +249,7 @@ export class KerberosGlobalDatabase extends Construct {
     for (const lg of logGroups) this.cluster.node.addDependency(lg);
 
     this.globalCluster = new rds.CfnGlobalCluster(this, 'Global', {
-      globalClusterIdentifier: props.globalClusterIdentifier,
+      globalClusterIdentifier: Fn.join('-', [this.globalClusterName, suffix]),
       sourceDbClusterIdentifier: this.cluster.clusterArn,
       deletionProtection: true,
     });
@@ -241,10 +279,20 @@ export interface KerberosSecondaryClusterProps {
   readonly directoryId: string;
   /** Name of the directory-access role (IAM is global; the primary stack creates it). */
   readonly directoryRoleName: string;
-  /** The global cluster to join. */
+  /** The global cluster to join (its full identifier, e.g. a cross-Region reference to the primary's). */
   readonly globalClusterIdentifier: string;
+  /**
+   * Prefix of this cluster's identifier (`<prefix>-<region>-<8 hex>`, at most 39 characters).
+   * @default 'aurora-kerberos'
+   */
+  readonly identifierPrefix?: string;
   /** Networks whose clients may connect to the database port in this Region (on-premises and application CIDRs). */
   readonly clientCidrs: string[];
+  /**
+   * The replicated directory's domain-controller security group in this Region: the database accepts its traffic.
+   * @default - no rule for it (traffic within the VPC is still allowed)
+   */
+  readonly directorySecurityGroupId?: string;
   /**
    * Storage key in this Region (a cross-Region encrypted secondary must name its own key).
    * @default - a new customer-managed key with rotation
@@ -279,6 +327,11 @@ export class KerberosSecondaryCluster extends Construct {
     const problems = new Problems();
     if (props.engine !== 'aurora-postgresql' && props.engine !== 'aurora-mysql') problems.add(`engine must be aurora-postgresql or aurora-mysql, got "${props.engine}"`);
     problems.check(props.globalClusterIdentifier, (s) => GLOBAL_ID_RE.test(s), `globalClusterIdentifier "${props.globalClusterIdentifier}" is not a valid global cluster identifier`);
+    problems.check(
+      props.identifierPrefix,
+      (s) => GLOBAL_ID_RE.test(s) && s.length <= MAX_IDENTIFIER_PREFIX,
+      `identifierPrefix "${props.identifierPrefix}" must be 1-${MAX_IDENTIFIER_PREFIX} letters, digits or hyphens, start with a letter and not end with or contain two hyphens`,
+    );
     if (props.instances !== undefined && (props.instances < 1 || props.instances > 16 || !Number.isInteger(props.instances))) problems.add(`instances must be 1..16, got ${props.instances}`);
     if (props.clientCidrs.length === 0) problems.add('clientCidrs needs at least one network that may connect to the database');
     for (const c of props.clientCidrs) if (c === '0.0.0.0/0') problems.add('clientCidrs must not contain 0.0.0.0/0');
@@ -288,21 +341,22 @@ export class KerberosSecondaryCluster extends Construct {
     const d = engineDefaults(props.engine);
     this.port = d.port;
     this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Aurora global database, secondary Region', removalPolicy: RemovalPolicy.RETAIN });
-    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'Aurora secondary cluster: database port from client networks only', allowAllOutbound: false });
+    this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'Aurora secondary cluster: clients on the database port, the directory', allowAllOutbound: false });
     for (const c of props.clientCidrs) this.securityGroup.addIngressRule(ec2.Peer.ipv4(c), ec2.Port.tcp(d.port), `database clients ${c}`);
-    allowDirectoryEgress(this.securityGroup, props.vpc);
+    allowDirectoryTraffic(this.securityGroup, props.vpc, props.directorySecurityGroupId);
 
     const subnetGroup = new rds.SubnetGroup(this, 'Subnets', {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       description: 'Aurora global database secondary',
+      removalPolicy: RemovalPolicy.RETAIN,
     });
     const params = new rds.CfnDBClusterParameterGroup(this, 'Parameters', { family: d.family, description: 'TLS required', parameters: d.tlsParameters });
+    // Kept with the RETAINed cluster: it cannot exist without its subnet group, security group and parameters.
+    for (const r of [this.securityGroup, params]) r.applyRemovalPolicy(RemovalPolicy.RETAIN);
 
-    const clusterIdentifier = Token.isUnresolved(props.globalClusterIdentifier)
-      ? undefined
-      : `${props.globalClusterIdentifier}-${Stack.of(this).region}`.toLowerCase();
-    const logGroups = clusterLogGroups(this, clusterIdentifier ?? 'unknown', clusterIdentifier ? d.logExports : [], props.logRetention ?? logs.RetentionDays.THREE_MONTHS);
+    const clusterIdentifier = Fn.join('-', [(props.identifierPrefix ?? 'aurora-kerberos').toLowerCase(), Stack.of(this).region.toLowerCase(), deploymentSuffix(this)]);
+    const logGroups = clusterLogGroups(this, clusterIdentifier, d.logExports, props.logRetention ?? logs.RetentionDays.THREE_MONTHS);
     this.cluster = new rds.CfnDBCluster(this, 'Cluster', {
       dbClusterIdentifier: clusterIdentifier,
       engine: props.engine,

@@ -93,6 +93,45 @@ export function newTrustPasswordSecret(scope: Construct, id: string, remoteDomai
   return secret;
 }
 
+/**
+ * The security group AWS created for a directory's domain controllers, read once with
+ * ds:DescribeDirectories (it exists only after the directory, and CloudFormation does not return it).
+ */
+export function lookUpDirectorySecurityGroup(scope: Construct, id: string, directoryId: string, retention: logs.RetentionDays): string {
+  const lookup = new cr.AwsCustomResource(scope, id, {
+    onUpdate: {
+      service: 'DirectoryService',
+      action: 'describeDirectories',
+      parameters: { DirectoryIds: [directoryId] },
+      physicalResourceId: cr.PhysicalResourceId.of(`${directoryId}-sg`),
+      outputPaths: ['DirectoryDescriptions.0.VpcSettings.SecurityGroupId'],
+    },
+    policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['ds:DescribeDirectories'], resources: ['*'] })]),
+    installLatestAwsSdk: false,
+    memorySize: 256,
+    logGroup: new logs.LogGroup(scope, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY }),
+  });
+  Validations.of(lookup).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: 'ds:DescribeDirectories does not support resource-level permissions; the call is read-only and returns only the directory security group ID.',
+  });
+  // AwsCustomResource runs on one CDK-managed singleton function per stack (no DLQ/tracing options).
+  const singleton = Stack.of(scope).node.tryFindChild('AWS679f53fac002430cb0da5b7982bd2287');
+  if (singleton) {
+    for (const [rid, reason] of [
+      ['Serverless-LambdaDLQ', 'The AwsCustomResource singleton is invoked synchronously by CloudFormation, which records failures.'],
+      ['Serverless-LambdaTracing', 'The AwsCustomResource singleton is a CDK internal without a tracing option; it makes one read-only DescribeDirectories call.'],
+      ['Serverless-LambdaDefaultMemorySize', 'Memory is set through AwsCustomResource memorySize (256 MB).'],
+      ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'CDK creates the AwsCustomResource singleton role with the basic execution policy for its CloudWatch logs only.'],
+      ['AwsSolutions-L1', 'CDK chooses the AwsCustomResource runtime; it is upgraded with aws-cdk-lib.'],
+      ['Serverless-LambdaLatestVersion', 'CDK chooses the AwsCustomResource runtime; it is upgraded with aws-cdk-lib.'],
+    ] as const) {
+      Validations.of(singleton).acknowledge({ id: rid, reason });
+    }
+  }
+  return lookup.getResponseField('DirectoryDescriptions.0.VpcSettings.SecurityGroupId');
+}
+
 /** Props of {@link ForestTrust}. */
 export interface ForestTrustProps {
   /** Directory ID of the AWS Managed Microsoft AD (`d-…`). */
@@ -127,6 +166,28 @@ export interface ForestTrustProps {
    * @default Duration.minutes(30)
    */
   readonly totalTimeout?: Duration;
+  /**
+   * Take over a trust to `remoteDomainName` that already exists (e.g. made by hand before the stack).
+   * It must be a Verified one-way outgoing forest trust; it is left in place (with its conditional
+   * forwarder) when the resource is deleted, whatever `removalPolicy` says.
+   * @default false - an existing trust to the same domain fails the deployment with its ID and state; nothing is changed
+   */
+  readonly adoptExisting?: boolean;
+  /**
+   * What happens to the trust when it leaves the stack (stack deletion, or a deploy without the trust).
+   * The default keeps the trust, its conditional forwarder and the on-premises ingress rules, so turning
+   * the trust off never breaks on-premises logins, but still deletes a trust this construct just created
+   * when the deployment that created it rolls back (CloudFormation's RetainExceptOnCreate), so a failed
+   * verification can simply be retried. `DESTROY` deletes a trust this construct created (never an
+   * adopted one) and its forwarder.
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The directory's domain-controller security group, where the trust ports are opened.
+   * @default - looked up with ds:DescribeDirectories
+   */
+  readonly directorySecurityGroupId?: string;
 }
 
 /**
@@ -170,24 +231,11 @@ export class ForestTrust extends Construct {
     const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     this.trustPasswordSecret = props.trustPasswordSecret ?? newTrustPasswordSecret(this, 'TrustPassword', props.remoteDomainName, props.encryptionKey);
 
-    // The directory's security group exists only after the directory: look it up (read-only).
-    const lookup = new cr.AwsCustomResource(this, 'DirectorySecurityGroup', {
-      onUpdate: {
-        service: 'DirectoryService',
-        action: 'describeDirectories',
-        parameters: { DirectoryIds: [props.directoryId] },
-        physicalResourceId: cr.PhysicalResourceId.of(`${props.directoryId}-sg`),
-        outputPaths: ['DirectoryDescriptions.0.VpcSettings.SecurityGroupId'],
-      },
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({ actions: ['ds:DescribeDirectories'], resources: ['*'] }),
-      ]),
-      installLatestAwsSdk: false,
-      memorySize: 256,
-      logGroup: new logs.LogGroup(this, 'LookupLogs', { retention, removalPolicy: RemovalPolicy.DESTROY }),
-    });
-    this.directorySecurityGroupId = lookup.getResponseField('DirectoryDescriptions.0.VpcSettings.SecurityGroupId');
+    this.directorySecurityGroupId = props.directorySecurityGroupId ?? lookUpDirectorySecurityGroup(this, 'DirectorySecurityGroup', props.directoryId, retention);
     this.ingressRules = addTrustIngress(this, this.directorySecurityGroupId, props.onPremisesCidrs);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE;
+    // The rules live on AWS's security group of a RETAINed directory; they go with the trust.
+    for (const r of this.ingressRules) r.applyRemovalPolicy(removalPolicy);
 
     this.handlers = new HandlerPair(this, 'Handlers', {
       entry: 'trust-handler.ts',
@@ -196,7 +244,8 @@ export class ForestTrust extends Construct {
       queryInterval: Duration.seconds(30),
       totalTimeout: props.totalTimeout ?? Duration.minutes(30),
     });
-    this.handlers.addToRolePolicy(
+    // Writes only in onEvent; the poller (isComplete) can only read (DescribeTrusts below).
+    this.handlers.addToOnEventPolicy(
       new iam.PolicyStatement({
         actions: ['ds:CreateTrust', 'ds:DeleteTrust', 'ds:UpdateTrust', 'ds:UpdateConditionalForwarder', 'ds:DescribeConditionalForwarders', 'ds:DeleteConditionalForwarder'],
         resources: [directoryArn(this, props.directoryId)],
@@ -222,29 +271,12 @@ export class ForestTrust extends Construct {
         TrustPasswordSecretArn: this.trustPasswordSecret.secretArn,
         ConditionalForwarderIpAddrs: props.remoteDnsIps,
         SelectiveAuth: props.selectiveAuth ? 'Enabled' : 'Disabled',
+        AdoptExisting: String(props.adoptExisting ?? false),
       },
+      removalPolicy,
     });
     for (const r of this.ingressRules) this.resource.node.addDependency(r);
     this.trustId = this.resource.ref;
-
-    Validations.of(lookup).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ds:DescribeDirectories does not support resource-level permissions; the call is read-only and returns only the directory security group ID.',
-    });
-    // AwsCustomResource runs on one CDK-managed singleton function per stack (no DLQ/tracing options).
-    const singleton = Stack.of(this).node.tryFindChild('AWS679f53fac002430cb0da5b7982bd2287');
-    if (singleton) {
-      for (const [rid, reason] of [
-        ['Serverless-LambdaDLQ', 'The AwsCustomResource singleton is invoked synchronously by CloudFormation, which records failures.'],
-        ['Serverless-LambdaTracing', 'The AwsCustomResource singleton is a CDK internal without a tracing option; it makes one read-only DescribeDirectories call.'],
-        ['Serverless-LambdaDefaultMemorySize', 'Memory is set through AwsCustomResource memorySize (256 MB).'],
-        ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'CDK creates the AwsCustomResource singleton role with the basic execution policy for its CloudWatch logs only.'],
-        ['AwsSolutions-L1', 'CDK chooses the AwsCustomResource runtime; it is upgraded with aws-cdk-lib.'],
-        ['Serverless-LambdaLatestVersion', 'CDK chooses the AwsCustomResource runtime; it is upgraded with aws-cdk-lib.'],
-      ] as const) {
-        Validations.of(singleton).acknowledge({ id: rid, reason });
-      }
-    }
   }
 }
 
@@ -270,13 +302,33 @@ export interface DirectoryRegionReplicationProps {
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * How long to wait in total for the Region to become Active. CloudFormation fails any custom
-   * resource after one hour, so the wait is split over two custom resources (`Resource` starts
-   * AddRegion and hands over after the first half, `Ready` waits for Active); at most 110 minutes.
-   * @default Duration.minutes(110)
+   * How long to wait in total for the Region to become Active (Terraform's aws_directory_service_region
+   * allows 180 minutes). CloudFormation fails any custom resource after one hour, so the wait is split
+   * over a chain of custom resources of at most 55 minutes each (`Resource` starts AddRegion and hands
+   * over, `Wait1`… and `Ready` keep polling); 10 to 300 minutes.
+   * @default Duration.minutes(180)
    */
   readonly totalTimeout?: Duration;
+  /**
+   * Use a Region the directory is already replicated to (e.g. added by hand) instead of refusing it. It
+   * must be Active in `vpc`; it is left in place when the stack is deleted.
+   * @default false - an existing Region fails the deployment with its status and VPC; nothing is changed
+   */
+  readonly adoptExisting?: boolean;
+  /**
+   * What happens to the Region when it leaves the stack. The default keeps it on stack deletion (the
+   * RETAINed secondary cluster authenticates against its domain controllers) but removes a Region this
+   * construct added when the deployment that added it rolls back (CloudFormation's RetainExceptOnCreate).
+   * `DESTROY` removes it on stack deletion too. An adopted Region is never removed.
+   * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+   */
+  readonly removalPolicy?: RemovalPolicy;
 }
+
+/** Longest wait of the Region chain (six resources of at most 55 minutes). */
+const MAX_REGION_WAIT_MINUTES = 300;
+/** A resource of the chain completes this long before its own deadline so the next one takes over. */
+const HAND_OVER_MINUTES = 5;
 
 /**
  * Replicates an AWS Managed Microsoft AD (Enterprise) to this stack's Region: a custom resource on the
@@ -297,6 +349,10 @@ export class DirectoryRegionReplication extends Construct {
   /** The security group AWS created for the replica Region's domain controllers. */
   public readonly securityGroupId: string;
   public readonly ingressRules: ec2.CfnSecurityGroupIngress[];
+  /** Custom resources the wait is split over (`Resource`, `Wait1`…, `Ready`). */
+  public readonly stages: number;
+  /** Minutes the chain polls for Active in total (at least `totalTimeout`). */
+  public readonly effectiveWaitMinutes: number;
 
   constructor(scope: Construct, id: string, props: DirectoryRegionReplicationProps) {
     super(scope, id);
@@ -313,12 +369,19 @@ export class DirectoryRegionReplication extends Construct {
     const subnets = props.vpc.selectSubnets(selection);
     if (subnets.subnetIds.length < 2) problems.add('the VPC must offer two subnets in different Availability Zones for the replica domain controllers');
     checkDistinctCidrs(problems, (props.onPremisesCidrs ?? []).map((c, i) => [`onPremisesCidrs[${i}]`, c]));
-    const total = props.totalTimeout ?? Duration.minutes(110);
-    if (total.toMinutes() < 10 || total.toMinutes() > 2 * MAX_ROUND.toMinutes()) {
-      problems.add(`totalTimeout must be 10 to ${2 * MAX_ROUND.toMinutes()} minutes (two custom resources of at most ${MAX_ROUND.toMinutes()} minutes each; CloudFormation stops a custom resource after one hour), got ${total.toMinutes()}`);
+    const total = props.totalTimeout ?? Duration.minutes(180);
+    if (total.toMinutes() < 10 || total.toMinutes() > MAX_REGION_WAIT_MINUTES) {
+      problems.add(`totalTimeout must be 10 to ${MAX_REGION_WAIT_MINUTES} minutes (a chain of custom resources of at most ${MAX_ROUND.toMinutes()} minutes each; CloudFormation stops a custom resource after one hour), got ${total.toMinutes()}`);
     }
     problems.throwIfAny(this.node.path);
-    const round = Duration.minutes(Math.ceil(total.toMinutes() / 2));
+    // Every resource but the last hands over 5 minutes before its own deadline; the chain is long
+    // enough that the time actually spent polling is at least `total`.
+    let stages = 2;
+    while (stages * MAX_ROUND.toMinutes() - (stages - 1) * HAND_OVER_MINUTES < total.toMinutes()) stages++;
+    const round = Duration.minutes(Math.ceil((total.toMinutes() + (stages - 1) * HAND_OVER_MINUTES) / stages));
+    /** Minutes actually spent waiting for Active before the last resource fails. */
+    this.effectiveWaitMinutes = stages * round.toMinutes() - (stages - 1) * HAND_OVER_MINUTES;
+    this.stages = stages;
 
     this.handlers = new HandlerPair(this, 'Handlers', {
       entry: 'add-region-handler.ts',
@@ -327,40 +390,31 @@ export class DirectoryRegionReplication extends Construct {
       queryInterval: Duration.minutes(1),
       totalTimeout: round,
     });
-    this.handlers.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['ds:AddRegion', 'ds:DescribeRegions', 'ds:RemoveRegion', 'ds:DescribeDomainControllers'],
-        resources: [directoryArn(this, props.directoryId, props.primaryRegion), directoryArn(this, props.directoryId)],
-      }),
-    );
+    const directoryArns = [directoryArn(this, props.directoryId, props.primaryRegion), directoryArn(this, props.directoryId)];
+    this.handlers.addToRolePolicy(new iam.PolicyStatement({ actions: ['ds:DescribeRegions'], resources: directoryArns }));
     // ds:DescribeDirectories is a List action without resource-level permissions (Service Authorization
     // Reference): scoped to a directory ARN it is denied, and the poll that reads the replica's DNS
     // addresses would fail after the Region became Active.
     this.handlers.addToRolePolicy(new iam.PolicyStatement({ actions: ['ds:DescribeDirectories'], resources: ['*'] }));
     // Directory Service creates and deletes the domain controllers' ENIs and security group with the
-    // caller's permissions; EC2 has no resource ARN for them before they exist.
-    this.handlers.addToRolePolicy(
+    // caller's permissions; EC2 has no resource ARN for them before they exist. Both Regions: AddRegion
+    // is sent to the primary Region's endpoint and RemoveRegion to the replica's.
+    const inRegions = { StringEquals: { 'aws:RequestedRegion': [region, props.primaryRegion] } };
+    const ec2Read = ['ec2:DescribeSubnets', 'ec2:DescribeVpcs', 'ec2:DescribeSecurityGroups', 'ec2:DescribeNetworkInterfaces'];
+    const ec2Remove = ['ec2:RevokeSecurityGroupIngress', 'ec2:RevokeSecurityGroupEgress', 'ec2:DeleteNetworkInterface', 'ec2:DeleteSecurityGroup'];
+    this.handlers.addToOnEventPolicy(new iam.PolicyStatement({ actions: ['ds:AddRegion', 'ds:RemoveRegion'], resources: directoryArns }));
+    this.handlers.addToOnEventPolicy(
       new iam.PolicyStatement({
-        actions: [
-          'ec2:DescribeSubnets',
-          'ec2:DescribeVpcs',
-          'ec2:DescribeSecurityGroups',
-          'ec2:DescribeNetworkInterfaces',
-          'ec2:CreateSecurityGroup',
-          'ec2:CreateNetworkInterface',
-          'ec2:CreateTags',
-          'ec2:AuthorizeSecurityGroupIngress',
-          'ec2:AuthorizeSecurityGroupEgress',
-          'ec2:RevokeSecurityGroupIngress',
-          'ec2:RevokeSecurityGroupEgress',
-          'ec2:DeleteNetworkInterface',
-          'ec2:DeleteSecurityGroup',
-        ],
+        actions: [...ec2Read, 'ec2:CreateSecurityGroup', 'ec2:CreateNetworkInterface', 'ec2:CreateTags', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress', ...ec2Remove],
         resources: ['*'],
-        // Both Regions: AddRegion is sent to the primary Region's endpoint and RemoveRegion to the replica's.
-        conditions: { StringEquals: { 'aws:RequestedRegion': [region, props.primaryRegion] } },
+        conditions: inRegions,
       }),
     );
+    // The poller's only write: a Region this stack added that was still being built when a rollback
+    // began is removed by the poll once it is Active (lambda/ad-trust/add-region.ts pollRegionRemoval).
+    // It can remove, never add or create.
+    this.handlers.addToIsCompletePolicy(new iam.PolicyStatement({ actions: ['ds:RemoveRegion'], resources: directoryArns }));
+    this.handlers.addToIsCompletePolicy(new iam.PolicyStatement({ actions: [...ec2Read, ...ec2Remove], resources: ['*'], conditions: inRegions }));
     for (const fn of [this.handlers.onEventFn, this.handlers.isCompleteFn]) {
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
@@ -375,18 +429,34 @@ export class DirectoryRegionReplication extends Construct {
       VpcId: props.vpc.vpcId,
       SubnetIds: subnets.subnetIds.slice(0, 2),
     };
+    const handOver = String(round.toSeconds() - HAND_OVER_MINUTES * 60);
     this.resource = new CustomResource(this, 'Resource', {
       serviceToken: this.handlers.serviceToken,
       resourceType: 'Custom::DirectoryRegion',
-      // Hand over to `ready` 5 minutes before this resource's own deadline.
-      properties: { ...properties, Stage: 'replicate', SoftDeadlineSeconds: String(round.toSeconds() - 300) },
+      // Hand over to the next resource 5 minutes before this resource's own deadline.
+      properties: { ...properties, AdoptExisting: String(props.adoptExisting ?? false), Stage: 'replicate', SoftDeadlineSeconds: handOver, RoundSeconds: String(round.toSeconds()) },
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
-    this.ready = new CustomResource(this, 'Ready', {
-      serviceToken: this.handlers.serviceToken,
-      resourceType: 'Custom::DirectoryRegionReady',
-      properties: { ...properties, Stage: 'wait', SoftDeadlineSeconds: '0' },
-    });
-    this.ready.node.addDependency(this.resource);
+    // The waits know from the replicate resource's physical ID whether the Region is the stack's own.
+    let previous: CustomResource = this.resource;
+    for (let i = 1; i <= stages - 1; i++) {
+      const last = i === stages - 1;
+      const wait: CustomResource = new CustomResource(this, last ? 'Ready' : `Wait${i}`, {
+        serviceToken: this.handlers.serviceToken,
+        resourceType: last ? 'Custom::DirectoryRegionReady' : 'Custom::DirectoryRegionWait',
+        properties: {
+          ...properties,
+          Stage: 'wait',
+          WaitName: last ? 'active' : `wait${i}`,
+          SoftDeadlineSeconds: last ? '0' : handOver,
+          RoundSeconds: String(round.toSeconds()),
+          ReplicateId: this.resource.ref,
+        },
+      });
+      wait.node.addDependency(previous);
+      previous = wait;
+    }
+    this.ready = previous;
     this.dnsIpAddressesCsv = this.ready.getAttString('DnsIpAddrs');
     this.securityGroupId = this.ready.getAttString('SecurityGroupId');
     this.ingressRules = addTrustIngress(this, this.securityGroupId, props.onPremisesCidrs ?? []);

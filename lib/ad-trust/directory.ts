@@ -143,8 +143,10 @@ export interface DirectoryAccessRoleProps {
 
 /**
  * The IAM role that RDS uses to join the Aurora clusters to the directory for Kerberos: trusted by
- * `rds.amazonaws.com` and `directoryservice.rds.amazonaws.com`, with the AWS managed
- * `AmazonRDSDirectoryServiceAccess` policy.
+ * `rds.amazonaws.com` and `directoryservice.rds.amazonaws.com` (trust policy from the Aurora Kerberos
+ * setup guide, Step 3), only on behalf of this account (`aws:SourceAccount`, the confused-deputy guard
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html), with the AWS managed
+ * `AmazonRDSDirectoryServiceAccess` policy. RETAINed: the retained clusters keep using it.
  */
 export class DirectoryAccessRole extends Construct {
   public readonly role: iam.Role;
@@ -154,9 +156,17 @@ export class DirectoryAccessRole extends Construct {
     this.role = new iam.Role(this, 'Resource', {
       roleName: props.roleName,
       description: 'Lets Amazon RDS use AWS Managed Microsoft AD for Kerberos authentication of Aurora clusters',
-      assumedBy: new iam.CompositePrincipal(new iam.ServicePrincipal('rds.amazonaws.com'), new iam.ServicePrincipal('directoryservice.rds.amazonaws.com')),
+      assumedBy: new iam.CompositePrincipal(
+        ...['rds.amazonaws.com', 'directoryservice.rds.amazonaws.com'].map(
+          // aws:SourceArn is not used: AWS documents no ARN that RDS passes when it assumes this role for Kerberos.
+          // Not verifiable without an account: if RDS did not send aws:SourceAccount, joining a cluster to the
+          // directory would fail at deploy with a domain-membership error naming this role.
+          (service) => new iam.ServicePrincipal(service, { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
+        ),
+      ),
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonRDSDirectoryServiceAccess')],
     });
+    this.role.applyRemovalPolicy(RemovalPolicy.RETAIN);
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess]',
       reason: 'AmazonRDSDirectoryServiceAccess is the AWS-maintained policy that the Aurora Kerberos documentation requires for the directory-access role; AWS updates it when RDS needs new Directory Service actions, which a copied inline policy would miss.',

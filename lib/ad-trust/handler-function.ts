@@ -131,9 +131,19 @@ export class HandlerPair extends Construct {
     }
   }
 
-  /** Adds a statement to both handlers' roles. */
+  /** Adds a statement to both handlers' roles: use it for read-only actions that both need. */
   addToRolePolicy(statement: iam.PolicyStatement): void {
     this.onEventFn.addToRolePolicy(statement);
+    this.isCompleteFn.addToRolePolicy(statement);
+  }
+
+  /** Adds a statement to the onEvent (create/update/delete) role only: write actions go here. */
+  addToOnEventPolicy(statement: iam.PolicyStatement): void {
+    this.onEventFn.addToRolePolicy(statement);
+  }
+
+  /** Adds a statement to the isComplete (polling) role only. */
+  addToIsCompletePolicy(statement: iam.PolicyStatement): void {
     this.isCompleteFn.addToRolePolicy(statement);
   }
 

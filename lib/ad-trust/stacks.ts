@@ -4,7 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { AuroraEngineName, KerberosGlobalDatabase, KerberosSecondaryCluster } from './aurora';
-import { DirectoryRegionReplication, ForestTrust, newTrustPasswordSecret } from './custom-resources';
+import { DirectoryRegionReplication, ForestTrust, lookUpDirectorySecurityGroup, newTrustPasswordSecret } from './custom-resources';
 import { DirectoryAccessRole, DirectoryEdition, ManagedMicrosoftAd } from './directory';
 import { checkDistinctCidrs, FQDN_RE, Problems } from './validation';
 
@@ -48,6 +48,12 @@ function buildVpc(scope: Construct, props: NetworkProps, logRetention: logs.Rete
     natGateways: 0,
     subnetConfiguration: [{ name: 'Data', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 }],
   });
+  // The directory (or its replica Region) and the clusters are kept on stack deletion; their domain
+  // controllers' and instances' network interfaces live in these subnets, so the VPC and subnets stay too
+  // (CloudFormation could not delete them under those interfaces anyway). No fixed names: a redeploy makes new ones.
+  for (const c of vpc.node.findAll()) {
+    if (c instanceof ec2.CfnVPC || c instanceof ec2.CfnSubnet) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
+  }
   const flowLogs = new logs.LogGroup(scope, 'FlowLogs', { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN });
   vpc.addFlowLog('FlowLog', { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.ALL });
   return vpc;
@@ -82,11 +88,19 @@ export interface AdTrustPrimaryStackProps extends StackProps, NetworkProps {
   /** On-premises networks: the trust ports and the database port are opened from these only. */
   readonly onPremisesCidrs: string[];
   /**
-   * Create the AWS side of the trust. Deploy with `false` first, let the on-premises administrator
-   * create the incoming side (see README), then deploy with `true`.
-   * @default true
+   * Create the AWS side of the trust. It needs the on-premises side and a route to it, so it is a
+   * second, explicit step: deploy without it first, let the on-premises administrator create the
+   * incoming side with the generated password (see README), then deploy with `true`. The trust is
+   * RETAINed: deploying with `false` again leaves it (and its forwarder) in place.
+   * @default false - no trust; the stack deploys with nothing outside the account
    */
   readonly createTrust?: boolean;
+  /**
+   * Adopt a trust to `onPremDomainName` that already exists (made by hand) instead of refusing it; it
+   * must be a Verified one-way outgoing forest trust and is never deleted by the stack.
+   * @default false - an existing trust fails the deployment with its ID and state, nothing is changed
+   */
+  readonly adoptExistingTrust?: boolean;
   /** @default false */
   readonly selectiveAuth?: boolean;
   /**
@@ -99,7 +113,11 @@ export interface AdTrustPrimaryStackProps extends StackProps, NetworkProps {
    * 3.08.0, which support both Global Database and Kerberos); the replica stack uses the same engine.
    */
   readonly engine: AuroraEngineName;
-  /** @default 'db-ops-kit-kerberos' */
+  /**
+   * Prefix of the global cluster's identifier (at most 39 characters); each creation of the stack appends
+   * its own 8-character suffix, so a global cluster kept after a destroy never blocks a redeploy.
+   * @default 'db-ops-kit-kerberos'
+   */
   readonly globalClusterIdentifier?: string;
   /** @default 1 */
   readonly readers?: number;
@@ -124,6 +142,8 @@ export class AdTrustPrimaryStack extends Stack {
   public readonly engine: AuroraEngineName;
   public readonly onPremisesCidrs: string[];
   public readonly vpcCidr?: string;
+  /** The security group AWS created for the directory's domain controllers (looked up after the directory exists). */
+  public readonly directorySecurityGroupId: string;
 
   constructor(scope: Construct, id: string, props: AdTrustPrimaryStackProps) {
     super(scope, id, { crossRegionReferences: true, ...props });
@@ -156,15 +176,18 @@ export class AdTrustPrimaryStack extends Stack {
     this.directoryRole = new DirectoryAccessRole(this, 'DirectoryAccessRole');
 
     this.trustPasswordSecret = props.trustPasswordSecret ?? newTrustPasswordSecret(this, 'TrustPassword', props.onPremDomainName, this.directory.encryptionKey);
-    if (props.createTrust ?? true) {
+    this.directorySecurityGroupId = lookUpDirectorySecurityGroup(this, 'DirectorySecurityGroup', this.directory.directoryId, retention);
+    if (props.createTrust ?? false) {
       this.trust = new ForestTrust(this, 'Trust', {
         directoryId: this.directory.directoryId,
         remoteDomainName: props.onPremDomainName,
         remoteDnsIps: props.onPremDnsIps,
         onPremisesCidrs: props.onPremisesCidrs,
         trustPasswordSecret: this.trustPasswordSecret,
+        directorySecurityGroupId: this.directorySecurityGroupId,
         selectiveAuth: props.selectiveAuth,
         logRetention: retention,
+        adoptExisting: props.adoptExistingTrust,
       });
     }
 
@@ -173,6 +196,7 @@ export class AdTrustPrimaryStack extends Stack {
       vpc: this.vpc,
       directoryId: this.directory.directoryId,
       directoryRole: this.directoryRole.role,
+      directorySecurityGroupId: this.directorySecurityGroupId,
       globalClusterIdentifier: props.globalClusterIdentifier ?? 'db-ops-kit-kerberos',
       clientCidrs: props.onPremisesCidrs,
       readers: props.readers,
@@ -205,6 +229,12 @@ export interface AdTrustReplicaStackProps extends StackProps, NetworkProps {
   readonly instances?: number;
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Use the replica Region if the directory is already replicated there (added by hand) instead of
+   * refusing; it must be Active in this stack's VPC and is never removed by the stack.
+   * @default false - an existing Region fails the deployment with its status and VPC, nothing is changed
+   */
+  readonly adoptExistingRegion?: boolean;
 }
 
 /**
@@ -246,6 +276,7 @@ export class AdTrustReplicaStack extends Stack {
       vpc: this.vpc,
       onPremisesCidrs: primary.onPremisesCidrs,
       logRetention: retention,
+      adoptExisting: props.adoptExistingRegion,
     });
 
     this.database = new KerberosSecondaryCluster(this, 'Database', {
@@ -253,7 +284,9 @@ export class AdTrustReplicaStack extends Stack {
       vpc: this.vpc,
       directoryId: primary.directory.directoryId,
       directoryRoleName: primary.directoryRole.role.roleName,
-      globalClusterIdentifier: primary.database.globalClusterName,
+      globalClusterIdentifier: primary.database.globalClusterIdentifier,
+      identifierPrefix: primary.database.globalClusterName,
+      directorySecurityGroupId: this.replication.securityGroupId,
       clientCidrs: primary.onPremisesCidrs,
       instances: props.instances,
       logRetention: retention,

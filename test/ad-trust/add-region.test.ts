@@ -31,6 +31,7 @@ interface RegionState {
   status: string;
   vpcId: string;
   polls: number;
+  launchTime?: Date;
 }
 
 /** Directory Service as far as multi-Region replication goes: Regions move through Creating → Active, Deleting → gone. */
@@ -39,6 +40,8 @@ class FakeDirectory {
   readonly calls: Array<{ command: string; region: string; input: any }> = [];
   /** Polls a Region spends in Creating/Deleting before it changes state. */
   pollsToSettle = 2;
+  /** DescribeRegions calls that miss an existing Region (eventual consistency). */
+  hideNext = 0;
 
   constructor(readonly primaryRegion: string) {
     this.regions.set(primaryRegion, { status: 'Active', vpcId: 'vpc-primary', polls: 0 });
@@ -54,13 +57,17 @@ class FakeDirectory {
       const region = await record('AddRegion', input, getClient);
       if (region !== this.primaryRegion) throw new Error(`AddRegion sent to ${region}, must go to the primary Region`);
       if (this.regions.has(input.RegionName)) throw new DirectoryAlreadyInRegionException({ message: 'already', $metadata: {} });
-      this.regions.set(input.RegionName, { status: 'Creating', vpcId: input.VPCSettings.VpcId, polls: 0 });
+      this.regions.set(input.RegionName, { status: 'Creating', vpcId: input.VPCSettings.VpcId, polls: 0, launchTime: new Date() });
       return {};
     });
     mock.on(DescribeRegionsCommand).callsFake(async (input, getClient) => {
       await record('DescribeRegions', input, getClient);
       if (input.DirectoryId !== DIR) throw new EntityDoesNotExistException({ message: 'no directory', $metadata: {} });
       const r = this.regions.get(input.RegionName);
+      if (this.hideNext > 0) {
+        this.hideNext -= 1;
+        throw new EntityDoesNotExistException({ message: 'not listed yet', $metadata: {} });
+      }
       if (!r) throw new EntityDoesNotExistException({ message: `Region ${input.RegionName} not found`, $metadata: {} });
       r.polls += 1;
       if (r.polls > this.pollsToSettle && r.status === 'Creating') r.status = 'Active';
@@ -68,12 +75,18 @@ class FakeDirectory {
         this.regions.delete(input.RegionName);
         throw new EntityDoesNotExistException({ message: 'gone', $metadata: {} });
       }
-      return { RegionsDescription: [{ DirectoryId: DIR, RegionName: input.RegionName, Status: r.status, VpcSettings: { VpcId: r.vpcId, SubnetIds: [] } }] };
+      return {
+        RegionsDescription: [
+          { DirectoryId: DIR, RegionName: input.RegionName, Status: r.status as any, VpcSettings: { VpcId: r.vpcId, SubnetIds: [] }, LaunchTime: r.launchTime ?? new Date('2026-01-05T10:00:00Z') },
+        ],
+      };
     });
     mock.on(RemoveRegionCommand).callsFake(async (input, getClient) => {
       const region = await record('RemoveRegion', input, getClient);
       const r = this.regions.get(region);
       if (!r || region === this.primaryRegion) throw new EntityDoesNotExistException({ message: 'not replicated there', $metadata: {} });
+      // Directory Service refuses to remove a Region it is still building.
+      if (r.status !== 'Active') throw Object.assign(new Error(`Region is ${r.status}`), { name: 'ClientException', $metadata: { httpStatusCode: 400 } });
       r.status = 'Deleting';
       r.polls = 0;
       return {};
@@ -122,32 +135,79 @@ describe('create', () => {
     ]);
     const done = await pollUntilComplete(e, r.PhysicalResourceId!);
     expect(done.polls).toBe(3); // Creating for pollsToSettle (2) polls, then Active
-    expect(done.data).toEqual({ RegionName: 'us-west-2', Status: 'Active', DnsIpAddrs: '10.30.0.10,10.30.1.10', SecurityGroupId: 'sg-us-west-2' });
+    expect(done.data).toEqual({ RegionName: 'us-west-2', Status: 'Active', DnsIpAddrs: '10.30.0.10,10.30.1.10', SecurityGroupId: 'sg-us-west-2', CreatedByStack: 'true' });
     // Replica data comes from the replica Region's endpoint.
     expect(fake.calls.find((c) => c.command === 'DescribeDirectories')!.region).toBe('us-west-2');
   });
 
-  test('is idempotent: a retried create adopts the Region instead of failing', async () => {
-    await onEvent(event('Create'));
-    const again = await onEvent(event('Create'));
-    expect(again.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
-    expect(fake.count('AddRegion')).toBe(1);
-  });
-
-  test('DirectoryAlreadyInRegionException from a race is treated as success', async () => {
-    fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: 0 });
-    // DescribeRegions misses it once (eventual consistency), AddRegion then says it exists.
-    ds.on(DescribeRegionsCommand).rejectsOnce(new EntityDoesNotExistException({ message: 'not yet', $metadata: {} }));
+  test('DirectoryAlreadyInRegionException for a Region launched during this call (an SDK retry of an accepted AddRegion) is the stack\'s own', async () => {
+    // DescribeRegions misses it once (eventual consistency), AddRegion then says it exists, launched just now.
+    fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: 0, launchTime: new Date() });
+    fake.hideNext = 1;
     const r = await onEvent(event('Create'));
     expect(r.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
   });
+});
 
-  test('a Region already replicated into another VPC is an actionable error, nothing is removed', async () => {
-    fake.regions.set('us-west-2', { status: 'Active', vpcId: 'vpc-other', polls: 0 });
-    await expect(onEvent(event('Create'))).rejects.toThrow(/already replicated to us-west-2 in vpc-other, not vpc-0abc/);
+describe('a Region the directory was already in (added by hand, or by an earlier stack)', () => {
+  test.each(['Active', 'Creating', 'Failed'])('without AdoptExisting, an existing %s Region is refused with its status, VPC and how to adopt or remove it; nothing is called', async (status) => {
+    fake.regions.set('us-west-2', { status, vpcId: 'vpc-0abc', polls: -1000 });
+    const err = await onEvent(event('Create')).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toContain(`directory ${DIR} is already replicated to us-west-2 (status ${status}, VPC vpc-0abc, launched 2026-01-05T10:00:00.000Z), and this stack did not add it`);
+    expect(err?.message).toContain('-c adTrust:adoptExistingRegion=true');
+    expect(err?.message).toContain(`aws ds remove-region --directory-id ${DIR} --region us-west-2`);
+    expect(fake.count('AddRegion')).toBe(0);
     expect(fake.count('RemoveRegion')).toBe(0);
   });
 
+  test('an older Region that shows up only as DirectoryAlreadyInRegionException is refused too', async () => {
+    fake.regions.set('us-west-2', { status: 'Active', vpcId: 'vpc-0abc', polls: 0 });
+    fake.hideNext = 1;
+    await expect(onEvent(event('Create'))).rejects.toThrow(/and this stack did not add it/);
+  });
+
+  test('with AdoptExisting, an Active Region in the same VPC is adopted: no AddRegion, physical ID says adopted, data as usual', async () => {
+    fake.regions.set('us-west-2', { status: 'Active', vpcId: 'vpc-0abc', polls: 0 });
+    const e = event('Create', { ResourceProperties: { ServiceToken: 'x', ...PROPS, AdoptExisting: 'true' } });
+    const r = await onEvent(e);
+    expect(r.PhysicalResourceId).toBe(`${DIR}/us-west-2/adopted`);
+    expect(r.Data?.CreatedByStack).toBe('false');
+    expect(fake.count('AddRegion')).toBe(0);
+    const done = await pollUntilComplete(e, r.PhysicalResourceId!);
+    expect(done.data).toEqual({ RegionName: 'us-west-2', Status: 'Active', DnsIpAddrs: '10.30.0.10,10.30.1.10', SecurityGroupId: 'sg-us-west-2', CreatedByStack: 'false' });
+  });
+
+  test.each([
+    ['in another VPC', { status: 'Active', vpcId: 'vpc-other' }, /it is in vpc-other, not vpc-0abc/],
+    ['still Creating', { status: 'Creating', vpcId: 'vpc-0abc' }, /its status is Creating, not Active/],
+    ['Impaired', { status: 'Impaired', vpcId: 'vpc-0abc' }, /its status is Impaired, not Active/],
+  ])('with AdoptExisting, a Region %s is still refused and nothing is changed', async (_name, state, why) => {
+    fake.regions.set('us-west-2', { ...state, polls: -1000 });
+    await expect(onEvent(event('Create', { ResourceProperties: { ServiceToken: 'x', ...PROPS, AdoptExisting: 'true' } }))).rejects.toThrow(why);
+    expect(fake.count('AddRegion')).toBe(0);
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+
+  test('an adopted Region is left in place on delete (stack delete or rollback), by the replicate and the wait resources', async () => {
+    fake.regions.set('us-west-2', { status: 'Active', vpcId: 'vpc-0abc', polls: 0 });
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2/adopted` });
+    await onEvent(e);
+    expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    const we = event('Delete', {
+      PhysicalResourceId: `${DIR}/us-west-2/active`,
+      ResourceProperties: { ServiceToken: 'x', ...PROPS, Stage: 'wait', ReplicateId: `${DIR}/us-west-2/adopted` },
+    });
+    await onEvent(we);
+    expect(await isComplete(we as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    expect(fake.count('RemoveRegion')).toBe(0);
+    expect(fake.regions.get('us-west-2')?.status).toBe('Active');
+  });
+});
+
+describe('create failures', () => {
   test('a Region that ends up Failed fails the deployment with what to do', async () => {
     const e = event('Create');
     const r = await onEvent(e);
@@ -223,9 +283,29 @@ describe('delete', () => {
     expect(fake.count('RemoveRegion')).toBe(0);
   });
 
-  test('a Region still being created is not removed blindly: a clear error says to wait for Active', async () => {
+  test('a rollback while the Region is still Creating waits for it to finish, then removes it (no refusal)', async () => {
+    fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: 0 });
+    fake.pollsToSettle = 3;
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` });
+    const r = await onEvent(e);
+    expect(fake.count('RemoveRegion')).toBe(0);
+    const done = await pollUntilComplete({ ...e, Data: r.Data } as unknown as CdkCustomResourceEvent, `${DIR}/us-west-2`, 20);
+    expect(done.polls).toBeGreaterThan(3);
+    expect(fake.calls.filter((c) => c.command === 'RemoveRegion')).toEqual([{ command: 'RemoveRegion', region: 'us-west-2', input: { DirectoryId: DIR } }]);
+    expect(fake.regions.has('us-west-2')).toBe(false);
+  });
+
+  test('while the Region is still Creating, each wait resource being deleted waits (read-only) and hands over before its own deadline', async () => {
     fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: -1000 });
-    await expect(onEvent(event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` }))).rejects.toThrow(/is Creating; it can be removed once it is Active/);
+    const props = { ServiceToken: 'x', ...PROPS, Stage: 'wait', SoftDeadlineSeconds: '0', RoundSeconds: '3300', ReplicateId: `${DIR}/us-west-2` };
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2/active`, ResourceProperties: props });
+    const r = await onEvent(e);
+    const poll = (startedAt: number) => isComplete({ ...e, Data: { StartedAt: String(startedAt) } } as CdkCustomResourceIsCompleteEvent);
+    expect(r.Data?.StartedAt).toMatch(/^\d+$/);
+    expect(await poll(Date.now() - 60_000)).toEqual({ IsComplete: false });
+    expect(await poll(Date.now() - 3_001_000)).toEqual({ IsComplete: true });
+    fake.regions.get('us-west-2')!.status = 'Active';
+    expect(await poll(Date.now())).toEqual({ IsComplete: true });
     expect(fake.count('RemoveRegion')).toBe(0);
   });
 
@@ -237,7 +317,7 @@ describe('delete', () => {
   });
 });
 
-describe('two-stage wait (CloudFormation stops a custom resource after one hour)', () => {
+describe('chained wait (CloudFormation stops a custom resource after one hour)', () => {
   const replicate = { ...PROPS, Stage: 'replicate', SoftDeadlineSeconds: '3000' };
   const wait = { ...PROPS, Stage: 'wait', SoftDeadlineSeconds: '0' };
 
@@ -252,7 +332,7 @@ describe('two-stage wait (CloudFormation stops a custom resource after one hour)
     expect((await poll(Date.now() - 60_000)).IsComplete).toBe(false);
     // After it: complete without data a dependant could use, well before CloudFormation's 3600 s.
     const handedOver = await poll(Date.now() - 3_001_000);
-    expect(handedOver).toEqual({ IsComplete: true, Data: { RegionName: 'us-west-2', Status: 'Pending', DnsIpAddrs: '', SecurityGroupId: '' } });
+    expect(handedOver).toEqual({ IsComplete: true, Data: { RegionName: 'us-west-2', Status: 'Pending', DnsIpAddrs: '', SecurityGroupId: '', CreatedByStack: 'true' } });
 
     // The wait resource never calls AddRegion or RemoveRegion and has no soft deadline.
     const we = event('Create', { ResourceProperties: { ServiceToken: 'x', ...wait } });
@@ -262,7 +342,7 @@ describe('two-stage wait (CloudFormation stops a custom resource after one hour)
     expect((await poll(Date.now() - 3_500_000, wait, wr.PhysicalResourceId!)).IsComplete).toBe(false);
     fake.regions.get('us-west-2')!.status = 'Active';
     const done = await poll(Date.now(), wait, wr.PhysicalResourceId!);
-    expect(done).toEqual({ IsComplete: true, Data: { RegionName: 'us-west-2', Status: 'Active', DnsIpAddrs: '10.30.0.10,10.30.1.10', SecurityGroupId: 'sg-us-west-2' } });
+    expect(done).toEqual({ IsComplete: true, Data: { RegionName: 'us-west-2', Status: 'Active', DnsIpAddrs: '10.30.0.10,10.30.1.10', SecurityGroupId: 'sg-us-west-2', CreatedByStack: 'true' } });
   });
 
   test('deleting the wait resource removes nothing (the replicate resource owns the Region)', async () => {
@@ -292,5 +372,5 @@ describe('two-stage wait (CloudFormation stops a custom resource after one hour)
 });
 
 test('parseAddRegionProps keeps valid input unchanged', () => {
-  expect(parseAddRegionProps({ ...PROPS })).toEqual(PROPS);
+  expect(parseAddRegionProps({ ...PROPS })).toEqual({ ...PROPS, AdoptExisting: false });
 });

@@ -45,19 +45,37 @@ describe('renderKrb5Conf', () => {
       'ONPREM.EXAMPLE.COM = {',
       'kdc = 192.168.10.10',
       'kdc = 192.168.10.11',
+      'admin_server = 192.168.10.10',
       '}',
       'CORP.AWS.EXAMPLE.COM = {',
       'kdc = 10.10.0.10',
       'kdc = 10.10.1.10',
       'kdc = 10.30.0.10',
       'kdc = 10.30.1.10',
+      'admin_server = 10.10.0.10',
       '}',
     ]);
+  });
+
+  test('AES only: permitted, TGT and TGS encryption types list AES256/AES128 and nothing else', () => {
+    for (const key of ['permitted_enctypes', 'default_tkt_enctypes', 'default_tgs_enctypes']) {
+      expect(s.libdefaults).toContain(`${key} = aes256-cts-hmac-sha1-96 aes128-cts-hmac-sha1-96`);
+    }
+    const settings = Object.values(s).flat().join('\n'); // comments are not settings
+    expect(settings).not.toMatch(/arcfour|rc4|des|camellia/i);
+    expect(settings).not.toMatch(/allow_weak_crypto/);
+  });
+
+  test('admin_server takes the host of a host:port KDC (kinit changes expired passwords there)', () => {
+    const conf = sections(renderKrb5Conf({ ...INPUTS, onPremKdcs: ['dc1.onprem.example.com:88'], awsKdcs: ['127.0.0.1:61089'] }));
+    expect(conf.realms).toEqual(expect.arrayContaining(['admin_server = dc1.onprem.example.com', 'admin_server = 127.0.0.1']));
   });
 
   test('[domain_realm] sends .rds.amazonaws.com and each cluster endpoint to the AWS realm', () => {
     expect(s.domain_realm).toEqual([
       '.rds.amazonaws.com = CORP.AWS.EXAMPLE.COM',
+      // China Regions: <cluster>.<id>.rds.cn-north-1.amazonaws.com.cn
+      '.amazonaws.com.cn = CORP.AWS.EXAMPLE.COM',
       'db-ops-kit-kerberos-us-east-1.cluster-abc.us-east-1.rds.amazonaws.com = CORP.AWS.EXAMPLE.COM',
       'db-ops-kit-kerberos-us-west-2.cluster-def.us-west-2.rds.amazonaws.com = CORP.AWS.EXAMPLE.COM',
       '.corp.aws.example.com = CORP.AWS.EXAMPLE.COM',
@@ -67,6 +85,7 @@ describe('renderKrb5Conf', () => {
     ]);
     const only = sections(renderKrb5Conf({ ...INPUTS, mapAllRdsEndpoints: false }));
     expect(only.domain_realm).not.toContain('.rds.amazonaws.com = CORP.AWS.EXAMPLE.COM');
+    expect(only.domain_realm).not.toContain('.amazonaws.com.cn = CORP.AWS.EXAMPLE.COM');
   });
 
   test('[capaths] makes the cross-realm path direct (no guessed EXAMPLE.COM hop)', () => {
@@ -122,6 +141,16 @@ describe('SQL, connect command, PowerShell', () => {
     expect(ps).toContain('Read-Host -AsSecureString');
     expect(ps).toContain('--secret-id arn:aws:secretsmanager:us-east-1:123456789012:secret:trust-AbCdEf');
   });
+
+  test('on-premises PowerShell sets the trust\'s supported encryption types to AES128|AES256 (0x18), after the trust exists', () => {
+    const ps = onPremPowerShell({ awsDomain: 'corp.aws.example.com', awsDnsIps: INPUTS.awsKdcs });
+    expect(ps).toContain('Set-ADObject -Identity $TrustObject -Replace @{ "msDS-SupportedEncryptionTypes" = 24 }');
+    expect(0x08 | 0x10).toBe(24); // MS-KILE: AES128-CTS-HMAC-SHA1-96 | AES256-CTS-HMAC-SHA1-96
+    expect(ps).toContain(`Get-ADObject -Filter "objectClass -eq 'trustedDomain' -and name -eq '$AwsDomain'"`);
+    expect(ps.indexOf('CreateLocalSideOfTrustRelationship')).toBeLessThan(ps.indexOf('msDS-SupportedEncryptionTypes'));
+    const code = ps.split('\n').filter((l) => !l.trim().startsWith('#')).join('\n');
+    expect(code).not.toMatch(/RC4|arcfour/i);
+  });
 });
 
 describe('CLI', () => {
@@ -162,7 +191,7 @@ describe('CLI', () => {
   });
 
   test('flags override outputs', () => {
-    const r = runCli(['--outputs', outputsFile, '--aws-kdc', '127.0.0.1:7001', '--onprem-kdc', '127.0.0.1:7002', '--user', 'bob', '--what', 'conf,sql']);
+    const r = runCli(['--outputs', outputsFile, '--aws-kdc', '127.0.0.1:7001', '--onprem-kdc', '127.0.0.1:7002', '--user', 'bob', '--what', 'conf,sql', '--out', '-']);
     expect(r.stdout).toContain('kdc = 127.0.0.1:7001');
     expect(r.stdout).toContain('kdc = 127.0.0.1:7002');
     expect(r.stdout).not.toContain('kdc = 10.10.0.10');
@@ -192,9 +221,14 @@ describe('CLI', () => {
   test('npm run krb5-conf entry point runs under tsx and exits non-zero on bad input', () => {
     const tsx = path.join(__dirname, '../../node_modules/.bin/tsx');
     const cli = path.join(__dirname, '../../lambda/ad-trust/krb5-conf-cli.ts');
-    const ok = spawnSync(tsx, [cli, '--outputs', outputsFile, '--what', 'conf'], { encoding: 'utf8' });
+    // Without --out, krb5.conf goes to out/krb5-conf/krb5.conf under the current directory.
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'krb5-cli-cwd-'));
+    const ok = spawnSync(tsx, [cli, '--outputs', outputsFile, '--what', 'conf'], { encoding: 'utf8', cwd });
     expect(ok.status).toBe(0);
-    expect(ok.stdout).toContain('default_realm = ONPREM.EXAMPLE.COM');
+    expect(ok.stderr).toContain(`wrote ${path.join('out', 'krb5-conf', 'krb5.conf')}`);
+    expect(fs.readFileSync(path.join(cwd, 'out', 'krb5-conf', 'krb5.conf'), 'utf8')).toContain('default_realm = ONPREM.EXAMPLE.COM');
+    expect(fs.readdirSync(cwd)).toEqual(['out']);
+    fs.rmSync(cwd, { recursive: true, force: true });
     const bad = spawnSync(tsx, [cli, '--port', 'x', '--outputs', outputsFile], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--port must be 1..65535');

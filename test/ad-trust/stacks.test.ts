@@ -48,14 +48,36 @@ function primaryWith(overrides: Partial<AdTrustPrimaryStackProps>): () => AdTrus
   return () => new AdTrustPrimaryStack(testApp(), 'P', { ...BASE, ...overrides });
 }
 
-describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
+describe('the committed cdk.json is deploy step 1: both stacks, nothing outside the account', () => {
+  let primary: Template;
+  beforeAll(() => {
+    expect(CDK_CONTEXT['adTrust:createTrust']).toBe(false);
+    expect(CDK_CONTEXT['adTrust:adoptExistingTrust']).toBe(false);
+    expect(CDK_CONTEXT['adTrust:adoptExistingRegion']).toBe(false);
+    const [p] = buildPattern(testApp());
+    primary = Template.fromStack(p);
+  });
+
+  test('no trust, no conditional forwarder, no trust handler; the trust password secret exists for the on-premises side', () => {
+    expect(Object.keys(primary.findResources('Custom::ForestTrust'))).toHaveLength(0);
+    const fns = Object.values<any>(primary.findResources('AWS::Lambda::Function')).map((f) => f.Properties.Description ?? '');
+    expect(fns.filter((d) => /Forest trust/.test(d))).toEqual([]);
+    // The on-premises DNS servers (which a VPC without a route to on-premises cannot reach) appear only in an output.
+    const resources = JSON.stringify(primary.toJSON().Resources);
+    expect(resources).not.toContain('192.168.10.10');
+    expect(primary.toJSON().Outputs.TrustPasswordSecretArn.Value).toEqual({ Ref: expect.stringMatching(/^TrustPassword/) });
+    expect(primary.toJSON().Outputs.TrustId).toBeUndefined();
+  });
+});
+
+describe('pattern adTrust from cdk.json context, step 2 (createTrust=true, aurora-postgresql)', () => {
   let primary: Template;
   let replica: Template;
   let templates: string[];
 
   beforeAll(() => {
     const app = testApp();
-    const [p, r] = buildPattern(app);
+    const [p, r] = buildPattern(app, { 'adTrust:createTrust': true });
     expect(p.stackName).toBe('DbOpsAdTrustPrimary');
     expect(r.stackName).toBe('DbOpsAdTrustReplica');
     expect(p.region).toBe('us-east-1');
@@ -91,7 +113,8 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
     const trusts = primary.findResources('Custom::ForestTrust');
     expect(Object.keys(trusts)).toHaveLength(1);
     const props = Object.values<any>(trusts)[0].Properties;
-    expect(Object.keys(props).sort()).toEqual(['ConditionalForwarderIpAddrs', 'DirectoryId', 'RemoteDomainName', 'SelectiveAuth', 'ServiceToken', 'TrustPasswordSecretArn']);
+    expect(Object.keys(props).sort()).toEqual(['AdoptExisting', 'ConditionalForwarderIpAddrs', 'DirectoryId', 'RemoteDomainName', 'SelectiveAuth', 'ServiceToken', 'TrustPasswordSecretArn']);
+    expect(props.AdoptExisting).toBe('false');
     expect(props.TrustPasswordSecretArn).toEqual({ Ref: expect.stringMatching(/^TrustPassword/) });
     expect(props.ConditionalForwarderIpAddrs).toEqual(['192.168.10.10', '192.168.10.11']);
     expect(props.RemoteDomainName).toBe('onprem.example.com');
@@ -126,7 +149,7 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
     }
     for (const r of rules) {
       expect(r.CidrIp).toBe('192.168.0.0/16');
-      expect(r.GroupId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^TrustDirectorySecurityGroup/), 'DirectoryDescriptions.0.VpcSettings.SecurityGroupId'] });
+      expect(r.GroupId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DirectorySecurityGroup/), 'DirectoryDescriptions.0.VpcSettings.SecurityGroupId'] });
     }
     expect(rules.map((r) => `${r.IpProtocol}/${r.FromPort}`)).toEqual(expect.arrayContaining(['tcp/88', 'udp/88', 'tcp/53', 'udp/53', 'tcp/389', 'tcp/445', 'tcp/464']));
     // The trust is created only after the ports are open.
@@ -138,18 +161,24 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
     for (const r of replicaRules) expect(r.GroupId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DirectoryRegion/), 'SecurityGroupId'] });
   });
 
-  test('database security groups allow only the database port from on-premises, and egress only to the directory ports in the VPC', () => {
-    for (const t of [primary, replica]) {
+  test('database security groups as the Aurora Kerberos setup guide documents: all traffic within the directory\'s VPC and from the directory\'s security group; clients on the database port only', () => {
+    for (const [t, directorySg] of [
+      [primary, { 'Fn::GetAtt': [expect.stringMatching(/^DirectorySecurityGroup/), 'DirectoryDescriptions.0.VpcSettings.SecurityGroupId'] }],
+      [replica, { 'Fn::GetAtt': [expect.stringMatching(/^DirectoryRegionReady/), 'SecurityGroupId'] }],
+    ] as const) {
       const sgs = Object.values<any>(t.findResources('AWS::EC2::SecurityGroup')).map((r) => r.Properties);
       expect(sgs).toHaveLength(1);
-      expect(sgs[0].SecurityGroupIngress).toEqual([expect.objectContaining({ CidrIp: '192.168.0.0/16', FromPort: 5432, ToPort: 5432, IpProtocol: 'tcp' })]);
-      const vpcCidr = Object.values<any>(t.findResources('AWS::EC2::VPC'))[0].Properties.CidrBlock;
-      const egress = sgs[0].SecurityGroupEgress as any[];
-      for (const e of egress) expect(e.CidrIp).toEqual({ 'Fn::GetAtt': [expect.any(String), 'CidrBlock'] });
-      expect(egress.map((e) => `${e.IpProtocol}/${e.FromPort}-${e.ToPort}`).sort()).toEqual(
-        ['tcp/53-53', 'udp/53-53', 'tcp/88-88', 'udp/88-88', 'tcp/389-389', 'udp/389-389', 'tcp/464-464', 'udp/464-464', 'tcp/636-636', 'tcp/3268-3269'].sort(),
+      const vpcId = Object.keys(t.findResources('AWS::EC2::VPC'))[0];
+      const inVpc = { 'Fn::GetAtt': [vpcId, 'CidrBlock'] };
+      expect(sgs[0].SecurityGroupIngress).toHaveLength(3);
+      expect(sgs[0].SecurityGroupIngress).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ CidrIp: '192.168.0.0/16', FromPort: 5432, ToPort: 5432, IpProtocol: 'tcp' }),
+          expect.objectContaining({ CidrIp: inVpc, IpProtocol: '-1' }),
+          expect.objectContaining({ SourceSecurityGroupId: directorySg, IpProtocol: '-1' }),
+        ]),
       );
-      expect(vpcCidr).toMatch(/^10\./);
+      expect(sgs[0].SecurityGroupEgress).toEqual([expect.objectContaining({ CidrIp: inVpc, IpProtocol: '-1' })]);
     }
   });
 
@@ -157,9 +186,10 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
     const roles = Object.values<any>(primary.findResources('AWS::IAM::Role')).filter((r) => JSON.stringify(r.Properties.ManagedPolicyArns ?? []).includes('AmazonRDSDirectoryServiceAccess'));
     expect(roles).toHaveLength(1);
     const statements = roles[0].Properties.AssumeRolePolicyDocument.Statement;
-    // @aws-cdk/aws-iam:minimizePolicies (cdk.json) merges the two statements into one with both principals.
+    // @aws-cdk/aws-iam:minimizePolicies (cdk.json) may merge the two statements into one with both principals.
     expect(statements.flatMap((s: any) => [s.Principal.Service].flat()).sort()).toEqual(['directoryservice.rds.amazonaws.com', 'rds.amazonaws.com']);
-    for (const st of statements) expect(st).toMatchObject({ Action: 'sts:AssumeRole', Effect: 'Allow' });
+    // Only on behalf of this account (confused-deputy guard).
+    for (const st of statements) expect(st).toMatchObject({ Action: 'sts:AssumeRole', Effect: 'Allow', Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } } });
     expect(roles[0].Properties.ManagedPolicyArns).toEqual([{ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/service-role/AmazonRDSDirectoryServiceAccess']] }]);
   });
 
@@ -175,12 +205,11 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
       DeletionProtection: true,
       EnableIAMDatabaseAuthentication: true,
     });
-    expect(p.DeletionPolicy).toBe('Snapshot');
+    expect(p.DeletionPolicy).toBe('Retain');
     const s = Object.values<any>(replica.findResources('AWS::RDS::DBCluster'))[0];
     expect(s.Properties).toMatchObject({
       Engine: 'aurora-postgresql',
       EngineVersion: '16.6',
-      GlobalClusterIdentifier: 'db-ops-kit-kerberos',
       StorageEncrypted: true,
       KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^DatabaseKey/), 'Arn'] },
       DeletionProtection: true,
@@ -188,6 +217,7 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
     // Same directory ID and role, carried across Regions by CDK's cross-Region references (SSM).
     expect(JSON.stringify(s.Properties.Domain)).toMatch(/ExportsReader.*RefDirectory/);
     expect(JSON.stringify(s.Properties.DomainIAMRoleName)).toMatch(/ExportsReader.*RefDirectoryAccessRole/);
+    expect(JSON.stringify(s.Properties.GlobalClusterIdentifier)).toMatch(/ExportsReader.*RefDatabaseGlobal/);
     expect(s.DeletionPolicy).toBe('Retain');
     for (const t of [primary, replica]) t.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
     primary.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
@@ -202,39 +232,81 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
 
   test('the global cluster is created from the primary and kept', () => {
     primary.hasResource('AWS::RDS::GlobalCluster', {
-      Properties: { GlobalClusterIdentifier: 'db-ops-kit-kerberos', SourceDBClusterIdentifier: Match.anyValue(), DeletionProtection: true },
+      Properties: { GlobalClusterIdentifier: { 'Fn::Join': ['-', ['db-ops-kit-kerberos', Match.objectLike({ 'Fn::Select': Match.anyValue() })]] }, SourceDBClusterIdentifier: Match.anyValue(), DeletionProtection: true },
       DeletionPolicy: 'Retain',
     });
+    // The suffix is the first group of the stack ID's UUID: new for every creation of the stack.
+    const id = Object.values<any>(primary.findResources('AWS::RDS::GlobalCluster'))[0].Properties.GlobalClusterIdentifier['Fn::Join'][1][1];
+    expect(JSON.stringify(id)).toContain('"Ref":"AWS::StackId"');
   });
 
-  test('AddRegion: two custom resources keep each wait under CloudFormation\'s one-hour limit; the secondary waits for the second', () => {
+  test('AddRegion: a chain of custom resources waits >= 180 minutes in total, each under CloudFormation\'s one-hour limit; the secondary waits for the last', () => {
     const region = Object.entries<any>(replica.findResources('Custom::DirectoryRegion'));
     expect(region).toHaveLength(1);
     const [regionId, res] = region[0];
-    expect(res.Properties).toMatchObject({ PrimaryRegion: 'us-east-1', RegionName: 'us-west-2', VpcId: { Ref: expect.any(String) }, Stage: 'replicate', SoftDeadlineSeconds: '3000' });
+    expect(res.Properties).toMatchObject({ PrimaryRegion: 'us-east-1', RegionName: 'us-west-2', VpcId: { Ref: expect.any(String) }, Stage: 'replicate', AdoptExisting: 'false' });
+    expect(res.DeletionPolicy).toBe('RetainExceptOnCreate');
     expect(res.Properties.SubnetIds).toHaveLength(2);
+    const waits = Object.entries<any>(replica.findResources('Custom::DirectoryRegionWait'));
     const ready = Object.entries<any>(replica.findResources('Custom::DirectoryRegionReady'));
     expect(ready).toHaveLength(1);
+    const chain = [[regionId, res], ...waits.sort(([a], [b]) => a.localeCompare(b)), ready[0]];
+    expect(chain).toHaveLength(4);
     const [readyId, readyRes] = ready[0];
-    expect(readyRes.Properties).toMatchObject({ Stage: 'wait', SoftDeadlineSeconds: '0', RegionName: 'us-west-2' });
-    expect(readyRes.DependsOn).toContain(regionId);
-    // Same provider for both, no ServiceTimeout above CloudFormation's 3600 s.
-    expect(readyRes.Properties.ServiceToken).toEqual(res.Properties.ServiceToken);
-    for (const r of [res, readyRes]) expect(r.Properties.ServiceTimeout ?? 3600).toBeLessThanOrEqual(3600);
+    expect(readyRes.Properties).toMatchObject({ Stage: 'wait', SoftDeadlineSeconds: '0', RegionName: 'us-west-2', ReplicateId: { Ref: regionId } });
+    // Each link depends on the one before it (and so is deleted before it: the waits let a Region being built finish first).
+    for (let i = 1; i < chain.length; i++) expect(chain[i][1].DependsOn).toContain(chain[i - 1][0]);
+    const round = Number(res.Properties.RoundSeconds);
+    for (const [, r] of chain) {
+      expect(r.Properties.ServiceToken).toEqual(res.Properties.ServiceToken);
+      expect(Number(r.Properties.RoundSeconds)).toBe(round);
+      expect(r.Properties.ServiceTimeout ?? 3600).toBeLessThanOrEqual(3600);
+    }
+    // Every link but the last hands over 5 minutes before its deadline; the polling adds up to >= 180 minutes.
+    const polledSeconds = chain.reduce((sum, [, r]) => sum + (Number(r.Properties.SoftDeadlineSeconds) || round), 0);
+    expect(polledSeconds).toBeGreaterThanOrEqual(180 * 60);
+    expect(round).toBeLessThanOrEqual(55 * 60);
+    const sm = Object.values<any>(replica.findResources('AWS::StepFunctions::StateMachine'))[0];
+    const def = JSON.stringify(sm.Properties.DefinitionString);
+    expect(def).toMatch(/\\"IntervalSeconds\\":60/);
+    expect(def).toContain(`\\"MaxAttempts\\":${round / 60}`); // one-minute polls per resource: under the one-hour limit
+    expect(sm.Properties.LoggingConfiguration.Level).toBe('ALL');
     const cluster = Object.values<any>(replica.findResources('AWS::RDS::DBCluster'))[0];
     expect(cluster.DependsOn).toEqual(expect.arrayContaining([regionId, readyId]));
     // DNS IPs and the security group come from the resource that completes only when the Region is Active.
     expect(JSON.stringify(replica.toJSON().Outputs.ReplicaDnsIps.Value)).toContain(readyId);
-    const sm = Object.values<any>(replica.findResources('AWS::StepFunctions::StateMachine'))[0];
-    const def = JSON.stringify(sm.Properties.DefinitionString);
-    expect(def).toMatch(/\\"IntervalSeconds\\":60/);
-    expect(def).toMatch(/\\"MaxAttempts\\":55/); // 55 one-minute polls per resource: under the one-hour limit
-    expect(sm.Properties.LoggingConfiguration.Level).toBe('ALL');
     const fns = Object.values<any>(replica.findResources('AWS::Lambda::Function')).filter((f) => /Replicate directory/.test(f.Properties.Description ?? ''));
     expect(fns).toHaveLength(2);
     for (const f of fns) {
       expect(f.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
     }
+  });
+
+  test('pollers (isComplete) get separate roles without the onEvent writes: the trust poller only reads, the Region poller may only remove', () => {
+    const actionsByRole = (t: Template) => {
+      const out: Record<string, string[]> = {};
+      for (const p of Object.values<any>(t.findResources('AWS::IAM::Policy'))) {
+        for (const role of p.Properties.Roles) {
+          const name = role.Ref as string;
+          out[name] = [...(out[name] ?? []), ...(p.Properties.PolicyDocument.Statement as any[]).flatMap((st) => [st.Action].flat())];
+        }
+      }
+      return out;
+    };
+    const WRITE = /^(ds:(Create|Delete|Update|Add|Remove|Reset|Enable|Disable)|ec2:(Create|Delete|Authorize|Revoke|Modify)|secretsmanager:GetSecretValue)/;
+    const p = actionsByRole(primary);
+    const trustPoller = Object.keys(p).find((r) => /^TrustHandlersisCompleteRole/.test(r))!;
+    const trustWriter = Object.keys(p).find((r) => /^TrustHandlersonEventRole/.test(r))!;
+    expect(p[trustPoller].filter((a) => a.startsWith('ds:'))).toEqual(['ds:DescribeTrusts']);
+    expect(p[trustPoller].filter((a) => WRITE.test(a))).toEqual([]);
+    expect(p[trustWriter]).toEqual(expect.arrayContaining(['ds:CreateTrust', 'ds:DeleteTrust', 'ds:DescribeTrusts']));
+    const r = actionsByRole(replica);
+    const regionPoller = Object.keys(r).find((x) => /^DirectoryRegionHandlersisCompleteRole/.test(x))!;
+    const regionWriter = Object.keys(r).find((x) => /^DirectoryRegionHandlersonEventRole/.test(x))!;
+    // The one write of the Region poller: RemoveRegion (and the EC2 deletes it needs) for a Region whose removal waited for it to become Active.
+    expect(r[regionPoller].filter((a) => WRITE.test(a)).sort()).toEqual(['ds:RemoveRegion', 'ec2:DeleteNetworkInterface', 'ec2:DeleteSecurityGroup', 'ec2:RevokeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress']);
+    expect(r[regionPoller]).not.toContain('ds:AddRegion');
+    expect(r[regionWriter]).toEqual(expect.arrayContaining(['ds:AddRegion', 'ds:RemoveRegion', 'ec2:CreateNetworkInterface']));
   });
 
   test('IAM of the handlers follows the Service Authorization Reference: list/read actions without resource-level permissions get "*"', () => {
@@ -269,8 +341,12 @@ describe('pattern adTrust from cdk.json context (aurora-postgresql)', () => {
     for (const t of [primary, replica]) {
       for (const lg of Object.values<any>(t.findResources('AWS::Logs::LogGroup'))) expect(lg.Properties.RetentionInDays).toBeGreaterThan(0);
     }
-    primary.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/rds/cluster/db-ops-kit-kerberos-us-east-1/postgresql' });
-    replica.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/rds/cluster/db-ops-kit-kerberos-us-west-2/postgresql' });
+    // Named after the cluster, whose identifier carries the per-creation suffix; the same expression in both places.
+    for (const t of [primary, replica]) {
+      const cluster = Object.values<any>(t.findResources('AWS::RDS::DBCluster'))[0].Properties.DBClusterIdentifier;
+      t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: { 'Fn::Join': ['', ['/aws/rds/cluster/', cluster, '/postgresql']] } });
+      expect(JSON.stringify(cluster)).toContain('"Ref":"AWS::StackId"');
+    }
   });
 
   test('outputs feed the krb5.conf generator', () => {
@@ -296,6 +372,8 @@ describe('aurora-mysql and options', () => {
   test('aurora-mysql engine with TLS enforced and Kerberos on both clusters; createTrust=false leaves no trust but keeps the secret', () => {
     const app = testApp();
     const [p, r] = buildPattern(app, { 'adTrust:engine': 'aurora-mysql', 'adTrust:createTrust': 'false' });
+    const primaryLookups = Object.keys(Template.fromStack(p).findResources('Custom::AWS'));
+    expect(primaryLookups).toHaveLength(1); // the directory security group (the database security group accepts it)
     const primary = Template.fromStack(p);
     const replica = Template.fromStack(r);
     for (const t of [primary, replica]) {
@@ -303,14 +381,13 @@ describe('aurora-mysql and options', () => {
       t.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', { Parameters: { require_secure_transport: 'ON' } });
     }
     expect(Object.keys(primary.findResources('Custom::ForestTrust'))).toHaveLength(0);
-    expect(Object.keys(primary.findResources('Custom::AWS'))).toHaveLength(0);
     // The trust secret exists already, so the on-premises side can be set up before the AWS side.
     expect(primary.toJSON().Outputs.TrustPasswordSecretArn.Value).toEqual({ Ref: expect.stringMatching(/^TrustPassword/) });
     expect(primary.toJSON().Outputs.TrustId).toBeUndefined();
   });
 
   test('selective authentication is passed to CreateTrust', () => {
-    const stack = primaryWith({ selectiveAuth: true })();
+    const stack = primaryWith({ selectiveAuth: true, createTrust: true })();
     Template.fromStack(stack).hasResourceProperties('Custom::ForestTrust', { SelectiveAuth: 'Enabled' });
   });
 });
@@ -326,8 +403,9 @@ describe('bad props fail synth with a clear message', () => {
       const vpc = new ec2.Vpc(stack, 'Vpc', { availabilityZones: ['us-west-2a', 'us-west-2b'], natGateways: 0, subnetConfiguration: [{ name: 'D', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
       new DirectoryRegionReplication(stack, 'Region', { directoryId: 'd-1234567890', primaryRegion: 'us-east-1', vpc, totalTimeout: Duration.minutes(total) });
     };
-    expect(build(180)).toThrow(/R\/Region: invalid props:[\s\S]*totalTimeout must be 10 to 110 minutes .*CloudFormation stops a custom resource after one hour/);
-    expect(build(110)).not.toThrow();
+    expect(build(301)).toThrow(/R\/Region: invalid props:[\s\S]*totalTimeout must be 10 to 300 minutes .*CloudFormation stops a custom resource after one hour/);
+    expect(build(5)).toThrow(/totalTimeout must be 10 to 300 minutes/);
+    expect(build(300)).not.toThrow();
   });
 
   test('an opt-in replica Region (no multi-Region replication there)', () => {
@@ -346,10 +424,10 @@ describe('bad props fail synth with a clear message', () => {
   });
 
   test('more than 4 on-premises DNS IPs', () => {
-    expect(primaryWith({ onPremDnsIps: ['192.168.1.1', '192.168.1.2', '192.168.1.3', '192.168.1.4', '192.168.1.5'] })).toThrow(
+    expect(primaryWith({ createTrust: true, onPremDnsIps: ['192.168.1.1', '192.168.1.2', '192.168.1.3', '192.168.1.4', '192.168.1.5'] })).toThrow(
       /P\/Trust: invalid props:[\s\S]*remoteDnsIps takes 1 to 4 on-premises DNS server addresses/,
     );
-    expect(primaryWith({ onPremDnsIps: ['192.168.1.300'] })).toThrow(/remoteDnsIps entry "192\.168\.1\.300" is not an IPv4 address/);
+    expect(primaryWith({ createTrust: true, onPremDnsIps: ['192.168.1.300'] })).toThrow(/remoteDnsIps entry "192\.168\.1\.300" is not an IPv4 address/);
   });
 
   test('malformed domain names', () => {
@@ -377,5 +455,6 @@ describe('bad props fail synth with a clear message', () => {
 
 test('cdk-nag (AwsSolutions + Serverless) has no unacknowledged finding in either stack, for both engines', () => {
   expect(nagFindings((app) => buildPattern(app))).toEqual([]);
-  expect(nagFindings((app) => buildPattern(app, { 'adTrust:engine': 'aurora-mysql' }))).toEqual([]);
+  expect(nagFindings((app) => buildPattern(app, { 'adTrust:createTrust': true }))).toEqual([]);
+  expect(nagFindings((app) => buildPattern(app, { 'adTrust:engine': 'aurora-mysql', 'adTrust:createTrust': true }))).toEqual([]);
 });

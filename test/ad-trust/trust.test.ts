@@ -69,14 +69,28 @@ function event(type: 'Create' | 'Update' | 'Delete', extra: Partial<any> = {}): 
   return crEvent(type, { logicalId: 'Trust', resourceType: 'Custom::ForestTrust', stack: 'DbOpsAdTrustPrimary', region: 'us-east-1' }, PROPS, extra);
 }
 
-function trustState(state: string, reason = '') {
-  return { Trusts: [{ TrustId: TRUST, DirectoryId: DIR, RemoteDomainName: 'onprem.example.com', TrustDirection: 'One-Way: Outgoing' as const, TrustState: state as any, TrustStateReason: reason }] };
+function trustState(state: string, reason = '', extra: Record<string, unknown> = {}) {
+  return {
+    Trusts: [
+      {
+        TrustId: TRUST,
+        DirectoryId: DIR,
+        RemoteDomainName: 'onprem.example.com',
+        TrustDirection: 'One-Way: Outgoing' as const,
+        TrustType: 'Forest' as const,
+        TrustState: state as any,
+        TrustStateReason: reason,
+        CreatedDateTime: new Date('2026-01-05T10:00:00Z'),
+        ...extra,
+      },
+    ],
+  };
 }
 
 describe('create', () => {
   test('reads the password by ARN and creates a one-way outgoing forest trust with the conditional forwarder', async () => {
     const r = await onEvent(event('Create'));
-    expect(r).toEqual({ PhysicalResourceId: TRUST });
+    expect(r).toEqual({ PhysicalResourceId: TRUST, Data: { CreatedByStack: 'true' } });
     expect(JSON.stringify(r)).not.toContain(PASSWORD);
     expect(sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: SECRET_ARN }]);
     expect(ds.commandCalls(CreateTrustCommand).map((c) => c.args[0].input)).toEqual([
@@ -99,16 +113,8 @@ describe('create', () => {
     expect(ds.commandCalls(CreateTrustCommand)[0].args[0].input.TrustPassword).toBe(PASSWORD);
   });
 
-  test('an existing outgoing trust to the same domain is adopted (retries are idempotent) without reading the password', async () => {
-    ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
-    const r = await onEvent(event('Create'));
-    expect(r.PhysicalResourceId).toBe(TRUST);
-    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
-    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
-  });
-
-  test('CreateTrust retried after AWS accepted a timed-out attempt (EntityAlreadyExists) adopts the trust', async () => {
-    ds.on(DescribeTrustsCommand).resolvesOnce({ Trusts: [] }).resolves(trustState('Creating'));
+  test('CreateTrust retried after AWS accepted a timed-out attempt (EntityAlreadyExists) keeps the trust as its own: it was created during this call', async () => {
+    ds.on(DescribeTrustsCommand).resolvesOnce({ Trusts: [] }).resolves(trustState('Creating', '', { CreatedDateTime: new Date() }));
     ds.on(CreateTrustCommand)
       .rejectsOnce(Object.assign(new Error('timeout'), { name: 'TimeoutError', $metadata: { httpStatusCode: 504 } }))
       .rejects(Object.assign(new Error('trust exists'), { name: 'EntityAlreadyExistsException', $metadata: { httpStatusCode: 400 } }));
@@ -118,17 +124,92 @@ describe('create', () => {
     expect(output).not.toContain(PASSWORD);
   });
 
-  test('an existing trust in another direction is an error, not silently adopted', async () => {
-    ds.on(DescribeTrustsCommand).resolves({ Trusts: [{ ...trustState('Verified').Trusts[0], TrustDirection: 'Two-Way' }] });
-    await expect(onEvent(event('Create'))).rejects.toThrow(/already has a Two-Way trust \(t-0123456789\) with onprem\.example\.com/);
+  test('EntityAlreadyExists for a trust older than this call (someone else made it meanwhile) is refused, not taken as ours', async () => {
+    ds.on(DescribeTrustsCommand).resolvesOnce({ Trusts: [] }).resolves(trustState('Verified'));
+    ds.on(CreateTrustCommand).rejects(Object.assign(new Error('trust exists'), { name: 'EntityAlreadyExistsException', $metadata: { httpStatusCode: 400 } }));
+    await expect(onEvent(event('Create'))).rejects.toThrow(/already has a trust with onprem\.example\.com that this stack did not create: t-0123456789/);
+  });
+});
+
+describe('a trust that existed before the stack (made by hand from the blog, or left by another stack)', () => {
+  const kinds: Array<[string, Record<string, unknown>]> = [
+    ['a verified one-way outgoing forest trust', {}],
+    ['a two-way trust', { TrustDirection: 'Two-Way' }],
+    ['an External trust', { TrustType: 'External' }],
+    ['a VerifyFailed trust', { TrustState: 'VerifyFailed', TrustStateReason: 'could not be contacted' }],
+    ['a trust still Creating', { TrustState: 'Creating' }],
+  ];
+  test.each(kinds)('without AdoptExisting, %s is refused with its ID, kind and state and how to adopt or delete it; nothing is called', async (_name, extra) => {
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified', '', extra));
+    const err = await onEvent(event('Create')).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/directory d-1234567890 already has a trust with onprem\.example\.com that this stack did not create: t-0123456789 \(/);
+    expect(err?.message).toContain(`${(extra.TrustType as string) ?? 'Forest'}, ${(extra.TrustDirection as string) ?? 'One-Way: Outgoing'}, state ${(extra.TrustState as string) ?? 'Verified'}`);
+    expect(err?.message).toContain('-c adTrust:adoptExistingTrust=true');
+    expect(err?.message).toContain('aws ds delete-trust --trust-id t-0123456789');
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
+    expect(sm.calls()).toHaveLength(0);
   });
 
+  test('with AdoptExisting, a verified one-way outgoing forest trust is adopted: no CreateTrust, no password read, the physical ID says adopted', async () => {
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+    const e = event('Create', { ResourceProperties: { ...PROPS, AdoptExisting: 'true' } });
+    const r = await onEvent(e);
+    expect(r).toEqual({ PhysicalResourceId: `${TRUST}/adopted`, Data: { CreatedByStack: 'false' } });
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    expect(await isComplete({ ...e, ...r } as CdkCustomResourceIsCompleteEvent)).toEqual({
+      IsComplete: true,
+      Data: { TrustId: TRUST, TrustState: 'Verified', RemoteDomainName: 'onprem.example.com', CreatedByStack: 'false' },
+    });
+  });
+
+  test.each([
+    ['a two-way trust', { TrustDirection: 'Two-Way' }, /its direction is Two-Way, not One-Way: Outgoing/],
+    ['an incoming trust', { TrustDirection: 'One-Way: Incoming' }, /its direction is One-Way: Incoming/],
+    ['an External trust', { TrustType: 'External' }, /its type is External, not Forest/],
+    ['a VerifyFailed trust', { TrustState: 'VerifyFailed' }, /its state is VerifyFailed, not Verified/],
+    ['a trust still Creating', { TrustState: 'Creating' }, /its state is Creating, not Verified/],
+  ])('with AdoptExisting, %s is still refused (wrong kind or unhealthy), nothing is changed', async (_name, extra, why) => {
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified', '', extra));
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, AdoptExisting: 'true' } }))).rejects.toThrow(why);
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
+  });
+
+  test('an adopted trust is left in place with its forwarder on delete (stack delete or rollback): no DeleteTrust, no polling', async () => {
+    const e = event('Delete', { PhysicalResourceId: `${TRUST}/adopted` });
+    await expect(onEvent(e)).resolves.toEqual({ PhysicalResourceId: `${TRUST}/adopted` });
+    expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    expect(ds.calls()).toHaveLength(0);
+    expect(output).toMatch(/adopted, not created by this stack: left in place/);
+  });
+
+  test('an adopted trust keeps its adopted physical ID through an in-place update', async () => {
+    ds.on(UpdateTrustCommand).resolves({});
+    const r = await onEvent(
+      event('Update', { PhysicalResourceId: `${TRUST}/adopted`, OldResourceProperties: { ...PROPS, AdoptExisting: 'true' }, ResourceProperties: { ...PROPS, AdoptExisting: 'true', SelectiveAuth: 'Enabled' } }),
+    );
+    expect(r).toEqual({ PhysicalResourceId: `${TRUST}/adopted`, Data: { Changed: 'SelectiveAuth', CreatedByStack: 'false' } });
+    expect(ds.commandCalls(UpdateTrustCommand)[0].args[0].input).toEqual({ TrustId: TRUST, SelectiveAuth: 'Enabled' });
+  });
+
+  test('AdoptExisting must be true or false', async () => {
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, AdoptExisting: 'yes' } }))).rejects.toThrow(/AdoptExisting must be true or false/);
+    expect(ds.calls()).toHaveLength(0);
+  });
+});
+
+describe('polling', () => {
   test('isComplete waits while Creating/Verifying, completes when Verified', async () => {
     const e = { ...event('Create'), PhysicalResourceId: TRUST } as CdkCustomResourceIsCompleteEvent;
     ds.on(DescribeTrustsCommand).resolvesOnce(trustState('Creating')).resolvesOnce(trustState('Verifying')).resolves(trustState('Verified'));
     expect(await isComplete(e)).toEqual({ IsComplete: false });
     expect(await isComplete(e)).toEqual({ IsComplete: false });
-    expect(await isComplete(e)).toEqual({ IsComplete: true, Data: { TrustId: TRUST, TrustState: 'Verified', RemoteDomainName: 'onprem.example.com' } });
+    expect(await isComplete(e)).toEqual({ IsComplete: true, Data: { TrustId: TRUST, TrustState: 'Verified', RemoteDomainName: 'onprem.example.com', CreatedByStack: 'true' } });
   });
 
   test('VerifyFailed fails the deployment with AWS\'s reason and what to check', async () => {
@@ -163,7 +244,7 @@ describe('update', () => {
       ResourceProperties: { ...PROPS, SelectiveAuth: 'Enabled', ConditionalForwarderIpAddrs: ['192.168.10.12'] },
     });
     const r = await onEvent(e);
-    expect(r).toEqual({ PhysicalResourceId: TRUST, Data: { Changed: 'SelectiveAuth,ConditionalForwarderIpAddrs' } });
+    expect(r).toEqual({ PhysicalResourceId: TRUST, Data: { Changed: 'SelectiveAuth,ConditionalForwarderIpAddrs', CreatedByStack: 'true' } });
     expect(ds.commandCalls(UpdateTrustCommand)[0].args[0].input).toEqual({ TrustId: TRUST, SelectiveAuth: 'Enabled' });
     expect(ds.commandCalls(UpdateConditionalForwarderCommand)[0].args[0].input).toEqual({ DirectoryId: DIR, RemoteDomainName: 'onprem.example.com', DnsIpAddrs: ['192.168.10.12'] });
     expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
@@ -185,7 +266,7 @@ describe('update', () => {
     const r = await onEvent(
       event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }),
     );
-    expect(r).toEqual({ PhysicalResourceId: 't-9999999999', Data: { Changed: 'replacement' } });
+    expect(r).toEqual({ PhysicalResourceId: 't-9999999999', Data: { Changed: 'replacement', CreatedByStack: 'true' } });
     expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
   });
 

@@ -18,6 +18,7 @@ const primary = new AdTrustPrimaryStack(app, 'CopiedAdTrustPrimary', {
   onPremDnsIps: ['172.16.0.10'],
   onPremisesCidrs: ['172.16.0.0/12'],
   engine: 'aurora-mysql',
+  createTrust: true,
   selectiveAuth: true,
 });
 new AdTrustReplicaStack(app, 'CopiedAdTrustReplica', {
@@ -38,7 +39,9 @@ app.synth();
     expect(p.find((x) => x.Type === 'AWS::DirectoryService::MicrosoftAD').Properties.Edition).toBe('Enterprise');
     expect(p.find((x) => x.Type === 'Custom::ForestTrust').Properties.SelectiveAuth).toBe('Enabled');
     const secondary = r.find((x) => x.Type === 'AWS::RDS::DBCluster').Properties;
-    expect(secondary).toMatchObject({ Engine: 'aurora-mysql', GlobalClusterIdentifier: 'db-ops-kit-kerberos', StorageEncrypted: true });
+    expect(secondary).toMatchObject({ Engine: 'aurora-mysql', StorageEncrypted: true });
+    // The global cluster's identifier (with its per-creation suffix) comes from the primary through a cross-Region reference.
+    expect(JSON.stringify(secondary.GlobalClusterIdentifier)).toMatch(/ExportsReader.*RefDatabaseGlobal/);
     expect(secondary.MasterUsername).toBeUndefined();
     const handlers = [...p, ...r].filter((x) => x.Type === 'AWS::Lambda::Function' && x.Properties.Runtime === 'nodejs22.x');
     expect(handlers).toHaveLength(4);

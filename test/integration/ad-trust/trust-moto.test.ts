@@ -4,9 +4,12 @@
  * secret by ARN, CreateTrust/DescribeTrusts/DeleteTrust over HTTP. moto keeps trusts in "Creating"
  * forever, so completion polling is asserted to keep waiting here; Verified/VerifyFailed and
  * UpdateTrust (not in moto) are covered with aws-sdk-client-mock in test/ad-trust/trust.test.ts.
+ * Because moto never verifies a trust, a successful adoption (which needs Verified) is in that mock
+ * test too; here the refusal, the adopt check against moto's real answer, and delete-only-own run
+ * against moto's state.
  */
 import { spawnSync } from 'child_process';
-import { CreateMicrosoftADCommand, DescribeDirectoriesCommand, DescribeTrustsCommand, DirectoryServiceClient } from '@aws-sdk/client-directory-service';
+import { CreateMicrosoftADCommand, CreateTrustCommand, DeleteTrustCommand, DescribeDirectoriesCommand, DescribeTrustsCommand, DirectoryServiceClient } from '@aws-sdk/client-directory-service';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'aws-lambda';
 import { MotoServer, startMoto } from '../../helpers/moto';
@@ -74,28 +77,73 @@ test('the directory security group the stack opens the trust ports on is where t
   expect(d.DirectoryDescriptions?.[0]?.Edition).toBe('Enterprise');
 });
 
-test('create → describe → retried create adopts → delete → delete again', async () => {
+async function trusts() {
+  return (await ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId }))).Trusts ?? [];
+}
+
+test('create → describe → a second create is refused (not adopted) → delete → delete again', async () => {
   const created = await handler.onEvent(event('Create'));
   const trustId = created.PhysicalResourceId!;
   expect(trustId).toMatch(/^t-[0-9a-f]{10}$/);
+  expect(created.Data).toEqual({ CreatedByStack: 'true' });
 
-  const trusts = (await ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId }))).Trusts ?? [];
-  expect(trusts).toHaveLength(1);
-  expect(trusts[0]).toMatchObject({ TrustId: trustId, RemoteDomainName: 'onprem.example.com', TrustDirection: 'One-Way: Outgoing', TrustType: 'Forest', SelectiveAuth: 'Disabled' });
+  expect(await trusts()).toHaveLength(1);
+  expect((await trusts())[0]).toMatchObject({ TrustId: trustId, RemoteDomainName: 'onprem.example.com', TrustDirection: 'One-Way: Outgoing', TrustType: 'Forest', SelectiveAuth: 'Disabled' });
 
   // moto never verifies a trust: the Provider framework would keep polling.
   expect(await handler.isComplete({ ...event('Create'), PhysicalResourceId: trustId } as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: false });
 
-  // A retried create (e.g. after a Lambda timeout) adopts the trust instead of creating a second one.
-  expect((await handler.onEvent(event('Create'))).PhysicalResourceId).toBe(trustId);
-  expect((await ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId }))).Trusts).toHaveLength(1);
+  // A second create (another stack, or a redeploy that lost its state) does not take the trust over.
+  await expect(handler.onEvent(event('Create'))).rejects.toThrow(`already has a trust with onprem.example.com that this stack did not create: ${trustId} (Forest, One-Way: Outgoing, state Creating`);
+  expect(await trusts()).toHaveLength(1);
 
   const del = event('Delete', { PhysicalResourceId: trustId });
   await handler.onEvent(del);
-  expect((await ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId }))).Trusts).toEqual([]);
+  expect(await trusts()).toEqual([]);
   expect((await handler.isComplete(del as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
   // Deleting again (CloudFormation retries) is fine.
   await expect(handler.onEvent(del)).resolves.toEqual({ PhysicalResourceId: trustId });
+});
+
+describe('a trust made by hand before the stack', () => {
+  let handMade: string;
+  beforeEach(async () => {
+    handMade = (
+      await ds.send(
+        new CreateTrustCommand({
+          DirectoryId: directoryId,
+          RemoteDomainName: 'onprem.example.com',
+          TrustPassword: 'Hand-Made-Passw0rd',
+          TrustDirection: 'One-Way: Outgoing',
+          TrustType: 'Forest',
+          ConditionalForwarderIpAddrs: ['192.168.10.10'],
+        }),
+      )
+    ).TrustId!;
+  });
+  afterEach(async () => {
+    for (const t of await trusts()) await ds.send(new DeleteTrustCommand({ TrustId: t.TrustId! }));
+  });
+
+  test('is refused without AdoptExisting, named with the state moto reports, and kept', async () => {
+    await expect(handler.onEvent(event('Create'))).rejects.toThrow(`that this stack did not create: ${handMade} (Forest, One-Way: Outgoing, state Creating`);
+    expect((await trusts()).map((t) => t.TrustId)).toEqual([handMade]);
+  });
+
+  test('with AdoptExisting, is checked against what moto returns (still Creating there: not healthy) and kept', async () => {
+    const e = event('Create');
+    await expect(handler.onEvent({ ...e, ResourceProperties: { ...e.ResourceProperties, AdoptExisting: 'true' } } as CdkCustomResourceEvent)).rejects.toThrow(
+      `cannot adopt the existing trust ${handMade}`,
+    );
+    expect((await trusts()).map((t) => t.TrustId)).toEqual([handMade]);
+  });
+
+  test('an adopted physical ID deletes nothing on stack delete or rollback', async () => {
+    const del = event('Delete', { PhysicalResourceId: `${handMade}/adopted` });
+    await handler.onEvent(del);
+    expect(await handler.isComplete(del as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    expect((await trusts()).map((t) => t.TrustId)).toEqual([handMade]);
+  });
 });
 
 test('a secret that does not exist fails the create with the ARN, and creates nothing', async () => {
