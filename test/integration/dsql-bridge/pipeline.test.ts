@@ -168,7 +168,7 @@ test('S3 → SQS → loader → PostgreSQL: full load + CDC in DMS order, quaran
   }
 });
 
-test('backfill (Distributed Map items in S3 listing order): pass 1 loads LOAD files, pass 2 the CDC files in DMS order', async () => {
+test('backfill (Distributed Map items in S3 listing order): pass 1 loads the parallel-load LOAD_<segment>_ files, pass 2 the CDC files in DMS order', async () => {
   // In a listing, a table's CDC files (yyyyMMdd-…) sort before its LOAD files. A single pass with
   // bounded concurrency would fill its slots with CDC files waiting for LOAD files never started.
   const bucket = 'backfill'; // no event notifications: only the state machine's items drive the loader
@@ -186,7 +186,8 @@ test('backfill (Distributed Map items in S3 listing order): pass 1 loads LOAD fi
   const cdc = await exportChanges(src, 'ledger', 400);
   expect(cdc.length).toBeGreaterThanOrEqual(3);
   for (const [i, body] of cdc.entries()) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `dms/public/ledger/20261130-06000000${i}.csv`, Body: body }));
-  for (const [i, body] of full.entries()) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `dms/public/ledger/LOAD0000000${i + 1}.csv`, Body: body }));
+  // The full load came from a parallel load (one segment per file): LOAD_<segment>_<counter> names.
+  for (const [i, body] of full.entries()) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `dms/public/ledger/LOAD_${i + 1}_00000001.csv`, Body: body }));
   const deps: HandleDeps = {
     s3,
     sqs,
@@ -198,7 +199,7 @@ test('backfill (Distributed Map items in S3 listing order): pass 1 loads LOAD fi
   resetProgressCache();
   try {
     const items = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dms/' }))).Contents!.map((o) => ({ bucket, key: o.Key!, etag: o.ETag }));
-    expect(items.map((i) => i.key.split('/').pop())).toEqual([...cdc.map((_, i) => `20261130-06000000${i}.csv`), ...full.map((_, i) => `LOAD0000000${i + 1}.csv`)]);
+    expect(items.map((i) => i.key.split('/').pop())).toEqual([...cdc.map((_, i) => `20261130-06000000${i}.csv`), ...full.map((_, i) => `LOAD_${i + 1}_00000001.csv`)]);
     // The first item of a single pass cannot make progress: it waits for LOAD files listed after it.
     await expect(handleEvent({ ...items[0], phase: 'all' }, deps)).rejects.toMatchObject({ name: 'DsqlLoaderWaitError' });
     const pass1 = [];
