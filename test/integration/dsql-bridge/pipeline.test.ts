@@ -215,11 +215,15 @@ test('backfill (Distributed Map items in S3 listing order): pass 1 loads the par
   }
 });
 
-test('cfn-lint: the variant with a DMS source and DMS Serverless replication (not in cdk.json) is clean too', () => {
+test.each([
+  ['DbOpsDsqlBridgeWithSource', false],
+  ['DbOpsDsqlBridgeWithAccountRoles', true],
+])('cfn-lint: the variant with a DMS source and DMS Serverless replication (not in cdk.json) is clean too: %s', (name, createDmsAccountRoles) => {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsql-cfnlint-'));
   try {
     const app = new App({ outdir });
-    new DsqlBridgeStack(app, 'DbOpsDsqlBridgeWithSource', {
+    new DsqlBridgeStack(app, name, {
+      bridge: { createDmsAccountRoles },
       env: { account: '123456789012', region: 'us-east-1' },
       source: {
         serverName: 'pg.internal',
@@ -232,7 +236,7 @@ test('cfn-lint: the variant with a DMS source and DMS Serverless replication (no
       },
     });
     app.synth();
-    const file = path.join(outdir, 'DbOpsDsqlBridgeWithSource.template.json');
+    const file = path.join(outdir, `${name}.template.json`);
     // Same accepted checks as test/integration/cfn-lint.test.ts (W3005 from CDK constructs, W3010 explicit AZs).
     const r = spawnSync('cfn-lint', ['--format', 'parseable', '--ignore-checks', 'W3005', 'W3010', '--', file], { encoding: 'utf8' });
     if (r.error) throw new Error(`cfn-lint could not run (pip install cfn-lint): ${r.error.message}`);
