@@ -213,6 +213,27 @@ describe('bin registration (cdk.json context)', () => {
     expect(stack.region).toBe('eu-west-1');
   });
 
+  test('dsqlBridge:createDmsAccountRoles creates the DMS account roles with a source, and is ignored without one', () => {
+    const source = {
+      'dsqlBridge:sourceServerName': 'pg.internal',
+      'dsqlBridge:sourceDatabase': 'app',
+      'dsqlBridge:sourceSecretArn': 'arn:aws:secretsmanager:us-east-1:123456789012:secret:dms-source-AbCdEf',
+      'dsqlBridge:sourceVpcId': 'vpc-0123456789abcdef0',
+      'dsqlBridge:sourceVpcCidr': '10.0.0.0/16',
+      'dsqlBridge:sourceAvailabilityZones': ['us-east-1a', 'us-east-1b'],
+      'dsqlBridge:sourceSubnetIds': ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+    };
+    const base = { 'db-ops-kit:patterns': 'dsqlBridge', 'dsqlBridge:region': 'us-east-1', 'dsqlBridge:landingPrefix': 'dms', 'dsqlBridge:databaseRole': 'dsql_loader', 'dsqlBridge:createDmsAccountRoles': true };
+    const roleNames = (context: Record<string, unknown>) => {
+      const app = new App({ context });
+      buildApp(app);
+      const t = Template.fromStack(app.node.findChild('DbOpsDsqlBridge') as Stack);
+      return Object.values(t.findResources('AWS::IAM::Role')).map((r: any) => r.Properties.RoleName).filter(Boolean).sort();
+    };
+    expect(roleNames({ ...base, ...source })).toEqual(['dms-cloudwatch-logs-role', 'dms-vpc-role']);
+    expect(roleNames(base)).toEqual([]);
+  });
+
   test('bad context names each bad key', () => {
     const app = new App({ context: { 'db-ops-kit:patterns': 'dsqlBridge', 'dsqlBridge:region': 'moon-1', 'dsqlBridge:databaseRole': 'Bad Role', 'dsqlBridge:landingPrefix': 'dms' } });
     expect(() => buildApp(app)).toThrow(/dsqlBridge:region[\s\S]*dsqlBridge:databaseRole/);
