@@ -171,6 +171,8 @@ export class DsqlBridge extends Construct {
   public readonly queueAgeAlarm: cloudwatch.Alarm;
   /** In alarm when the loader met an object under the landing prefix that is not a DMS data file (kept, not loaded). */
   public readonly skippedObjectAlarm: cloudwatch.Alarm;
+  /** In alarm when a backfill execution failed, timed out or was aborted. */
+  public readonly backfillFailedAlarm: cloudwatch.Alarm;
   /** Every alarm of the bridge notifies this topic (KMS-encrypted with `queueKey`); subscribe to it. */
   public readonly alarmTopic: sns.Topic;
   public readonly loader: nodejs.NodejsFunction;
@@ -478,18 +480,6 @@ export class DsqlBridge extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
 
-    const alarms = [this.deadLetterAlarm, this.queueAgeAlarm, this.skippedObjectAlarm];
-    for (const alarm of alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
-    this.alarmTopic.addToResourcePolicy(
-      new iam.PolicyStatement({
-        sid: 'CloudWatchAlarmsOfThisBridge',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['sns:Publish'],
-        resources: [this.alarmTopic.topicArn],
-        conditions: { ArnLike: { 'aws:SourceArn': alarms.map((a) => a.alarmArn) }, StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
-      }),
-    );
-
     // ---- Backfill: Distributed Map over every object already under the prefix -------------------
     // Two passes. In an S3 listing a table's CDC files (named yyyyMMdd-…) sort before its LOAD files,
     // and a CDC file waits (retries) until every earlier file of its table is loaded. In one pass,
@@ -577,6 +567,35 @@ export class DsqlBridge extends Construct {
         { id: `AwsSolutions-IAM5[Resource::${execution}/BackfillFullLoad:*]`, reason },
       );
     }
+
+    // A backfill that fails, times out or is aborted leaves objects unloaded (they stay in S3; a redrive resumes).
+    this.backfillFailedAlarm = new cloudwatch.MathExpression({
+      expression: 'failed + timedOut + aborted',
+      usingMetrics: {
+        failed: this.backfill.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+        timedOut: this.backfill.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
+        aborted: this.backfill.metricAborted({ period: Duration.minutes(5), statistic: 'Sum' }),
+      },
+      period: Duration.minutes(5),
+    }).createAlarm(this, 'BackfillFailedAlarm', {
+      alarmDescription: 'DSQL bridge: a backfill execution failed, timed out or was aborted; objects it did not load are kept in S3. See the execution and its map run results, fix the cause, then redrive the execution.',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const alarms = [this.deadLetterAlarm, this.queueAgeAlarm, this.skippedObjectAlarm, this.backfillFailedAlarm];
+    for (const alarm of alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisBridge',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: { ArnLike: { 'aws:SourceArn': alarms.map((a) => a.alarmArn) }, StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+    );
+
 
     // ---- DMS S3 target endpoint ------------------------------------------------------------------
     this.dmsRole = new iam.Role(this, 'DmsS3TargetRole', {

@@ -216,7 +216,7 @@ describe('the rules catch broken templates', () => {
     const noAction = broken((x) => {
       for (const r of Object.values(x.Resources)) if (r.Type === 'AWS::CloudWatch::Alarm') delete r.Properties.AlarmActions;
     });
-    expect(alarmDeliveryProblems(noAction)).toHaveLength(3);
+    expect(alarmDeliveryProblems(noAction)).toHaveLength(4);
     const noTopicPolicy = broken((x) => {
       for (const r of Object.values(x.Resources)) {
         if (r.Type === 'AWS::SNS::TopicPolicy') r.Properties.PolicyDocument.Statement = r.Properties.PolicyDocument.Statement.filter((s: Statement) => !servicePrincipals(s).includes('cloudwatch.amazonaws.com'));

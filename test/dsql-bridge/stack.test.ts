@@ -134,10 +134,21 @@ describe('DbOpsDsqlBridge stack', () => {
     expect(sm.Properties.LoggingConfiguration.Level).toBe('ALL');
   });
 
-  test('alarms: a message in the DLQ, an S3 event older than one hour in the queue, an object the loader skipped', () => {
+  test('alarms: a message in the DLQ, an S3 event older than one hour in the queue, an object the loader skipped, a failed backfill', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 3600, ComparisonOperator: 'GreaterThanThreshold' });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'DbOpsKit/DsqlBridge', MetricName: 'ObjectsSkipped', Dimensions: [{ Name: 'service', Value: 'dsql-loader' }], Threshold: 0 });
+    // A failed, timed-out or aborted backfill execution.
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 0,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'failed + timedOut + aborted' }),
+        Match.objectLike({ Id: 'failed', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'AWS/States', MetricName: 'ExecutionsFailed' }) }) }),
+        Match.objectLike({ Id: 'timedOut', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ExecutionsTimedOut' }) }) }),
+        Match.objectLike({ Id: 'aborted', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ExecutionsAborted' }) }) }),
+      ]),
+    });
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 4);
   });
 
   test('no DMS source or replication unless source details are given', () => {
