@@ -329,6 +329,7 @@ export class DsqlBridge extends Construct {
     // topic only if the key policy lets cloudwatch.amazonaws.com use the key, scoped by source:
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html (encrypted topics)
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cross-service-confused-deputy-prevention.html
+    // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services (key policy for a publishing service)
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'DSQL bridge alarms', masterKey: this.queueKey, enforceSSL: true });
     this.queueKey.addToResourcePolicy(
       new iam.PolicyStatement({
