@@ -36,11 +36,13 @@ export const dsqlBridgePattern: PatternDefinition = {
       };
       if (source.schemas!.length === 0) source = { ...source, schemas: undefined };
     }
+    // Account-wide DMS roles (dms-vpc-role, dms-cloudwatch-logs-role): created only on request (README, "DMS account roles").
+    const createDmsAccountRoles = serverName ? ctx.boolean('createDmsAccountRoles', { default: false }) : false;
     // Report bad context as context problems before the construct validates the same values.
     ctx.check();
     const stack = new DsqlBridgeStack(app, 'DbOpsDsqlBridge', {
       env: envFor(account, region),
-      bridge: { landingPrefix, databaseRole, deletionProtection, loaderMaxConcurrency, backfillMaxConcurrency },
+      bridge: { landingPrefix, databaseRole, deletionProtection, loaderMaxConcurrency, backfillMaxConcurrency, createDmsAccountRoles },
       source,
     });
     return [stack];

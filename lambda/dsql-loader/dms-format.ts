@@ -38,12 +38,27 @@ export interface DmsObjectKey {
   readonly schema: string;
   readonly table: string;
   readonly file: string;
-  /** `full-load` for LOADnnnnnnnn files, `cdc` for timestamp-named change files. */
+  /** `full-load` for LOADnnnnnnnn and parallel-load LOAD_<segment>_nnnnnnnn files, `cdc` for timestamp-named change files. */
   readonly kind: 'full-load' | 'cdc';
   readonly gzip: boolean;
 }
 
+/**
+ * Full-load files: DMS names them with an incremental hexadecimal counter, LOAD00000001.csv …
+ * LOAD0000000A.csv (https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Target.S3.html).
+ */
 const LOAD_RE = /^LOAD[0-9A-F]{8}\.csv(\.gz)?$/i;
+/**
+ * Full-load files of a table loaded with parallel load (table-settings `parallel-load`, threads
+ * per `ParallelLoadThreads`; https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Tasks.CustomizingTasks.TableMapping.SelectionTransformation.Tablesettings.html#CHAP_Tasks.CustomizingTasks.TableMapping.SelectionTransformation.Tablesettings.ParallelLoad):
+ * one counter per segment, LOAD_<segment>_<counter>, e.g. LOAD_1_00000001.csv, LOAD_2_00000001.csv.
+ * The AWS DMS guide does not spell this name out; it is the documented naming of the replication
+ * engine DMS is built on (Qlik/Attunity Replicate, "Amazon S3 target overview":
+ * https://help.qlik.com/en-US/replicate/November2023/Content/Replicate/Main/Amazon%20S3/file_as_target_overviews3.htm).
+ * Every full-load file of a table holds inserts of the snapshot, so the loader needs no order among
+ * them; it needs to know they are full-load files (a CDC file waits for all of them).
+ */
+const PARALLEL_LOAD_RE = /^LOAD_\d+_[0-9A-F]{8}\.csv(\.gz)?$/i;
 const CDC_RE = /^\d{8}-\d{6,}\.csv(\.gz)?$/;
 
 /**
@@ -59,9 +74,9 @@ export function parseDmsKey(key: string, prefix: string): DmsObjectKey | string 
   }
   const [schema, table, file] = parts;
   const gzip = file.toLowerCase().endsWith('.gz');
-  if (LOAD_RE.test(file)) return { key, schema, table, file, kind: 'full-load', gzip };
+  if (LOAD_RE.test(file) || PARALLEL_LOAD_RE.test(file)) return { key, schema, table, file, kind: 'full-load', gzip };
   if (CDC_RE.test(file)) return { key, schema, table, file, kind: 'cdc', gzip };
-  return `key "${key}" is not a DMS data file (LOADnnnnnnnn.csv or yyyyMMdd-HHmmssSSS.csv)`;
+  return `key "${key}" is not a DMS data file (LOADnnnnnnnn.csv, LOAD_<segment>_nnnnnnnn.csv or yyyyMMdd-HHmmssSSS.csv)`;
 }
 
 /**

@@ -66,6 +66,8 @@ export class DsqlBridgeStack extends Stack {
       };
     }
     this.bridge = new DsqlBridge(this, 'DsqlBridge', { ...(props.bridge ?? {}), source });
+    // Output names as the README uses them (one bridge per stack, so the short names are unique).
+    for (const [id, output] of Object.entries(this.bridge.outputs)) output.overrideLogicalId(id);
     Tags.of(this).add('db-ops-kit:pattern', 'dsql-bridge');
   }
 }

@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dms from 'aws-cdk-lib/aws-dms';
 import * as dsql from 'aws-cdk-lib/aws-dsql';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -11,8 +12,8 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -125,6 +126,20 @@ export interface DsqlBridgeProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * Folder in the landing bucket where the backfill's Distributed Maps write their results
+   * (Step Functions ResultWriter); outside `landingPrefix`, so result files are never loaded.
+   * @default 'backfill-results'
+   */
+  readonly backfillResultsPrefix?: string;
+  /**
+   * Create the account-wide DMS roles `dms-vpc-role` and `dms-cloudwatch-logs-role` (fixed names that
+   * DMS requires; one per account) in this stack. Only used with `source`. They are retained on
+   * stack deletion (other DMS work in the account may depend on them), so set this only in the one
+   * stack that owns them, and set it to false on a redeploy after a destroy (they exist then).
+   * @default false - the roles must exist already; `README.md` gives the commands to check for and create them
+   */
+  readonly createDmsAccountRoles?: boolean;
+  /**
    * Source PostgreSQL for DMS. When given, the construct also creates the DMS source endpoint and a
    * DMS Serverless full-load-and-CDC replication into the landing bucket.
    * @default - no source endpoint and no replication: point your own DMS task at `targetEndpoint`
@@ -156,8 +171,18 @@ export class DsqlBridge extends Construct {
   public readonly queueAgeAlarm: cloudwatch.Alarm;
   /** In alarm when the loader met an object under the landing prefix that is not a DMS data file (kept, not loaded). */
   public readonly skippedObjectAlarm: cloudwatch.Alarm;
+  /** In alarm when a backfill execution failed, timed out or was aborted. */
+  public readonly backfillFailedAlarm: cloudwatch.Alarm;
+  /** Every alarm of the bridge notifies this topic (KMS-encrypted with `queueKey`); subscribe to it. */
+  public readonly alarmTopic: sns.Topic;
   public readonly loader: nodejs.NodejsFunction;
   public readonly backfill: sfn.StateMachine;
+  /** Folder of the landing bucket the backfill's Distributed Maps write their results to. */
+  public readonly backfillResultsPrefix: string;
+  /** `dms-vpc-role`, when `createDmsAccountRoles` is set. */
+  public readonly dmsVpcRole?: iam.Role;
+  /** `dms-cloudwatch-logs-role`, when `createDmsAccountRoles` is set. */
+  public readonly dmsCloudWatchLogsRole?: iam.Role;
   public readonly dmsRole: iam.Role;
   public readonly targetEndpoint: dms.CfnEndpoint;
   public readonly sourceEndpoint?: dms.CfnEndpoint;
@@ -166,6 +191,8 @@ export class DsqlBridge extends Construct {
   public readonly s3Settings: dms.CfnEndpoint.S3SettingsProperty;
   public readonly landingPrefix: string;
   public readonly databaseRole: string;
+  /** The stack outputs, by id (`DsqlBridgeStack` gives them these ids as output names). */
+  public readonly outputs: Record<string, CfnOutput> = {};
 
   constructor(scope: Construct, id: string, props: DsqlBridgeProps = {}) {
     super(scope, id);
@@ -174,6 +201,7 @@ export class DsqlBridge extends Construct {
     this.landingPrefix = props.landingPrefix ?? 'dms';
     const quarantinePrefix = props.quarantinePrefix ?? 'quarantine';
     this.databaseRole = props.databaseRole ?? 'dsql_loader';
+    this.backfillResultsPrefix = props.backfillResultsPrefix ?? 'backfill-results';
     const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
 
     if (props.encryptionKey) {
@@ -269,7 +297,7 @@ export class DsqlBridge extends Construct {
     // A key of its own: S3 must be allowed to use the queue key (policy names the bucket), while the
     // bucket is encrypted with the main key — one key for both would be a dependency cycle.
     this.queueKey = new kms.Key(this, 'QueueKey', {
-      description: `db-ops-kit DSQL bridge ${this.node.path}: S3 event queue and DLQ`,
+      description: `db-ops-kit DSQL bridge ${this.node.path}: S3 event queue, DLQ and alarm topic`,
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -294,7 +322,28 @@ export class DsqlBridge extends Construct {
       // every 30 s; exhausting the count moves it to the DLQ (nothing is lost; redrive it).
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 100 },
     });
-    this.landingBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new s3n.SqsDestination(this.queue), { prefix: `${this.landingPrefix}/` });
+    // S3 → SQS with S3 allowed only for this bucket in this account, on the queue and on its key
+    // (CDK's SqsDestination adds a second, unconditioned s3.amazonaws.com statement to the key policy).
+    this.landingBucket.addEventNotification(s3.EventType.OBJECT_CREATED, new ScopedSqsDestination(this.queue, this.queueKey), { prefix: `${this.landingPrefix}/` });
+    // Alarms notify one topic, encrypted with the queue key. CloudWatch publishes to an encrypted
+    // topic only if the key policy lets cloudwatch.amazonaws.com use the key, scoped by source:
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html (encrypted topics)
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cross-service-confused-deputy-prevention.html
+    // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services (key policy for a publishing service)
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: 'DSQL bridge alarms', masterKey: this.queueKey, enforceSSL: true });
+    this.queueKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisAccountPublishToTheEncryptedTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        // The alarms' own ARNs would be a dependency cycle (alarm → topic → key); the account's alarms in this Region.
+        conditions: {
+          ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+        },
+      }),
+    );
     // A failing object is retried every visibility timeout (60 min) up to 100 receives before the
     // DLQ; the age alarm surfaces it (and the CDC files of its table waiting behind it) within hours.
     this.deadLetterAlarm = this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: 'Maximum' }).createAlarm(this, 'DeadLetterAlarm', {
@@ -394,6 +443,12 @@ export class DsqlBridge extends Construct {
     loaderRole.addToPolicy(
       new iam.PolicyStatement({ sid: 'UseBucketKey', actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [this.encryptionKey.keyArn] }),
     );
+    // Failed async invocations go to the DLQ with the function's role; sending to an SSE-KMS queue
+    // needs kms:GenerateDataKey and kms:Decrypt on its key:
+    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+    loaderRole.addToPolicy(
+      new iam.PolicyStatement({ sid: 'SendToEncryptedDeadLetterQueue', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.queueKey.keyArn] }),
+    );
     Validations.of(loaderRole).acknowledge(
       {
         id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(this.landingBucket)}.Arn>/${this.landingPrefix}/*]`,
@@ -449,22 +504,31 @@ export class DsqlBridge extends Construct {
       task.addRetry({ errors: ['DsqlLoaderTransientError', 'Lambda.TooManyRequestsException'], interval: Duration.seconds(10), maxAttempts: 6, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
       return task;
     };
-    const fullLoadPass = new sfn.DistributedMap(this, 'BackfillFullLoadFiles', {
-      itemReader: new sfn.S3ObjectsItemReader({ bucket: this.landingBucket, prefix: `${this.landingPrefix}/` }),
-      maxConcurrency: props.backfillMaxConcurrency ?? 10,
-      mapExecutionType: sfn.StateMachineType.STANDARD,
-      toleratedFailurePercentage: 0,
-      label: 'BackfillFullLoad',
-    });
-    fullLoadPass.itemProcessor(loadTask('LoadFullLoadObject', 'full-load'));
-    const map = new sfn.DistributedMap(this, 'BackfillEveryObject', {
-      itemReader: new sfn.S3ObjectsItemReader({ bucket: this.landingBucket, prefix: `${this.landingPrefix}/` }),
-      maxConcurrency: props.backfillMaxConcurrency ?? 10,
-      mapExecutionType: sfn.StateMachineType.STANDARD,
-      toleratedFailurePercentage: 0,
-      label: 'Backfill',
-    });
-    map.itemProcessor(loadTask('LoadObject', 'all'));
+    // Each map writes its child results to S3 (ResultWriter) instead of returning them: a map without
+    // one returns an array of every child's result, which counts against the 256 KiB payload quota
+    // (even with ResultPath null) and fails the execution past roughly 900 objects
+    // (States.DataLimitExceeded). With it, the state output is the map run ARN and the manifest's
+    // S3 location, whatever the number of objects; the next state reads only that bounded summary.
+    // https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html
+    // https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (256 KiB payload)
+    // https://docs.aws.amazon.com/step-functions/latest/dg/iam-policies-eg-dist-map.html (policies, scoped to the prefix)
+    const backfillPass = (id: string, label: string, passName: string, resultKey: string, taskId: string, phase: 'full-load' | 'all') => {
+      const resultsPrefix = `${this.backfillResultsPrefix}/${passName}`;
+      const m = new ResultWritingDistributedMap(this, id, {
+        results: { bucket: this.landingBucket, prefix: resultsPrefix },
+        itemReader: new PrefixScopedS3ObjectsItemReader({ bucket: this.landingBucket, prefix: `${this.landingPrefix}/` }),
+        maxConcurrency: props.backfillMaxConcurrency ?? 10,
+        mapExecutionType: sfn.StateMachineType.STANDARD,
+        toleratedFailurePercentage: 0,
+        label,
+        resultSelector: { 'mapRunArn.$': '$.MapRunArn', 'resultWriterDetails.$': '$.ResultWriterDetails' },
+        resultPath: `$.${resultKey}`,
+      });
+      m.itemProcessor(loadTask(taskId, phase));
+      return m;
+    };
+    const fullLoadPass = backfillPass('BackfillFullLoadFiles', 'BackfillFullLoad', 'full-load-pass', 'fullLoadPass', 'LoadFullLoadObject', 'full-load');
+    const map = backfillPass('BackfillEveryObject', 'Backfill', 'every-object-pass', 'everyObjectPass', 'LoadObject', 'all');
     const smLogs = new logs.LogGroup(this, 'BackfillLogs', { retention, encryptionKey: this.encryptionKey, removalPolicy: RemovalPolicy.RETAIN });
     this.backfill = new sfn.StateMachine(this, 'Backfill', {
       definitionBody: sfn.DefinitionBody.fromChainable(fullLoadPass.next(map)),
@@ -472,9 +536,25 @@ export class DsqlBridge extends Construct {
       logs: { destination: smLogs, level: sfn.LogLevel.ALL, includeExecutionData: false },
       timeout: Duration.days(7),
     });
+    // ResultWriter: the object actions Step Functions needs, on the results prefix only.
+    this.backfill.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteBackfillResults',
+        actions: ['s3:PutObject', 's3:GetObject', 's3:ListMultipartUploadParts', 's3:AbortMultipartUpload'],
+        resources: [this.landingBucket.arnForObjects(`${this.backfillResultsPrefix}/*`)],
+      }),
+    );
+    // The results land in the SSE-KMS landing bucket: writing them needs the bucket key.
+    this.backfill.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'WriteBackfillResultsWithBucketKey', actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: [this.encryptionKey.keyArn] }),
+    );
     Validations.of(this.backfill).acknowledge(
       { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray and CloudWatch Logs delivery (logs:CreateLogDelivery etc.) do not support resource-level permissions.' },
       { id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(this.loader)}.Arn>:*]`, reason: 'CDK grants invoke on the loader function and its versions/aliases; only this one function.' },
+      {
+        id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(this.landingBucket)}.Arn>/${this.backfillResultsPrefix}/*]`,
+        reason: 'Step Functions names the ResultWriter objects (map run id, manifest, result files) at run time; limited to the backfill results prefix.',
+      },
     );
     const mapPolicy = this.backfill.node.tryFindChild('DistributedMapPolicy');
     if (mapPolicy) {
@@ -488,6 +568,35 @@ export class DsqlBridge extends Construct {
         { id: `AwsSolutions-IAM5[Resource::${execution}/BackfillFullLoad:*]`, reason },
       );
     }
+
+    // A backfill that fails, times out or is aborted leaves objects unloaded (they stay in S3; a redrive resumes).
+    this.backfillFailedAlarm = new cloudwatch.MathExpression({
+      expression: 'failed + timedOut + aborted',
+      usingMetrics: {
+        failed: this.backfill.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
+        timedOut: this.backfill.metricTimedOut({ period: Duration.minutes(5), statistic: 'Sum' }),
+        aborted: this.backfill.metricAborted({ period: Duration.minutes(5), statistic: 'Sum' }),
+      },
+      period: Duration.minutes(5),
+    }).createAlarm(this, 'BackfillFailedAlarm', {
+      alarmDescription: 'DSQL bridge: a backfill execution failed, timed out or was aborted; objects it did not load are kept in S3. See the execution and its map run results, fix the cause, then redrive the execution.',
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const alarms = [this.deadLetterAlarm, this.queueAgeAlarm, this.skippedObjectAlarm, this.backfillFailedAlarm];
+    for (const alarm of alarms) alarm.addAlarmAction(new cwActions.SnsAction(this.alarmTopic));
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsOfThisBridge',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: { ArnLike: { 'aws:SourceArn': alarms.map((a) => a.alarmArn) }, StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+    );
+
 
     // ---- DMS S3 target endpoint ------------------------------------------------------------------
     this.dmsRole = new iam.Role(this, 'DmsS3TargetRole', {
@@ -550,18 +659,24 @@ export class DsqlBridge extends Construct {
     this.targetEndpoint.node.addDependency(this.dmsRole.node.findChild('DefaultPolicy'));
 
     if (props.source) {
-      const created = this.createSource(props.source);
+      const created = this.createSource(props.source, props.createDmsAccountRoles ?? false);
       this.sourceEndpoint = created.sourceEndpoint;
       this.replication = created.replication;
     }
 
-    new CfnOutput(this, 'ClusterEndpoint', { value: this.cluster.attrEndpoint, description: 'Aurora DSQL endpoint (connect with an IAM token, TLS)' });
-    new CfnOutput(this, 'LandingBucketName', { value: this.landingBucket.bucketName });
-    new CfnOutput(this, 'BackfillStateMachineArn', { value: this.backfill.stateMachineArn });
-    new CfnOutput(this, 'LoaderRoleArn', { value: this.loader.role!.roleArn, description: `Map it in DSQL: AWS IAM GRANT ${this.databaseRole} TO '<this ARN>'` });
+    const out = (id: string, value: string, description: string) => {
+      this.outputs[id] = new CfnOutput(this, id, { value, description });
+    };
+    out('ClusterEndpoint', this.cluster.attrEndpoint, 'Aurora DSQL endpoint (connect with an IAM token, TLS)');
+    out('LandingBucketName', this.landingBucket.bucketName, 'Landing bucket: DMS writes under the landing prefix; quarantine and backfill results are folders beside it');
+    out('BackfillStateMachineArn', this.backfill.stateMachineArn, 'Start it to load objects that landed before the queue existed');
+    out('LoaderRoleArn', this.loader.role!.roleArn, `Map it in DSQL: AWS IAM GRANT ${this.databaseRole} TO '<this ARN>'`);
+    out('S3TargetEndpointArn', this.targetEndpoint.ref, 'DMS S3 target endpoint: point your own DMS task at it when no source is configured');
+    out('AlarmTopicArn', this.alarmTopic.topicArn, 'SNS topic every bridge alarm notifies: subscribe your on-call address to it');
+    out('DeadLetterQueueUrl', this.deadLetterQueue.queueUrl, 'S3 events that failed to load; redrive to the queue after fixing the cause');
   }
 
-  private createSource(source: DsqlBridgeSourceProps): { sourceEndpoint: dms.CfnEndpoint; replication: dms.CfnReplicationConfig } {
+  private createSource(source: DsqlBridgeSourceProps, createAccountRoles: boolean): { sourceEndpoint: dms.CfnEndpoint; replication: dms.CfnReplicationConfig } {
     const secretRole = new iam.Role(this, 'DmsSourceSecretRole', {
       assumedBy: new iam.ServicePrincipal(`dms.${Aws.REGION}.amazonaws.com`),
       description: 'DMS reads the source credentials from Secrets Manager',
@@ -585,6 +700,32 @@ export class DsqlBridge extends Construct {
       replicationSubnetGroupDescription: 'DSQL bridge DMS Serverless',
       subnetIds: subnets.subnetIds,
     });
+    // DMS creates a replication subnet group only if the account has the role `dms-vpc-role` (fixed
+    // name, AmazonDMSVPCManagementRole); DMS logs to CloudWatch through `dms-cloudwatch-logs-role`.
+    // https://docs.aws.amazon.com/dms/latest/userguide/security-iam.html#CHAP_Security.APIRole
+    if (createAccountRoles) {
+      const accountRole = (id: string, roleName: string, policy: string) => {
+        const role = new iam.Role(this, id, {
+          roleName,
+          assumedBy: new iam.ServicePrincipal('dms.amazonaws.com'),
+          managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName(`service-role/${policy}`)],
+          description: `Account-wide role DMS requires (created by db-ops-kit ${this.node.path}; retained on stack deletion)`,
+        });
+        // Retained: other DMS work in the account may use it after this stack is gone. A redeploy after
+        // a destroy (or a failed first deploy) sets createDmsAccountRoles=false: the role exists then.
+        role.applyRemovalPolicy(RemovalPolicy.RETAIN);
+        Validations.of(role).acknowledge({
+          id: `AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/${policy}]`,
+          reason: `DMS requires the role ${roleName} with exactly this AWS managed policy (DMS user guide, IAM roles for the DMS API).`,
+        });
+        return role;
+      };
+      const vpcRole = accountRole('DmsVpcRole', 'dms-vpc-role', 'AmazonDMSVPCManagementRole');
+      const logsRole = accountRole('DmsCloudWatchLogsRole', 'dms-cloudwatch-logs-role', 'AmazonDMSCloudWatchLogsRole');
+      subnetGroup.node.addDependency(vpcRole);
+      (this as { dmsVpcRole?: iam.Role }).dmsVpcRole = vpcRole;
+      (this as { dmsCloudWatchLogsRole?: iam.Role }).dmsCloudWatchLogsRole = logsRole;
+    }
     const sourceEndpoint = new dms.CfnEndpoint(this, 'SourceEndpoint', {
       endpointType: 'source',
       engineName: 'postgres',
@@ -629,6 +770,7 @@ export class DsqlBridge extends Construct {
         Logging: { EnableLogging: true },
       },
     });
+    if (this.dmsCloudWatchLogsRole) replication.node.addDependency(this.dmsCloudWatchLogsRole);
     return { sourceEndpoint, replication };
   }
 
@@ -667,6 +809,15 @@ function validate(scope: Construct, props: DsqlBridgeProps): void {
   if (resolved(props.landingPrefix) && resolved(props.quarantinePrefix) && (props.quarantinePrefix === props.landingPrefix || props.quarantinePrefix!.startsWith(`${props.landingPrefix}/`))) {
     problems.push('quarantinePrefix must not be inside landingPrefix: quarantine objects would be loaded as DMS files');
   }
+  if (resolved(props.backfillResultsPrefix)) {
+    const results = props.backfillResultsPrefix!;
+    const landing = props.landingPrefix ?? 'dms';
+    const quarantine = props.quarantinePrefix ?? 'quarantine';
+    if (!PREFIX_RE.test(results)) problems.push(`backfillResultsPrefix must be an S3 folder without leading or trailing slash, like "backfill-results", got "${results}"`);
+    else if (results === landing || results.startsWith(`${landing}/`) || landing.startsWith(`${results}/`)) problems.push('backfillResultsPrefix must not overlap landingPrefix: result files would be loaded as DMS files');
+    else if (results === quarantine || results.startsWith(`${quarantine}/`) || quarantine.startsWith(`${results}/`)) problems.push('backfillResultsPrefix must not overlap quarantinePrefix');
+  }
+  if (props.createDmsAccountRoles && !props.source) problems.push('createDmsAccountRoles needs source: the DMS account roles are only used by the DMS Serverless replication');
   if (props.quarantinePrefix === undefined && props.landingPrefix === 'quarantine') problems.push('landingPrefix "quarantine" collides with the default quarantinePrefix; set quarantinePrefix');
   if (resolved(props.databaseRole)) {
     if (!IDENT_RE.test(props.databaseRole!)) problems.push(`databaseRole must be a lower-case PostgreSQL identifier, got "${props.databaseRole}"`);
@@ -687,5 +838,71 @@ function validate(scope: Construct, props: DsqlBridgeProps): void {
   }
   if (problems.length > 0) {
     throw new Error(`${scope.node.path}: invalid DsqlBridge props:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/**
+ * CDK's SqsDestination, with S3 scoped by source on the queue policy and the key policy (CDK adds a
+ * second `s3.amazonaws.com` key statement without conditions). S3 needs sqs:SendMessage on the
+ * queue and kms:GenerateDataKey + kms:Decrypt on an SSE-KMS queue's key:
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+ */
+class ScopedSqsDestination implements s3.IBucketNotificationDestination {
+  constructor(
+    private readonly queue: sqs.Queue,
+    private readonly key: kms.Key,
+  ) {}
+
+  public bind(_scope: Construct, bucket: s3.IBucket): s3.BucketNotificationDestinationConfig {
+    const source = { ArnLike: { 'aws:SourceArn': bucket.bucketArn }, StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } };
+    const s3Principal = new iam.ServicePrincipal('s3.amazonaws.com');
+    this.queue.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'S3EventsOfTheLandingBucket', principals: [s3Principal], actions: ['sqs:SendMessage'], resources: [this.queue.queueArn], conditions: source }),
+    );
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'S3EventsOfTheLandingBucketToTheEncryptedQueue', principals: [s3Principal], actions: ['kms:GenerateDataKey', 'kms:Decrypt'], resources: ['*'], conditions: source }),
+    );
+    return { arn: this.queue.queueArn, type: s3.BucketNotificationDestinationType.QUEUE, dependencies: [this.queue] };
+  }
+}
+
+/** ListObjectsV2 item reader whose s3:ListBucket grant is limited to its prefix (CDK grants the whole bucket). */
+class PrefixScopedS3ObjectsItemReader extends sfn.S3ObjectsItemReader {
+  constructor(private readonly scoped: { bucket: s3.IBucket; prefix: string }) {
+    super(scoped);
+  }
+
+  public providePolicyStatements(): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.scoped.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${this.scoped.prefix}*`] } },
+      }),
+    ];
+  }
+}
+
+/**
+ * A Distributed Map that writes its child results to S3 (ResultWriter) and returns only the map run
+ * ARN and the manifest location. Rendered here rather than with CDK's ResultWriter (deprecated,
+ * warns on every synth) or ResultWriterV2 (rendered only under a feature flag the copying app may
+ * not set), so the ASL is the same in every app. The state machine role gets the S3 actions below.
+ */
+class ResultWritingDistributedMap extends sfn.DistributedMap {
+  private readonly results: { bucket: s3.IBucket; prefix: string };
+
+  constructor(scope: Construct, id: string, props: sfn.DistributedMapProps & { results: { bucket: s3.IBucket; prefix: string } }) {
+    const { results, ...mapProps } = props;
+    super(scope, id, mapProps);
+    this.results = results;
+  }
+
+  public toStateJson(): object {
+    return {
+      ...super.toStateJson(),
+      ResultWriter: { Resource: `arn:${Aws.PARTITION}:states:::s3:putObject`, Parameters: { Bucket: this.results.bucket.bucketName, Prefix: this.results.prefix } },
+    };
   }
 }

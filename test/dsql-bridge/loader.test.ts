@@ -224,14 +224,28 @@ describe('DMS dataset: full load + CDC → target equals source row for row', ()
     expect(largest.rows).toBeGreaterThan(2500);
     expect(transactions).toBeLessThan(30);
   });
+});
 
-  test('the verifier reports a clear diff when target and source disagree', async () => {
-    await t.client.query(`DELETE FROM items WHERE id = 2`);
-    await t.client.query(`UPDATE items SET note = '' WHERE id = 3 AND note IS DISTINCT FROM ''`);
-    await t.client.query(`INSERT INTO items (id, name) VALUES (999999, 'stray')`);
-    const v = await verifyTable(src, t.client, 'public', 'items');
-    expect(v.ok).toBe(false);
-    expect(v).toMatchObject({ missing: ['["2"]'], extra: ['["999999"]'], different: ['["3"]'], missingCount: 1, extraCount: 1, differentCount: 1 });
+describe('verifier', () => {
+  test('reports a clear diff when target and source disagree (own data: independent of the other tests)', async () => {
+    const src = await createDatabase(pg, 'verify_src');
+    const t = await newTarget();
+    try {
+      await src.query(ITEMS_DDL);
+      const seed = `INSERT INTO items (id, name, note) SELECT g, 'item ' || g, CASE WHEN g % 2 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 50) g`;
+      await src.query(seed);
+      await t.client.query(seed);
+      expect(await verifyTable(src, t.client, 'public', 'items')).toMatchObject({ ok: true, missingCount: 0, extraCount: 0, differentCount: 0 });
+      await t.client.query(`DELETE FROM items WHERE id = 2`);
+      await t.client.query(`UPDATE items SET note = '' WHERE id = 3`);
+      await t.client.query(`INSERT INTO items (id, name) VALUES (999999, 'stray')`);
+      const v = await verifyTable(src, t.client, 'public', 'items');
+      expect(v.ok).toBe(false);
+      expect(v).toMatchObject({ missing: ['["2"]'], extra: ['["999999"]'], different: ['["3"]'], missingCount: 1, extraCount: 1, differentCount: 1 });
+    } finally {
+      await t.close();
+      await src.end();
+    }
   });
 });
 
@@ -266,6 +280,31 @@ describe('limits', () => {
   });
 });
 
+describe('byte budget reserves room for the progress row', () => {
+  test('rows per transaction = floor((maxBytes - progress row) / row estimate), exactly', async () => {
+    // Rows of a known estimate (README: (value bytes + 64) x (1 + secondary indexes)): bigint 8 +
+    // text (948 bytes + 4) + 64 = 1,024 bytes. 64 KiB is exactly 64 such rows: without the progress
+    // row's reservation a transaction would carry 64 data rows + the progress row; with it, 63 + 1.
+    const t = await newTarget();
+    try {
+      await t.client.query('CREATE TABLE public.wide (id bigint PRIMARY KEY, body text NOT NULL)');
+      await installDsqlLimits(t.client, ['public.wide']);
+      const body = 'y'.repeat(948);
+      const rows = 63 * 5 + 10;
+      const csv = dmsCsv([DMS_CSV.opColumn, 'id', 'body'], range(1, rows).map((id) => ['I', String(id), body]));
+      const maxBytes = 64 * 1024;
+      const r = await loadObject({ dmsKey: key('dms/public/wide/LOAD00000001.csv'), etag: 'e1', body: bodyOf(csv, 4096) }, { ...t.opts, limits: { maxRows: 3000, maxBytes } });
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: rows, transactions: 6 });
+      const txns = await t.client.query<{ rows: string }>('SELECT rows FROM dsql_limits.txn ORDER BY xid');
+      // Every transaction: its data rows + 1 progress row; all but the last full at 63 data rows.
+      expect(txns.rows.map((x) => Number(x.rows))).toEqual([64, 64, 64, 64, 64, 11]);
+      expect((await t.client.query('SELECT count(*)::int AS n FROM wide')).rows[0].n).toBe(rows);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('faults', () => {
   test('the same object delivered twice: loaded once', async () => {
     const t = await newTarget();
@@ -285,11 +324,20 @@ describe('faults', () => {
       const cdc = dmsCsv(HEADER, [
         ['U', TS, ...ITEM_COLS.map((c) => itemRow(5, { qty: '777' })[c])],
         ['D', TS, ...ITEM_COLS.map((c) => itemRow(6)[c])],
-        ['I', TS, ...ITEM_COLS.map((c) => itemRow(6, { name: 'again' })[c])],
+        ['D', TS, ...ITEM_COLS.map((c) => itemRow(7)[c])],
+        ['I', TS, ...ITEM_COLS.map((c) => itemRow(7, { name: 'again' })[c])],
       ]);
-      for (let i = 0; i < 2; i += 1) await loadObject({ dmsKey: key('dms/public/items/20261130-030000000.csv'), etag: 'c1', body: bodyOf(cdc) }, t.opts);
-      const rows = await t.client.query(`SELECT id::int, qty, name FROM items WHERE id IN (5, 6) ORDER BY id`);
-      expect(rows.rows).toEqual([{ id: 5, qty: 777, name: 'item 5' }, { id: 6, qty: 6, name: 'again' }]);
+      const once = await loadObject({ dmsKey: key('dms/public/items/20261130-030000000.csv'), etag: 'c1', body: bodyOf(cdc) }, t.opts);
+      expect(once).toMatchObject({ status: 'loaded', rowsApplied: 4 });
+      const after = async () => (await t.client.query(`SELECT id::int, qty, name FROM items WHERE id IN (5, 6, 7) ORDER BY id`)).rows;
+      // The update applied, the delete of 6 removed it, 7 was deleted and re-inserted.
+      expect(await after()).toEqual([{ id: 5, qty: 777, name: 'item 5' }, { id: 7, qty: 7, name: 'again' }]);
+      // Later changes (as a later CDC file would make): a redelivered file must not undo them.
+      await t.client.query(`UPDATE items SET qty = 888 WHERE id = 5`);
+      await t.client.query(`INSERT INTO items (id, name) VALUES (6, 'reborn')`);
+      const twice = await loadObject({ dmsKey: key('dms/public/items/20261130-030000000.csv'), etag: 'c1', body: bodyOf(cdc) }, t.opts);
+      expect(twice).toMatchObject({ status: 'already-loaded', rowsApplied: 0 });
+      expect(await after()).toEqual([{ id: 5, qty: 888, name: 'item 5' }, { id: 6, qty: null, name: 'reborn' }, { id: 7, qty: 7, name: 'again' }]);
     } finally {
       await t.close();
     }

@@ -135,10 +135,21 @@ describe('DbOpsDsqlBridge stack', () => {
     expect(sm.Properties.LoggingConfiguration.Level).toBe('ALL');
   });
 
-  test('alarms: a message in the DLQ, an S3 event older than one hour in the queue, an object the loader skipped', () => {
+  test('alarms: a message in the DLQ, an S3 event older than one hour in the queue, an object the loader skipped, a failed backfill', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateNumberOfMessagesVisible', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ApproximateAgeOfOldestMessage', Threshold: 3600, ComparisonOperator: 'GreaterThanThreshold' });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'DbOpsKit/DsqlBridge', MetricName: 'ObjectsSkipped', Dimensions: [{ Name: 'service', Value: 'dsql-loader' }], Threshold: 0 });
+    // A failed, timed-out or aborted backfill execution.
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 0,
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'failed + timedOut + aborted' }),
+        Match.objectLike({ Id: 'failed', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Namespace: 'AWS/States', MetricName: 'ExecutionsFailed' }) }) }),
+        Match.objectLike({ Id: 'timedOut', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ExecutionsTimedOut' }) }) }),
+        Match.objectLike({ Id: 'aborted', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'ExecutionsAborted' }) }) }),
+      ]),
+    });
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 4);
   });
 
   test('no DMS source or replication unless source details are given', () => {
@@ -212,6 +223,27 @@ describe('bin registration (cdk.json context)', () => {
     buildApp(app);
     const stack = app.node.findChild('DbOpsDsqlBridge') as Stack;
     expect(stack.region).toBe('eu-west-1');
+  });
+
+  test('dsqlBridge:createDmsAccountRoles creates the DMS account roles with a source, and is ignored without one', () => {
+    const source = {
+      'dsqlBridge:sourceServerName': 'pg.internal',
+      'dsqlBridge:sourceDatabase': 'app',
+      'dsqlBridge:sourceSecretArn': 'arn:aws:secretsmanager:us-east-1:123456789012:secret:dms-source-AbCdEf',
+      'dsqlBridge:sourceVpcId': 'vpc-0123456789abcdef0',
+      'dsqlBridge:sourceVpcCidr': '10.0.0.0/16',
+      'dsqlBridge:sourceAvailabilityZones': ['us-east-1a', 'us-east-1b'],
+      'dsqlBridge:sourceSubnetIds': ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+    };
+    const base = { 'db-ops-kit:patterns': 'dsqlBridge', 'dsqlBridge:region': 'us-east-1', 'dsqlBridge:landingPrefix': 'dms', 'dsqlBridge:databaseRole': 'dsql_loader', 'dsqlBridge:createDmsAccountRoles': true };
+    const roleNames = (context: Record<string, unknown>) => {
+      const app = new App({ context });
+      buildApp(app);
+      const t = Template.fromStack(app.node.findChild('DbOpsDsqlBridge') as Stack);
+      return Object.values(t.findResources('AWS::IAM::Role')).map((r: any) => r.Properties.RoleName).filter(Boolean).sort();
+    };
+    expect(roleNames({ ...base, ...source })).toEqual(['dms-cloudwatch-logs-role', 'dms-vpc-role']);
+    expect(roleNames(base)).toEqual([]);
   });
 
   test('bad context names each bad key', () => {

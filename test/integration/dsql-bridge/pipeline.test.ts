@@ -168,7 +168,7 @@ test('S3 → SQS → loader → PostgreSQL: full load + CDC in DMS order, quaran
   }
 });
 
-test('backfill (Distributed Map items in S3 listing order): pass 1 loads LOAD files, pass 2 the CDC files in DMS order', async () => {
+test('backfill (Distributed Map items in S3 listing order): pass 1 loads the parallel-load LOAD_<segment>_ files, pass 2 the CDC files in DMS order', async () => {
   // In a listing, a table's CDC files (yyyyMMdd-…) sort before its LOAD files. A single pass with
   // bounded concurrency would fill its slots with CDC files waiting for LOAD files never started.
   const bucket = 'backfill'; // no event notifications: only the state machine's items drive the loader
@@ -186,7 +186,8 @@ test('backfill (Distributed Map items in S3 listing order): pass 1 loads LOAD fi
   const cdc = await exportChanges(src, 'ledger', 400);
   expect(cdc.length).toBeGreaterThanOrEqual(3);
   for (const [i, body] of cdc.entries()) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `dms/public/ledger/20261130-06000000${i}.csv`, Body: body }));
-  for (const [i, body] of full.entries()) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `dms/public/ledger/LOAD0000000${i + 1}.csv`, Body: body }));
+  // The full load came from a parallel load (one segment per file): LOAD_<segment>_<counter> names.
+  for (const [i, body] of full.entries()) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `dms/public/ledger/LOAD_${i + 1}_00000001.csv`, Body: body }));
   const deps: HandleDeps = {
     s3,
     sqs,
@@ -198,7 +199,7 @@ test('backfill (Distributed Map items in S3 listing order): pass 1 loads LOAD fi
   resetProgressCache();
   try {
     const items = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dms/' }))).Contents!.map((o) => ({ bucket, key: o.Key!, etag: o.ETag }));
-    expect(items.map((i) => i.key.split('/').pop())).toEqual([...cdc.map((_, i) => `20261130-06000000${i}.csv`), ...full.map((_, i) => `LOAD0000000${i + 1}.csv`)]);
+    expect(items.map((i) => i.key.split('/').pop())).toEqual([...cdc.map((_, i) => `20261130-06000000${i}.csv`), ...full.map((_, i) => `LOAD_${i + 1}_00000001.csv`)]);
     // The first item of a single pass cannot make progress: it waits for LOAD files listed after it.
     await expect(handleEvent({ ...items[0], phase: 'all' }, deps)).rejects.toMatchObject({ name: 'DsqlLoaderWaitError' });
     const pass1 = [];
@@ -214,11 +215,15 @@ test('backfill (Distributed Map items in S3 listing order): pass 1 loads LOAD fi
   }
 });
 
-test('cfn-lint: the variant with a DMS source and DMS Serverless replication (not in cdk.json) is clean too', () => {
+test.each([
+  ['DbOpsDsqlBridgeWithSource', false],
+  ['DbOpsDsqlBridgeWithAccountRoles', true],
+])('cfn-lint: the variant with a DMS source and DMS Serverless replication (not in cdk.json) is clean too: %s', (name, createDmsAccountRoles) => {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'dsql-cfnlint-'));
   try {
     const app = testApp({ outdir });
-    new DsqlBridgeStack(app, 'DbOpsDsqlBridgeWithSource', {
+    new DsqlBridgeStack(app, name, {
+      bridge: { createDmsAccountRoles },
       env: { account: '123456789012', region: 'us-east-1' },
       source: {
         serverName: 'pg.internal',
@@ -231,7 +236,7 @@ test('cfn-lint: the variant with a DMS source and DMS Serverless replication (no
       },
     });
     app.synth();
-    const file = path.join(outdir, 'DbOpsDsqlBridgeWithSource.template.json');
+    const file = path.join(outdir, `${name}.template.json`);
     // Same accepted checks as test/integration/cfn-lint.test.ts (W3005 from CDK constructs, W3010 explicit AZs).
     const r = spawnSync('cfn-lint', ['--format', 'parseable', '--ignore-checks', 'W3005', 'W3010', '--', file], { encoding: 'utf8' });
     if (r.error) throw new Error(`cfn-lint could not run (pip install cfn-lint): ${r.error.message}`);
