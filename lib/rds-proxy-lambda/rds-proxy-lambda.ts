@@ -227,6 +227,8 @@ export class RdsProxyLambda extends Construct {
   public readonly fn: nodejs.NodejsFunction;
   public readonly alarmTopic: sns.ITopic;
   public readonly alarms: cloudwatch.Alarm[] = [];
+  /** Every alarm of this construct is named `<alarmNamePrefix>-<id>`; the topic and key policies allow exactly those. */
+  public readonly alarmNamePrefix: string;
   public readonly appUsername: string;
   public readonly databaseName: string;
   public readonly credentialMode: CredentialMode;
@@ -533,17 +535,10 @@ export class RdsProxyLambda extends Construct {
     this.alarmTopic =
       props.alarmTopic ??
       new sns.Topic(this, 'AlarmTopic', { displayName: 'db-ops-kit RDS Proxy + Lambda alarms', masterKey: this.encryptionKey, enforceSSL: true });
-    if (!props.alarmTopic) {
-      // CloudWatch alarms publish to the encrypted topic.
-      this.addKeyPolicy(
-        new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-        }),
-      );
-    }
+    // Alarms get names under one prefix, so the topic and key policies can name exactly these alarms in
+    // aws:SourceArn (confused-deputy protection) instead of every alarm of the account.
+    this.alarmNamePrefix = Names.uniqueResourceName(this, { maxLength: 200, separator: '-' });
+    this.allowAlarmDelivery(!props.alarmTopic);
     this.createAlarms(timeout);
     this.acknowledgeFindings(bootstrapFn, provider);
   }
@@ -568,6 +563,45 @@ export class RdsProxyLambda extends Construct {
     ack(frameworkFn, 'Serverless-LambdaDefaultMemorySize', 'CDK Provider framework function; it only relays the CloudFormation event to the bootstrap function.');
     ack(frameworkFn, 'Serverless-LambdaDLQ', 'CDK Provider framework function, invoked synchronously by CloudFormation; failures are reported to the stack.');
     ack(frameworkFn, 'Serverless-LambdaTracing', 'CDK Provider framework function: it relays one deploy-time event; the bootstrap function it calls is traced.');
+  }
+
+  /**
+   * CloudWatch must be allowed to publish to the topic and to use the topic's key. A topic policy replaces
+   * SNS's default policy (which names only the owner account), so without this Allow no alarm notifies
+   * anyone; an SSE topic additionally needs kms:GenerateDataKey* and kms:Decrypt for the publisher.
+   * Both are scoped to this account and to this construct's alarms (aws:SourceAccount, aws:SourceArn).
+   * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
+   * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+   */
+  private allowAlarmDelivery(ownTopic: boolean): void {
+    const stack = Stack.of(this);
+    const conditions = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:${this.alarmNamePrefix}-*` },
+    };
+    const principal = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    const { statementAdded } = this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'CloudWatchAlarmsPublish', principals: [principal], actions: ['sns:Publish'], resources: [this.alarmTopic.topicArn], conditions }),
+    );
+    if (!statementAdded) {
+      Annotations.of(this).addWarningV2(
+        'db-ops-kit:alarmTopicPolicy',
+        `alarmTopic is imported, so its policy cannot be changed here: it must allow cloudwatch.amazonaws.com to sns:Publish (aws:SourceArn ${conditions.ArnLike['aws:SourceArn']}), and if it is KMS-encrypted its key must allow kms:GenerateDataKey* and kms:Decrypt — otherwise no alarm notifies anyone.`,
+      );
+    }
+    if (ownTopic) {
+      this.addKeyPolicy(
+        new iam.PolicyStatement({
+          sid: 'CloudWatchAlarmsUseTopicKey',
+          principals: [principal],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions,
+        }),
+      );
+    } else {
+      Annotations.of(this).addInfo('alarmTopic is yours: if it is encrypted with a customer managed key, that key must allow cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt.');
+    }
   }
 
   private addKeyPolicy(statement: iam.PolicyStatement): void {
@@ -637,7 +671,7 @@ export class RdsProxyLambda extends Construct {
         period: Duration.minutes(1),
       });
     const add = (id: string, props: cloudwatch.AlarmProps) => {
-      const alarm = new cloudwatch.Alarm(this, id, { treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...props });
+      const alarm = new cloudwatch.Alarm(this, id, { alarmName: `${this.alarmNamePrefix}-${id}`, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...props });
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
       this.alarms.push(alarm);
