@@ -95,6 +95,14 @@ export interface RdsProxyLambdaProps {
    */
   readonly existingVpc?: ec2.IVpc;
   /**
+   * The Secrets Manager interface endpoint of `existingVpc`. The bootstrap and rotation functions (and the
+   * query function in secret mode) get HTTPS egress to its security groups, and the endpoint admits them.
+   * @default - an interface endpoint for the `secretsmanager` service on `existingVpc` found in this app
+   *   (by its service, whatever its construct id); if there is none, HTTPS egress to 0.0.0.0/0, which reaches
+   *   Secrets Manager through the VPC's NAT (AWS publishes no managed prefix list for Secrets Manager)
+   */
+  readonly secretsManagerEndpoint?: ec2.IInterfaceVpcEndpoint;
+  /**
    * Subnets for the cluster, proxy and functions.
    * @default - the new VPC's isolated subnets; with `existingVpc`, its isolated subnets if it has any,
    *   otherwise its private subnets with egress
@@ -236,7 +244,8 @@ export class RdsProxyLambda extends Construct {
   public readonly functionSecurityGroup: ec2.SecurityGroup;
   public readonly proxySecurityGroup: ec2.SecurityGroup;
 
-  private readonly endpointSecurityGroup?: ec2.ISecurityGroup;
+  /** The Secrets Manager interface endpoint the functions use, if the VPC has one. */
+  private readonly smEndpoint?: ec2.IInterfaceVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: RdsProxyLambdaProps = {}) {
     super(scope, id);
@@ -289,14 +298,13 @@ export class RdsProxyLambda extends Construct {
         description: 'Secrets Manager interface endpoint: HTTPS from the kit functions only',
         allowAllOutbound: false,
       });
-      vpc.addInterfaceEndpoint('SecretsManagerEndpoint', {
+      this.smEndpoint = vpc.addInterfaceEndpoint('SecretsManagerEndpoint', {
         service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
         privateDnsEnabled: true,
         securityGroups: [endpointSg],
         open: false,
         subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       });
-      this.endpointSecurityGroup = endpointSg;
     }
     const subnets: ec2.SubnetSelection =
       props.vpcSubnets ??
@@ -305,6 +313,23 @@ export class RdsProxyLambda extends Construct {
         : props.existingVpc.isolatedSubnets.length > 0
           ? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
           : { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+
+    if (props.existingVpc) {
+      this.smEndpoint = props.secretsManagerEndpoint ?? findSecretsManagerEndpoint(this, props.existingVpc);
+      if (!this.smEndpoint) {
+        const isolatedOnly = subnets.subnetType === ec2.SubnetType.PRIVATE_ISOLATED || (props.vpcSubnets === undefined && props.existingVpc.isolatedSubnets.length > 0);
+        if (isolatedOnly) {
+          Annotations.of(this).addWarningV2(
+            'db-ops-kit:secretsManagerUnreachable',
+            'existingVpc: no Secrets Manager interface endpoint found and the chosen subnets are isolated; isolated subnets have no route to the Secrets Manager service, so bootstrap and rotation will time out. Add an interface endpoint (pass it as secretsManagerEndpoint) or use subnets with NAT.',
+          );
+        } else {
+          Annotations.of(this).addInfo(
+            'existingVpc has no Secrets Manager interface endpoint in this app (pass secretsManagerEndpoint if it has one): the functions that call Secrets Manager get HTTPS egress to 0.0.0.0/0 and reach it through the VPC\'s NAT.',
+          );
+        }
+      }
+    }
 
     // Both rotation functions: PostgreSQL to the cluster (added by SecretRotation) and HTTPS to Secrets Manager.
     const rotationSg = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
@@ -625,15 +650,20 @@ export class RdsProxyLambda extends Construct {
   }
 
   private secretsEndpoint(): ec2.IInterfaceVpcEndpoint | undefined {
-    return this.vpc.node.tryFindChild('SecretsManagerEndpoint') as ec2.IInterfaceVpcEndpoint | undefined;
+    return this.smEndpoint;
   }
 
+  /**
+   * HTTPS to Secrets Manager: to the interface endpoint's security groups when the VPC has one (and the
+   * endpoint admits `sg`), otherwise to the public service endpoint through NAT. Secrets Manager has no
+   * AWS-managed prefix list (https://docs.aws.amazon.com/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html),
+   * and its public IPs are not stable, so the rule is 0.0.0.0/0 on 443 only.
+   */
   private allowToSecretsManager(sg: ec2.SecurityGroup): void {
-    if (this.endpointSecurityGroup) {
-      sg.connections.allowTo(this.endpointSecurityGroup, ec2.Port.tcp(443), 'HTTPS to the Secrets Manager endpoint');
+    if (this.smEndpoint) {
+      sg.connections.allowTo(this.smEndpoint, ec2.Port.tcp(443), 'HTTPS to the Secrets Manager endpoint');
     } else {
-      // Bring-your-own VPC: the endpoint (or NAT) is the owner's; allow HTTPS within the VPC only.
-      sg.addEgressRule(ec2.Peer.ipv4(this.vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS to Secrets Manager inside the VPC');
+      sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Secrets Manager through NAT (no interface endpoint; no AWS-managed prefix list exists for it)');
     }
   }
 
@@ -728,6 +758,21 @@ export class RdsProxyLambda extends Construct {
   }
 }
 
+/**
+ * The Secrets Manager interface endpoint of `vpc` defined anywhere in this app, found by its service name
+ * (`com.amazonaws.<region>.secretsmanager`, possibly with a token for the region), not by construct id.
+ */
+function findSecretsManagerEndpoint(scope: Construct, vpc: ec2.IVpc): ec2.IInterfaceVpcEndpoint | undefined {
+  for (const c of scope.node.root.node.findAll()) {
+    if (!(c instanceof ec2.InterfaceVpcEndpoint)) continue;
+    const cfn = c.node.defaultChild as ec2.CfnVPCEndpoint | undefined;
+    if (!cfn || cfn.vpcId !== vpc.vpcId) continue;
+    // CDK builds the name as `<prefix>.<region>.secretsmanager<suffix>`, prefix/region/suffix possibly tokens.
+    if (/\.secretsmanager(-fips)?(\$\{Token\[[^\]]+\]\})?$/.test(String(cfn.serviceName))) return c;
+  }
+  return undefined;
+}
+
 /** Collects every problem with the props and throws once, naming the construct path. */
 function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   const problems: string[] = [];
@@ -740,6 +785,9 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   }
   if (!props.existingCluster && (props.existingMasterSecret || props.existingDatabaseName)) {
     problems.push('existingMasterSecret and existingDatabaseName apply only with existingCluster');
+  }
+  if (props.secretsManagerEndpoint && !props.existingVpc) {
+    problems.push('secretsManagerEndpoint applies only with existingVpc (the kit VPC has its own endpoint)');
   }
   if (props.existingVpc && (props.vpcCidr || props.availabilityZones)) {
     problems.push('vpcCidr and availabilityZones configure the new VPC; do not pass them with existingVpc');
@@ -813,9 +861,6 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   }
   if (problems.length > 0) {
     throw new Error(`[${scope.node.path}] invalid RdsProxyLambda props:\n  - ${problems.join('\n  - ')}`);
-  }
-  if (props.existingVpc) {
-    Annotations.of(scope).addInfo('existingVpc: make sure the VPC has a Secrets Manager interface endpoint with private DNS (or NAT) for rotation and bootstrap.');
   }
 }
 
