@@ -23,6 +23,7 @@ import {
   custom_resources as cr,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { timeoutBudget } from './budget';
 
 /** How the query Lambda authenticates to RDS Proxy. */
 export type CredentialMode = 'iam' | 'secret';
@@ -166,11 +167,25 @@ export interface RdsProxyLambdaProps {
    */
   readonly rotationInterval?: Duration;
   /**
-   * How long a client waits for a pooled connection before the proxy times out (RDS accepts 1–3600 s; must be
-   * shorter than `functionTimeout` so a saturated pool fails the invocation with a clear error).
-   * @default - half of `functionTimeout`, at most 30 seconds (7 s with the default 15 s function timeout)
+   * How long a client waits for a pooled connection before the proxy answers with an error (RDS accepts
+   * 1–3600 s). The function's connect and query timeouts are set above it (borrow + 1 s, borrow + statement
+   * timeout + 1 s) so a saturated pool returns the proxy's error, not a client timeout; synth fails when
+   * secret fetch + connect + query + 1 s does not fit in `functionTimeout` (see `budget.ts`).
+   * @default - (functionTimeout − secret fetch − 3 s) / 3, whole seconds, 1–30 (3 s with the default 15 s function timeout)
    */
   readonly borrowTimeout?: Duration;
+  /**
+   * Default `statement_timeout` of the application role (`ALTER ROLE … SET`, applied by the server at login,
+   * so it does not pin proxy sessions). Below the function's query timeout, so a query blocked by a lock is
+   * cancelled by the server and the connection stays usable.
+   * @default - what the budget leaves: functionTimeout − secret fetch − 3 s − 2 × borrowTimeout, at most 5 minutes (4.5 s by default)
+   */
+  readonly statementTimeout?: Duration;
+  /**
+   * Default `idle_in_transaction_session_timeout` of the application role; must be below the query timeout.
+   * @default - the statement timeout
+   */
+  readonly idleInTransactionSessionTimeout?: Duration;
   /**
    * Maximum share of the database's `max_connections` the proxy may open (1–100).
    * @default - 90 (leaves headroom for administration and rotation)
@@ -251,6 +266,7 @@ export class RdsProxyLambda extends Construct {
     super(scope, id);
     validateProps(this, props);
 
+    const budget = timeoutBudget(budgetInput(props)).budget;
     this.credentialMode = props.credentialMode ?? 'iam';
     this.appUsername = props.appUsername ?? 'app_user';
     this.databaseName = props.existingDatabaseName ?? props.clusterProps?.databaseName ?? 'appdb';
@@ -459,6 +475,9 @@ export class RdsProxyLambda extends Construct {
         MasterSecretArn: this.masterSecret.secretArn,
         AppSecretArn: attachedAppSecret.secretArn,
         DatabaseName: this.databaseName,
+        // Server-side limits below the function's client query timeout (see budget.ts).
+        StatementTimeoutMs: String(budget.statementMs),
+        IdleInTransactionTimeoutMs: String(budget.idleInTransactionMs),
       },
     });
     // Narrow dependencies (the CfnDBCluster and its writer, not every child of the constructs) avoid a cycle
@@ -505,8 +524,7 @@ export class RdsProxyLambda extends Construct {
       securityGroups: [this.proxySecurityGroup],
       requireTLS: true,
       iamAuth: this.credentialMode === 'iam',
-      borrowTimeout:
-        props.borrowTimeout ?? Duration.seconds(Math.max(1, Math.min(30, Math.floor((props.functionTimeout ?? Duration.seconds(15)).toSeconds() / 2)))),
+      borrowTimeout: props.borrowTimeout ?? Duration.millis(budget.borrowMs),
       maxConnectionsPercent: props.maxConnectionsPercent ?? 90,
       maxIdleConnectionsPercent: props.maxIdleConnectionsPercent ?? 50,
       idleClientTimeout: props.idleClientTimeout ?? Duration.minutes(30),
@@ -522,12 +540,10 @@ export class RdsProxyLambda extends Construct {
     });
     this.allowProxyFrom(this.functionSecurityGroup);
     const timeout = props.functionTimeout ?? Duration.seconds(15);
-    const timeoutMs = timeout.toMilliseconds();
-    // Worst case inside one invocation: a dead reused connection is replaced (connect), the login is refused
-    // after a rotation (connect again with refreshed credentials), then the query runs. 3 × connect + query
-    // stays below the function timeout, so the caller gets a typed error rather than a Lambda timeout.
-    const connectTimeoutMs = Math.min(5000, Math.floor(timeoutMs / 6));
-    const queryTimeoutMs = Math.floor(timeoutMs * 0.4);
+    // Connect and query timeouts sit above the proxy's borrow timeout (see budget.ts): a saturated pool
+    // answers with the proxy's error before the client gives up.
+    const connectTimeoutMs = budget.connectMs;
+    const queryTimeoutMs = budget.queryMs;
     this.fn = new nodejs.NodejsFunction(this, 'QueryFunction', {
       ...this.functionDefaults(logRetention, 'index.ts', 'handler'),
       description: 'db-ops-kit: queries Aurora PostgreSQL through RDS Proxy with a reused connection',
@@ -544,6 +560,8 @@ export class RdsProxyLambda extends Construct {
         CREDENTIAL_MODE: this.credentialMode,
         CONNECT_TIMEOUT_MS: String(connectTimeoutMs),
         QUERY_TIMEOUT_MS: String(queryTimeoutMs),
+        SECRET_TIMEOUT_MS: String(budget.secretMs),
+        BORROW_TIMEOUT_MS: String(budget.borrowMs),
         SECRET_CACHE_TTL_SECONDS: '300',
         POWERTOOLS_SERVICE_NAME: 'db-ops-kit-rds-proxy-query',
         ...(this.credentialMode === 'secret' ? { SECRET_ARN: attachedAppSecret.secretArn } : {}),
@@ -773,6 +791,17 @@ function findSecretsManagerEndpoint(scope: Construct, vpc: ec2.IVpc): ec2.IInter
   return undefined;
 }
 
+/** The timeout budget's input from the props (unresolved durations fall back to their defaults). */
+function budgetInput(props: RdsProxyLambdaProps) {
+  const ms = (d: Duration | undefined) => (d && !d.isUnresolved() ? d.toMilliseconds() : undefined);
+  return {
+    functionTimeoutMs: ms(props.functionTimeout) ?? 15_000,
+    borrowTimeoutMs: ms(props.borrowTimeout),
+    statementTimeoutMs: ms(props.statementTimeout),
+    idleInTransactionTimeoutMs: ms(props.idleInTransactionSessionTimeout),
+  };
+}
+
 /** Collects every problem with the props and throws once, naming the construct path. */
 function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   const problems: string[] = [];
@@ -833,8 +862,16 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   if (fnTimeout !== undefined && (fnTimeout < 1 || fnTimeout > 900)) {
     problems.push(`functionTimeout must be 1–900 seconds, got ${fnTimeout}`);
   }
-  if (borrow !== undefined && borrow >= 1 && borrow <= 3600 && borrow >= (fnTimeout ?? 15)) {
-    problems.push(`borrowTimeout (${borrow} s) must be shorter than functionTimeout (${fnTimeout ?? 15} s), or a saturated pool ends in a Lambda timeout instead of a clear error`);
+  const stmt = seconds(props.statementTimeout);
+  if (stmt !== undefined && (stmt < 0.1 || stmt > 3600)) {
+    problems.push(`statementTimeout must be 100 ms to 1 hour, got ${stmt} s`);
+  }
+  const idleTx = seconds(props.idleInTransactionSessionTimeout);
+  if (idleTx !== undefined && (idleTx < 0.1 || idleTx > 3600)) {
+    problems.push(`idleInTransactionSessionTimeout must be 100 ms to 1 hour, got ${idleTx} s`);
+  }
+  if ((borrow === undefined || (borrow >= 1 && borrow <= 3600)) && (fnTimeout === undefined || (fnTimeout >= 1 && fnTimeout <= 900))) {
+    problems.push(...timeoutBudget(budgetInput(props)).problems);
   }
   const cid = cp?.clusterIdentifier;
   if (known(cid) && (!/^[a-z][a-z0-9-]{0,62}$/.test(cid!) || cid!.includes('--') || cid!.endsWith('-'))) {
