@@ -212,6 +212,23 @@ export interface RdsProxyLambdaProps {
    */
   readonly functionMemoryMb?: number;
   /**
+   * Reserved concurrency of the query function, which caps how many execution environments — each holding
+   * one client connection to the proxy, and one database connection while its session is pinned — exist at
+   * once. `false` reserves nothing (the account's unreserved pool applies).
+   * @default - min(100, floor(0.8 × maxDatabaseConnections × maxConnectionsPercent / 100)): 80% of the
+   *   proxy's database connection budget (20% left for other clients of the proxy), at most 100 so a default
+   *   deploy fits an account with the standard 1,000 concurrency (Lambda keeps 100 unreserved); pass `false`
+   *   in accounts with a lower concurrency quota
+   */
+  readonly reservedConcurrency?: number | false;
+  /**
+   * `max_connections` of the writer, for the connections alarm and the reserved-concurrency default.
+   * @default - for the kit's Serverless v2 writer LEAST(maxACU × 2 GiB / 9531392, 5000) (Aurora PostgreSQL's
+   *   default formula on the memory of the maximum capacity, 901 for 4 ACU); 100 for an existing or
+   *   provisioned cluster (synth warns: set it from `SHOW max_connections`)
+   */
+  readonly maxDatabaseConnections?: number;
+  /**
    * Retention of the Lambda and database log groups.
    * @default - one month
    */
@@ -258,6 +275,10 @@ export class RdsProxyLambda extends Construct {
   /** Security group of the Lambda; add other clients with `grantConnect` + `allowProxyFrom`. */
   public readonly functionSecurityGroup: ec2.SecurityGroup;
   public readonly proxySecurityGroup: ec2.SecurityGroup;
+  /** The query function's reserved concurrency (undefined when `reservedConcurrency: false`). */
+  public readonly reservedConcurrency?: number;
+  /** `max_connections` the alarms and the concurrency default assume. */
+  public readonly maxDatabaseConnections: number;
 
   /** The Secrets Manager interface endpoint the functions use, if the VPC has one. */
   private readonly smEndpoint?: ec2.IInterfaceVpcEndpoint;
@@ -359,6 +380,11 @@ export class RdsProxyLambda extends Construct {
     // ---- cluster ---------------------------------------------------------------------------------------
     let clusterSecurityGroups: ec2.ISecurityGroup[];
     let masterRotation: secretsmanager.SecretRotation | undefined;
+    // Aurora PostgreSQL's default max_connections is LEAST(DBInstanceClassMemory/9531392, 5000); a Serverless v2
+    // writer sizes it from the memory of its maximum capacity (1 ACU ≈ 2 GiB).
+    // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Managing.html#AuroraPostgreSQL.Managing.MaxConnections
+    // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.setting-capacity.html
+    let derivedMaxConnections: number | undefined;
     if (props.existingCluster) {
       this.cluster = props.existingCluster;
       this.masterSecret = props.existingMasterSecret!;
@@ -380,6 +406,10 @@ export class RdsProxyLambda extends Construct {
       const piSettings = { enablePerformanceInsights: true, performanceInsightEncryptionKey: this.encryptionKey };
       const writer =
         cp.instances?.writer ?? rds.ClusterInstance.serverlessV2('writer', { autoMinorVersionUpgrade: true });
+      if (!cp.instances?.writer) {
+        const maxAcu = cp.serverlessV2MaxCapacity ?? 4;
+        derivedMaxConnections = Math.min(5000, Math.floor((maxAcu * 2 * 1024 ** 3) / 9531392));
+      }
       const clusterIdentifier = cp.clusterIdentifier ?? Names.uniqueResourceName(this, { maxLength: 60, separator: '-' }).toLowerCase();
       // Created before the cluster so RDS writes into a KMS-encrypted group with retention (instead of creating an
       // AWS-encrypted one that CDK's log-retention helper would have to adjust afterwards).
@@ -539,6 +569,16 @@ export class RdsProxyLambda extends Construct {
       allowAllOutbound: false,
     });
     this.allowProxyFrom(this.functionSecurityGroup);
+    this.maxDatabaseConnections = props.maxDatabaseConnections ?? derivedMaxConnections ?? 100;
+    if (props.maxDatabaseConnections === undefined && derivedMaxConnections === undefined) {
+      Annotations.of(this).addWarningV2(
+        'db-ops-kit:maxDatabaseConnections',
+        'maxDatabaseConnections is assumed to be 100 (existing or provisioned cluster): set it from `SHOW max_connections` so the connections alarm and the reserved concurrency fit the database.',
+      );
+    }
+    const proxyConnections = Math.floor((this.maxDatabaseConnections * (props.maxConnectionsPercent ?? 90)) / 100);
+    this.reservedConcurrency =
+      props.reservedConcurrency === false ? undefined : (props.reservedConcurrency ?? Math.max(1, Math.min(100, Math.floor(0.8 * proxyConnections))));
     const timeout = props.functionTimeout ?? Duration.seconds(15);
     // Connect and query timeouts sit above the proxy's borrow timeout (see budget.ts): a saturated pool
     // answers with the proxy's error before the client gives up.
@@ -549,6 +589,7 @@ export class RdsProxyLambda extends Construct {
       description: 'db-ops-kit: queries Aurora PostgreSQL through RDS Proxy with a reused connection',
       timeout,
       memorySize: props.functionMemoryMb ?? 512,
+      reservedConcurrentExecutions: this.reservedConcurrency,
       vpc: this.vpc,
       vpcSubnets: subnets,
       securityGroups: [this.functionSecurityGroup],
@@ -582,7 +623,10 @@ export class RdsProxyLambda extends Construct {
     // aws:SourceArn (confused-deputy protection) instead of every alarm of the account.
     this.alarmNamePrefix = Names.uniqueResourceName(this, { maxLength: 200, separator: '-' });
     this.allowAlarmDelivery(!props.alarmTopic);
-    this.createAlarms(timeout);
+    this.createAlarms(timeout, proxyConnections, [
+      ['AppSecretRotation', appRotation],
+      ['MasterSecretRotation', masterRotation],
+    ]);
     this.acknowledgeFindings(bootstrapFn, provider);
   }
 
@@ -664,6 +708,12 @@ export class RdsProxyLambda extends Construct {
 
   /** Grants `grantee` `rds-db:connect` to the proxy as `dbUser` (IAM mode). */
   public grantConnect(grantee: iam.IGrantable, dbUser: string = this.appUsername): iam.Grant {
+    if (this.credentialMode === 'secret') {
+      Annotations.of(this).addWarningV2(
+        'db-ops-kit:grantConnectSecretMode',
+        `grantConnect(${grantee.grantPrincipal}) in secret mode: the proxy's IAM authentication is DISABLED, so rds-db:connect lets nobody in. Grant read on appSecret instead (pattern.appSecret.grantRead(...)), or use credentialMode 'iam'.`,
+      );
+    }
     return this.proxy.grantConnect(grantee, dbUser);
   }
 
@@ -708,7 +758,7 @@ export class RdsProxyLambda extends Construct {
     };
   }
 
-  private createAlarms(timeout: Duration): void {
+  private createAlarms(timeout: Duration, proxyConnections: number, rotations: Array<[string, secretsmanager.SecretRotation | undefined]>): void {
     const action = new cwActions.SnsAction(this.alarmTopic);
     const proxyMetric = (metricName: string, statistic: string) =>
       new cloudwatch.Metric({
@@ -752,9 +802,26 @@ export class RdsProxyLambda extends Construct {
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
+    // Callers' bad requests (BadRequestError) are their bug, not an outage: counted from the function's own
+    // structured log line ("query failed", errorType) and subtracted from Lambda's Errors before alarming.
+    const badRequests = new logs.MetricFilter(this, 'BadRequestMetricFilter', {
+      logGroup: this.fn.logGroup,
+      filterPattern: logs.FilterPattern.stringValue('$.errorType', '=', 'BadRequestError'),
+      metricNamespace: 'DbOpsKit/RdsProxyLambda',
+      metricName: `${this.alarmNamePrefix}-BadRequests`,
+      metricValue: '1',
+    });
     add('FunctionErrorsAlarm', {
-      alarmDescription: 'The query Lambda returned errors.',
-      metric: this.fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),
+      alarmDescription: 'The query Lambda failed for reasons other than callers\' bad requests (database unavailable, authentication, timeouts, configuration).',
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(FILL(errors, 0) - FILL(bad, 0) > 0, FILL(errors, 0) - FILL(bad, 0), 0)',
+        usingMetrics: {
+          errors: this.fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),
+          bad: badRequests.metric({ period: Duration.minutes(1), statistic: 'Sum' }),
+        },
+        period: Duration.minutes(1),
+        label: 'errors other than bad requests',
+      }),
       threshold: 1,
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -773,6 +840,65 @@ export class RdsProxyLambda extends Construct {
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     });
+    add('FunctionBadRequestsAlarm', {
+      alarmDescription: 'Many callers\' requests are refused as bad (unknown query, bad params): a caller was deployed with a bug. Informational; the errors alarm leaves these out.',
+      metric: badRequests.metric({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 50,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+    const dbMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({ namespace: 'AWS/RDS', metricName, dimensionsMap: { DBClusterIdentifier: this.cluster.clusterIdentifier }, statistic, period: Duration.minutes(1) });
+    add('DatabaseCpuAlarm', {
+      alarmDescription: 'Writer CPU above 80% for 10 minutes: queries queue up; on Serverless v2 capacity is at its maximum or scaling lags.',
+      metric: dbMetric('CPUUtilization', 'Maximum'),
+      threshold: 80,
+      evaluationPeriods: 10,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    add('DatabaseAcuUtilizationAlarm', {
+      alarmDescription: 'Serverless v2 capacity above 90% of serverlessV2MaxCapacity for 10 minutes: the cluster cannot scale further. (No data on provisioned instances.)',
+      metric: dbMetric('ACUUtilization', 'Maximum'),
+      threshold: 90,
+      evaluationPeriods: 10,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    add('DatabaseConnectionsAlarm', {
+      alarmDescription: `Database connections above 90% of max_connections (${this.maxDatabaseConnections}): new connections (proxy, rotation, administration) will be refused.`,
+      metric: dbMetric('DatabaseConnections', 'Maximum'),
+      threshold: Math.floor(this.maxDatabaseConnections * 0.9),
+      evaluationPeriods: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    add('DatabaseFreeableMemoryAlarm', {
+      alarmDescription: 'Writer freeable memory below 256 MiB for 10 minutes: connections and queries are squeezed; the instance may restart.',
+      metric: dbMetric('FreeableMemory', 'Minimum'),
+      threshold: 256 * 1024 * 1024,
+      evaluationPeriods: 10,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    });
+    const clientLimit = 2 * (this.reservedConcurrency ?? proxyConnections);
+    add('ProxyClientConnectionsAlarm', {
+      alarmDescription: `Client connections to the proxy above ${clientLimit} (twice what the query function's concurrency explains): another client or leaking connections.`,
+      metric: proxyMetric('ClientConnections', 'Maximum'),
+      threshold: clientLimit,
+      evaluationPeriods: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    for (const [name, rotation] of rotations) {
+      if (!rotation) continue;
+      // SecretRotation deploys the rotation function from the Serverless Application Repository and exposes it
+      // as the child `RotationLambda` (an imported function named from the application's output).
+      const rotationFn = rotation.node.tryFindChild('RotationLambda') as lambda.IFunction | undefined;
+      if (!rotationFn) continue;
+      add(`${name}ErrorsAlarm`, {
+        alarmDescription: `The ${name === 'AppSecretRotation' ? 'application' : 'master'} secret rotation function failed: the secret may be left with an AWSPENDING version and the password unchanged.`,
+        metric: rotationFn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      });
+    }
   }
 }
 
@@ -892,6 +1018,14 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   const rot = props.rotationInterval;
   if (rot && !rot.isUnresolved() && (rot.toDays() < 1 || rot.toDays() > 1000)) {
     problems.push(`rotationInterval must be 1–1000 days, got ${rot.toDays()}`);
+  }
+  const rc = props.reservedConcurrency;
+  if (rc !== undefined && rc !== false && known(rc) && (!Number.isInteger(rc) || rc < 1)) {
+    problems.push(`reservedConcurrency must be a positive integer or false, got ${rc}`);
+  }
+  const mdc = props.maxDatabaseConnections;
+  if (known(mdc) && (!Number.isInteger(mdc) || mdc! < 1 || mdc! > 262_143)) {
+    problems.push(`maxDatabaseConnections must be an integer 1–262143, got ${mdc}`);
   }
   if (known(props.functionMemoryMb) && (props.functionMemoryMb! < 128 || props.functionMemoryMb! > 10240)) {
     problems.push(`functionMemoryMb must be 128–10240, got ${props.functionMemoryMb}`);

@@ -179,17 +179,8 @@ describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
 
   test('alarms an operator wants, all notifying the encrypted topic', () => {
     const alarms = Object.values(resourcesOf(t, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties);
-    expect(alarms.map((a) => a.MetricName).sort()).toEqual(
-      [
-        'ClientConnectionsSetupFailedAuth',
-        'DatabaseConnectionsBorrowLatency',
-        'DatabaseConnectionsCurrentlySessionPinned',
-        'DatabaseConnectionsSetupFailed',
-        'Duration',
-        'Errors',
-        'Throttles',
-      ].sort(),
-    );
+    // Every alarm (the full list and thresholds are in alarms.test.ts) notifies the topic.
+    expect(alarms.length).toBe(15);
     const topic = idOf(stack.pattern.alarmTopic);
     for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topic }]);
     t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
