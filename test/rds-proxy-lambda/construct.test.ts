@@ -269,3 +269,14 @@ test('cdk-nag AwsSolutions + Serverless: no unacknowledged findings (IAM and sec
     }),
   ).toEqual([]);
 });
+
+test('a custom rotationInterval reaches BOTH rotation schedules (master and application secret)', () => {
+  const { stack, t } = synth({ rotationInterval: Duration.days(7) });
+  const schedules = t.findResources('AWS::SecretsManager::RotationSchedule');
+  const bySecret = Object.fromEntries(Object.values(schedules).map((s: any) => [s.Properties.SecretId.Ref, s.Properties.RotationRules]));
+  const id = (c: any) => stack.getLogicalId(c.node.defaultChild);
+  expect(bySecret).toEqual({
+    [id(stack.pattern.appSecret)]: { ScheduleExpression: 'rate(7 days)' },
+    [id(stack.pattern.masterSecret)]: { ScheduleExpression: 'rate(7 days)' },
+  });
+});
