@@ -330,6 +330,16 @@ export class RdsProxyLambda extends Construct {
         restrictDefaultSecurityGroup: true,
       });
       this.vpc = vpc;
+      // The flow-log delivery role trusts vpc-flow-logs.amazonaws.com only for this account's flow logs.
+      // https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+      const flowRole = vpc.node.tryFindChild('all')?.node.tryFindChild('IAMRole')?.node.defaultChild as iam.CfnRole | undefined;
+      if (flowRole) {
+        const stack = Stack.of(this);
+        flowRole.addPropertyOverride('AssumeRolePolicyDocument.Statement.0.Condition', {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:vpc-flow-log/*` },
+        });
+      }
       const endpointSg = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
         vpc,
         description: 'Secrets Manager interface endpoint: HTTPS from the kit functions only',
@@ -497,7 +507,11 @@ export class RdsProxyLambda extends Construct {
     }
     this.allowToSecretsManager(bootstrapSg);
     const providerLogs = new logs.LogGroup(this, 'BootstrapProviderLogs', { retention: logRetention, encryptionKey: this.encryptionKey });
-    const provider = new cr.Provider(this, 'BootstrapProvider', { onEventHandler: bootstrapFn, logGroup: providerLogs });
+    const provider = new cr.Provider(this, 'BootstrapProvider', {
+      onEventHandler: bootstrapFn,
+      logGroup: providerLogs,
+      frameworkOnEventRole: this.scopedFunctionRole('BootstrapProviderRole', providerLogs, false),
+    });
     const bootstrap = new CustomResource(this, 'AppRoleBootstrap', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::DbOpsAppRole',
@@ -644,6 +658,18 @@ export class RdsProxyLambda extends Construct {
       ack(fn, 'Serverless-LambdaLatestVersion', 'The kit targets nodejs22.x, the runtime its handlers are tested and benchmarked on; raise it together with the test matrix.');
       ack(fn, 'Serverless-LambdaDLQ', 'Invoked synchronously (by the caller or the custom-resource framework), so errors return to the caller; a DLQ only applies to asynchronous invocations.');
     }
+    for (const roleId of ['index-role', 'db-bootstrap-role']) {
+      ack(
+        this.node.tryFindChild(roleId),
+        'AwsSolutions-IAM5[Resource::*]',
+        'Lambda VPC networking (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, DescribeSubnets, DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses) and X-Ray (PutTraceSegments, PutTelemetryRecords) support no resource-level scoping; logs actions are scoped to the function\'s own log group.',
+      );
+    }
+    ack(
+      this.node.tryFindChild('BootstrapProviderRole'),
+      `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(bootstrapFn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+      'CDK Provider framework: invoking any version/alias of the one bootstrap function it fronts.',
+    );
     ack(frameworkFn, basic, 'CDK Provider framework function: the managed policy only lets it write its own logs.');
     ack(frameworkFn, `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(bootstrapFn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`, 'CDK Provider framework: invoking any version/alias of the one bootstrap function it fronts.');
     ack(frameworkFn, 'AwsSolutions-L1', 'Runtime chosen by the CDK Provider framework and upgraded with aws-cdk-lib.');
@@ -735,15 +761,44 @@ export class RdsProxyLambda extends Construct {
     }
   }
 
+  /**
+   * An execution role that may write only to `logGroup` (instead of AWSLambdaBasicExecutionRole /
+   * AWSLambdaVPCAccessExecutionRole, whose logs actions cover every log group of the account), plus, for a
+   * VPC function, the network-interface actions Lambda needs; those support no resource-level scoping.
+   * https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions
+   */
+  private scopedFunctionRole(id: string, logGroup: logs.ILogGroup, inVpc: boolean): iam.Role {
+    const role = new iam.Role(this, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    if (inVpc) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
+    return role;
+  }
+
   private functionDefaults(retention: logs.RetentionDays, file: string, handler: string): nodejs.NodejsFunctionProps {
     const name = file.replace(/\.ts$/, '');
+    const logGroup = new logs.LogGroup(this, `${name}-logs`, { retention, encryptionKey: this.encryptionKey });
     return {
+      role: this.scopedFunctionRole(`${name}-role`, logGroup, true),
       entry: path.join(__dirname, '..', '..', 'lambda', 'rds-proxy-query', file),
       handler,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       tracing: lambda.Tracing.ACTIVE,
-      logGroup: new logs.LogGroup(this, `${name}-logs`, { retention, encryptionKey: this.encryptionKey }),
+      logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       deadLetterQueueEnabled: false,
       bundling: {
