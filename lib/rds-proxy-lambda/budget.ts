@@ -20,6 +20,7 @@
  * Retry paths (a dead connection replaced, a refused login after rotation) are cut to what is left of
  * the invocation at run time, so they end in a typed error rather than a Lambda timeout.
  */
+/** Every timeout of one invocation, in milliseconds. */
 export interface TimeoutBudget {
   readonly functionMs: number;
   readonly borrowMs: number;
@@ -34,10 +35,24 @@ export interface TimeoutBudget {
 /** Time for the proxy's answer to travel back and for Lambda's own overhead. */
 export const BUDGET_MARGIN_MS = 1000;
 
+/** What the budget is computed from (milliseconds). */
 export interface BudgetInput {
+  /** The Lambda timeout. */
   readonly functionTimeoutMs: number;
+  /**
+   * RDS Proxy ConnectionBorrowTimeout.
+   * @default - (functionTimeout − secret fetch − 3 × margin) / 3, whole seconds, 1–30
+   */
   readonly borrowTimeoutMs?: number;
+  /**
+   * The application role's statement_timeout.
+   * @default - what is left: functionTimeout − secret fetch − 3 × margin − 2 × borrow, at most 5 minutes
+   */
   readonly statementTimeoutMs?: number;
+  /**
+   * The application role's idle_in_transaction_session_timeout.
+   * @default - the statement timeout
+   */
   readonly idleInTransactionTimeoutMs?: number;
 }
 
