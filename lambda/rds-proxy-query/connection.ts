@@ -127,7 +127,10 @@ export class ConnectionManager {
         const code = sqlState(e);
         throw new DatabaseUnavailableError(`lost the connection to ${this.where()}: ${err.message}${code ? ` (SQLSTATE ${code})` : ''}`, { cause: e, code });
       }
-      throw new QueryFailedError(`query failed on ${this.where()}: ${err.message}`, sqlState(e), { cause: e });
+      // The SQLSTATE goes in `code` and at the end of the message: Lambda's invocation result carries only
+      // errorType and errorMessage, so a caller of the function sees it there.
+      const code = sqlState(e);
+      throw new QueryFailedError(`query failed on ${this.where()}: ${err.message}${code ? ` (SQLSTATE ${code})` : ''}`, code, { cause: e });
     });
   }
 

@@ -202,7 +202,7 @@ describe('statement_timeout on the application role', () => {
       const err = await handler({ query: 'tables', params: { schema: 'public' } }).catch((e) => e);
       const elapsed = Date.now() - t0;
       expect(err).toMatchObject({ name: 'QueryFailedError', code: '57014' });
-      expect(err.message).toMatch(/statement timeout/);
+      expect(err.message).toMatch(/canceling statement due to statement timeout \(SQLSTATE 57014\)$/);
       expect(elapsed).toBeGreaterThanOrEqual(650);
       expect(elapsed).toBeLessThan(5000);
     } finally {
