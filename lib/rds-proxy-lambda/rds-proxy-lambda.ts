@@ -416,7 +416,10 @@ export class RdsProxyLambda extends Construct {
       const piSettings = { enablePerformanceInsights: true, performanceInsightEncryptionKey: this.encryptionKey };
       const writer =
         cp.instances?.writer ?? rds.ClusterInstance.serverlessV2('writer', { autoMinorVersionUpgrade: true });
-      if (!cp.instances?.writer) {
+      // A writer made with ClusterInstance.serverlessV2 carries instance type `db.serverless` (aws-cdk-lib keeps it
+      // in the instance's props; anything else — provisioned or unknown — falls back to maxDatabaseConnections).
+      const writerType = (writer as unknown as { props?: { instanceType?: { type?: string } } }).props?.instanceType?.type;
+      if (!cp.instances?.writer || writerType === 'SERVERLESS_V2') {
         const maxAcu = cp.serverlessV2MaxCapacity ?? 4;
         derivedMaxConnections = Math.min(5000, Math.floor((maxAcu * 2 * 1024 ** 3) / 9531392));
       }

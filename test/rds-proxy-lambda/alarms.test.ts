@@ -3,7 +3,7 @@
  * real handler writes), reserved concurrency derived from the proxy's connection budget, bounded echo of
  * caller input, and the grantConnect warning in secret mode.
  */
-import { App, Stack, aws_iam as iam, aws_lambda as lambda } from 'aws-cdk-lib';
+import { App, Stack, aws_ec2 as ec2, aws_iam as iam, aws_lambda as lambda, aws_rds as rds } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { RdsProxyLambda, RdsProxyLambdaProps } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
 import { loadConfig } from '../../lambda/rds-proxy-query/config';
@@ -93,6 +93,14 @@ test('reserved concurrency follows the proxy budget, a prop, or false', () => {
   const fn = Object.values(none.t.findResources('AWS::Lambda::Function')).find((f: any) => f.Properties.Handler === 'index.handler') as any;
   expect(fn.Properties.ReservedConcurrentExecutions).toBeUndefined();
   expect(() => synth({ reservedConcurrency: 0 })).toThrow(/reservedConcurrency must be a positive integer or false/);
+});
+
+test('max_connections is derived for an explicit Serverless v2 writer too (readers context), and falls back with a warning for a provisioned one', () => {
+  const sv2 = synth({ clusterProps: { serverlessV2MaxCapacity: 8, instances: { writer: rds.ClusterInstance.serverlessV2('writer'), readers: [rds.ClusterInstance.serverlessV2('r1')] } } });
+  expect(sv2.pattern.maxDatabaseConnections).toBe(1802); // 16 GiB / 9531392
+  const prov = synth({ clusterProps: { instances: { writer: rds.ClusterInstance.provisioned('writer', { instanceType: ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE) }) } } });
+  expect(prov.pattern.maxDatabaseConnections).toBe(100);
+  expect(Annotations.fromStack(prov.stack).findWarning('*', Match.stringLikeRegexp('maxDatabaseConnections is assumed')).length).toBe(1);
 });
 
 test('grantConnect warns in secret mode (rds-db:connect is useless there), not in IAM mode', () => {
