@@ -18,6 +18,13 @@ export interface AppRoleSpec {
    * steps would put the previous password back and lock the proxy out.
    */
   readonly setPasswordIfExists: boolean;
+  /**
+   * The role's default `statement_timeout` in ms (`ALTER ROLE … SET`, applied by the server at every login,
+   * so clients send no `SET` and RDS Proxy does not pin). Applied on Create and Update. @default - left as is
+   */
+  readonly statementTimeoutMs?: number;
+  /** The role's default `idle_in_transaction_session_timeout` in ms. @default - left as is */
+  readonly idleInTransactionTimeoutMs?: number;
 }
 
 export interface AppRoleResult {
@@ -58,6 +65,9 @@ export async function ensureAppRole(client: ClientBase, spec: AppRoleSpec): Prom
   );
   if (typeof spec.roleName === 'string' && RESERVED_ROLE.test(spec.roleName)) problems.push(`role name "${spec.roleName}" is reserved (pg_*, rds*, postgres, public)`);
   if (typeof spec.password !== 'string' || spec.password.length === 0) problems.push('password must be a non-empty string');
+  for (const [k, v] of [['statementTimeoutMs', spec.statementTimeoutMs], ['idleInTransactionTimeoutMs', spec.idleInTransactionTimeoutMs]] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 2_147_483_647)) problems.push(`${k} must be an integer number of milliseconds (0 = off), got ${v}`);
+  }
   if (problems.length > 0) throw new Error(`cannot bootstrap the application role: ${problems.join('; ')}`);
 
   const role = escapeIdentifier(spec.roleName);
@@ -84,6 +94,11 @@ export async function ensureAppRole(client: ClientBase, spec: AppRoleSpec): Prom
       }
     }
     await client.query(`grant connect on database ${escapeIdentifier(spec.databaseName)} to ${role}`);
+    // Role defaults for every database (values are validated integers: no quoting issue).
+    if (spec.statementTimeoutMs !== undefined) await client.query(`alter role ${role} set statement_timeout = ${spec.statementTimeoutMs}`);
+    if (spec.idleInTransactionTimeoutMs !== undefined) {
+      await client.query(`alter role ${role} set idle_in_transaction_session_timeout = ${spec.idleInTransactionTimeoutMs}`);
+    }
 
     // CREATE SCHEMA ... AUTHORIZATION needs the master to be able to SET ROLE to the app role. On
     // Aurora the master is not a superuser; since PostgreSQL 16 creating a role gives its creator

@@ -25,6 +25,10 @@ export interface QueryFunctionConfig {
   readonly connectTimeoutMs: number;
   /** `QUERY_TIMEOUT_MS` @default 10000 */
   readonly queryTimeoutMs: number;
+  /** `SECRET_TIMEOUT_MS`: one Secrets Manager call (connect + answer) must finish within this. @default 3000 */
+  readonly secretTimeoutMs: number;
+  /** `BORROW_TIMEOUT_MS`: the proxy's ConnectionBorrowTimeout, named in errors. @default - not named */
+  readonly borrowTimeoutMs?: number;
   /** `DB_TLS_CA_FILE`: extra trusted CA bundle (PEM) added to Node's default roots. @default - Node's roots only */
   readonly tlsCaFile?: string;
 }
@@ -74,6 +78,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): QueryFunctionC
     region,
     connectTimeoutMs: intVar(env, 'CONNECT_TIMEOUT_MS', 5000, 100, 900_000, problems),
     queryTimeoutMs: intVar(env, 'QUERY_TIMEOUT_MS', 10_000, 100, 900_000, problems),
+    secretTimeoutMs: intVar(env, 'SECRET_TIMEOUT_MS', 3000, 100, 900_000, problems),
+    borrowTimeoutMs: env.BORROW_TIMEOUT_MS?.trim() ? intVar(env, 'BORROW_TIMEOUT_MS', 0, 1000, 3_600_000, problems) : undefined,
     tlsCaFile: env.DB_TLS_CA_FILE?.trim() || undefined,
   };
   if (problems.length > 0) {

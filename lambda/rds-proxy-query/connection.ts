@@ -15,6 +15,8 @@ export interface ConnectionManagerOptions {
   readonly connectTimeoutMs: number;
   /** Client-side limit per query (pg `query_timeout`); on expiry the connection is discarded. */
   readonly queryTimeoutMs: number;
+  /** The proxy's ConnectionBorrowTimeout, named in the error a refused connection produces. */
+  readonly borrowTimeoutMs?: number;
   readonly logger: Logger;
 }
 
@@ -69,15 +71,30 @@ export class ConnectionManager {
    * reused (proxy idle timeout, failover) is replaced and the statement retried once — safe
    * because every statement this function runs is read-only.
    */
-  query<R extends QueryResultRow = QueryResultRow>(text: string, values: unknown[] = []): Promise<QueryResult<R>> {
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values: unknown[] = [], opts: { deadline?: number } = {}): Promise<QueryResult<R>> {
+    const { deadline } = opts;
     const existing = this.client;
-    if (!existing) return this.open().then((client) => this.run<R>(client, text, values));
+    if (!existing) return this.open(deadline).then((client) => this.run<R>(client, text, values, deadline));
     // Warm path: promise chains rather than extra async/await layers.
-    return this.run<R>(existing, text, values).catch((e: unknown) => {
+    return this.run<R>(existing, text, values, deadline).catch((e: unknown) => {
       if (!(e instanceof DatabaseUnavailableError)) throw e;
       this.opts.logger.warn('reused connection failed; reconnecting once', { error: e.message });
-      return this.open().then((fresh) => this.run<R>(fresh, text, values));
+      return this.open(deadline).then((fresh) => this.run<R>(fresh, text, values, deadline));
     });
+  }
+
+  /**
+   * `limit` cut to what is left before `deadline` (the invocation's end minus a reserve), so a retry path
+   * (dead connection → reconnect → refused login → refetch → reconnect) still ends in a typed error
+   * before Lambda kills the invocation.
+   */
+  private within(limit: number, deadline: number | undefined, what: string): number {
+    if (deadline === undefined) return limit;
+    const left = deadline - Date.now();
+    if (left < 50) {
+      throw new DatabaseUnavailableError(`no time left in this invocation to ${what} on ${this.where()}; the next invocation tries again`);
+    }
+    return Math.min(limit, left);
   }
 
   /** Closes the connection (tests, benchmark); the next query opens a new one. */
@@ -87,23 +104,33 @@ export class ConnectionManager {
     if (c) await c.end().catch(() => undefined);
   }
 
-  private run<R extends QueryResultRow>(client: Client, text: string, values: unknown[]): Promise<QueryResult<R>> {
+  private run<R extends QueryResultRow>(client: Client, text: string, values: unknown[], deadline?: number): Promise<QueryResult<R>> {
     // Text + values, no `name`: pg sends an unnamed Parse/Bind/Execute (or a simple query when
-    // there are no values). The per-query limit is the client-level `query_timeout` set at connect.
-    return client.query<R>(text, values).catch((e: unknown) => {
+    // there are no values). `query_timeout` is pg's client-side per-query limit (nothing is sent).
+    let ms: number;
+    try {
+      ms = this.within(this.opts.queryTimeoutMs, deadline, 'run the query');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return client.query<R>({ text, values, query_timeout: ms } as never).catch((e: unknown) => {
       const err = e as Error;
       if (err?.message === 'Query read timeout') {
         this.discard(client, 'query timeout');
         throw new QueryTimeoutError(
-          `query did not finish within QUERY_TIMEOUT_MS=${this.opts.queryTimeoutMs} ms on ${this.where()}; the connection was discarded and the next invocation opens a new one`,
+          `query did not finish within ${ms} ms (QUERY_TIMEOUT_MS=${this.opts.queryTimeoutMs}) on ${this.where()}; the connection was discarded and the next invocation opens a new one`,
           { cause: e },
         );
       }
       if (isConnectionError(e)) {
         this.discard(client, 'connection error');
-        throw new DatabaseUnavailableError(`lost the connection to ${this.where()}: ${err.message}`, { cause: e });
+        const code = sqlState(e);
+        throw new DatabaseUnavailableError(`lost the connection to ${this.where()}: ${err.message}${code ? ` (SQLSTATE ${code})` : ''}`, { cause: e, code });
       }
-      throw new QueryFailedError(`query failed on ${this.where()}: ${err.message}`, sqlState(e), { cause: e });
+      // The SQLSTATE goes in `code` and at the end of the message: Lambda's invocation result carries only
+      // errorType and errorMessage, so a caller of the function sees it there.
+      const code = sqlState(e);
+      throw new QueryFailedError(`query failed on ${this.where()}: ${err.message}${code ? ` (SQLSTATE ${code})` : ''}`, code, { cause: e });
     });
   }
 
@@ -111,9 +138,9 @@ export class ConnectionManager {
     return `${this.opts.host}:${this.opts.port}/${this.opts.database}`;
   }
 
-  private open(): Promise<Client> {
+  private open(deadline?: number): Promise<Client> {
     if (!this.connecting) {
-      this.connecting = this.openWithOneRefresh().finally(() => {
+      this.connecting = this.openWithOneRefresh(deadline).finally(() => {
         this.connecting = undefined;
       });
     }
@@ -125,17 +152,17 @@ export class ConnectionManager {
    * 28000 — e.g. the secret was rotated since we cached it), fetches fresh credentials exactly
    * once and tries once more. A second refusal is an {@link AuthenticationError}: no loop.
    */
-  private async openWithOneRefresh(): Promise<Client> {
-    const creds = await this.opts.credentials.get();
+  private async openWithOneRefresh(deadline?: number): Promise<Client> {
+    const creds = await this.opts.credentials.get({ deadline });
     try {
-      return await this.connectOnce(creds);
+      return await this.connectOnce(creds, deadline);
     } catch (e) {
       if (!isAuthFailure(e)) throw this.unavailable(e);
       this.refreshes++;
       this.opts.logger.warn('login refused; fetching fresh credentials once', { mode: this.opts.credentials.mode, user: creds.user, sqlState: sqlState(e) });
-      const fresh = await this.opts.credentials.get({ forceRefresh: true });
+      const fresh = await this.opts.credentials.get({ forceRefresh: true, deadline });
       try {
-        return await this.connectOnce(fresh);
+        return await this.connectOnce(fresh, deadline);
       } catch (e2) {
         if (isAuthFailure(e2)) {
           throw new AuthenticationError(
@@ -154,13 +181,25 @@ export class ConnectionManager {
   private unavailable(e: unknown): DatabaseUnavailableError {
     if (e instanceof DatabaseUnavailableError) return e;
     const msg = (e as Error)?.message ?? String(e);
+    const code = sqlState(e);
+    if (code) {
+      // The proxy (or database) answered the connection with an error. RDS Proxy does this when no pooled
+      // connection frees up within ConnectionBorrowTimeout; the client timeouts are set above the borrow
+      // timeout so this answer, not a client-side timeout, is what the caller sees.
+      return new DatabaseUnavailableError(
+        `${this.where()} refused the connection: ${msg} (SQLSTATE ${code}). If the proxy's pool is exhausted (borrow timeout${this.opts.borrowTimeoutMs ? ` ${this.opts.borrowTimeoutMs} ms` : ''}), ` +
+          'lower the callers\' concurrency (reserved concurrency) or raise maxConnectionsPercent / the cluster size; the next invocation tries again.',
+        { cause: e, code },
+      );
+    }
     return new DatabaseUnavailableError(
       `could not connect to ${this.where()} (connect timeout CONNECT_TIMEOUT_MS=${this.opts.connectTimeoutMs} ms): ${msg}. Check the proxy endpoint, its security group and the proxy's target health; the next invocation tries again.`,
       { cause: e },
     );
   }
 
-  private async connectOnce(creds: DbCredentials): Promise<Client> {
+  private async connectOnce(creds: DbCredentials, deadline?: number): Promise<Client> {
+    const connectMs = this.within(this.opts.connectTimeoutMs, deadline, 'connect');
     const client = new Client({
       host: this.opts.host,
       port: this.opts.port,
@@ -168,7 +207,7 @@ export class ConnectionManager {
       user: creds.user,
       password: creds.password,
       ssl: this.opts.ssl,
-      connectionTimeoutMillis: this.opts.connectTimeoutMs,
+      connectionTimeoutMillis: connectMs,
       // Client-side, applied by pg to every query of this client; nothing is sent to the server.
       query_timeout: this.opts.queryTimeoutMs,
       keepAlive: true,

@@ -14,7 +14,8 @@ export interface DbCredentials {
  */
 export interface CredentialProvider {
   readonly mode: 'iam' | 'secret';
-  get(opts?: { forceRefresh?: boolean }): Promise<DbCredentials>;
+  /** `deadline` (ms since epoch): a remote call must give up by then. */
+  get(opts?: { forceRefresh?: boolean; deadline?: number }): Promise<DbCredentials>;
 }
 
 /** What we need from `@aws-sdk/rds-signer`'s `Signer` (an interface so tests can control the token). */
@@ -54,7 +55,7 @@ export class IamTokenCredentials implements CredentialProvider {
     }
   }
 
-  async get(opts: { forceRefresh?: boolean } = {}): Promise<DbCredentials> {
+  async get(opts: { forceRefresh?: boolean; deadline?: number } = {}): Promise<DbCredentials> {
     const t = this.now();
     if (!opts.forceRefresh && this.cached && t < this.cached.reuseUntil) {
       return { user: this.opts.user, password: this.cached.token };
@@ -92,13 +93,31 @@ export function createRdsSigner(opts: { hostname: string; port: number; user: st
 export type SecretFetcher = (opts: { forceFetch: boolean }) => Promise<unknown>;
 
 /**
- * The real fetcher: Powertools Parameters `getSecret` (one module-scope SecretsProvider and its
+ * The real fetcher: a Powertools Parameters `SecretsProvider` (one per execution environment, with its
  * SecretsManagerClient, reused by warm invocations), cached for `maxAgeSeconds`, JSON-parsed.
+ *
+ * The client gets socket-level timeouts (`connectionTimeout`, `requestTimeout` of the SDK's Node HTTP
+ * handler) and one attempt, so an endpoint that accepts the connection and never answers releases the
+ * socket; {@link SecretCredentials} additionally bounds the whole call by SECRET_TIMEOUT_MS.
+ * https://docs.aws.amazon.com/sdk-for-javascript/v3/developer-guide/node-configuring-maxsockets.html
  */
-export function powertoolsSecretFetcher(secretArn: string, maxAgeSeconds: number): SecretFetcher {
+export function powertoolsSecretFetcher(secretArn: string, maxAgeSeconds: number, timeoutMs = 3000): SecretFetcher {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { getSecret } = require('@aws-lambda-powertools/parameters/secrets') as typeof import('@aws-lambda-powertools/parameters/secrets');
-  return ({ forceFetch }) => getSecret(secretArn, { maxAge: maxAgeSeconds, forceFetch, transform: 'json' });
+  const { SecretsProvider } = require('@aws-lambda-powertools/parameters/secrets') as typeof import('@aws-lambda-powertools/parameters/secrets');
+  const provider = new SecretsProvider({
+    clientConfig: { maxAttempts: 1, requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs } },
+  });
+  return ({ forceFetch }) => provider.get(secretArn, { maxAge: maxAgeSeconds, forceFetch, transform: 'json' });
+}
+
+/** Rejects with `onTimeout()` if `p` has not settled within `ms` (the timer never keeps the process alive). */
+export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, ms));
+    timer.unref?.();
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 export interface SecretCredentialsOptions {
@@ -106,6 +125,8 @@ export interface SecretCredentialsOptions {
   readonly secretArn: string;
   readonly fetch: SecretFetcher;
   readonly logger?: Logger;
+  /** One secret fetch must finish within this (SECRET_TIMEOUT_MS). @default 3000 */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -120,11 +141,22 @@ export class SecretCredentials implements CredentialProvider {
 
   constructor(private readonly opts: SecretCredentialsOptions) {}
 
-  async get(opts: { forceRefresh?: boolean } = {}): Promise<DbCredentials> {
+  async get(opts: { forceRefresh?: boolean; deadline?: number } = {}): Promise<DbCredentials> {
     let value: unknown;
+    const limit = this.opts.timeoutMs ?? 3000;
+    const ms = opts.deadline === undefined ? limit : Math.min(limit, opts.deadline - Date.now());
     try {
-      value = await this.opts.fetch({ forceFetch: opts.forceRefresh === true });
+      value = await withTimeout(
+        this.opts.fetch({ forceFetch: opts.forceRefresh === true }),
+        ms,
+        () =>
+          new DatabaseUnavailableError(
+            `Secrets Manager did not answer within ${ms} ms (SECRET_TIMEOUT_MS=${limit}${ms < limit ? ', cut to what is left of the invocation' : ''}) reading secret ${this.opts.secretArn}. ` +
+              'Check the route to Secrets Manager: its interface endpoint (security group admits this function on 443, private DNS on) or the NAT path.',
+          ),
+      );
     } catch (e) {
+      if (e instanceof DatabaseUnavailableError) throw e;
       throw new DatabaseUnavailableError(
         `could not read secret ${this.opts.secretArn}: ${(e as Error).message}. Check secretsmanager:GetSecretValue (and kms:Decrypt) on the function role and the Secrets Manager VPC endpoint.`,
         { cause: e },

@@ -8,6 +8,8 @@
  * - `AppSecretArn`: the application role's secret (JSON: username, password).
  * - `DatabaseName`: the database to grant CONNECT on and create schema `app` in.
  * - `SchemaName` (optional): @default 'app'
+ * - `StatementTimeoutMs`, `IdleInTransactionTimeoutMs` (optional, integer strings): the role's default
+ *   `statement_timeout` / `idle_in_transaction_session_timeout` (ALTER ROLE … SET), applied on Create and Update.
  *
  * Create: create the role (LOGIN, the app secret's current password) or, if it already exists,
  * set that password; grant CONNECT; create schema `app` owned by the role. Running it twice is
@@ -78,6 +80,17 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, deps: Bo
   const appArn = str('AppSecretArn');
   const databaseName = str('DatabaseName');
   const schemaName = str('SchemaName', false) ?? 'app';
+  const msProp = (k: string): number | undefined => {
+    const v = str(k, false);
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) {
+      problems.push(`ResourceProperties.${k} must be an integer number of milliseconds, got "${v.slice(0, 40)}"`);
+      return undefined;
+    }
+    return Number(v);
+  };
+  const statementTimeoutMs = msProp('StatementTimeoutMs');
+  const idleInTransactionTimeoutMs = msProp('IdleInTransactionTimeoutMs');
   if (problems.length > 0) throw new Error(`db-bootstrap: ${problems.join('; ')}`);
 
   const fetch = deps.fetchSecret ?? defaultFetch;
@@ -122,6 +135,8 @@ export async function onEvent(event: CloudFormationCustomResourceEvent, deps: Bo
       databaseName: databaseName!,
       schemaName,
       setPasswordIfExists: event.RequestType === 'Create',
+      statementTimeoutMs,
+      idleInTransactionTimeoutMs,
     });
     log().info('application role ready', { role: app.username, database: databaseName, ...result });
     return {

@@ -21,11 +21,17 @@ export class ConfigurationError extends Error {
   }
 }
 
-/** The database (proxy) could not be reached or dropped the connection. Retry later; check the proxy/cluster. */
+/**
+ * The database (proxy) could not be reached, refused the connection (e.g. its pool is exhausted), dropped
+ * the connection, or the credentials could not be obtained in time. Retry later; check the proxy/cluster.
+ * `code` is the SQLSTATE when the proxy or database answered with an error.
+ */
 export class DatabaseUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly code?: string;
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
     super(message, options);
     this.name = 'DatabaseUnavailableError';
+    this.code = options?.code;
   }
 }
 
@@ -66,4 +72,15 @@ export function sqlState(err: unknown): string | undefined {
 export function isAuthFailure(err: unknown): boolean {
   const s = sqlState(err);
   return s !== undefined && AUTH_FAILURE_SQLSTATES.has(s);
+}
+
+/** At most `max` characters of caller input for a log line or an error message, with the original length. */
+export function echo(value: unknown, max = 80): string {
+  let s: string;
+  try {
+    s = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  } catch {
+    s = String(value);
+  }
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
 }

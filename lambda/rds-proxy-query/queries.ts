@@ -1,4 +1,4 @@
-import { BadRequestError } from './errors';
+import { BadRequestError, echo } from './errors';
 
 /**
  * The only statements this function runs: a small allowlist of read-only, parameterized queries.
@@ -25,7 +25,7 @@ export interface ResolvedQuery {
 function noParams(name: string) {
   return (params: Record<string, unknown>): unknown[] => {
     const keys = Object.keys(params);
-    if (keys.length > 0) throw new BadRequestError(`query "${name}" takes no params, got: ${keys.join(', ')}`);
+    if (keys.length > 0) throw new BadRequestError(`query "${name}" takes no params, got: ${echo(keys.join(', '))}`);
     return [];
   };
 }
@@ -61,14 +61,14 @@ export const QUERIES: Readonly<Record<string, QueryDefinition>> = {
     bind(params) {
       const unknown = Object.keys(params).filter((k) => k !== 'schema' && k !== 'limit');
       const problems: string[] = [];
-      if (unknown.length > 0) problems.push(`unknown params: ${unknown.join(', ')} (allowed: schema, limit)`);
+      if (unknown.length > 0) problems.push(`unknown params: ${echo(unknown.join(', '))} (allowed: schema, limit)`);
       const schema = params.schema ?? 'public';
       if (typeof schema !== 'string' || !IDENTIFIER.test(schema)) {
-        problems.push(`params.schema must be an identifier matching ${IDENTIFIER} (e.g. "app"), got ${JSON.stringify(schema)}`);
+        problems.push(`params.schema must be an identifier matching ${IDENTIFIER} (e.g. "app"), got ${echo(schema)}`);
       }
       const limit = params.limit ?? 100;
       if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
-        problems.push(`params.limit must be an integer from 1 to 1000, got ${JSON.stringify(limit)}`);
+        problems.push(`params.limit must be an integer from 1 to 1000, got ${echo(limit)}`);
       }
       if (problems.length > 0) throw new BadRequestError(`query "tables": ${problems.join('; ')}`);
       return [schema, limit];
@@ -86,14 +86,14 @@ export function resolveQuery(event: unknown): ResolvedQuery {
   }
   const e = event as Record<string, unknown>;
   const extra = Object.keys(e).filter((k) => k !== 'query' && k !== 'params');
-  if (extra.length > 0) throw new BadRequestError(`unexpected event fields: ${extra.join(', ')} (allowed: query, params)`);
+  if (extra.length > 0) throw new BadRequestError(`unexpected event fields: ${echo(extra.join(', '))} (allowed: query, params)`);
   const name = e.query;
   if (typeof name !== 'string' || !Object.prototype.hasOwnProperty.call(QUERIES, name)) {
-    throw new BadRequestError(`unknown query ${JSON.stringify(name)}; allowed queries: ${Object.keys(QUERIES).join(', ')}`);
+    throw new BadRequestError(`unknown query ${echo(name)}; allowed queries: ${Object.keys(QUERIES).join(', ')}`);
   }
   const params = e.params ?? {};
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
-    throw new BadRequestError(`params must be an object, got ${JSON.stringify(params)}`);
+    throw new BadRequestError(`params must be an object, got ${echo(params)}`);
   }
   const def = QUERIES[name];
   return { name, sql: def.sql, values: def.bind(params as Record<string, unknown>) };

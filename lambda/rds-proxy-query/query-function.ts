@@ -59,8 +59,9 @@ export function createQueryRuntime(config: QueryFunctionConfig, o: QueryRuntimeO
       : new SecretCredentials({
           user: config.user,
           secretArn: config.secretArn ?? '',
-          fetch: o.fetchSecret ?? powertoolsSecretFetcher(config.secretArn ?? '', config.secretCacheTtlSeconds),
+          fetch: o.fetchSecret ?? powertoolsSecretFetcher(config.secretArn ?? '', config.secretCacheTtlSeconds, config.secretTimeoutMs),
           logger,
+          timeoutMs: config.secretTimeoutMs,
         });
   const connection = new ConnectionManager({
     host: config.host,
@@ -70,13 +71,14 @@ export function createQueryRuntime(config: QueryFunctionConfig, o: QueryRuntimeO
     ssl: tlsOptions(config.tlsCaFile),
     connectTimeoutMs: config.connectTimeoutMs,
     queryTimeoutMs: config.queryTimeoutMs,
+    borrowTimeoutMs: config.borrowTimeoutMs,
     logger,
   });
   return { config, credentials, connection, logger };
 }
 
 /** Runs one validated request on the runtime's connection. */
-export function runQuery(rt: QueryRuntime, event: unknown): Promise<QueryResponse> {
+export function runQuery(rt: QueryRuntime, event: unknown, deadline?: number): Promise<QueryResponse> {
   let q: ReturnType<typeof resolveQuery>;
   try {
     q = resolveQuery(event);
@@ -84,7 +86,7 @@ export function runQuery(rt: QueryRuntime, event: unknown): Promise<QueryRespons
     return Promise.reject(e);
   }
   const t0 = performance.now();
-  return rt.connection.query(q.sql, q.values).then((res) => {
+  return rt.connection.query(q.sql, q.values, { deadline }).then((res) => {
     const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
     rt.logger.debug('query done', { query: q.name, rowCount: res.rowCount, durationMs });
     return { query: q.name, rowCount: res.rowCount ?? res.rows.length, rows: res.rows, durationMs };
@@ -96,7 +98,15 @@ export function runQuery(rt: QueryRuntime, event: unknown): Promise<QueryRespons
  * invocation with a ConfigurationError that names the variables, instead of an opaque init
  * crash) and keeps it for every later invocation of this execution environment.
  */
-export function createQueryHandler(init: () => QueryRuntime): (event: unknown) => Promise<QueryResponse> {
+/** What the handler reads from the Lambda context: the time left, to keep every remote call inside it. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** Time kept back from the invocation's end so the typed error (and its log line) still gets out. */
+export const DEADLINE_RESERVE_MS = 250;
+
+export function createQueryHandler(init: () => QueryRuntime): (event: unknown, context?: InvocationContext) => Promise<QueryResponse> {
   let rt: QueryRuntime | undefined;
   const onError = (e: unknown): never => {
     const err = e as Error;
@@ -105,13 +115,14 @@ export function createQueryHandler(init: () => QueryRuntime): (event: unknown) =
     throw e;
   };
   // A plain promise chain rather than another async/await layer: this is the warm path.
-  return (event: unknown) => {
+  return (event: unknown, context?: InvocationContext) => {
+    const deadline = typeof context?.getRemainingTimeInMillis === 'function' ? Date.now() + context.getRemainingTimeInMillis() - DEADLINE_RESERVE_MS : undefined;
     try {
       rt ??= init();
     } catch (e) {
       return Promise.reject(e);
     }
-    return runQuery(rt, event).catch(onError);
+    return runQuery(rt, event, deadline).catch(onError);
   };
 }
 

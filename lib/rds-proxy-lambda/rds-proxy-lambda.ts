@@ -23,6 +23,7 @@ import {
   custom_resources as cr,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { timeoutBudget } from './budget';
 
 /** How the query Lambda authenticates to RDS Proxy. */
 export type CredentialMode = 'iam' | 'secret';
@@ -95,6 +96,14 @@ export interface RdsProxyLambdaProps {
    */
   readonly existingVpc?: ec2.IVpc;
   /**
+   * The Secrets Manager interface endpoint of `existingVpc`. The bootstrap and rotation functions (and the
+   * query function in secret mode) get HTTPS egress to its security groups, and the endpoint admits them.
+   * @default - an interface endpoint for the `secretsmanager` service on `existingVpc` found in this app
+   *   (by its service, whatever its construct id); if there is none, HTTPS egress to 0.0.0.0/0, which reaches
+   *   Secrets Manager through the VPC's NAT (AWS publishes no managed prefix list for Secrets Manager)
+   */
+  readonly secretsManagerEndpoint?: ec2.IInterfaceVpcEndpoint;
+  /**
    * Subnets for the cluster, proxy and functions.
    * @default - the new VPC's isolated subnets; with `existingVpc`, its isolated subnets if it has any,
    *   otherwise its private subnets with egress
@@ -158,11 +167,25 @@ export interface RdsProxyLambdaProps {
    */
   readonly rotationInterval?: Duration;
   /**
-   * How long a client waits for a pooled connection before the proxy times out (RDS accepts 1–3600 s; must be
-   * shorter than `functionTimeout` so a saturated pool fails the invocation with a clear error).
-   * @default - half of `functionTimeout`, at most 30 seconds (7 s with the default 15 s function timeout)
+   * How long a client waits for a pooled connection before the proxy answers with an error (RDS accepts
+   * 1–3600 s). The function's connect and query timeouts are set above it (borrow + 1 s, borrow + statement
+   * timeout + 1 s) so a saturated pool returns the proxy's error, not a client timeout; synth fails when
+   * secret fetch + connect + query + 1 s does not fit in `functionTimeout` (see `budget.ts`).
+   * @default - (functionTimeout − secret fetch − 3 s) / 3, whole seconds, 1–30 (3 s with the default 15 s function timeout)
    */
   readonly borrowTimeout?: Duration;
+  /**
+   * Default `statement_timeout` of the application role (`ALTER ROLE … SET`, applied by the server at login,
+   * so it does not pin proxy sessions). Below the function's query timeout, so a query blocked by a lock is
+   * cancelled by the server and the connection stays usable.
+   * @default - what the budget leaves: functionTimeout − secret fetch − 3 s − 2 × borrowTimeout, at most 5 minutes (4.5 s by default)
+   */
+  readonly statementTimeout?: Duration;
+  /**
+   * Default `idle_in_transaction_session_timeout` of the application role; must be below the query timeout.
+   * @default - the statement timeout
+   */
+  readonly idleInTransactionSessionTimeout?: Duration;
   /**
    * Maximum share of the database's `max_connections` the proxy may open (1–100).
    * @default - 90 (leaves headroom for administration and rotation)
@@ -188,6 +211,23 @@ export interface RdsProxyLambdaProps {
    * @default - 512
    */
   readonly functionMemoryMb?: number;
+  /**
+   * Reserved concurrency of the query function, which caps how many execution environments — each holding
+   * one client connection to the proxy, and one database connection while its session is pinned — exist at
+   * once. `false` reserves nothing (the account's unreserved pool applies).
+   * @default - min(100, floor(0.8 × maxDatabaseConnections × maxConnectionsPercent / 100)): 80% of the
+   *   proxy's database connection budget (20% left for other clients of the proxy), at most 100 so a default
+   *   deploy fits an account with the standard 1,000 concurrency (Lambda keeps 100 unreserved); pass `false`
+   *   in accounts with a lower concurrency quota
+   */
+  readonly reservedConcurrency?: number | false;
+  /**
+   * `max_connections` of the writer, for the connections alarm and the reserved-concurrency default.
+   * @default - for the kit's Serverless v2 writer LEAST(maxACU × 2 GiB / 9531392, 5000) (Aurora PostgreSQL's
+   *   default formula on the memory of the maximum capacity, 901 for 4 ACU); 100 for an existing or
+   *   provisioned cluster (synth warns: set it from `SHOW max_connections`)
+   */
+  readonly maxDatabaseConnections?: number;
   /**
    * Retention of the Lambda and database log groups.
    * @default - one month
@@ -227,19 +267,27 @@ export class RdsProxyLambda extends Construct {
   public readonly fn: nodejs.NodejsFunction;
   public readonly alarmTopic: sns.ITopic;
   public readonly alarms: cloudwatch.Alarm[] = [];
+  /** Every alarm of this construct is named `<alarmNamePrefix>-<id>`; the topic and key policies allow exactly those. */
+  public readonly alarmNamePrefix: string;
   public readonly appUsername: string;
   public readonly databaseName: string;
   public readonly credentialMode: CredentialMode;
   /** Security group of the Lambda; add other clients with `grantConnect` + `allowProxyFrom`. */
   public readonly functionSecurityGroup: ec2.SecurityGroup;
   public readonly proxySecurityGroup: ec2.SecurityGroup;
+  /** The query function's reserved concurrency (undefined when `reservedConcurrency: false`). */
+  public readonly reservedConcurrency?: number;
+  /** `max_connections` the alarms and the concurrency default assume. */
+  public readonly maxDatabaseConnections: number;
 
-  private readonly endpointSecurityGroup?: ec2.ISecurityGroup;
+  /** The Secrets Manager interface endpoint the functions use, if the VPC has one. */
+  private readonly smEndpoint?: ec2.IInterfaceVpcEndpoint;
 
   constructor(scope: Construct, id: string, props: RdsProxyLambdaProps = {}) {
     super(scope, id);
     validateProps(this, props);
 
+    const budget = timeoutBudget(budgetInput(props)).budget;
     this.credentialMode = props.credentialMode ?? 'iam';
     this.appUsername = props.appUsername ?? 'app_user';
     this.databaseName = props.existingDatabaseName ?? props.clusterProps?.databaseName ?? 'appdb';
@@ -282,19 +330,28 @@ export class RdsProxyLambda extends Construct {
         restrictDefaultSecurityGroup: true,
       });
       this.vpc = vpc;
+      // The flow-log delivery role trusts vpc-flow-logs.amazonaws.com only for this account's flow logs.
+      // https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html
+      const flowRole = vpc.node.tryFindChild('all')?.node.tryFindChild('IAMRole')?.node.defaultChild as iam.CfnRole | undefined;
+      if (flowRole) {
+        const stack = Stack.of(this);
+        flowRole.addPropertyOverride('AssumeRolePolicyDocument.Statement.0.Condition', {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:ec2:${stack.region}:${stack.account}:vpc-flow-log/*` },
+        });
+      }
       const endpointSg = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
         vpc,
         description: 'Secrets Manager interface endpoint: HTTPS from the kit functions only',
         allowAllOutbound: false,
       });
-      vpc.addInterfaceEndpoint('SecretsManagerEndpoint', {
+      this.smEndpoint = vpc.addInterfaceEndpoint('SecretsManagerEndpoint', {
         service: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
         privateDnsEnabled: true,
         securityGroups: [endpointSg],
         open: false,
         subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       });
-      this.endpointSecurityGroup = endpointSg;
     }
     const subnets: ec2.SubnetSelection =
       props.vpcSubnets ??
@@ -303,6 +360,23 @@ export class RdsProxyLambda extends Construct {
         : props.existingVpc.isolatedSubnets.length > 0
           ? { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
           : { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS });
+
+    if (props.existingVpc) {
+      this.smEndpoint = props.secretsManagerEndpoint ?? findSecretsManagerEndpoint(this, props.existingVpc);
+      if (!this.smEndpoint) {
+        const isolatedOnly = subnets.subnetType === ec2.SubnetType.PRIVATE_ISOLATED || (props.vpcSubnets === undefined && props.existingVpc.isolatedSubnets.length > 0);
+        if (isolatedOnly) {
+          Annotations.of(this).addWarningV2(
+            'db-ops-kit:secretsManagerUnreachable',
+            'existingVpc: no Secrets Manager interface endpoint found and the chosen subnets are isolated; isolated subnets have no route to the Secrets Manager service, so bootstrap and rotation will time out. Add an interface endpoint (pass it as secretsManagerEndpoint) or use subnets with NAT.',
+          );
+        } else {
+          Annotations.of(this).addInfo(
+            'existingVpc has no Secrets Manager interface endpoint in this app (pass secretsManagerEndpoint if it has one): the functions that call Secrets Manager get HTTPS egress to 0.0.0.0/0 and reach it through the VPC\'s NAT.',
+          );
+        }
+      }
+    }
 
     // Both rotation functions: PostgreSQL to the cluster (added by SecretRotation) and HTTPS to Secrets Manager.
     const rotationSg = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
@@ -316,6 +390,11 @@ export class RdsProxyLambda extends Construct {
     // ---- cluster ---------------------------------------------------------------------------------------
     let clusterSecurityGroups: ec2.ISecurityGroup[];
     let masterRotation: secretsmanager.SecretRotation | undefined;
+    // Aurora PostgreSQL's default max_connections is LEAST(DBInstanceClassMemory/9531392, 5000); a Serverless v2
+    // writer sizes it from the memory of its maximum capacity (1 ACU ≈ 2 GiB).
+    // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/AuroraPostgreSQL.Managing.html#AuroraPostgreSQL.Managing.MaxConnections
+    // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-serverless-v2.setting-capacity.html
+    let derivedMaxConnections: number | undefined;
     if (props.existingCluster) {
       this.cluster = props.existingCluster;
       this.masterSecret = props.existingMasterSecret!;
@@ -337,6 +416,13 @@ export class RdsProxyLambda extends Construct {
       const piSettings = { enablePerformanceInsights: true, performanceInsightEncryptionKey: this.encryptionKey };
       const writer =
         cp.instances?.writer ?? rds.ClusterInstance.serverlessV2('writer', { autoMinorVersionUpgrade: true });
+      // A writer made with ClusterInstance.serverlessV2 carries instance type `db.serverless` (aws-cdk-lib keeps it
+      // in the instance's props; anything else — provisioned or unknown — falls back to maxDatabaseConnections).
+      const writerType = (writer as unknown as { props?: { instanceType?: { type?: string } } }).props?.instanceType?.type;
+      if (!cp.instances?.writer || writerType === 'SERVERLESS_V2') {
+        const maxAcu = cp.serverlessV2MaxCapacity ?? 4;
+        derivedMaxConnections = Math.min(5000, Math.floor((maxAcu * 2 * 1024 ** 3) / 9531392));
+      }
       const clusterIdentifier = cp.clusterIdentifier ?? Names.uniqueResourceName(this, { maxLength: 60, separator: '-' }).toLowerCase();
       // Created before the cluster so RDS writes into a KMS-encrypted group with retention (instead of creating an
       // AWS-encrypted one that CDK's log-retention helper would have to adjust afterwards).
@@ -424,7 +510,11 @@ export class RdsProxyLambda extends Construct {
     }
     this.allowToSecretsManager(bootstrapSg);
     const providerLogs = new logs.LogGroup(this, 'BootstrapProviderLogs', { retention: logRetention, encryptionKey: this.encryptionKey });
-    const provider = new cr.Provider(this, 'BootstrapProvider', { onEventHandler: bootstrapFn, logGroup: providerLogs });
+    const provider = new cr.Provider(this, 'BootstrapProvider', {
+      onEventHandler: bootstrapFn,
+      logGroup: providerLogs,
+      frameworkOnEventRole: this.scopedFunctionRole('BootstrapProviderRole', providerLogs, false),
+    });
     const bootstrap = new CustomResource(this, 'AppRoleBootstrap', {
       serviceToken: provider.serviceToken,
       resourceType: 'Custom::DbOpsAppRole',
@@ -432,6 +522,9 @@ export class RdsProxyLambda extends Construct {
         MasterSecretArn: this.masterSecret.secretArn,
         AppSecretArn: attachedAppSecret.secretArn,
         DatabaseName: this.databaseName,
+        // Server-side limits below the function's client query timeout (see budget.ts).
+        StatementTimeoutMs: String(budget.statementMs),
+        IdleInTransactionTimeoutMs: String(budget.idleInTransactionMs),
       },
     });
     // Narrow dependencies (the CfnDBCluster and its writer, not every child of the constructs) avoid a cycle
@@ -478,8 +571,7 @@ export class RdsProxyLambda extends Construct {
       securityGroups: [this.proxySecurityGroup],
       requireTLS: true,
       iamAuth: this.credentialMode === 'iam',
-      borrowTimeout:
-        props.borrowTimeout ?? Duration.seconds(Math.max(1, Math.min(30, Math.floor((props.functionTimeout ?? Duration.seconds(15)).toSeconds() / 2)))),
+      borrowTimeout: props.borrowTimeout ?? Duration.millis(budget.borrowMs),
       maxConnectionsPercent: props.maxConnectionsPercent ?? 90,
       maxIdleConnectionsPercent: props.maxIdleConnectionsPercent ?? 50,
       idleClientTimeout: props.idleClientTimeout ?? Duration.minutes(30),
@@ -494,18 +586,27 @@ export class RdsProxyLambda extends Construct {
       allowAllOutbound: false,
     });
     this.allowProxyFrom(this.functionSecurityGroup);
+    this.maxDatabaseConnections = props.maxDatabaseConnections ?? derivedMaxConnections ?? 100;
+    if (props.maxDatabaseConnections === undefined && derivedMaxConnections === undefined) {
+      Annotations.of(this).addWarningV2(
+        'db-ops-kit:maxDatabaseConnections',
+        'maxDatabaseConnections is assumed to be 100 (existing or provisioned cluster): set it from `SHOW max_connections` so the connections alarm and the reserved concurrency fit the database.',
+      );
+    }
+    const proxyConnections = Math.floor((this.maxDatabaseConnections * (props.maxConnectionsPercent ?? 90)) / 100);
+    this.reservedConcurrency =
+      props.reservedConcurrency === false ? undefined : (props.reservedConcurrency ?? Math.max(1, Math.min(100, Math.floor(0.8 * proxyConnections))));
     const timeout = props.functionTimeout ?? Duration.seconds(15);
-    const timeoutMs = timeout.toMilliseconds();
-    // Worst case inside one invocation: a dead reused connection is replaced (connect), the login is refused
-    // after a rotation (connect again with refreshed credentials), then the query runs. 3 × connect + query
-    // stays below the function timeout, so the caller gets a typed error rather than a Lambda timeout.
-    const connectTimeoutMs = Math.min(5000, Math.floor(timeoutMs / 6));
-    const queryTimeoutMs = Math.floor(timeoutMs * 0.4);
+    // Connect and query timeouts sit above the proxy's borrow timeout (see budget.ts): a saturated pool
+    // answers with the proxy's error before the client gives up.
+    const connectTimeoutMs = budget.connectMs;
+    const queryTimeoutMs = budget.queryMs;
     this.fn = new nodejs.NodejsFunction(this, 'QueryFunction', {
       ...this.functionDefaults(logRetention, 'index.ts', 'handler'),
       description: 'db-ops-kit: queries Aurora PostgreSQL through RDS Proxy with a reused connection',
       timeout,
       memorySize: props.functionMemoryMb ?? 512,
+      reservedConcurrentExecutions: this.reservedConcurrency,
       vpc: this.vpc,
       vpcSubnets: subnets,
       securityGroups: [this.functionSecurityGroup],
@@ -517,6 +618,8 @@ export class RdsProxyLambda extends Construct {
         CREDENTIAL_MODE: this.credentialMode,
         CONNECT_TIMEOUT_MS: String(connectTimeoutMs),
         QUERY_TIMEOUT_MS: String(queryTimeoutMs),
+        SECRET_TIMEOUT_MS: String(budget.secretMs),
+        BORROW_TIMEOUT_MS: String(budget.borrowMs),
         SECRET_CACHE_TTL_SECONDS: '300',
         POWERTOOLS_SERVICE_NAME: 'db-ops-kit-rds-proxy-query',
         ...(this.credentialMode === 'secret' ? { SECRET_ARN: attachedAppSecret.secretArn } : {}),
@@ -533,18 +636,14 @@ export class RdsProxyLambda extends Construct {
     this.alarmTopic =
       props.alarmTopic ??
       new sns.Topic(this, 'AlarmTopic', { displayName: 'db-ops-kit RDS Proxy + Lambda alarms', masterKey: this.encryptionKey, enforceSSL: true });
-    if (!props.alarmTopic) {
-      // CloudWatch alarms publish to the encrypted topic.
-      this.addKeyPolicy(
-        new iam.PolicyStatement({
-          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-          resources: ['*'],
-          conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-        }),
-      );
-    }
-    this.createAlarms(timeout);
+    // Alarms get names under one prefix, so the topic and key policies can name exactly these alarms in
+    // aws:SourceArn (confused-deputy protection) instead of every alarm of the account.
+    this.alarmNamePrefix = Names.uniqueResourceName(this, { maxLength: 200, separator: '-' });
+    this.allowAlarmDelivery(!props.alarmTopic);
+    this.createAlarms(timeout, proxyConnections, [
+      ['AppSecretRotation', appRotation],
+      ['MasterSecretRotation', masterRotation],
+    ]);
     this.acknowledgeFindings(bootstrapFn, provider);
   }
 
@@ -562,12 +661,63 @@ export class RdsProxyLambda extends Construct {
       ack(fn, 'Serverless-LambdaLatestVersion', 'The kit targets nodejs22.x, the runtime its handlers are tested and benchmarked on; raise it together with the test matrix.');
       ack(fn, 'Serverless-LambdaDLQ', 'Invoked synchronously (by the caller or the custom-resource framework), so errors return to the caller; a DLQ only applies to asynchronous invocations.');
     }
+    for (const roleId of ['index-role', 'db-bootstrap-role']) {
+      ack(
+        this.node.tryFindChild(roleId),
+        'AwsSolutions-IAM5[Resource::*]',
+        'Lambda VPC networking (ec2:CreateNetworkInterface, DescribeNetworkInterfaces, DescribeSubnets, DeleteNetworkInterface, Assign/UnassignPrivateIpAddresses) and X-Ray (PutTraceSegments, PutTelemetryRecords) support no resource-level scoping; logs actions are scoped to the function\'s own log group.',
+      );
+    }
+    ack(
+      this.node.tryFindChild('BootstrapProviderRole'),
+      `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(bootstrapFn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+      'CDK Provider framework: invoking any version/alias of the one bootstrap function it fronts.',
+    );
     ack(frameworkFn, basic, 'CDK Provider framework function: the managed policy only lets it write its own logs.');
     ack(frameworkFn, `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(bootstrapFn.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`, 'CDK Provider framework: invoking any version/alias of the one bootstrap function it fronts.');
     ack(frameworkFn, 'AwsSolutions-L1', 'Runtime chosen by the CDK Provider framework and upgraded with aws-cdk-lib.');
     ack(frameworkFn, 'Serverless-LambdaDefaultMemorySize', 'CDK Provider framework function; it only relays the CloudFormation event to the bootstrap function.');
     ack(frameworkFn, 'Serverless-LambdaDLQ', 'CDK Provider framework function, invoked synchronously by CloudFormation; failures are reported to the stack.');
     ack(frameworkFn, 'Serverless-LambdaTracing', 'CDK Provider framework function: it relays one deploy-time event; the bootstrap function it calls is traced.');
+  }
+
+  /**
+   * CloudWatch must be allowed to publish to the topic and to use the topic's key. A topic policy replaces
+   * SNS's default policy (which names only the owner account), so without this Allow no alarm notifies
+   * anyone; an SSE topic additionally needs kms:GenerateDataKey* and kms:Decrypt for the publisher.
+   * Both are scoped to this account and to this construct's alarms (aws:SourceAccount, aws:SourceArn).
+   * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
+   * https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+   */
+  private allowAlarmDelivery(ownTopic: boolean): void {
+    const stack = Stack.of(this);
+    const conditions = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:${this.alarmNamePrefix}-*` },
+    };
+    const principal = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    const { statementAdded } = this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({ sid: 'CloudWatchAlarmsPublish', principals: [principal], actions: ['sns:Publish'], resources: [this.alarmTopic.topicArn], conditions }),
+    );
+    if (!statementAdded) {
+      Annotations.of(this).addWarningV2(
+        'db-ops-kit:alarmTopicPolicy',
+        `alarmTopic is imported, so its policy cannot be changed here: it must allow cloudwatch.amazonaws.com to sns:Publish (aws:SourceArn ${conditions.ArnLike['aws:SourceArn']}), and if it is KMS-encrypted its key must allow kms:GenerateDataKey* and kms:Decrypt — otherwise no alarm notifies anyone.`,
+      );
+    }
+    if (ownTopic) {
+      this.addKeyPolicy(
+        new iam.PolicyStatement({
+          sid: 'CloudWatchAlarmsUseTopicKey',
+          principals: [principal],
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          resources: ['*'],
+          conditions,
+        }),
+      );
+    } else {
+      Annotations.of(this).addInfo('alarmTopic is yours: if it is encrypted with a customer managed key, that key must allow cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt.');
+    }
   }
 
   private addKeyPolicy(statement: iam.PolicyStatement): void {
@@ -587,31 +737,71 @@ export class RdsProxyLambda extends Construct {
 
   /** Grants `grantee` `rds-db:connect` to the proxy as `dbUser` (IAM mode). */
   public grantConnect(grantee: iam.IGrantable, dbUser: string = this.appUsername): iam.Grant {
+    if (this.credentialMode === 'secret') {
+      Annotations.of(this).addWarningV2(
+        'db-ops-kit:grantConnectSecretMode',
+        `grantConnect(${grantee.grantPrincipal}) in secret mode: the proxy's IAM authentication is DISABLED, so rds-db:connect lets nobody in. Grant read on appSecret instead (pattern.appSecret.grantRead(...)), or use credentialMode 'iam'.`,
+      );
+    }
     return this.proxy.grantConnect(grantee, dbUser);
   }
 
   private secretsEndpoint(): ec2.IInterfaceVpcEndpoint | undefined {
-    return this.vpc.node.tryFindChild('SecretsManagerEndpoint') as ec2.IInterfaceVpcEndpoint | undefined;
+    return this.smEndpoint;
   }
 
+  /**
+   * HTTPS to Secrets Manager: to the interface endpoint's security groups when the VPC has one (and the
+   * endpoint admits `sg`), otherwise to the public service endpoint through NAT. Secrets Manager has no
+   * AWS-managed prefix list (https://docs.aws.amazon.com/vpc/latest/userguide/working-with-aws-managed-prefix-lists.html),
+   * and its public IPs are not stable, so the rule is 0.0.0.0/0 on 443 only.
+   */
   private allowToSecretsManager(sg: ec2.SecurityGroup): void {
-    if (this.endpointSecurityGroup) {
-      sg.connections.allowTo(this.endpointSecurityGroup, ec2.Port.tcp(443), 'HTTPS to the Secrets Manager endpoint');
+    if (this.smEndpoint) {
+      sg.connections.allowTo(this.smEndpoint, ec2.Port.tcp(443), 'HTTPS to the Secrets Manager endpoint');
     } else {
-      // Bring-your-own VPC: the endpoint (or NAT) is the owner's; allow HTTPS within the VPC only.
-      sg.addEgressRule(ec2.Peer.ipv4(this.vpc.vpcCidrBlock), ec2.Port.tcp(443), 'HTTPS to Secrets Manager inside the VPC');
+      sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to Secrets Manager through NAT (no interface endpoint; no AWS-managed prefix list exists for it)');
     }
+  }
+
+  /**
+   * An execution role that may write only to `logGroup` (instead of AWSLambdaBasicExecutionRole /
+   * AWSLambdaVPCAccessExecutionRole, whose logs actions cover every log group of the account), plus, for a
+   * VPC function, the network-interface actions Lambda needs; those support no resource-level scoping.
+   * https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions
+   */
+  private scopedFunctionRole(id: string, logGroup: logs.ILogGroup, inVpc: boolean): iam.Role {
+    const role = new iam.Role(this, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
+    if (inVpc) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
+    return role;
   }
 
   private functionDefaults(retention: logs.RetentionDays, file: string, handler: string): nodejs.NodejsFunctionProps {
     const name = file.replace(/\.ts$/, '');
+    const logGroup = new logs.LogGroup(this, `${name}-logs`, { retention, encryptionKey: this.encryptionKey });
     return {
+      role: this.scopedFunctionRole(`${name}-role`, logGroup, true),
       entry: path.join(__dirname, '..', '..', 'lambda', 'rds-proxy-query', file),
       handler,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       tracing: lambda.Tracing.ACTIVE,
-      logGroup: new logs.LogGroup(this, `${name}-logs`, { retention, encryptionKey: this.encryptionKey }),
+      logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       deadLetterQueueEnabled: false,
       bundling: {
@@ -626,7 +816,7 @@ export class RdsProxyLambda extends Construct {
     };
   }
 
-  private createAlarms(timeout: Duration): void {
+  private createAlarms(timeout: Duration, proxyConnections: number, rotations: Array<[string, secretsmanager.SecretRotation | undefined]>): void {
     const action = new cwActions.SnsAction(this.alarmTopic);
     const proxyMetric = (metricName: string, statistic: string) =>
       new cloudwatch.Metric({
@@ -637,7 +827,7 @@ export class RdsProxyLambda extends Construct {
         period: Duration.minutes(1),
       });
     const add = (id: string, props: cloudwatch.AlarmProps) => {
-      const alarm = new cloudwatch.Alarm(this, id, { treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...props });
+      const alarm = new cloudwatch.Alarm(this, id, { alarmName: `${this.alarmNamePrefix}-${id}`, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING, ...props });
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
       this.alarms.push(alarm);
@@ -670,9 +860,26 @@ export class RdsProxyLambda extends Construct {
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
+    // Callers' bad requests (BadRequestError) are their bug, not an outage: counted from the function's own
+    // structured log line ("query failed", errorType) and subtracted from Lambda's Errors before alarming.
+    const badRequests = new logs.MetricFilter(this, 'BadRequestMetricFilter', {
+      logGroup: this.fn.logGroup,
+      filterPattern: logs.FilterPattern.stringValue('$.errorType', '=', 'BadRequestError'),
+      metricNamespace: 'DbOpsKit/RdsProxyLambda',
+      metricName: `${this.alarmNamePrefix}-BadRequests`,
+      metricValue: '1',
+    });
     add('FunctionErrorsAlarm', {
-      alarmDescription: 'The query Lambda returned errors.',
-      metric: this.fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),
+      alarmDescription: 'The query Lambda failed for reasons other than callers\' bad requests (database unavailable, authentication, timeouts, configuration).',
+      metric: new cloudwatch.MathExpression({
+        expression: 'IF(FILL(errors, 0) - FILL(bad, 0) > 0, FILL(errors, 0) - FILL(bad, 0), 0)',
+        usingMetrics: {
+          errors: this.fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }),
+          bad: badRequests.metric({ period: Duration.minutes(1), statistic: 'Sum' }),
+        },
+        period: Duration.minutes(1),
+        label: 'errors other than bad requests',
+      }),
       threshold: 1,
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -691,7 +898,92 @@ export class RdsProxyLambda extends Construct {
       evaluationPeriods: 3,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     });
+    add('FunctionBadRequestsAlarm', {
+      alarmDescription: 'Many callers\' requests are refused as bad (unknown query, bad params): a caller was deployed with a bug. Informational; the errors alarm leaves these out.',
+      metric: badRequests.metric({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 50,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+    const dbMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({ namespace: 'AWS/RDS', metricName, dimensionsMap: { DBClusterIdentifier: this.cluster.clusterIdentifier }, statistic, period: Duration.minutes(1) });
+    add('DatabaseCpuAlarm', {
+      alarmDescription: 'Writer CPU above 80% for 10 minutes: queries queue up; on Serverless v2 capacity is at its maximum or scaling lags.',
+      metric: dbMetric('CPUUtilization', 'Maximum'),
+      threshold: 80,
+      evaluationPeriods: 10,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    add('DatabaseAcuUtilizationAlarm', {
+      alarmDescription: 'Serverless v2 capacity above 90% of serverlessV2MaxCapacity for 10 minutes: the cluster cannot scale further. (No data on provisioned instances.)',
+      metric: dbMetric('ACUUtilization', 'Maximum'),
+      threshold: 90,
+      evaluationPeriods: 10,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    add('DatabaseConnectionsAlarm', {
+      alarmDescription: `Database connections above 90% of max_connections (${this.maxDatabaseConnections}): new connections (proxy, rotation, administration) will be refused.`,
+      metric: dbMetric('DatabaseConnections', 'Maximum'),
+      threshold: Math.floor(this.maxDatabaseConnections * 0.9),
+      evaluationPeriods: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    add('DatabaseFreeableMemoryAlarm', {
+      alarmDescription: 'Writer freeable memory below 256 MiB for 10 minutes: connections and queries are squeezed; the instance may restart.',
+      metric: dbMetric('FreeableMemory', 'Minimum'),
+      threshold: 256 * 1024 * 1024,
+      evaluationPeriods: 10,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    });
+    const clientLimit = 2 * (this.reservedConcurrency ?? proxyConnections);
+    add('ProxyClientConnectionsAlarm', {
+      alarmDescription: `Client connections to the proxy above ${clientLimit} (twice what the query function's concurrency explains): another client or leaking connections.`,
+      metric: proxyMetric('ClientConnections', 'Maximum'),
+      threshold: clientLimit,
+      evaluationPeriods: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    for (const [name, rotation] of rotations) {
+      if (!rotation) continue;
+      // SecretRotation deploys the rotation function from the Serverless Application Repository and exposes it
+      // as the child `RotationLambda` (an imported function named from the application's output).
+      const rotationFn = rotation.node.tryFindChild('RotationLambda') as lambda.IFunction | undefined;
+      if (!rotationFn) continue;
+      add(`${name}ErrorsAlarm`, {
+        alarmDescription: `The ${name === 'AppSecretRotation' ? 'application' : 'master'} secret rotation function failed: the secret may be left with an AWSPENDING version and the password unchanged.`,
+        metric: rotationFn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      });
+    }
   }
+}
+
+/**
+ * The Secrets Manager interface endpoint of `vpc` defined anywhere in this app, found by its service name
+ * (`com.amazonaws.<region>.secretsmanager`, possibly with a token for the region), not by construct id.
+ */
+function findSecretsManagerEndpoint(scope: Construct, vpc: ec2.IVpc): ec2.IInterfaceVpcEndpoint | undefined {
+  for (const c of scope.node.root.node.findAll()) {
+    if (!(c instanceof ec2.InterfaceVpcEndpoint)) continue;
+    const cfn = c.node.defaultChild as ec2.CfnVPCEndpoint | undefined;
+    if (!cfn || cfn.vpcId !== vpc.vpcId) continue;
+    // CDK builds the name as `<prefix>.<region>.secretsmanager<suffix>`, prefix/region/suffix possibly tokens.
+    if (/\.secretsmanager(-fips)?(\$\{Token\[[^\]]+\]\})?$/.test(String(cfn.serviceName))) return c;
+  }
+  return undefined;
+}
+
+/** The timeout budget's input from the props (unresolved durations fall back to their defaults). */
+function budgetInput(props: RdsProxyLambdaProps) {
+  const ms = (d: Duration | undefined) => (d && !d.isUnresolved() ? d.toMilliseconds() : undefined);
+  return {
+    functionTimeoutMs: ms(props.functionTimeout) ?? 15_000,
+    borrowTimeoutMs: ms(props.borrowTimeout),
+    statementTimeoutMs: ms(props.statementTimeout),
+    idleInTransactionTimeoutMs: ms(props.idleInTransactionSessionTimeout),
+  };
 }
 
 /** Collects every problem with the props and throws once, naming the construct path. */
@@ -706,6 +998,9 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   }
   if (!props.existingCluster && (props.existingMasterSecret || props.existingDatabaseName)) {
     problems.push('existingMasterSecret and existingDatabaseName apply only with existingCluster');
+  }
+  if (props.secretsManagerEndpoint && !props.existingVpc) {
+    problems.push('secretsManagerEndpoint applies only with existingVpc (the kit VPC has its own endpoint)');
   }
   if (props.existingVpc && (props.vpcCidr || props.availabilityZones)) {
     problems.push('vpcCidr and availabilityZones configure the new VPC; do not pass them with existingVpc');
@@ -751,8 +1046,16 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   if (fnTimeout !== undefined && (fnTimeout < 1 || fnTimeout > 900)) {
     problems.push(`functionTimeout must be 1–900 seconds, got ${fnTimeout}`);
   }
-  if (borrow !== undefined && borrow >= 1 && borrow <= 3600 && borrow >= (fnTimeout ?? 15)) {
-    problems.push(`borrowTimeout (${borrow} s) must be shorter than functionTimeout (${fnTimeout ?? 15} s), or a saturated pool ends in a Lambda timeout instead of a clear error`);
+  const stmt = seconds(props.statementTimeout);
+  if (stmt !== undefined && (stmt < 0.1 || stmt > 3600)) {
+    problems.push(`statementTimeout must be 100 ms to 1 hour, got ${stmt} s`);
+  }
+  const idleTx = seconds(props.idleInTransactionSessionTimeout);
+  if (idleTx !== undefined && (idleTx < 0.1 || idleTx > 3600)) {
+    problems.push(`idleInTransactionSessionTimeout must be 100 ms to 1 hour, got ${idleTx} s`);
+  }
+  if ((borrow === undefined || (borrow >= 1 && borrow <= 3600)) && (fnTimeout === undefined || (fnTimeout >= 1 && fnTimeout <= 900))) {
+    problems.push(...timeoutBudget(budgetInput(props)).problems);
   }
   const cid = cp?.clusterIdentifier;
   if (known(cid) && (!/^[a-z][a-z0-9-]{0,62}$/.test(cid!) || cid!.includes('--') || cid!.endsWith('-'))) {
@@ -774,14 +1077,19 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   if (rot && !rot.isUnresolved() && (rot.toDays() < 1 || rot.toDays() > 1000)) {
     problems.push(`rotationInterval must be 1–1000 days, got ${rot.toDays()}`);
   }
+  const rc = props.reservedConcurrency;
+  if (rc !== undefined && rc !== false && known(rc) && (!Number.isInteger(rc) || rc < 1)) {
+    problems.push(`reservedConcurrency must be a positive integer or false, got ${rc}`);
+  }
+  const mdc = props.maxDatabaseConnections;
+  if (known(mdc) && (!Number.isInteger(mdc) || mdc! < 1 || mdc! > 262_143)) {
+    problems.push(`maxDatabaseConnections must be an integer 1–262143, got ${mdc}`);
+  }
   if (known(props.functionMemoryMb) && (props.functionMemoryMb! < 128 || props.functionMemoryMb! > 10240)) {
     problems.push(`functionMemoryMb must be 128–10240, got ${props.functionMemoryMb}`);
   }
   if (problems.length > 0) {
     throw new Error(`[${scope.node.path}] invalid RdsProxyLambda props:\n  - ${problems.join('\n  - ')}`);
-  }
-  if (props.existingVpc) {
-    Annotations.of(scope).addInfo('existingVpc: make sure the VPC has a Secrets Manager interface endpoint with private DNS (or NAT) for rotation and bootstrap.');
   }
 }
 

@@ -131,6 +131,28 @@ describe('db-bootstrap onEvent', () => {
     await pg.query('grant connect on database appdb to public');
   });
 
+  test('StatementTimeoutMs / IdleInTransactionTimeoutMs become the role defaults on Create and Update; a bad value is refused', async () => {
+    appSecret = { username: APP, password: 'app-Passw0rd-first' };
+    const settings = async () =>
+      (await pg.query<{ setconfig: string[] }>('select s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1 and s.setdatabase = 0', [APP]))[0]?.setconfig ?? [];
+    await onEvent(event('Create', { StatementTimeoutMs: '4500', IdleInTransactionTimeoutMs: '4000' }), { fetchSecret });
+    expect((await settings()).sort()).toEqual(['idle_in_transaction_session_timeout=4000', 'statement_timeout=4500']);
+    await onEvent(event('Update', { StatementTimeoutMs: '2500', IdleInTransactionTimeoutMs: '2500' }), { fetchSecret });
+    expect((await settings()).sort()).toEqual(['idle_in_transaction_session_timeout=2500', 'statement_timeout=2500']);
+    // What a new session of the role gets from the server (no client SET).
+    const c = await loginAsApp(appSecret.password);
+    try {
+      expect((await c.query('show statement_timeout')).rows[0].statement_timeout).toBe('2500ms');
+    } finally {
+      await c.end();
+    }
+    await expect(onEvent(event('Update', { StatementTimeoutMs: '5s; drop role x' }), { fetchSecret })).rejects.toThrow(/StatementTimeoutMs must be an integer number of milliseconds/);
+    expect((await settings()).sort()).toEqual(['idle_in_transaction_session_timeout=2500', 'statement_timeout=2500']);
+    // Leave the role as the previous tests left it (the next test logs in with the rotated password).
+    await pg.query(`alter role ${APP} reset all`);
+    await pg.query(`alter role ${APP} password 'rotated-Passw0rd-2'`);
+  });
+
   test('Delete leaves the role, its schema and its data, and reads no secret', async () => {
     const r = await onEvent(event('Delete'), { fetchSecret });
     expect(r).toEqual({ PhysicalResourceId: `appdb/${APP}` });

@@ -14,10 +14,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 describe('loadConfig', () => {
   const env = { DB_HOST: 'proxy.example', DB_NAME: 'appdb', DB_USER: 'app', AWS_REGION: 'eu-west-1' };
 
-  test('defaults: iam mode, port 5432, 5 s connect, 10 s query, 300 s secret cache', () => {
+  test('defaults: iam mode, port 5432, 5 s connect, 10 s query, 300 s secret cache, 3 s secret call', () => {
     expect(loadConfig(env)).toEqual({
       host: 'proxy.example', port: 5432, database: 'appdb', user: 'app', credentialMode: 'iam', secretArn: undefined,
-      secretCacheTtlSeconds: 300, region: 'eu-west-1', connectTimeoutMs: 5000, queryTimeoutMs: 10000, tlsCaFile: undefined,
+      secretCacheTtlSeconds: 300, region: 'eu-west-1', connectTimeoutMs: 5000, queryTimeoutMs: 10000, secretTimeoutMs: 3000, borrowTimeoutMs: undefined, tlsCaFile: undefined,
     });
   });
 

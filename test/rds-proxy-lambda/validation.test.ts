@@ -41,8 +41,11 @@ describe('bad props fail synth with a message naming the construct and the fix',
   test('readers without a writer', () => {
     expect(build(() => ({ clusterProps: { instances: { readers: [rds.ClusterInstance.serverlessV2('r1')] } } }))).toThrow(/readers but no writer/);
   });
-  test('borrow timeout not shorter than the function timeout', () => {
-    expect(build(() => ({ borrowTimeout: Duration.seconds(20), functionTimeout: Duration.seconds(20) }))).toThrow(/borrowTimeout \(20 s\) must be shorter than functionTimeout \(20 s\)/);
+  test('borrow timeout that leaves no room for connect + query inside the function timeout', () => {
+    // 20 s function: secret 2 s + connect (20+1) + query (20+S+1) + 1 s cannot fit.
+    expect(build(() => ({ borrowTimeout: Duration.seconds(20), functionTimeout: Duration.seconds(20) }))).toThrow(/functionTimeout \(20 s\) is too short for borrowTimeout 20 s/);
+    expect(build(() => ({ statementTimeout: Duration.seconds(30) }))).toThrow(/functionTimeout \(15 s\) is too short for borrowTimeout 3 s and statementTimeout 30000 ms/);
+    expect(build(() => ({ idleInTransactionSessionTimeout: Duration.seconds(9) }))).toThrow(/idleInTransactionSessionTimeout \(9000 ms\) must be below the client query timeout \(8500 ms\)/);
   });
   test('max connections percent out of range', () => {
     expect(build(() => ({ maxConnectionsPercent: 0 }))).toThrow(/maxConnectionsPercent must be an integer 1–100/);
