@@ -127,6 +127,12 @@ export interface ForestTrustProps {
    * @default Duration.minutes(30)
    */
   readonly totalTimeout?: Duration;
+  /**
+   * Folder holding this pattern's runtime code (the handlers of `lambda/ad-trust/`), for apps that keep
+   * Lambda code elsewhere; `lambda/shared/` must sit next to it (`<dir>/../shared`).
+   * @default - `lambda/ad-trust` two folders up from `lib/ad-trust/` (the kit's layout)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 /**
@@ -195,6 +201,7 @@ export class ForestTrust extends Construct {
       logRetention: retention,
       queryInterval: Duration.seconds(30),
       totalTimeout: props.totalTimeout ?? Duration.minutes(30),
+      runtimeCodeDir: props.runtimeCodeDir,
     });
     this.handlers.addToRolePolicy(
       new iam.PolicyStatement({
@@ -276,6 +283,12 @@ export interface DirectoryRegionReplicationProps {
    * @default Duration.minutes(110)
    */
   readonly totalTimeout?: Duration;
+  /**
+   * Folder holding this pattern's runtime code (the handlers of `lambda/ad-trust/`), for apps that keep
+   * Lambda code elsewhere; `lambda/shared/` must sit next to it (`<dir>/../shared`).
+   * @default - `lambda/ad-trust` two folders up from `lib/ad-trust/` (the kit's layout)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 /**
@@ -326,6 +339,7 @@ export class DirectoryRegionReplication extends Construct {
       logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       queryInterval: Duration.minutes(1),
       totalTimeout: round,
+      runtimeCodeDir: props.runtimeCodeDir,
     });
     this.handlers.addToRolePolicy(
       new iam.PolicyStatement({

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -130,6 +131,13 @@ export interface DsqlBridgeProps {
    * @default - no source endpoint and no replication: point your own DMS task at `targetEndpoint`
    */
   readonly source?: DsqlBridgeSourceProps;
+  /**
+   * Folder holding the loader's runtime code (`handler.ts`, ... of `lambda/dsql-loader/`), for apps that
+   * keep Lambda code elsewhere; `lambda/shared/` must sit next to it (`<dir>/../shared`). This file also
+   * imports `../../lambda/dsql-loader/dms-format`: change that import if you move the folder.
+   * @default - `lambda/dsql-loader` two folders up from this file (the kit's layout)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
@@ -330,7 +338,7 @@ export class DsqlBridge extends Construct {
       new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [loaderLogs.logGroupArn] }),
     );
     this.loader = new nodejs.NodejsFunction(this, 'Loader', {
-      entry: path.join(__dirname, '../../lambda/dsql-loader/handler.ts'),
+      entry: path.join(path.resolve(props.runtimeCodeDir ?? path.join(__dirname, '../../lambda/dsql-loader')), 'handler.ts'),
       role: loaderRole,
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_22_X,
@@ -666,6 +674,9 @@ function validate(scope: Construct, props: DsqlBridgeProps): void {
   }
   if (resolved(props.landingPrefix) && resolved(props.quarantinePrefix) && (props.quarantinePrefix === props.landingPrefix || props.quarantinePrefix!.startsWith(`${props.landingPrefix}/`))) {
     problems.push('quarantinePrefix must not be inside landingPrefix: quarantine objects would be loaded as DMS files');
+  }
+  if (props.runtimeCodeDir !== undefined && !fs.existsSync(path.join(props.runtimeCodeDir, 'handler.ts'))) {
+    problems.push(`runtimeCodeDir "${props.runtimeCodeDir}" has no handler.ts: point it at your copy of lambda/dsql-loader/`);
   }
   if (props.quarantinePrefix === undefined && props.landingPrefix === 'quarantine') problems.push('landingPrefix "quarantine" collides with the default quarantinePrefix; set quarantinePrefix');
   if (resolved(props.databaseRole)) {

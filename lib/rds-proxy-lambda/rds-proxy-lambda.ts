@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import {
   Annotations,
@@ -198,6 +199,12 @@ export interface RdsProxyLambdaProps {
    * @default - a new KMS-encrypted topic (`alarmTopic`); subscribe to it or pass `alarmEmail`
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * Folder holding this pattern's runtime code (`index.ts`, `bootstrap.ts`, ... of `lambda/rds-proxy-query/`),
+   * for apps that keep Lambda code elsewhere. `lambda/shared/` must sit next to it (`<dir>/../shared`).
+   * @default - `lambda/rds-proxy-query` two folders up from this file (the kit's layout: `lib/rds-proxy-lambda/` next to `lambda/`)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 const APP_USER_RE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -235,10 +242,12 @@ export class RdsProxyLambda extends Construct {
   public readonly proxySecurityGroup: ec2.SecurityGroup;
 
   private readonly endpointSecurityGroup?: ec2.ISecurityGroup;
+  private readonly runtimeCodeDir: string;
 
   constructor(scope: Construct, id: string, props: RdsProxyLambdaProps = {}) {
     super(scope, id);
     validateProps(this, props);
+    this.runtimeCodeDir = path.resolve(props.runtimeCodeDir ?? path.join(__dirname, '..', '..', 'lambda', 'rds-proxy-query'));
 
     this.credentialMode = props.credentialMode ?? 'iam';
     this.appUsername = props.appUsername ?? 'app_user';
@@ -606,7 +615,7 @@ export class RdsProxyLambda extends Construct {
   private functionDefaults(retention: logs.RetentionDays, file: string, handler: string): nodejs.NodejsFunctionProps {
     const name = file.replace(/\.ts$/, '');
     return {
-      entry: path.join(__dirname, '..', '..', 'lambda', 'rds-proxy-query', file),
+      entry: path.join(this.runtimeCodeDir, file),
       handler,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -776,6 +785,9 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   }
   if (known(props.functionMemoryMb) && (props.functionMemoryMb! < 128 || props.functionMemoryMb! > 10240)) {
     problems.push(`functionMemoryMb must be 128–10240, got ${props.functionMemoryMb}`);
+  }
+  if (props.runtimeCodeDir !== undefined && !fs.existsSync(path.join(props.runtimeCodeDir, 'index.ts'))) {
+    problems.push(`runtimeCodeDir "${props.runtimeCodeDir}" has no index.ts: point it at your copy of lambda/rds-proxy-query/`);
   }
   if (problems.length > 0) {
     throw new Error(`[${scope.node.path}] invalid RdsProxyLambda props:\n  - ${problems.join('\n  - ')}`);
