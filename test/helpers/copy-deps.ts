@@ -169,7 +169,15 @@ function typesPackage(name: string): string {
  * type packages (@types/...) and the toolchain. Problems (an import the kit itself does not declare,
  * a relative import leaving the copied folders) are returned, not thrown.
  */
+const requiredCache = new Map<string, { requirements: Requirement[]; problems: string[] }>();
+
 export function requiredPackages(folders: string[], root = REPO_ROOT): { requirements: Requirement[]; problems: string[] } {
+  const key = JSON.stringify([root, folders]);
+  if (!requiredCache.has(key)) requiredCache.set(key, computeRequiredPackages(folders, root));
+  return requiredCache.get(key)!;
+}
+
+function computeRequiredPackages(folders: string[], root: string): { requirements: Requirement[]; problems: string[] } {
   const graph = importGraph(folders, root);
   const kit = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   const deps: Record<string, string> = kit.dependencies ?? {};
