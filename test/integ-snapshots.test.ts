@@ -27,7 +27,7 @@ test.each(integFiles())('%s synthesizes to its committed snapshot', (file) => {
       if (a !== b) {
         const diffAt = [...a].findIndex((ch, i) => ch !== b[i]);
         throw new Error(
-          `${file}: ${name} differs from test/integ/${file}.snapshot/${name} near:\n  now:       ${a.slice(Math.max(0, diffAt - 200), diffAt + 200)}\n  committed: ${b.slice(Math.max(0, diffAt - 200), diffAt + 200)}\n` +
+          `${file}: ${name} differs from test/integ/${file}.snapshot/${name} near:\n  now:       ${a.slice(Math.max(0, diffAt - 80), diffAt + 120)}\n  committed: ${b.slice(Math.max(0, diffAt - 80), diffAt + 120)}\n` +
             'If the change is intended: npm run integ:snapshot, review git diff test/integ, commit.',
         );
       }

@@ -35,7 +35,7 @@ const csv = ['Op,dms_commit_ts,id,item,qty', 'I,2026-11-30 12:00:00.000000,1,app
 const integ = new IntegTest(app, 'DsqlBridgeInteg', { testCases: [stack], stackUpdateWorkflow: false, diffAssets: false });
 const setup = integ.assertions
   .invokeFunction({ functionName: admin.functionName, payload: JSON.stringify({ action: 'setup', endpoint: bridge.cluster.attrEndpoint, loaderRoleArn: bridge.loader.role!.roleArn, databaseRole: bridge.databaseRole }) })
-  .expect(ExpectedResult.objectLike({ StatusCode: 200, Payload: '{"done":true}' }));
+  .expect(ExpectedResult.objectLike({ StatusCode: 200, Payload: { done: true } }));
 const put = integ.assertions.awsApiCall('S3', 'putObject', {
   Bucket: bridge.landingBucket.bucketName,
   Key: `${bridge.landingPrefix}/public/orders/LOAD00000001.csv`,
@@ -44,7 +44,7 @@ const put = integ.assertions.awsApiCall('S3', 'putObject', {
 put.provider.addToRolePolicy({ Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Encrypt'], Resource: [bridge.encryptionKey.keyArn] });
 const loaded = integ.assertions
   .invokeFunction({ functionName: admin.functionName, payload: JSON.stringify({ action: 'count', endpoint: bridge.cluster.attrEndpoint }) })
-  .expect(ExpectedResult.objectLike({ StatusCode: 200, Payload: '{"rows":3}' }))
+  .expect(ExpectedResult.objectLike({ StatusCode: 200, Payload: { rows: 3 } }))
   .waitForAssertions({ totalTimeout: Duration.minutes(10), interval: Duration.seconds(30), backoffRate: 1 });
 setup.next(put).next(loaded);
 

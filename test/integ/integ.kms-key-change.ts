@@ -79,7 +79,7 @@ const sourceUntouched = integ.assertions
   .expect(ExpectedResult.objectLike({ DBInstances: [{ DBInstanceStatus: 'available', StorageEncrypted: true, KmsKeyId: sourceKey.keyArn }] }));
 const cleaned = integ.assertions
   .invokeFunction({ functionName: cleanup.functionName, payload: JSON.stringify({ sourceId: SOURCE_ID }) })
-  .expect(ExpectedResult.objectLike({ Payload: '{"remaining":[]}' }))
+  .expect(ExpectedResult.objectLike({ StatusCode: 200, Payload: { remaining: [] } }))
   .waitForAssertions({ totalTimeout: Duration.minutes(30), interval: Duration.minutes(1), backoffRate: 1 });
 start.next(finished).next(sourceUntouched).next(cleaned);
 
