@@ -95,3 +95,46 @@ test.each(cases.map((c) => [c.pattern, c] as const))('pattern %s synthesizes fro
   expect(Object.keys(templates).length).toBeGreaterThan(0);
   c.check(templates);
 });
+
+describe('runtimeCodeDir (the runtime code folder prop)', () => {
+  // Constructing with a folder that lacks the entry file fails synth with the prop's name, before any
+  // bundling; the copy cases above (rds-proxy-lambda, ad-trust) use it with a real other layout.
+  /* eslint-disable @typescript-eslint/no-var-requires */
+  const { App, Stack } = require('aws-cdk-lib');
+  const kms = require('aws-cdk-lib/aws-kms');
+  const wrongDir = path.join(__dirname, 'copy-cases');
+  const stack = () => new Stack(new App(), 'S', { env: { account: '123456789012', region: 'eu-west-1' } });
+
+  test('rds-proxy-lambda', () => {
+    const { RdsProxyLambda } = require('../lib/rds-proxy-lambda/rds-proxy-lambda');
+    expect(() => new RdsProxyLambda(stack(), 'P', { runtimeCodeDir: wrongDir })).toThrow(/runtimeCodeDir ".*copy-cases" has no index\.ts: point it at your copy of lambda\/rds-proxy-query/);
+  });
+  test('kms-key-change', () => {
+    const { KmsKeyChangeWorkflow } = require('../lib/kms-key-change');
+    const s = stack();
+    const key = (id: string) => kms.Key.fromKeyArn(s, id, `arn:aws:kms:eu-west-1:123456789012:key/${id === 'A' ? '1111aaaa-2222-bbbb-3333-cccc4444dddd' : '5555eeee-6666-ffff-7777-888899990000'}`);
+    expect(() => new KmsKeyChangeWorkflow(s, 'W', { dbInstanceIdentifier: 'orders', sourceKey: key('A'), targetKey: key('B'), runtimeCodeDir: wrongDir })).toThrow(
+      /runtimeCodeDir ".*copy-cases" has no handler\.ts: point it at your copy of lambda\/kms-key-change/,
+    );
+  });
+  test('dsql-bridge', () => {
+    const { DsqlBridge } = require('../lib/dsql-bridge');
+    expect(() => new DsqlBridge(stack(), 'B', { runtimeCodeDir: wrongDir })).toThrow(/runtimeCodeDir ".*copy-cases" has no handler\.ts: point it at your copy of lambda\/dsql-loader/);
+  });
+  test('ad-trust', () => {
+    const { HandlerPair } = require('../lib/ad-trust');
+    const { Duration } = require('aws-cdk-lib');
+    const logs = require('aws-cdk-lib/aws-logs');
+    expect(
+      () =>
+        new HandlerPair(stack(), 'H', {
+          entry: 'trust-handler.ts',
+          description: 'x',
+          logRetention: logs.RetentionDays.ONE_DAY,
+          queryInterval: Duration.seconds(30),
+          totalTimeout: Duration.minutes(5),
+          runtimeCodeDir: wrongDir,
+        }),
+    ).toThrow(/copy-cases\/trust-handler\.ts does not exist: point runtimeCodeDir at your copy of lambda\/ad-trust/);
+  });
+});
