@@ -82,7 +82,7 @@ export function patternInstallBlock(pattern: string): string {
 }
 
 /**
- * A strict tsconfig like `cdk init app --language typescript` writes, plus the kit's extra checks
+ * A strict tsconfig (NodeNext modules, `strict`) plus the kit's extra checks
  * and the one option the README asks for (`esModuleInterop`). `skipLibCheck` halves the time
  * (aws-cdk-lib's .d.ts files are large: 48 s vs ~10 s here) and hides nothing the copy needs: a
  * missing type package for an import of the copied code is still TS7016 under `strict`, and a
