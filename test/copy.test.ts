@@ -99,7 +99,6 @@ test.each(cases.map((c) => [c.pattern, c] as const))('pattern %s synthesizes fro
 describe('runtimeCodeDir (the runtime code folder prop)', () => {
   // Constructing with a folder that lacks the entry file fails synth with the prop's name, before any
   // bundling; the copy cases above (rds-proxy-lambda, ad-trust) use it with a real other layout.
-  /* eslint-disable @typescript-eslint/no-var-requires */
   const { App, Stack } = require('aws-cdk-lib');
   const kms = require('aws-cdk-lib/aws-kms');
   const wrongDir = path.join(__dirname, 'copy-cases');

@@ -12,7 +12,7 @@
  * `integ-runner --directory test/integ --language typescript --app "npx tsx {filePath}"`.
  *
  * Offline part: `--snapshot` synthesizes every integ app and writes its templates to
- * test/integ/<file>.snapshot/ (integ-runner's layout); test/integ-snapshots.test.ts (npm test)
+ * test/integ/<file>.snapshot/ (integ-runner's layout: templates and integ.json); test/integ-snapshots.test.ts (npm test)
  * fails when a construct changes and the snapshot was not regenerated.
  */
 import { spawnSync } from 'child_process';
@@ -94,7 +94,6 @@ function writeSnapshot(file: string): void {
     fs.rmSync(dest, { recursive: true, force: true });
     fs.mkdirSync(dest, { recursive: true });
     for (const [name, text] of Object.entries(templatesIn(tmp))) fs.writeFileSync(path.join(dest, name), text);
-    fs.copyFileSync(path.join(tmp, 'manifest.json'), path.join(dest, 'manifest.json'));
     if (fs.existsSync(path.join(tmp, 'integ.json'))) fs.copyFileSync(path.join(tmp, 'integ.json'), path.join(dest, 'integ.json'));
     console.log(`wrote ${path.relative(REPO_ROOT, dest)}/ (${Object.keys(templatesIn(dest)).length} templates)`);
   } finally {
