@@ -188,6 +188,12 @@ export interface ForestTrustProps {
    * @default - looked up with ds:DescribeDirectories
    */
   readonly directorySecurityGroupId?: string;
+  /**
+   * Folder holding this pattern's runtime code (the handlers of `lambda/ad-trust/`), for apps that keep
+   * Lambda code elsewhere; `lambda/shared/` must sit next to it (`<dir>/../shared`).
+   * @default - `lambda/ad-trust` two folders up from `lib/ad-trust/` (the kit's layout)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 /**
@@ -243,6 +249,7 @@ export class ForestTrust extends Construct {
       logRetention: retention,
       queryInterval: Duration.seconds(30),
       totalTimeout: props.totalTimeout ?? Duration.minutes(30),
+      runtimeCodeDir: props.runtimeCodeDir,
     });
     // Writes only in onEvent; the poller (isComplete) can only read (DescribeTrusts below).
     this.handlers.addToOnEventPolicy(
@@ -323,6 +330,12 @@ export interface DirectoryRegionReplicationProps {
    * @default RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Folder holding this pattern's runtime code (the handlers of `lambda/ad-trust/`), for apps that keep
+   * Lambda code elsewhere; `lambda/shared/` must sit next to it (`<dir>/../shared`).
+   * @default - `lambda/ad-trust` two folders up from `lib/ad-trust/` (the kit's layout)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 /** Longest wait of the Region chain (six resources of at most 55 minutes). */
@@ -389,6 +402,7 @@ export class DirectoryRegionReplication extends Construct {
       logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
       queryInterval: Duration.minutes(1),
       totalTimeout: round,
+      runtimeCodeDir: props.runtimeCodeDir,
     });
     const directoryArns = [directoryArn(this, props.directoryId, props.primaryRegion), directoryArn(this, props.directoryId)];
     this.handlers.addToRolePolicy(new iam.PolicyStatement({ actions: ['ds:DescribeRegions'], resources: directoryArns }));

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -28,6 +29,12 @@ export interface HandlerPairProps {
    * @default - only `POWERTOOLS_LOG_LEVEL=INFO`
    */
   readonly environment?: Record<string, string>;
+  /**
+   * Folder holding this pattern's runtime code (the handlers of `lambda/ad-trust/`), for apps that keep
+   * Lambda code elsewhere; `lambda/shared/` must sit next to it (`<dir>/../shared`).
+   * @default - `lambda/ad-trust` two folders up from `lib/ad-trust/` (the kit's layout)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 /**
@@ -44,6 +51,8 @@ export class HandlerPair extends Construct {
 
   constructor(scope: Construct, id: string, props: HandlerPairProps) {
     super(scope, id);
+    const entry = path.join(path.resolve(props.runtimeCodeDir ?? LAMBDA_DIR), props.entry);
+    if (!fs.existsSync(entry)) throw new Error(`[${this.node.path}] ${entry} does not exist: point runtimeCodeDir at your copy of lambda/ad-trust/`);
     // Roles without the AWS managed AWSLambdaBasicExecutionRole: each may write only to its own log group.
     const roleFor = (name: string, logGroup: logs.ILogGroup) => {
       const role = new iam.Role(this, `${name}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${props.description}: ${name}` });
@@ -53,7 +62,7 @@ export class HandlerPair extends Construct {
     const common = (handler: 'onEvent' | 'isComplete') => {
       const logGroup = new logs.LogGroup(this, `${handler}Logs`, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
       const fn = new NodejsFunction(this, handler === 'onEvent' ? 'OnEvent' : 'IsComplete', {
-        entry: path.join(LAMBDA_DIR, props.entry),
+        entry,
         handler,
         description: `${props.description} (${handler})`,
         runtime: lambda.Runtime.NODEJS_22_X,

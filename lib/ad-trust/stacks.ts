@@ -27,6 +27,12 @@ export interface NetworkProps {
    * @default - the first two Availability Zones of the stack's Region
    */
   readonly availabilityZones?: string[];
+  /**
+   * Folder holding this pattern's runtime code (the handlers of `lambda/ad-trust/`), for apps that keep
+   * Lambda code elsewhere; `lambda/shared/` must sit next to it (`<dir>/../shared`).
+   * @default - `lambda/ad-trust` two folders up from `lib/ad-trust/` (the kit's layout)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 function checkNetwork(problems: Problems, props: NetworkProps): void {
@@ -188,6 +194,7 @@ export class AdTrustPrimaryStack extends Stack {
         selectiveAuth: props.selectiveAuth,
         logRetention: retention,
         adoptExisting: props.adoptExistingTrust,
+        runtimeCodeDir: props.runtimeCodeDir,
       });
     }
 
@@ -277,6 +284,7 @@ export class AdTrustReplicaStack extends Stack {
       onPremisesCidrs: primary.onPremisesCidrs,
       logRetention: retention,
       adoptExisting: props.adoptExistingRegion,
+      runtimeCodeDir: props.runtimeCodeDir,
     });
 
     this.database = new KerberosSecondaryCluster(this, 'Database', {

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -145,6 +146,13 @@ export interface DsqlBridgeProps {
    * @default - no source endpoint and no replication: point your own DMS task at `targetEndpoint`
    */
   readonly source?: DsqlBridgeSourceProps;
+  /**
+   * Folder holding the loader's runtime code (`handler.ts`, ... of `lambda/dsql-loader/`), for apps that
+   * keep Lambda code elsewhere; `lambda/shared/` must sit next to it (`<dir>/../shared`). This file also
+   * imports `../../lambda/dsql-loader/dms-format`: change that import if you move the folder.
+   * @default - `lambda/dsql-loader` two folders up from this file (the kit's layout)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 const PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
@@ -379,7 +387,7 @@ export class DsqlBridge extends Construct {
       new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [loaderLogs.logGroupArn] }),
     );
     this.loader = new nodejs.NodejsFunction(this, 'Loader', {
-      entry: path.join(__dirname, '../../lambda/dsql-loader/handler.ts'),
+      entry: path.join(path.resolve(props.runtimeCodeDir ?? path.join(__dirname, '../../lambda/dsql-loader')), 'handler.ts'),
       role: loaderRole,
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_22_X,
@@ -818,6 +826,9 @@ function validate(scope: Construct, props: DsqlBridgeProps): void {
     else if (results === quarantine || results.startsWith(`${quarantine}/`) || quarantine.startsWith(`${results}/`)) problems.push('backfillResultsPrefix must not overlap quarantinePrefix');
   }
   if (props.createDmsAccountRoles && !props.source) problems.push('createDmsAccountRoles needs source: the DMS account roles are only used by the DMS Serverless replication');
+  if (props.runtimeCodeDir !== undefined && !fs.existsSync(path.join(props.runtimeCodeDir, 'handler.ts'))) {
+    problems.push(`runtimeCodeDir "${props.runtimeCodeDir}" has no handler.ts: point it at your copy of lambda/dsql-loader/`);
+  }
   if (props.quarantinePrefix === undefined && props.landingPrefix === 'quarantine') problems.push('landingPrefix "quarantine" collides with the default quarantinePrefix; set quarantinePrefix');
   if (resolved(props.databaseRole)) {
     if (!IDENT_RE.test(props.databaseRole!)) problems.push(`databaseRole must be a lower-case PostgreSQL identifier, got "${props.databaseRole}"`);

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -52,6 +53,13 @@ export interface KmsKeyChangeWorkflowProps {
   readonly notificationKey?: kms.IKey;
   /** Retention of the workflow and function logs. @default logs.RetentionDays.ONE_YEAR */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Folder holding the runtime code (`handler.ts`, ... of `lambda/kms-key-change/`), for apps that keep
+   * Lambda code elsewhere; `lambda/shared/` must sit next to it (`<dir>/../shared`). This file also imports
+   * `../../lambda/kms-key-change/workflow`: change that import if you move the folder.
+   * @default - `lambda/kms-key-change` two folders up from this file (the kit's layout)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 const ID_RE = /^[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}$/;
@@ -101,6 +109,8 @@ export class KmsKeyChangeWorkflow extends Construct {
     const region = stack.region;
     const targetRegion = props.targetRegion ?? region;
     if (targetKeyRegion && !Token.isUnresolved(targetRegion) && targetKeyRegion !== targetRegion) problems.push(`targetKey is in ${targetKeyRegion} but the copy is restored in ${targetRegion}`);
+    const runtimeCodeDir = path.resolve(props.runtimeCodeDir ?? path.join(__dirname, '../../lambda/kms-key-change'));
+    if (props.runtimeCodeDir !== undefined && !fs.existsSync(path.join(runtimeCodeDir, 'handler.ts'))) problems.push(`runtimeCodeDir "${props.runtimeCodeDir}" has no handler.ts: point it at your copy of lambda/kms-key-change/`);
     if (problems.length > 0) throw new Error(`${this.node.path}: invalid KmsKeyChangeWorkflow props:\n  - ${problems.join('\n  - ')}`);
 
     this.sourceId = sourceId;
@@ -130,7 +140,7 @@ export class KmsKeyChangeWorkflow extends Construct {
     });
     fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [fnLogs.logGroupArn, `${fnLogs.logGroupArn}:log-stream:*`] }));
     this.stepFunction = new NodejsFunction(this, 'Steps', {
-      entry: path.join(__dirname, '../../lambda/kms-key-change/handler.ts'),
+      entry: path.join(runtimeCodeDir, 'handler.ts'),
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,

@@ -1,3 +1,4 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import {
   Annotations,
@@ -238,6 +239,12 @@ export interface RdsProxyLambdaProps {
    * @default - a new KMS-encrypted topic (`alarmTopic`); subscribe to it or pass `alarmEmail`
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * Folder holding this pattern's runtime code (`index.ts`, `bootstrap.ts`, ... of `lambda/rds-proxy-query/`),
+   * for apps that keep Lambda code elsewhere. `lambda/shared/` must sit next to it (`<dir>/../shared`).
+   * @default - `lambda/rds-proxy-query` two folders up from this file (the kit's layout: `lib/rds-proxy-lambda/` next to `lambda/`)
+   */
+  readonly runtimeCodeDir?: string;
 }
 
 const APP_USER_RE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -282,10 +289,12 @@ export class RdsProxyLambda extends Construct {
 
   /** The Secrets Manager interface endpoint the functions use, if the VPC has one. */
   private readonly smEndpoint?: ec2.IInterfaceVpcEndpoint;
+  private readonly runtimeCodeDir: string;
 
   constructor(scope: Construct, id: string, props: RdsProxyLambdaProps = {}) {
     super(scope, id);
     validateProps(this, props);
+    this.runtimeCodeDir = path.resolve(props.runtimeCodeDir ?? path.join(__dirname, '..', '..', 'lambda', 'rds-proxy-query'));
 
     const budget = timeoutBudget(budgetInput(props)).budget;
     this.credentialMode = props.credentialMode ?? 'iam';
@@ -796,7 +805,7 @@ export class RdsProxyLambda extends Construct {
     const logGroup = new logs.LogGroup(this, `${name}-logs`, { retention, encryptionKey: this.encryptionKey });
     return {
       role: this.scopedFunctionRole(`${name}-role`, logGroup, true),
-      entry: path.join(__dirname, '..', '..', 'lambda', 'rds-proxy-query', file),
+      entry: path.join(this.runtimeCodeDir, file),
       handler,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -1087,6 +1096,9 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   }
   if (known(props.functionMemoryMb) && (props.functionMemoryMb! < 128 || props.functionMemoryMb! > 10240)) {
     problems.push(`functionMemoryMb must be 128–10240, got ${props.functionMemoryMb}`);
+  }
+  if (props.runtimeCodeDir !== undefined && !fs.existsSync(path.join(props.runtimeCodeDir, 'index.ts'))) {
+    problems.push(`runtimeCodeDir "${props.runtimeCodeDir}" has no index.ts: point it at your copy of lambda/rds-proxy-query/`);
   }
   if (problems.length > 0) {
     throw new Error(`[${scope.node.path}] invalid RdsProxyLambda props:\n  - ${problems.join('\n  - ')}`);
