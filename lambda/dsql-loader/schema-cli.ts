@@ -20,7 +20,8 @@ const USAGE = `usage: npm run dsql-schema -- (--input <pg_dump.sql> | --source-u
 
   --input          a pg_dump --schema-only file
   --source-url     dump the schema from this PostgreSQL with pg_dump (must be on PATH)
-  --out-dir        where report.md, report.json and converted.sql go (default: ./dsql-schema)
+  --out-dir        where report.md, report.json, converted.sql (and, with --source-url, schema.sql: the
+                   pg_dump it converted) go (default: out/dsql-schema)
   --apply          apply the converted DDL (one statement per transaction)
   --target-url     apply to this PostgreSQL (indexes are built synchronously)
   --dsql-endpoint  apply to this Aurora DSQL cluster endpoint with an IAM auth token
@@ -56,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         input: { type: 'string' },
         'source-url': { type: 'string' },
-        'out-dir': { type: 'string', default: 'dsql-schema' },
+        'out-dir': { type: 'string', default: path.join('out', 'dsql-schema') },
         apply: { type: 'boolean', default: false },
         'target-url': { type: 'string' },
         'dsql-endpoint': { type: 'string' },
@@ -99,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     inputName = 'pg_dump of --source-url';
   }
 
-  const result = convertSchema(script);
+  const result = await convertSchema(script);
   const outDir = args['out-dir']!;
   fs.mkdirSync(outDir, { recursive: true });
   const md = reportMarkdown(result, inputName);

@@ -1,3 +1,4 @@
+import { castColumnRefs, destructiveKind, functionStatements, initParser, refsOf } from './schema-ast';
 import { matchParen, splitSql, splitTopLevel } from './sql-split';
 
 /**
@@ -64,10 +65,34 @@ const SUPPORTED_TYPES = new Set([
 
 const TEXT_FALLBACK = new Set(['inet', 'cidr', 'macaddr', 'macaddr8', 'xml', 'tsvector', 'tsquery', 'hstore', 'citext', 'ltree', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle', 'bit', 'bit varying', 'varbit', 'int4range', 'int8range', 'numrange', 'tsrange', 'tstzrange', 'daterange', 'oid', 'geometry', 'geography']);
 
+/** Statement kinds a function body may not run in Aurora DSQL. */
+const FORBIDDEN_IN_FUNCTIONS = new Set(['TruncateStmt', 'TransactionStmt', 'VacuumStmt', 'DropStmt', 'AlterTableStmt', 'IndexStmt', 'CreateTableAsStmt', 'CreateSeqStmt', 'RenameStmt', 'DropdbStmt', 'CreatedbStmt', 'AlterSystemStmt']);
+
 const ID = String.raw`(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)`;
 const QNAME = String.raw`(?:${ID}\.)?${ID}`;
 
-export function convertSchema(script: string): ConversionResult {
+/** Documentation pages the rules below follow (checked 2026-11-30). */
+export const DSQL_DOCS = {
+  dataTypes: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/working-with-postgresql-compatibility-supported-data-types.html',
+  createSequence: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/create-sequence-syntax-support.html',
+  createIndex: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/create-index-syntax-support.html',
+  createTable: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/create-table-syntax-support.html',
+  unsupported: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/working-with-postgresql-compatibility-unsupported-features.html',
+} as const;
+
+/** Functions of extensions the converter drops, with the built-in that replaces them (or none). */
+const EXTENSION_FUNCTIONS: Record<string, string | undefined> = {
+  gen_random_uuid: 'gen_random_uuid()',
+  uuid_generate_v4: 'gen_random_uuid()',
+  uuid_generate_v1: 'gen_random_uuid()',
+  uuid_generate_v1mc: 'gen_random_uuid()',
+  // PostgreSQL 18 built-in; DSQL is PostgreSQL 16-compatible and has no uuidv7().
+  uuidv7: 'gen_random_uuid()',
+  uuid_generate_v7: 'gen_random_uuid()',
+};
+
+export async function convertSchema(script: string): Promise<ConversionResult> {
+  await initParser();
   const stmts = splitSql(script);
   const findings: Finding[] = [];
   const items: Item[] = [];
@@ -78,30 +103,43 @@ export function convertSchema(script: string): ConversionResult {
   const domains = new Map<string, string>();
   const droppedFunctions = new Set<string>();
   const droppedTables = new Set<string>();
+  /** Partition -> its partitioned parent (the partition is dropped; its rows load into the parent). */
+  const partitionParent = new Map<string, string>();
+  /** Materialized views converted to plain views (indexes on them are dropped). */
+  const matviews = new Set<string>();
+  /** Columns whose stored type changed to one without the source type's functions/operators: table -> column -> source type to cast back to. */
+  const castBack = new Map<string, Map<string, string>>();
+  /** Columns now stored as json, per table (json has no btree operator class, so no plain index on them). */
+  const jsonColumns = new Map<string, Set<string>>();
   let noise = 0;
 
   const find = (object: string, rule: string, severity: Severity, message: string, fix: string, line: number) =>
     findings.push({ object, rule, severity, message, fix, line });
 
-  // Pass 1: user-defined types columns may use.
+  // Pass 1: user-defined types columns may use, and the functions the dump creates.
+  const userFunctions = new Set<string>();
   for (const s of stmts) {
+    const fnm = new RegExp(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\s+(${QNAME})\s*\(`, 'i').exec(s.sql);
+    if (fnm && !/\bRETURNS\s+(event_)?trigger\b/i.test(s.sql) && /\bLANGUAGE\s+'?(sql|plpgsql)\b/i.test(s.sql)) userFunctions.add(normName(fnm[1]).includes('.') ? normName(fnm[1]) : `public.${normName(fnm[1])}`);
     const en = new RegExp(String.raw`^CREATE\s+TYPE\s+(${QNAME})\s+AS\s+ENUM\s*\(([\s\S]*)\)$`, 'i').exec(s.sql);
     if (en) enums.set(normName(en[1]), splitTopLevel(en[2]).map((x) => x.trim()));
     const dom = new RegExp(String.raw`^CREATE\s+DOMAIN\s+(${QNAME})\s+(?:AS\s+)?([\s\S]+?)(\s+(?:DEFAULT|CONSTRAINT|NOT\s+NULL|NULL|CHECK|COLLATE)\b[\s\S]*)?$`, 'i').exec(s.sql);
     if (dom) domains.set(normName(dom[1]), dom[2].trim());
   }
 
-  const convertType = (type: string, object: string, line: number): { type: string; check?: string } => {
+  const convertType = (type: string, object: string, line: number): { type: string; check?: string; castBack?: string } => {
     const t = type.trim();
     const lower = t.toLowerCase().replace(/\s+/g, ' ');
     const base = lower.replace(/\(.*\)/, '').trim().replace(/^(pg_catalog|public)\./, '');
+    // Arrays and JSONB are query-runtime types only; JSON is a column type: ${DSQL_DOCS.dataTypes}
     if (/\[\]$/.test(lower) || /^_/.test(lower) || /\barray\b/.test(lower)) {
-      find(object, 'array-column', 'warning', `column type ${t}: arrays are runtime-only in Aurora DSQL`, 'Stored as text in PostgreSQL array literal form ({a,b}); cast with ::type[] in queries, or normalize into a child table.', line);
-      return { type: 'text' };
+      find(object, 'array-column', 'warning', `column type ${t}: arrays are runtime-only in Aurora DSQL`, 'Stored as text in PostgreSQL array literal form ({a,b}); cast with ::type[] in queries (CHECKs and defaults on it are cast back for you), or normalize into a child table.', line);
+      const elem = lower.replace(/\[\]$/, '').replace(/^(pg_catalog|public)\./, '').replace(/\(.*\)/, '').trim();
+      return { type: 'text', castBack: SUPPORTED_TYPES.has(elem) ? `${t.replace(/^pg_catalog\./i, '')}` : undefined };
     }
     if (base === 'jsonb') {
-      find(object, 'jsonb-column', 'warning', 'column type jsonb: JSONB is runtime-only in Aurora DSQL; JSON is a column type', 'Stored as json (text preserved); cast with ::jsonb in queries for operators and containment.', line);
-      return { type: 'json' };
+      find(object, 'jsonb-column', 'warning', 'column type jsonb: JSONB is runtime-only in Aurora DSQL; JSON is a column type', 'Stored as json (text preserved); CHECKs, defaults and views that use it get an explicit ::jsonb cast; cast with ::jsonb in your queries too.', line);
+      return { type: 'json', castBack: 'jsonb' };
     }
     if (base === 'serial' || base === 'bigserial' || base === 'smallserial') {
       const it = base === 'bigserial' ? 'bigint' : base === 'smallserial' ? 'smallint' : 'integer';
@@ -126,7 +164,8 @@ export function convertSchema(script: string): ConversionResult {
       return convertType(domains.get(key)!, object, line);
     }
     if (!SUPPORTED_TYPES.has(base.replace(/^pg_catalog\./, ''))) {
-      find(object, 'unknown-type', 'error', `column type ${t} is not an Aurora DSQL type`, 'Choose a supported type (see the DSQL data types page) and edit the converted DDL.', line);
+      find(object, 'unknown-type', 'error', `column type ${t} is not an Aurora DSQL type (an extension's or a dropped user type)`, `Stored as text (the value keeps its text form); choose a supported type (${DSQL_DOCS.dataTypes}) if the application needs one.`, line);
+      return { type: 'text' };
     }
     return { type: t };
   };
@@ -149,8 +188,56 @@ export function convertSchema(script: string): ConversionResult {
       rest = rest.replace(/\bREFERENCES\s+\S+(\s*\([^)]*\))?(\s+(ON\s+(DELETE|UPDATE)\s+(CASCADE|RESTRICT|SET\s+NULL|SET\s+DEFAULT|NO\s+ACTION)|MATCH\s+\w+|DEFERRABLE|NOT\s+DEFERRABLE|INITIALLY\s+\w+))*/gi, '').trim();
     }
     const conv = convertType(typeText, object, line);
+    const colName = unquote(name);
+    if (conv.castBack) {
+      if (!castBack.has(table)) castBack.set(table, new Map());
+      castBack.get(table)!.set(colName, conv.castBack);
+    }
+    if (conv.type === 'json') {
+      if (!jsonColumns.has(table)) jsonColumns.set(table, new Set());
+      jsonColumns.get(table)!.add(colName);
+    }
     if (conv.check) rest = `${rest} CHECK (${name} ${conv.check})`.trim();
-    return { name, type: conv.type, rest: fixIdentity(rest, object, line) };
+    return { name, type: conv.type, rest: fixDefaults(fixIdentity(rest, object, line), object, line) };
+  };
+
+  /**
+   * Column defaults and generated columns: functions of dropped extensions are replaced by their built-in
+   * equivalent or the default is removed; PostgreSQL 18 VIRTUAL generated columns become STORED, the only
+   * kind DSQL's CREATE TABLE has (${DSQL_DOCS.createTable}).
+   */
+  const fixDefaults = (rest: string, object: string, line: number): string => {
+    let r = rest;
+    if (/\bGENERATED\s+ALWAYS\s+AS\s*\(/i.test(r) && !/\bAS\s+IDENTITY\b/i.test(r)) {
+      const at = r.search(/\bGENERATED\s+ALWAYS\s+AS\s*\(/i);
+      const open = r.indexOf('(', at);
+      const close = matchParen(r, open);
+      const after = r.slice(close + 1);
+      if (/^\s*VIRTUAL\b/i.test(after) || !/^\s*STORED\b/i.test(after)) {
+        find(object, 'generated-virtual', 'warning', 'VIRTUAL generated column (PostgreSQL 18): Aurora DSQL has only GENERATED ALWAYS AS (…) STORED', 'Converted to STORED (computed on write). Leave the column out of the DMS table mapping: a generated column cannot be loaded.', line);
+        r = `${r.slice(0, close + 1)} STORED${after.replace(/^\s*VIRTUAL\b/i, '')}`;
+      }
+    }
+    const refs = /\b(DEFAULT|GENERATED)\b/i.test(r) ? refsOf(`CREATE TABLE t (c int ${r.replace(/\bGENERATED\s+BY\s+DEFAULT\s+AS\s+IDENTITY\s*(\([^)]*\))?/i, '')})`) : undefined;
+    const shorts = new Set([...(refs?.functions ?? [])].map((f) => f.split('.').pop()!));
+    for (const short of shorts) {
+      const qm = new RegExp(String.raw`("?[\w$]+"?)\.${short}\s*\(`, 'i').exec(r);
+      const schema = qm ? normName(qm[1]) : undefined;
+      if (schema === 'pg_catalog') continue;
+      const fn = `${schema ?? 'public'}.${short}`;
+      if (userFunctions.has(fn)) continue; // created from the dump; ordered before the table
+      if (short in EXTENSION_FUNCTIONS) {
+        if (short === 'gen_random_uuid' && !schema) continue; // built in
+        find(object, 'default-function', 'warning', `default/generated expression calls ${schema ? fn : short}(), which does not exist in Aurora DSQL (an extension's, or PostgreSQL 18's)`, `Replaced by ${EXTENSION_FUNCTIONS[short]}${/7/.test(short) ? ' (a random UUIDv4, not time-ordered; generate v7 in the application if order matters)' : ''}.`, line);
+        r = r.replace(new RegExp(String.raw`(?:"?[\w$]+"?\.)?${short}\s*\(\s*\)`, 'gi'), EXTENSION_FUNCTIONS[short]!);
+        continue;
+      }
+      if (schema) {
+        find(object, 'default-function', 'error', `default expression calls ${fn}(), which this dump does not create (an extension's function)`, 'Default removed; the application must supply the value (or create an SQL function of that name first and add the default back).', line);
+        r = removeDefault(r);
+      }
+    }
+    return r;
   };
 
   const fixIdentity = (rest: string, object: string, line: number): string => {
@@ -188,6 +275,19 @@ export function convertSchema(script: string): ConversionResult {
     const up = sql.replace(/\s+/g, ' ').toUpperCase();
     let m: RegExpExecArray | null;
 
+    // Converted DDL never destroys anything: a `pg_dump --clean` dump's DROP … IF EXISTS statements (and
+    // any TRUNCATE/DELETE) are removed and reported, never moved or kept.
+    const destructive = /^(DROP|TRUNCATE|DELETE)\b/i.test(sql) ? sql.split(/\s+/)[0].toUpperCase() : destructiveKind(sql);
+    if (destructive) {
+      find(firstWords(sql, 8), 'destructive-statement', 'warning', `${destructive} statement in the dump (pg_dump --clean writes one per object)`, 'Removed: the converted DDL only creates. To rebuild a target, drop its objects yourself first; nothing here deletes data.', line);
+      continue;
+    }
+    if (/^(INSERT|UPDATE|COPY|SELECT\s+pg_catalog\.setval)\b/i.test(sql)) {
+      if (!/^SELECT/i.test(sql)) {
+        find(firstWords(sql, 4), 'data-statement', 'info', 'data statement in a schema dump (e.g. Rails structure.sql schema_migrations rows)', 'Removed from the DDL; the rows arrive with the full load like every other table.', line);
+        continue;
+      }
+    }
     if (/^SET\s/i.test(sql) || /^SELECT\s+pg_catalog\.set_config\s*\(/i.test(sql) || /^RESET\s/i.test(sql)) {
       noise += 1;
       continue;
@@ -217,7 +317,13 @@ export function convertSchema(script: string): ConversionResult {
     }
     if ((m = new RegExp(String.raw`^CREATE\s+SEQUENCE\s+(?:IF\s+NOT\s+EXISTS\s+)?(${QNAME})([\s\S]*)$`, 'i').exec(sql))) {
       const object = `sequence ${normName(m[1])}`;
-      const opts = fixCache(m[2].trim(), object, line);
+      let opts = fixCache(m[2].trim(), object, line);
+      // DSQL sequences are bigint only: "where data_type is BIGINT" (${DSQL_DOCS.createSequence}).
+      const as = /\bAS\s+(smallint|integer|int[248]?|bigint)\b/i.exec(opts);
+      if (as && !/^(bigint|int8)$/i.test(as[1])) {
+        find(object, 'sequence-type', 'warning', `sequence AS ${as[1]}: Aurora DSQL sequences are bigint only`, 'Converted to AS bigint (its default MAXVALUE is bigint\'s; an explicit MAXVALUE is kept).', line);
+        opts = opts.replace(as[0], 'AS bigint');
+      }
       if (/\bCACHE\s+1\b/i.test(opts)) find(object, 'sequence-cache', 'info', 'CACHE 1 sequences are allowed but every nextval() is a distributed write', 'Keep CACHE 1 for dense values, or raise to CACHE 65536 for write-heavy tables.', line);
       sequences.push({ sql: `CREATE SEQUENCE ${m[1]} ${opts}`.trim(), phase: 'schema', object });
       continue;
@@ -236,6 +342,9 @@ export function convertSchema(script: string): ConversionResult {
       }
       if (m[1]) find(object, 'unlogged-table', 'info', 'UNLOGGED has no meaning in Aurora DSQL (all writes are durable)', 'Created as a regular table.', line);
       if (/^PARTITION\s+OF\b/i.test(rest)) {
+        const parentName = normName(new RegExp(String.raw`^PARTITION\s+OF\s+(${QNAME})`, 'i').exec(rest)![1]);
+        droppedTables.add(name);
+        partitionParent.set(name, parentName);
         find(object, 'partition', 'error', 'partitions are not supported; this is a partition of another table', 'Dropped; its rows belong in the parent table — map the partition to the parent with a DMS rename rule (table-name) so they load there.', line);
         continue;
       }
@@ -284,7 +393,7 @@ export function convertSchema(script: string): ConversionResult {
       if ((a = new RegExp(String.raw`^ALTER\s+(?:COLUMN\s+)?(${ID})\s+SET\s+DEFAULT\s+([\s\S]+)$`, 'i').exec(action)) && table) {
         const col = table.columns.find((c) => c.name === a![1]);
         if (col) {
-          col.rest = `${col.rest} DEFAULT ${a[2]}`.trim();
+          col.rest = fixDefaults(`${col.rest} DEFAULT ${a[2]}`.trim(), `column ${name}.${unquote(col.name)}`, line);
           continue;
         }
       }
@@ -298,6 +407,7 @@ export function convertSchema(script: string): ConversionResult {
       if ((a = new RegExp(String.raw`^ATTACH\s+PARTITION\s+(${QNAME})`, 'i').exec(action))) {
         const child = normName(a[1]);
         droppedTables.add(child);
+        partitionParent.set(child, name);
         find(`table ${child}`, 'partition', 'error', `partition of ${name}: partitions are not supported`, `Dropped; its rows belong in ${name} — map the partition to the parent with a DMS table-name rename rule so they load there.`, line);
         continue;
       }
@@ -307,6 +417,11 @@ export function convertSchema(script: string): ConversionResult {
       }
       if (/^(ENABLE|DISABLE)\s+(ALWAYS\s+|REPLICA\s+)?TRIGGER/i.test(action) || /^REPLICA\s+IDENTITY/i.test(action) || /^CLUSTER\s+ON/i.test(action) || /^SET\s+\(/i.test(action)) {
         noise += 1;
+        continue;
+      }
+      if (!table || droppedTables.has(name)) {
+        const why = partitionParent.has(name) ? `${name} is a partition of ${partitionParent.get(name)}, which is created unpartitioned` : `${name} is not created by the converted DDL`;
+        find(object, 'dropped-table-change', 'warning', `ALTER TABLE ${action.slice(0, 60)}: ${why}`, 'Removed with the table it changes; the parent table has its own definition.', line);
         continue;
       }
       find(object, 'unchecked', 'warning', `ALTER TABLE ${action.slice(0, 60)} was not checked`, 'Kept as is; review it before applying.', line);
@@ -337,10 +452,41 @@ export function convertSchema(script: string): ConversionResult {
         find(object, 'index-opclass', 'warning', `operator class ${opclass[1]} is not supported`, 'Removed; the default btree operator class is used (C collation makes text_pattern_ops unnecessary).', line);
         list = list.replace(/\s\w+_ops\b/g, '');
       }
-      const where = /^(INCLUDE\s*\([^)]*\)\s*)?(WHERE\s[\s\S]*)?$/i.exec(after);
-      const tailSql = where ? `${where[1] ? ` ${where[1].trim()}` : ''}${where[2] ? ` ${where[2].trim()}` : ''}` : '';
-      post.push({ sql: `CREATE ${m[1] ? 'UNIQUE ' : ''}INDEX ASYNC ${m[2] ?? ''} ON ${m[3]} (${list})${tailSql}`.replace(/\s+/g, ' ').trim(), phase: 'post-load', object });
-      find(object, 'index-async', 'info', 'secondary indexes are built asynchronously in Aurora DSQL', 'Converted to CREATE INDEX ASYNC and moved after the full load (loads write less; --apply waits for the index job).', line);
+      const where = /^(INCLUDE\s*\([^)]*\)\s*)?(?:NULLS\s+(?:NOT\s+)?DISTINCT\s*)?(WHERE\s[\s\S]*)?$/i.exec(after);
+      let unique = !!m[1];
+      let onTable = m[3];
+      if (matviews.has(tableName)) {
+        find(object, 'materialized-view-index', 'warning', `index on materialized view ${tableName}, which is converted to a plain view`, 'Removed: a view has no storage to index. Index the tables the view reads instead.', line);
+        continue;
+      }
+      if (partitionParent.has(tableName)) {
+        let root = tableName;
+        while (partitionParent.has(root)) root = partitionParent.get(root)!;
+        find(object, 'partition-index', 'warning', `index on partition ${tableName}; partitions are dropped`, `Created on ${root} instead${unique ? ' without UNIQUE (unique per partition is not unique across the table)' : ''}; identical indexes of sibling partitions are merged into one.`, line);
+        unique = false;
+        onTable = root;
+      }
+      // The current CREATE INDEX ASYNC syntax has key columns and (expressions), INCLUDE and NULLS [NOT]
+      // DISTINCT, and no WHERE clause: ${DSQL_DOCS.createIndex}
+      let predicate = where?.[2]?.trim();
+      if (predicate) {
+        if (unique) {
+          find(object, 'partial-index', 'error', `partial UNIQUE index (${predicate.slice(0, 80)}): CREATE INDEX ASYNC has no WHERE clause`, 'Removed: without its WHERE the uniqueness would apply to all rows and could reject loaded data. Enforce the rule in the application, or add a UNIQUE index on an expression that is NULL for the excluded rows.', line);
+          continue;
+        }
+        find(object, 'partial-index', 'warning', `partial index (${predicate.slice(0, 80)}): CREATE INDEX ASYNC has no WHERE clause`, 'Created as a full index on the same keys (it serves the same queries; it is larger).', line);
+        predicate = undefined;
+      }
+      const jsonCols = jsonColumns.get(partitionParent.has(tableName) ? onTable : tableName);
+      const plainJson = splitTopLevel(list).map((c) => unquote(c.trim())).find((c) => jsonCols?.has(c));
+      if (plainJson) {
+        find(object, 'json-index', 'error', `index on column ${plainJson}, now json: json has no btree operator class`, "Removed; index an expression such as ((col->>'key')) instead.", line);
+        continue;
+      }
+      const expression = splitTopLevel(list).some((c) => c.trim().startsWith('('));
+      const tailSql = where?.[1] ? ` ${where[1].trim()}` : '';
+      post.push({ sql: `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ASYNC ${m[2] ?? ''} ON ${onTable} (${list})${tailSql}`.replace(/\s+/g, ' ').trim(), phase: 'post-load', object });
+      find(object, 'index-async', 'info', `secondary indexes are built asynchronously in Aurora DSQL${expression ? ' (expression keys are supported; their functions must be immutable)' : ''}`, 'Converted to CREATE INDEX ASYNC and moved after the full load (loads write less; --apply waits for the index job).', line);
       continue;
     }
     if ((m = new RegExp(String.raw`^ALTER\s+INDEX\s+\S+\s+ATTACH\s+PARTITION`, 'i').exec(sql))) {
@@ -360,7 +506,18 @@ export function convertSchema(script: string): ConversionResult {
         find(object, 'function-language', 'error', `LANGUAGE ${lang} is not supported (SQL and PL/pgSQL only)`, 'Dropped; rewrite it in SQL or PL/pgSQL, or move it to the application.', line);
         continue;
       }
-      if (lang === 'plpgsql') find(object, 'plpgsql', 'info', 'PL/pgSQL is supported; statements inside still follow DSQL rules (no TRUNCATE, SAVEPOINT, temp tables, DDL mixed with DML)', 'Review the body; it is applied as is.', line);
+      // The body runs under DSQL's rules: no TRUNCATE, SAVEPOINT or VACUUM, no temporary tables, and DDL
+      // cannot share a transaction with DML (${DSQL_DOCS.unsupported}). Checked statement by statement
+      // with PostgreSQL's PL/pgSQL parser, not by pattern.
+      const body = functionStatements(sql);
+      const bad = body.statements.filter((st) => FORBIDDEN_IN_FUNCTIONS.has(st.kind) || (st.kind === 'CreateStmt' && /\bTEMP(ORARY)?\b/i.test(st.text)));
+      if (bad.length) {
+        droppedFunctions.add(normName(m[2]));
+        find(object, 'function-body', 'error', `the body runs ${bad.map((b) => `${b.kind.replace(/Stmt$/, '').toUpperCase()} (${b.text})`).join('; ')}, which Aurora DSQL does not allow in a function`, 'Function dropped; rewrite it without these statements (e.g. DELETE in batches instead of TRUNCATE) or move it to the application.', line);
+        continue;
+      }
+      if (body.dynamic) find(object, 'function-dynamic-sql', 'warning', 'the body runs EXECUTE of a built string, which cannot be checked before it runs', 'Kept; make sure the statements it builds follow DSQL rules (no TRUNCATE, temp tables, DDL mixed with DML).', line);
+      if (lang === 'plpgsql') find(object, 'plpgsql', 'info', 'PL/pgSQL function: its statements were checked for TRUNCATE, SAVEPOINT, VACUUM, temporary tables and DDL', 'Kept as is.', line);
       items.push({ kind: 'sql', stmt: { sql, phase: 'schema', object } });
       continue;
     }
@@ -372,6 +529,7 @@ export function convertSchema(script: string): ConversionResult {
       const object = `view ${normName(m[2])}`;
       let body = m[3];
       if (m[1]) {
+        matviews.add(normName(m[2]));
         find(object, 'materialized-view', 'error', 'materialized views are not supported', 'Converted to a plain view (computed on read); for a cache, keep a table refreshed by a scheduled job.', line);
         body = body.replace(/\s+WITH\s+(NO\s+)?DATA\s*$/i, '');
       }
@@ -389,6 +547,8 @@ export function convertSchema(script: string): ConversionResult {
       [/^CREATE\s+DATABASE\b/i, 'database', 'Dropped; Aurora DSQL has the single database postgres.'],
     ];
     const hit = unsupported.find(([re]) => re.test(sql));
+    const agg = new RegExp(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?AGGREGATE\s+(${QNAME})`, 'i').exec(sql);
+    if (agg) droppedFunctions.add(normName(agg[1]));
     if (hit) {
       find(firstWords(sql), hit[1], 'error', `${firstWords(sql)} is not supported`, hit[2], line);
       continue;
@@ -399,7 +559,7 @@ export function convertSchema(script: string): ConversionResult {
   }
 
   for (const t of tables.values()) {
-    if (!t.hasPk && !droppedTables.has(t.name)) {
+    if (!t.hasPk && !droppedTables.has(t.name) && !matviews.has(t.name)) {
       find(`table ${t.name}`, 'no-primary-key', 'error', 'table has no primary key: the loader cannot load it idempotently or apply updates and deletes', 'Add a primary key in the source (or in the converted DDL) before the full load.', t.line);
     }
   }
@@ -407,9 +567,10 @@ export function convertSchema(script: string): ConversionResult {
     findings.push({ object: '(dump)', rule: 'dump-noise', severity: 'info', message: `${noise} statement(s) without meaning in DSQL were dropped: SET, OWNER TO, GRANT/REVOKE, COMMENT, OWNED BY, REPLICA IDENTITY`, fix: 'Re-create grants for DSQL roles (mapped with AWS IAM GRANT) after the migration.', line: 0 });
   }
 
-  // Order for one-statement-per-transaction apply: schemas, sequences, tables, then functions and
-  // views (SQL function bodies are checked at creation, so they come after the tables they read).
-  const dropped = (object: string) => [...droppedTables].some((t) => object === `table ${t}` || object.endsWith(` on ${t}`) || object === `foreign key on ${t}`);
+  // Order for one-statement-per-transaction apply: schemas, sequences, then tables, functions, views
+  // and other kept statements in dependency order (computed from what each statement refers to, with
+  // PostgreSQL's parser: SQL function bodies and views are checked at CREATE, CHECKs and defaults may call
+  // functions, functions may take a table's row type), then post-load indexes and foreign keys.
   const deEnum = (sql: string) => {
     let out = sql;
     for (const t of [...enums.keys(), ...domains.keys()]) {
@@ -418,16 +579,115 @@ export function convertSchema(script: string): ConversionResult {
     }
     return out;
   };
+  /** Casts columns stored as json/text back to jsonb/array where an expression uses them. */
+  const withCasts = (sql: string, relations: Iterable<string>, object: string, line: number): string => {
+    const cols = new Map<string, string>();
+    for (const r of relations) for (const [c, t] of castBack.get(r) ?? []) cols.set(c, t);
+    const r = castColumnRefs(sql, cols);
+    if (r.count > 0) find(object, 'cast-back', 'warning', `${r.count} reference(s) to columns stored as json/text (source jsonb/array) in expressions`, `Cast back explicitly (e.g. col::jsonb) so jsonb/array functions and operators keep working (${DSQL_DOCS.dataTypes}: jsonb and arrays are query-runtime types).`, line);
+    return r.sql;
+  };
   const statements: ConvertedStatement[] = [];
   const schemas = items.filter((i) => i.kind === 'sql' && i.stmt.object.startsWith('schema '));
   for (const i of schemas) if (i.kind === 'sql') statements.push(i.stmt);
   statements.push(...sequences);
-  for (const i of items) if (i.kind === 'table' && !droppedTables.has(i.table.name)) statements.push({ sql: deEnum(renderTable(i.table)), phase: 'schema', object: `table ${i.table.name}` });
-  const later = items.filter((i): i is Extract<Item, { kind: 'sql' }> => i.kind === 'sql' && !schemas.includes(i));
-  const rank = (o: string) => (o.startsWith('function ') || o.startsWith('procedure ') ? 0 : o.startsWith('view ') ? 1 : 2);
-  for (const i of later.sort((a, b) => rank(a.stmt.object) - rank(b.stmt.object))) statements.push({ ...i.stmt, sql: deEnum(i.stmt.sql) });
-  const postKept = post.filter((p) => !dropped(p.object) && ![...droppedTables].some((t) => new RegExp(String.raw`\bON\s+(ONLY\s+)?${t.replace('.', String.raw`\.`)}\s*\(`, 'i').test(p.sql)));
+
+  type Obj = { stmt: ConvertedStatement; key: string; deps: string[]; line: number };
+  const objs: Obj[] = [];
+  const keyOf = (name: string) => (name.includes('.') ? name : `public.${name}`);
+  for (const i of items) {
+    if (i.kind !== 'table' || droppedTables.has(i.table.name)) continue;
+    const object = `table ${i.table.name}`;
+    const sql = withCasts(deEnum(renderTable(i.table)), [i.table.name], object, i.table.line);
+    const refs = refsOf(sql);
+    objs.push({ stmt: { sql, phase: 'schema', object }, key: keyOf(i.table.name), deps: [...refs.functions, ...refs.types].filter((d) => d !== keyOf(i.table.name)), line: i.table.line });
+  }
+  for (const i of items) {
+    if (i.kind !== 'sql' || schemas.includes(i)) continue;
+    const name = i.stmt.object.replace(/^(function|procedure|view) /, '');
+    let sql = deEnum(i.stmt.sql);
+    let refs = refsOf(sql);
+    if (i.stmt.object.startsWith('view ')) {
+      sql = withCasts(sql, refs.relations, i.stmt.object, 0);
+      refs = refsOf(sql);
+    }
+    objs.push({ stmt: { ...i.stmt, sql }, key: keyOf(name), deps: [...refs.relations, ...refs.functions, ...refs.types].filter((d) => d !== keyOf(name)), line: 0 });
+  }
+  // Objects that use a dropped function (trigger function, forbidden body) or a dropped table cannot be created.
+  const gone = new Set<string>([...droppedFunctions].map(keyOf));
+  for (const t of droppedTables) if (!partitionParent.has(t)) gone.add(keyOf(t));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const o of objs) {
+      if (gone.has(o.key) && o.stmt.object.startsWith('table ')) continue;
+      const uses = o.deps.find((d) => gone.has(d) || gone.has(keyOf(d)));
+      if (uses && !gone.has(`${o.stmt.object}`)) {
+        gone.add(o.key);
+        gone.add(o.stmt.object);
+        find(o.stmt.object, 'dependent-object', 'error', `uses ${uses}, which the conversion dropped`, 'Dropped with it; rewrite it without that dependency.', o.line);
+        changed = true;
+      }
+    }
+  }
+  const live = objs.filter((o) => !gone.has(o.stmt.object));
+  const byKey = new Map<string, Obj[]>();
+  for (const o of live) byKey.set(o.key, [...(byKey.get(o.key) ?? []), o]);
+  const state = new Map<Obj, 'visiting' | 'done'>();
+  const visit = (o: Obj) => {
+    if (state.has(o)) return; // done, or a cycle (left in dump order)
+    state.set(o, 'visiting');
+    for (const d of o.deps) for (const dep of byKey.get(d) ?? byKey.get(keyOf(d)) ?? []) visit(dep);
+    state.set(o, 'done');
+    statements.push(o.stmt);
+  };
+  for (const o of live) visit(o);
+
+  // Post-load: foreign keys and indexes of partitions move to the parent (merged when identical);
+  // anything on a table the DDL does not create is reported and removed — never dropped silently.
+  const rootOf = (t: string) => {
+    let r = t;
+    while (partitionParent.has(r)) r = partitionParent.get(r)!;
+    return r;
+  };
+  const seen = new Set<string>();
+  const postKept: ConvertedStatement[] = [];
+  for (const p0 of post) {
+    let p = p0;
+    const fk = /^ALTER TABLE (\S+) ADD (?:CONSTRAINT (\S+) )?([\s\S]*)$/i.exec(p.sql);
+    if (fk) {
+      const t = normName(fk[1]);
+      let body = fk[3];
+      const ref = new RegExp(String.raw`REFERENCES\s+(${QNAME})`, 'i').exec(body);
+      const refT = ref ? normName(ref[1]) : undefined;
+      if (partitionParent.has(t) || (refT && partitionParent.has(refT))) {
+        const root = rootOf(t);
+        if (refT && partitionParent.has(refT)) body = body.replace(ref![1], rootOf(refT));
+        find(`constraint ${fk[2] ?? '(unnamed)'} on ${t}`, 'partition-foreign-key', 'warning', `foreign key ${partitionParent.has(t) ? `of partition ${t}` : `referencing partition ${refT}`}; partitions are dropped`, `Added to ${root}${refT && partitionParent.has(refT) ? ` referencing ${rootOf(refT)}` : ''} instead; identical keys of sibling partitions are merged into one.`, 0);
+        p = { ...p, sql: `ALTER TABLE ${root} ADD ${fk[2] ? `CONSTRAINT ${fk[2]} ` : ''}${body}`, object: `foreign key on ${root}` };
+      } else if (droppedTables.has(t) || (refT && droppedTables.has(refT))) {
+        find(`constraint ${fk[2] ?? '(unnamed)'} on ${t}`, 'dependent-object', 'error', `foreign key on/to a table the conversion dropped`, 'Removed; recreate it when both tables exist.', 0);
+        continue;
+      }
+      const dedupe = `fk ${normName(p.sql.split(' ')[2])} ${body.replace(/\s+/g, ' ')}`;
+      if (seen.has(dedupe)) continue;
+      seen.add(dedupe);
+    } else {
+      const dedupe = p.sql.replace(/INDEX ASYNC (?:"(?:[^"]|"")+"|\S+) ON/i, 'INDEX ASYNC ON');
+      if (seen.has(dedupe)) continue;
+      seen.add(dedupe);
+    }
+    postKept.push(p);
+  }
   statements.push(...postKept.filter((p) => p.object.startsWith('index ')), ...postKept.filter((p) => !p.object.startsWith('index ')));
+
+  // Last line of defence: PostgreSQL's parser sees every converted statement; nothing destructive leaves.
+  for (let k = statements.length - 1; k >= 0; k -= 1) {
+    const kind = destructiveKind(statements[k].sql);
+    if (kind) {
+      find(statements[k].object, 'destructive-statement', 'error', `converted statement is destructive (${kind})`, 'Removed.', 0);
+      statements.splice(k, 1);
+    }
+  }
   const count = (sev: Severity) => findings.filter((f) => f.severity === sev).length;
   return {
     findings,
@@ -452,6 +712,26 @@ export function convertSchema(script: string): ConversionResult {
   }
 }
 
+/** Removes `DEFAULT <expression>` from a column definition tail. */
+function removeDefault(rest: string): string {
+  const at = rest.search(/\bDEFAULT\s/i);
+  if (at < 0) return rest;
+  let i = at + 'DEFAULT'.length;
+  let depth = 0;
+  for (; i < rest.length; i += 1) {
+    const ch = rest[i];
+    if (ch === "'") {
+      i += 1;
+      while (i < rest.length && !(rest[i] === "'" && rest[i + 1] !== "'")) i += rest[i] === "'" ? 2 : 1;
+      continue;
+    }
+    if (ch === '(') depth += 1;
+    if (ch === ')') depth -= 1;
+    if (depth === 0 && /^\s+(NOT\s+NULL|NULL|CHECK|CONSTRAINT|GENERATED|PRIMARY\s+KEY|UNIQUE|REFERENCES)\b/i.test(rest.slice(i))) break;
+  }
+  return `${rest.slice(0, at)}${rest.slice(i)}`.replace(/\s+/g, ' ').trim();
+}
+
 function renderTable(t: TableDef): string {
   const lines = [...t.columns.map((c) => `    ${c.name} ${c.type}${c.rest ? ` ${c.rest}` : ''}`), ...t.constraints.map((c) => `    ${c}`)];
   return `CREATE TABLE ${t.name} (\n${lines.join(',\n')}\n)`;
@@ -474,8 +754,8 @@ function normName(s: string): string {
     .join('.');
 }
 
-function firstWords(sql: string): string {
-  return sql.replace(/\s+/g, ' ').split(' ').slice(0, 4).join(' ');
+function firstWords(sql: string, n = 4): string {
+  return sql.replace(/\s+/g, ' ').split(' ').slice(0, n).join(' ');
 }
 
 function extensionFix(ext: string): string {

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import { applyStatements } from '../../lambda/dsql-loader/schema-apply';
-import { convertedSql, convertSchema, reportMarkdown } from '../../lambda/dsql-loader/schema-convert';
+import { ConversionResult, convertedSql, convertSchema, reportMarkdown } from '../../lambda/dsql-loader/schema-convert';
 import { splitSql } from '../../lambda/dsql-loader/sql-split';
 import { REPO_ROOT } from '../helpers/copy-app';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
@@ -61,7 +61,10 @@ describe('splitSql', () => {
 });
 
 describe('convertSchema on a realistic pg_dump', () => {
-  const result = convertSchema(fs.readFileSync(DUMP, 'utf8'));
+  let result: ConversionResult;
+  beforeAll(async () => {
+    result = await convertSchema(fs.readFileSync(DUMP, 'utf8'));
+  });
 
   test('names each incompatibility with object, rule, severity and fix', () => {
     expect(missingFindings(result.findings)).toEqual([]);
