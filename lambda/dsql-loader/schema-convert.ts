@@ -112,6 +112,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   /** Columns now stored as json, per table (json has no btree operator class, so no plain index on them). */
   const jsonColumns = new Map<string, Set<string>>();
   let noise = 0;
+  const dataStatements = new Map<string, { n: number; line: number }>();
 
   const find = (object: string, rule: string, severity: Severity, message: string, fix: string, line: number) =>
     findings.push({ object, rule, severity, message, fix, line });
@@ -284,7 +285,9 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     }
     if (/^(INSERT|UPDATE|COPY|SELECT\s+pg_catalog\.setval)\b/i.test(sql)) {
       if (!/^SELECT/i.test(sql)) {
-        find(firstWords(sql, 4), 'data-statement', 'info', 'data statement in a schema dump (e.g. Rails structure.sql schema_migrations rows)', 'Removed from the DDL; the rows arrive with the full load like every other table.', line);
+        const target = /^(?:INSERT\s+INTO|UPDATE|COPY)\s+(?:ONLY\s+)?("(?:[^"]|"")+"(?:\."(?:[^"]|"")+")?|\S+)/i.exec(sql)?.[1] ?? '?';
+        const d = dataStatements.get(target) ?? { n: 0, line };
+        dataStatements.set(target, { n: d.n + 1, line: d.line });
         continue;
       }
     }
@@ -562,6 +565,9 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     if (!t.hasPk && !droppedTables.has(t.name) && !matviews.has(t.name)) {
       find(`table ${t.name}`, 'no-primary-key', 'error', 'table has no primary key: the loader cannot load it idempotently or apply updates and deletes', 'Add a primary key in the source (or in the converted DDL) before the full load.', t.line);
     }
+  }
+  for (const [target, d] of dataStatements) {
+    find(`data for ${target}`, 'data-statement', 'info', `${d.n} data statement(s) (INSERT/UPDATE/COPY) in a schema dump (e.g. Rails structure.sql schema_migrations rows)`, 'Removed from the DDL; the rows arrive with the full load like every other table.', d.line);
   }
   if (noise > 0) {
     findings.push({ object: '(dump)', rule: 'dump-noise', severity: 'info', message: `${noise} statement(s) without meaning in DSQL were dropped: SET, OWNER TO, GRANT/REVOKE, COMMENT, OWNED BY, REPLICA IDENTITY`, fix: 'Re-create grants for DSQL roles (mapped with AWS IAM GRANT) after the migration.', line: 0 });
