@@ -103,11 +103,17 @@ export async function main(argv: string[]): Promise<number> {
   const result = await convertSchema(script);
   const outDir = args['out-dir']!;
   fs.mkdirSync(outDir, { recursive: true });
+  const written = ['report.md', 'report.json', 'converted.sql'];
+  if (!args.input) {
+    // Keep the dump that was converted: the next steps (--apply) read it back with --input.
+    fs.writeFileSync(path.join(outDir, 'schema.sql'), script);
+    written.push('schema.sql');
+  }
   const md = reportMarkdown(result, inputName);
   fs.writeFileSync(path.join(outDir, 'report.md'), md);
   fs.writeFileSync(path.join(outDir, 'report.json'), JSON.stringify({ input: inputName, ...result }, null, 2));
   fs.writeFileSync(path.join(outDir, 'converted.sql'), convertedSql(result));
-  process.stdout.write(`${md}\nWrote ${path.join(outDir, 'report.md')}, report.json and converted.sql.\n`);
+  process.stdout.write(`${md}\nWrote ${written.map((f) => path.join(outDir, f)).join(', ')}.\n`);
 
   if (args.apply) {
     const dsql = !!args['dsql-endpoint'];

@@ -150,6 +150,19 @@ describe('CLIs', () => {
     const json = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
     expect(json.findings.length).toBeGreaterThan(20);
     expect(fs.readFileSync(path.join(out, 'converted.sql'), 'utf8')).toContain('CREATE INDEX ASYNC');
+    // --apply --phase schema|all creates the loader's progress table itself (README step 2 relies on it).
+    expect(await pg.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'dsql_loader'`, [], 'cliconv')).toEqual([{ tablename: 'progress' }]);
+  });
+
+  test('dsql-schema without --out-dir writes under out/dsql-schema/ of the current directory', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'dsql-schema-cwd-'));
+    try {
+      const r = await run(TSX, [path.join(REPO_ROOT, 'lambda', 'dsql-loader', 'schema-cli.ts'), '--input', DUMP], { cwd, timeout: 60_000 });
+      expect(r.stdout).toContain(`Wrote ${path.join('out', 'dsql-schema', 'report.md')}`);
+      expect(fs.readdirSync(path.join(cwd, 'out', 'dsql-schema')).sort()).toEqual(['converted.sql', 'report.json', 'report.md']);
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   test('dsql-verify: exit 0 when equal, 1 with a diff when not, 2 on bad arguments', async () => {
