@@ -80,6 +80,9 @@ export const DSQL_DOCS = {
   unsupported: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/working-with-postgresql-compatibility-unsupported-features.html',
 } as const;
 
+/** Tables, views and functions extensions provide (objects using them cannot be created without the extension). */
+const EXTENSION_OBJECTS = new Set(['pg_stat_statements', 'pg_stat_statements_info', 'pg_stat_statements_reset', 'pg_buffercache', 'geometry_columns', 'geography_columns', 'spatial_ref_sys', 'uuid_generate_v4', 'uuid_generate_v1', 'uuid_generate_v1mc', 'gen_salt', 'crypt', 'digest', 'hmac', 'pgp_sym_encrypt', 'pgp_sym_decrypt', 'similarity', 'word_similarity', 'unaccent', 'uuidv7']);
+
 /** Functions of extensions the converter drops, with the built-in that replaces them (or none). */
 const EXTENSION_FUNCTIONS: Record<string, string | undefined> = {
   gen_random_uuid: 'gen_random_uuid()',
@@ -112,6 +115,8 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   /** Columns now stored as json, per table (json has no btree operator class, so no plain index on them). */
   const jsonColumns = new Map<string, Set<string>>();
   let noise = 0;
+  /** Types the DDL does not create (CREATE TYPE/DOMAIN are dropped; enum/domain columns become their base type). */
+  const droppedTypes = new Set<string>();
   const dataStatements = new Map<string, { n: number; line: number }>();
 
   const find = (object: string, rule: string, severity: Severity, message: string, fix: string, line: number) =>
@@ -311,10 +316,12 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     }
     if ((m = new RegExp(String.raw`^CREATE\s+TYPE\s+(${QNAME})`, 'i').exec(sql))) {
       const isEnum = /\bAS\s+ENUM\b/i.test(sql);
+      droppedTypes.add(normName(m[1]));
       find(`type ${normName(m[1])}`, isEnum ? 'enum-type' : 'user-type', isEnum ? 'warning' : 'error', 'CREATE TYPE is not supported', isEnum ? 'Dropped; columns of this type become text with a CHECK of the labels.' : 'Dropped; replace composite/range types with columns or a child table.', line);
       continue;
     }
     if ((m = new RegExp(String.raw`^CREATE\s+DOMAIN\s+(${QNAME})`, 'i').exec(sql))) {
+      droppedTypes.add(normName(m[1]));
       find(`domain ${normName(m[1])}`, 'domain-type', 'warning', 'CREATE DOMAIN is not supported', 'Dropped; columns of this domain use its base type.', line);
       continue;
     }
@@ -617,11 +624,30 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       sql = withCasts(sql, refs.relations, i.stmt.object, 0);
       refs = refsOf(sql);
     }
+    // An SQL function's body is checked against its declared result at CREATE: cast converted columns back there too.
+    const body = /^CREATE\b[\s\S]*?\bLANGUAGE\s+sql\b[\s\S]*?\bAS\s+(\$[A-Za-z_]*\$)([\s\S]*?)\1/i.exec(sql) ?? /^CREATE\b[\s\S]*?\bAS\s+(\$[A-Za-z_]*\$)([\s\S]*?)\1[\s\S]*\bLANGUAGE\s+sql\b/i.exec(sql);
+    if (body && /^(function|procedure) /.test(i.stmt.object)) {
+      const castBody = withCasts(body[2], refs.relations, i.stmt.object, 0);
+      if (castBody !== body[2]) sql = sql.replace(`${body[1]}${body[2]}${body[1]}`, () => `${body[1]}${castBody}${body[1]}`);
+    }
     objs.push({ stmt: { ...i.stmt, sql }, key: keyOf(name), deps: [...refs.relations, ...refs.functions, ...refs.types].filter((d) => d !== keyOf(name)), line: 0 });
   }
   // Objects that use a dropped function (trigger function, forbidden body) or a dropped table cannot be created.
   const gone = new Set<string>([...droppedFunctions].map(keyOf));
   for (const t of droppedTables) if (!partitionParent.has(t)) gone.add(keyOf(t));
+  for (const t of droppedTypes) gone.add(keyOf(t));
+  const droppedDeps = new Set(gone);
+  // Relations an extension provides (its tables/views) or that nothing here creates: a view or SQL function
+  // reading them cannot be created (PostgreSQL checks at CREATE).
+  const created = new Set<string>([...objs.map((o) => o.key), ...sequences.map((q) => keyOf(q.object.replace(/^sequence /, '')))]);
+  for (const o of objs) {
+    for (const d of o.deps) {
+      const short = d.split('.').pop()!;
+      const isRelation = o.stmt.object.startsWith('view ') || o.stmt.object.startsWith('function ') || o.stmt.object.startsWith('procedure ');
+      if (!isRelation || !d.includes('.') || created.has(d)) continue;
+      if (EXTENSION_OBJECTS.has(short) || (!/^(pg_catalog|information_schema)\./.test(d) && !short.startsWith('pg_') && refsOf(o.stmt.sql).relations.has(d))) gone.add(d);
+    }
+  }
   for (let changed = true; changed; ) {
     changed = false;
     for (const o of objs) {
@@ -630,7 +656,8 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       if (uses && !gone.has(`${o.stmt.object}`)) {
         gone.add(o.key);
         gone.add(o.stmt.object);
-        find(o.stmt.object, 'dependent-object', 'error', `uses ${uses}, which the conversion dropped`, 'Dropped with it; rewrite it without that dependency.', o.line);
+        const why = droppedDeps.has(uses) || droppedDeps.has(keyOf(uses)) ? 'which the conversion dropped' : "which the converted DDL does not create (an extension's object)";
+        find(o.stmt.object, 'dependent-object', 'error', `uses ${uses}, ${why}`, 'Dropped with it; rewrite it without that dependency.', o.line);
         changed = true;
       }
     }
