@@ -7,11 +7,17 @@ import { matchParen, splitSql, splitTopLevel } from './sql-split';
  * transaction, `CREATE INDEX ASYNC`, constraints folded into `CREATE TABLE` (DSQL cannot add a
  * primary key later), foreign keys added `NOT VALID` after the full load.
  *
- * Rules reflect the Aurora DSQL documentation as of 2026-11: no extensions, triggers, partitions,
- * inheritance, materialized views, TRUNCATE, temporary tables or non-SQL/PL/pgSQL languages;
- * sequences and identity columns need CACHE 1 or >= 65536; JSON is a column type but JSONB and
- * arrays are runtime-only; indexes are btree only, built asynchronously; foreign keys (2026-08)
- * can be added with `ALTER TABLE … ADD CONSTRAINT … NOT VALID`; the database uses the C collation.
+ * Rules reflect the Aurora DSQL documentation as of 2026-11 (pages in DSQL_DOCS, cited at each rule):
+ * no extensions, triggers, partitions, inheritance, materialized views, TRUNCATE, temporary tables or
+ * languages other than SQL/PL/pgSQL; sequences are bigint with CACHE 1 or >= 65536; JSON is a column
+ * type but JSONB and arrays are runtime-only; generated columns are STORED only; indexes are btree
+ * only, built asynchronously, with expression keys but no WHERE; foreign keys (2026-08) can be added
+ * with `ALTER TABLE … ADD CONSTRAINT … NOT VALID`; the database uses the C collation.
+ *
+ * The output never contains DROP, TRUNCATE, DELETE or ALTER … DROP (each input one is removed with a
+ * finding, and PostgreSQL's parser checks every output statement again), every change or removal has
+ * a finding, and the schema phase is in dependency order (tables, functions, views — computed from
+ * what each statement references), so it applies one statement per transaction without errors.
  */
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -78,6 +84,7 @@ export const DSQL_DOCS = {
   createIndex: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/create-index-syntax-support.html',
   createTable: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/create-table-syntax-support.html',
   unsupported: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/working-with-postgresql-compatibility-unsupported-features.html',
+  plpgsql: 'https://docs.aws.amazon.com/aurora-dsql/latest/userguide/working-with-plpgsql.html',
 } as const;
 
 /** Tables, views and functions extensions provide (objects using them cannot be created without the extension). */
@@ -516,8 +523,10 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         find(object, 'function-language', 'error', `LANGUAGE ${lang} is not supported (SQL and PL/pgSQL only)`, 'Dropped; rewrite it in SQL or PL/pgSQL, or move it to the application.', line);
         continue;
       }
-      // The body runs under DSQL's rules: no TRUNCATE, SAVEPOINT or VACUUM, no temporary tables, and DDL
-      // cannot share a transaction with DML (${DSQL_DOCS.unsupported}). Checked statement by statement
+      // SQL and PL/pgSQL functions are supported (${DSQL_DOCS.plpgsql}; the translated "unsupported
+      // features" pages still list PL/pgSQL, the English ones do not). The body runs under DSQL's rules: no
+      // TRUNCATE, SAVEPOINT or VACUUM, no temporary tables, and DDL cannot share a transaction with DML
+      // (${DSQL_DOCS.unsupported}). Checked statement by statement
       // with PostgreSQL's PL/pgSQL parser, not by pattern.
       const body = functionStatements(sql);
       const bad = body.statements.filter((st) => FORBIDDEN_IN_FUNCTIONS.has(st.kind) || (st.kind === 'CreateStmt' && /\bTEMP(ORARY)?\b/i.test(st.text)));
