@@ -157,32 +157,54 @@ export function functionStatements(createSql: string): { statements: Array<{ kin
 }
 
 /**
- * Inserts `::cast` after each reference to one of `columns` (a bare column name, or `alias.column`) in
- * the expressions of `sql`, at the positions PostgreSQL's parser reports. Returns the new SQL and how many
- * references were cast. Used to keep CHECKs, defaults and views that apply jsonb/array functions or
- * operators to a column stored as json/text working.
+ * Inserts `::cast` after each reference to a converted column in the expressions of `sql`, at the
+ * positions PostgreSQL's parser reports. `byRelation` maps a relation (`schema.table`) to its converted
+ * columns and the type to cast back to. A qualified reference (`j.data`) is cast only when its qualifier
+ * is an alias or name of a relation that has that converted column; an unqualified one when some relation
+ * in the statement has it. Returns the new SQL and how many references were cast. Keeps CHECKs, defaults,
+ * views and SQL function bodies that apply jsonb/array functions or operators to a column now stored as
+ * json/text working.
  */
-export function castColumnRefs(sql: string, columns: Map<string, string>): { sql: string; count: number } {
+export function castColumnRefs(sql: string, byRelation: Map<string, Map<string, string>>): { sql: string; count: number } {
   const parsed = parseStatements(sql);
-  if ('error' in parsed || columns.size === 0) return { sql, count: 0 };
+  if ('error' in parsed || byRelation.size === 0) return { sql, count: 0 };
+  const aliases = new Map<string, string>(); // alias or bare table name -> relation
+  walk(parsed.stmts, (key, v) => {
+    if (key !== 'RangeVar' && key !== 'relation') return;
+    const rel = v.relname as string | undefined;
+    if (!rel) return;
+    const full = qualify([...(v.schemaname ? [v.schemaname as string] : []), rel]);
+    aliases.set(rel, full);
+    const alias = (v.alias as Node | undefined)?.aliasname;
+    if (typeof alias === 'string') aliases.set(alias, full);
+  });
+  const union = new Map<string, string>();
+  for (const cols of byRelation.values()) for (const [c, t] of cols) union.set(c, t);
   const hits: Array<{ start: number; end: number; cast: string }> = [];
   walk(parsed.stmts, (key, v) => {
     if (key !== 'ColumnRef') return;
     const fields = names(v.fields);
     const col = fields[fields.length - 1];
-    const cast = col !== undefined ? columns.get(col) : undefined;
-    if (!cast || typeof v.location !== 'number') return;
+    if (col === undefined || typeof v.location !== 'number') return;
+    let cast: string | undefined;
+    if (fields.length >= 2) {
+      const rel = aliases.get(fields[fields.length - 2]);
+      cast = rel ? byRelation.get(rel)?.get(col) : undefined;
+    } else cast = union.get(col);
+    if (!cast) return;
     // The reference's text: identifiers separated by dots, each plain or "quoted".
     const m = /^(?:(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)\s*\.\s*)*(?:"(?:[^"]|"")+"|[A-Za-z_][\w$]*)/.exec(sql.slice(v.location));
     if (m) hits.push({ start: v.location, end: v.location + m[0].length, cast });
   });
   let out = sql;
+  let count = 0;
   for (const h of hits.sort((a, b) => b.start - a.start)) {
     // Already cast to the same type (e.g. a converted dump run through again): leave it.
-    if (new RegExp(String.raw`^\s*::\s*${h.cast.replace(/[[\]]/g, '\\$&')}`, 'i').test(out.slice(h.end))) continue;
+    if (new RegExp(String.raw`^\s*\)?\s*::\s*${h.cast.replace(/[[\]]/g, '\\$&')}`, 'i').test(out.slice(h.end))) continue;
     out = `${out.slice(0, h.start)}(${out.slice(h.start, h.end)})::${h.cast}${out.slice(h.end)}`;
+    count += 1;
   }
-  return { sql: out, count: hits.length };
+  return { sql: out, count };
 }
 
 /** Destructive statement kinds the converted DDL must never contain. */

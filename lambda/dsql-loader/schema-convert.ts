@@ -603,8 +603,8 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   };
   /** Casts columns stored as json/text back to jsonb/array where an expression uses them. */
   const withCasts = (sql: string, relations: Iterable<string>, object: string, line: number): string => {
-    const cols = new Map<string, string>();
-    for (const r of relations) for (const [c, t] of castBack.get(r) ?? []) cols.set(c, t);
+    const cols = new Map<string, Map<string, string>>();
+    for (const rel of relations) if (castBack.has(rel)) cols.set(rel, castBack.get(rel)!);
     const r = castColumnRefs(sql, cols);
     if (r.count > 0) find(object, 'cast-back', 'warning', `${r.count} reference(s) to columns stored as json/text (source jsonb/array) in expressions`, `Cast back explicitly (e.g. col::jsonb) so jsonb/array functions and operators keep working (${DSQL_DOCS.dataTypes}: jsonb and arrays are query-runtime types).`, line);
     return r.sql;

@@ -77,16 +77,23 @@ CREATE TABLE public.jobs (
     CONSTRAINT valid_data CHECK ((jsonb_typeof(data) = 'object'::text)),
     CONSTRAINT valid_tags CHECK ((array_ndims(tags) = 1))
 );
-CREATE VIEW public.flagged AS SELECT j.id FROM public.jobs j WHERE (j.data ? 'flag'::text);`;
+CREATE VIEW public.flagged AS SELECT j.id FROM public.jobs j WHERE (j.data ? 'flag'::text);
+CREATE TABLE public.notes (id bigint PRIMARY KEY, data text);
+CREATE VIEW public.joined AS SELECT n.data AS note, jsonb_typeof(j.data) AS kind FROM public.notes n JOIN public.jobs j ON j.id = n.id;`;
   const r = await convertSchema(dump);
   const table = r.statements.find((s) => s.object === 'table public.jobs')!.sql;
   expect(table).toContain('data json DEFAULT');
   expect(table).toContain('jsonb_typeof((data)::jsonb)');
   expect(table).toContain('array_ndims((tags)::integer[])');
   expect(r.statements.find((s) => s.object === 'view public.flagged')!.sql).toContain('((j.data)::jsonb ? \'flag\'::text)');
+  // Only the jsonb table's column is cast: notes.data (text) is left alone although it has the same name.
+  expect(r.statements.find((s) => s.object === 'view public.joined')!.sql).toBe(
+    'CREATE VIEW public.joined AS SELECT n.data AS note, jsonb_typeof((j.data)::jsonb) AS kind FROM public.notes n JOIN public.jobs j ON j.id = n.id',
+  );
   expect(rules(r, 'cast-back')).toEqual([
     { object: 'table public.jobs', severity: 'warning' },
     { object: 'view public.flagged', severity: 'warning' },
+    { object: 'view public.joined', severity: 'warning' },
   ]);
   const db = await apply(r);
   await pg.query(`INSERT INTO public.jobs (id, data) VALUES (1, '{"flag": true}')`, [], db);
