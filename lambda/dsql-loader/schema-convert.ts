@@ -245,7 +245,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         r = r.replace(new RegExp(String.raw`(?:"?[\w$]+"?\.)?${short}\s*\(\s*\)`, 'gi'), EXTENSION_FUNCTIONS[short]!);
         continue;
       }
-      if (schema) {
+      if (schema && new RegExp(String.raw`${short}\s*\(`, 'i').test(defaultExpression(r) ?? '')) {
         find(object, 'default-function', 'error', `default expression calls ${fn}(), which this dump does not create (an extension's function)`, 'Default removed; the application must supply the value (or create an SQL function of that name first and add the default back).', line);
         r = removeDefault(r);
       }
@@ -620,6 +620,22 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   for (const i of items) {
     if (i.kind !== 'table' || droppedTables.has(i.table.name)) continue;
     const object = `table ${i.table.name}`;
+    // A CHECK or default that calls a function the conversion dropped would fail the whole CREATE TABLE:
+    // remove that constraint/default (reported), never the table.
+    const goneFns = [...droppedFunctions].map((f) => f.split('.').pop()!);
+    const callsGone = (text: string) => goneFns.find((f) => new RegExp(String.raw`(?:^|[^\w$])${f.replace(/[$]/g, '\\$')}\s*\(`, 'i').test(text));
+    i.table.constraints = i.table.constraints.filter((c) => {
+      const f = callsGone(c);
+      if (f) find(`constraint ${constraintName(c) ?? '(unnamed)'} on ${i.table.name}`, 'dependent-object', 'error', `calls ${f}(), which the conversion dropped`, 'Constraint removed (the table is kept); enforce the rule in the application or rewrite it without that function.', i.table.line);
+      return !f;
+    });
+    for (const col of i.table.columns) {
+      const f = callsGone(defaultExpression(col.rest) ?? '');
+      if (f) {
+        find(`column ${i.table.name}.${unquote(col.name)}`, 'dependent-object', 'error', `default calls ${f}(), which the conversion dropped`, 'Default removed (the column is kept); the application must supply the value.', i.table.line);
+        col.rest = removeDefault(col.rest);
+      }
+    }
     const sql = withCasts(deEnum(renderTable(i.table)), [i.table.name], object, i.table.line);
     const refs = refsOf(sql);
     objs.push({ stmt: { sql, phase: 'schema', object }, key: keyOf(i.table.name), deps: [...refs.functions, ...refs.types].filter((d) => d !== keyOf(i.table.name)), line: i.table.line });
@@ -754,10 +770,10 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   }
 }
 
-/** Removes `DEFAULT <expression>` from a column definition tail. */
-function removeDefault(rest: string): string {
+/** Where `DEFAULT <expression>` starts and ends in a column definition tail. */
+function defaultSpan(rest: string): { at: number; exprStart: number; end: number } | undefined {
   const at = rest.search(/\bDEFAULT\s/i);
-  if (at < 0) return rest;
+  if (at < 0) return undefined;
   let i = at + 'DEFAULT'.length;
   let depth = 0;
   for (; i < rest.length; i += 1) {
@@ -771,7 +787,20 @@ function removeDefault(rest: string): string {
     if (ch === ')') depth -= 1;
     if (depth === 0 && /^\s+(NOT\s+NULL|NULL|CHECK|CONSTRAINT|GENERATED|PRIMARY\s+KEY|UNIQUE|REFERENCES)\b/i.test(rest.slice(i))) break;
   }
-  return `${rest.slice(0, at)}${rest.slice(i)}`.replace(/\s+/g, ' ').trim();
+  return { at, exprStart: at + 'DEFAULT'.length, end: i };
+}
+
+/** The expression of `DEFAULT <expression>` in a column definition tail. */
+function defaultExpression(rest: string): string | undefined {
+  const span = defaultSpan(rest);
+  return span ? rest.slice(span.exprStart, span.end).trim() : undefined;
+}
+
+/** Removes `DEFAULT <expression>` from a column definition tail. */
+function removeDefault(rest: string): string {
+  const span = defaultSpan(rest);
+  if (!span) return rest;
+  return `${rest.slice(0, span.at)}${rest.slice(span.end)}`.replace(/\s+/g, ' ').trim();
 }
 
 function renderTable(t: TableDef): string {

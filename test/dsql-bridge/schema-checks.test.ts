@@ -173,15 +173,24 @@ CREATE FUNCTION public.purge() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF true
 CREATE FUNCTION public.purge_sql() RETURNS void LANGUAGE sql AS $$ truncate public.t $$;
 CREATE FUNCTION public.dyn(n text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'select ' || n; END $$;
 CREATE FUNCTION public.ok() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.t WHERE id < 0; RETURN (SELECT count(*) FROM public.t); END $$;
-CREATE VIEW public.v AS SELECT public.purge_sql() AS x;`;
+CREATE VIEW public.v AS SELECT public.purge_sql() AS x;
+CREATE FUNCTION public.next_code() RETURNS text LANGUAGE plpgsql AS $$ BEGIN TRUNCATE public.t; RETURN 'x'; END $$;
+CREATE TABLE public.codes (id bigint PRIMARY KEY, code text DEFAULT public.next_code(), CONSTRAINT code_ok CHECK (public.purge_sql() IS NULL OR code <> ''));`;
   const r = await convertSchema(dump);
   expect(rules(r, 'function-body')).toEqual([
     { object: 'function public.purge', severity: 'error' },
     { object: 'function public.purge_sql', severity: 'error' },
+    { object: 'function public.next_code', severity: 'error' },
   ]);
   expect(r.findings.find((f) => f.object === 'function public.purge')!.message).toContain('TRUNCATE (TRUNCATE public.t)');
   expect(rules(r, 'function-dynamic-sql')).toEqual([{ object: 'function public.dyn', severity: 'warning' }]);
-  expect(rules(r, 'dependent-object')).toEqual([{ object: 'view public.v', severity: 'error' }]);
+  // A view using a dropped function is dropped; a table is never dropped for it — only its CHECK/default.
+  expect(rules(r, 'dependent-object')).toEqual([
+    { object: 'constraint code_ok on public.codes', severity: 'error' },
+    { object: 'column public.codes.code', severity: 'error' },
+    { object: 'view public.v', severity: 'error' },
+  ]);
+  expect(r.statements.find((s) => s.object === 'table public.codes')!.sql).toBe('CREATE TABLE public.codes (\n    id bigint PRIMARY KEY,\n    code text\n)');
   expect(sqlOf(r)).not.toMatch(/truncate/i);
   expect(functionStatements("CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN SAVEPOINT a; END $$").statements.map((s) => s.kind)).toEqual(['TransactionStmt']);
   await apply(r);
