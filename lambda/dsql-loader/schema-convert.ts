@@ -676,8 +676,15 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   for (let changed = true; changed; ) {
     changed = false;
     for (const o of objs) {
-      if (gone.has(o.key) && o.stmt.object.startsWith('table ')) continue;
       const uses = o.deps.find((d) => gone.has(d) || gone.has(keyOf(d)));
+      if (uses && o.stmt.object.startsWith('table ')) {
+        // Never drop a table for a dependency: keep it and name what to remove (--apply then stops at it, naming it).
+        if (!gone.has(`kept ${o.stmt.object}`)) {
+          gone.add(`kept ${o.stmt.object}`);
+          find(o.stmt.object, 'dependent-object', 'error', `an expression in it uses ${uses}, which the converted DDL does not create`, `Table kept: remove or rewrite the expression that uses ${uses} in converted.sql before applying.`, o.line);
+        }
+        continue;
+      }
       if (uses && !gone.has(`${o.stmt.object}`)) {
         gone.add(o.key);
         gone.add(o.stmt.object);

@@ -245,3 +245,13 @@ ALTER TABLE ONLY public.payment_2025 ADD CONSTRAINT payment_2025_customer_fkey F
   const fks = await pg.query(`SELECT conrelid::regclass::text AS t, conname FROM pg_constraint WHERE contype = 'f'`, [], db);
   expect(fks).toEqual([{ t: 'payment', conname: 'payment_2024_customer_fkey' }]);
 });
+
+test('a table is never dropped for a dependency: it is kept and the expression to fix is named', async () => {
+  const r = await convertSchema(`
+CREATE TYPE public.pair AS (a integer, b integer);
+CREATE TABLE public.x (id bigint PRIMARY KEY, p text, CONSTRAINT pair_ok CHECK (((p)::public.pair).a > 0));`);
+  expect(r.statements.map((s) => s.object)).toEqual(['table public.x']);
+  expect(r.findings.filter((f) => f.rule === 'dependent-object').map((f) => `${f.severity} ${f.object}: ${f.message}`)).toEqual([
+    'error table public.x: an expression in it uses public.pair, which the converted DDL does not create',
+  ]);
+});
