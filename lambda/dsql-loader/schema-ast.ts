@@ -200,20 +200,31 @@ export function castColumnRefs(sql: string, byRelation: Map<string, Map<string, 
   let count = 0;
   for (const h of hits.sort((a, b) => b.start - a.start)) {
     // Already cast to the same type (e.g. a converted dump run through again): leave it.
-    if (new RegExp(String.raw`^\s*\)?\s*::\s*${h.cast.replace(/[[\]]/g, '\\$&')}`, 'i').test(out.slice(h.end))) continue;
+    if (new RegExp(String.raw`^\s*\)?\s*::\s*${h.cast.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'i').test(out.slice(h.end))) continue;
     out = `${out.slice(0, h.start)}(${out.slice(h.start, h.end)})::${h.cast}${out.slice(h.end)}`;
     count += 1;
   }
   return { sql: out, count };
 }
 
-/** Destructive statement kinds the converted DDL must never contain. */
+const DESTRUCTIVE_KINDS = new Set(['DropStmt', 'TruncateStmt', 'DeleteStmt', 'DropdbStmt', 'DropOwnedStmt', 'DropRoleStmt', 'DropTableSpaceStmt', 'DropSubscriptionStmt']);
+
+/** Destructive statement kinds the converted DDL must never contain (at the top of a statement or nested in it). */
 export function destructiveKind(sql: string): string | undefined {
   const parsed = parseStatements(sql.replace(/^CREATE\s+(UNIQUE\s+)?INDEX\s+ASYNC\b/i, (_m, u) => `CREATE ${u ?? ''}INDEX`));
   if ('error' in parsed) return undefined;
   for (const s of parsed.stmts) {
     const kind = Object.keys(s)[0];
-    if (kind === 'DropStmt' || kind === 'TruncateStmt' || kind === 'DeleteStmt' || kind === 'DropdbStmt' || kind === 'DropOwnedStmt') return kind;
+    if (DESTRUCTIVE_KINDS.has(kind)) return kind;
+    // Nested: a DELETE inside WITH (… RETURNING), a MERGE … WHEN MATCHED THEN DELETE. Function and DO
+    // bodies are strings in the tree, not nodes: they are checked on their own (functionStatements).
+    let nested: string | undefined;
+    walk(s, (key, v) => {
+      if (nested) return;
+      if (DESTRUCTIVE_KINDS.has(key)) nested = key;
+      if (key === 'MergeWhenClause' && v.commandType === 'CMD_DELETE') nested = 'MergeStmt DELETE';
+    });
+    if (nested) return nested;
     if (kind === 'AlterTableStmt') {
       for (const c of ((s.AlterTableStmt as Node).cmds as Node[]) ?? []) {
         const cmd = c.AlterTableCmd as Node;

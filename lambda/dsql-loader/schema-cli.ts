@@ -85,7 +85,11 @@ export async function main(argv: string[]): Promise<number> {
   let inputName: string;
   if (args.input) {
     if (!fs.existsSync(args.input)) fail(`--input ${args.input}: no such file`);
-    script = fs.readFileSync(args.input, 'utf8');
+    try {
+      script = fs.readFileSync(args.input, 'utf8');
+    } catch (e) {
+      fail(`--input ${args.input}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
     inputName = path.basename(args.input);
   } else {
     // The password goes to pg_dump in PGPASSWORD, never on its command line (visible in ps) or in our error output.
@@ -100,9 +104,16 @@ export async function main(argv: string[]): Promise<number> {
     inputName = 'pg_dump of --source-url';
   }
 
-  const result = await convertSchema(script);
   const outDir = args['out-dir']!;
-  fs.mkdirSync(outDir, { recursive: true });
+  // Checked before converting: a run that cannot write its report stops here, with nothing half-written.
+  try {
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.accessSync(outDir, fs.constants.W_OK);
+  } catch (e) {
+    fail(`--out-dir ${outDir}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const result = await convertSchema(script);
+  if (result.summary.statementsIn === 0) fail(`${args.input ? `--input ${args.input}` : 'the pg_dump of --source-url'}: no SQL statements found (is it a pg_dump --schema-only file, in plain format? Custom/directory format needs pg_restore -f - first)`);
   const written = ['report.md', 'report.json', 'converted.sql'];
   if (!args.input) {
     // Keep the dump that was converted: the next steps (--apply) read it back with --input.

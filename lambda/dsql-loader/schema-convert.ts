@@ -1,5 +1,5 @@
-import { castColumnRefs, destructiveKind, functionStatements, initParser, refsOf } from './schema-ast';
-import { matchParen, splitSql, splitTopLevel } from './sql-split';
+import { castColumnRefs, destructiveKind, functionStatements, initParser, parseStatements, refsOf } from './schema-ast';
+import { matchParen, quoteEnd, splitSql, splitTopLevel } from './sql-split';
 
 /**
  * PostgreSQL → Aurora DSQL schema conversion: reads a `pg_dump --schema-only` script, reports
@@ -70,6 +70,9 @@ const SUPPORTED_TYPES = new Set([
 ]);
 
 const TEXT_FALLBACK = new Set(['inet', 'cidr', 'macaddr', 'macaddr8', 'xml', 'tsvector', 'tsquery', 'hstore', 'citext', 'ltree', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle', 'bit', 'bit varying', 'varbit', 'int4range', 'int8range', 'numrange', 'tsrange', 'tstzrange', 'daterange', 'oid', 'geometry', 'geography']);
+
+/** Column types of extensions (converted to text; no cast back, the type does not exist without the extension). */
+const EXTENSION_TYPES = new Set(['hstore', 'citext', 'ltree', 'geometry', 'geography']);
 
 /** Statement kinds a function body may not run in Aurora DSQL. */
 const FORBIDDEN_IN_FUNCTIONS = new Set(['TruncateStmt', 'TransactionStmt', 'VacuumStmt', 'DropStmt', 'AlterTableStmt', 'IndexStmt', 'CreateTableAsStmt', 'CreateSeqStmt', 'RenameStmt', 'DropdbStmt', 'CreatedbStmt', 'AlterSystemStmt']);
@@ -164,8 +167,12 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       return { type: 'numeric(19,2)' };
     }
     if (TEXT_FALLBACK.has(base)) {
-      find(object, 'unsupported-type', 'warning', `column type ${t} is not supported as a column type`, 'Converted to text (the value keeps its text form); validate or parse it in the application.', line);
-      return { type: 'text' };
+      // Built-in types (inet, ranges, geometric, tsvector…) still exist for expressions: CHECKs, views and
+      // expression indexes that use the column get it cast back (inet is a query-runtime type in DSQL,
+      // ${DSQL_DOCS.dataTypes}). Extension types (hstore, citext, geometry…) do not, and are not cast.
+      const core = !EXTENSION_TYPES.has(base);
+      find(object, 'unsupported-type', 'warning', `column type ${t} is not supported as a column type`, `Converted to text (the value keeps its text form); validate or parse it in the application.${core ? ` Expressions that use it are cast back to ${t.replace(/^pg_catalog\./i, '')}.` : ''}`, line);
+      return { type: 'text', castBack: core ? t.replace(/^pg_catalog\./i, '') : undefined };
     }
     const key = normName(t);
     if (enums.has(key)) {
@@ -292,7 +299,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     // any TRUNCATE/DELETE) are removed and reported, never moved or kept.
     const destructive = /^(DROP|TRUNCATE|DELETE)\b/i.test(sql) ? sql.split(/\s+/)[0].toUpperCase() : destructiveKind(sql);
     if (destructive) {
-      find(firstWords(sql, 8), 'destructive-statement', 'warning', `${destructive} statement in the dump (pg_dump --clean writes one per object)`, 'Removed: the converted DDL only creates. To rebuild a target, drop its objects yourself first; nothing here deletes data.', line);
+      find(firstWords(sql, 8), 'destructive-statement', 'warning', `${destructive} statement in the dump${/DELETE|TRUNCATE|Delete|Truncate|Merge/.test(destructive) ? '' : ' (pg_dump --clean writes one per object)'}`, 'Removed: the converted DDL only creates. To rebuild a target, drop its objects yourself first; nothing here deletes data.', line);
       continue;
     }
     if (/^(INSERT|UPDATE|COPY|SELECT\s+pg_catalog\.setval)\b/i.test(sql)) {
@@ -317,7 +324,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       else find(`extension ${ext}`, 'extension', 'error', `extension ${ext}: Aurora DSQL does not support extensions`, extensionFix(ext), line);
       continue;
     }
-    if ((m = /^CREATE\s+SCHEMA\s+(?:IF\s+NOT\s+EXISTS\s+)?(\S+)/i.exec(sql))) {
+    if ((m = new RegExp(String.raw`^CREATE\s+SCHEMA\s+(?:IF\s+NOT\s+EXISTS\s+)?(${ID})`, 'i').exec(sql))) {
       items.push({ kind: 'sql', stmt: { sql: `CREATE SCHEMA IF NOT EXISTS ${m[1]}`, phase: 'schema', object: `schema ${unquote(m[1])}` } });
       continue;
     }
@@ -353,6 +360,10 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       const name = normName(m[2]);
       const object = `table ${name}`;
       let rest = m[3];
+      if (tables.has(name)) {
+        find(object, 'duplicate-object', 'error', `table ${name} is created twice in the dump (line ${tables.get(name)!.line} and here; pg_dumpall output of several databases?)`, 'This one is removed; the first definition is converted. Convert each database\'s dump separately.', line);
+        continue;
+      }
       if (m[1] && /TEMP/i.test(m[1])) {
         find(object, 'temporary-table', 'error', 'temporary tables are not supported', 'Dropped; use a regular table or application memory.', line);
         continue;
@@ -374,7 +385,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       const body = rest.slice(open + 1, close);
       const tail = rest.slice(close + 1).trim();
       if (/PARTITION\s+BY/i.test(tail)) find(object, 'partitioned-table', 'error', 'partitioned tables are not supported', 'Created unpartitioned; DSQL distributes data by primary key itself. Load every partition into this table.', line);
-      if (/INHERITS\s*\(/i.test(tail)) find(object, 'inheritance', 'error', 'table inheritance is not supported', 'Created without INHERITS: copy the parent columns into this table if it needs them.', line);
+      const inherits = /INHERITS\s*\(([^)]*)\)/i.exec(tail);
       if (/\bWITH\s*\(/i.test(tail) || /\bTABLESPACE\b/i.test(tail)) find(object, 'storage-options', 'info', 'storage parameters and tablespaces do not apply', 'Removed.', line);
       const table: TableDef = { name, columns: [], constraints: [], line, hasPk: false };
       for (const el of splitTopLevel(body)) {
@@ -385,6 +396,31 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
           if (/\bPRIMARY\s+KEY\b/i.test(col.rest)) table.hasPk = true;
           table.columns.push(col);
         }
+      }
+      if (inherits) {
+        // pg_dump lists only a child's own columns; the inherited ones are copied in from the parents.
+        const parents = splitTopLevel(inherits[1]).map(normName);
+        const copied: string[] = [];
+        const missing: string[] = [];
+        for (const p of parents) {
+          const parent = tables.get(p);
+          if (!parent) {
+            missing.push(p);
+            continue;
+          }
+          const inherited = parent.columns.filter((c) => !table.columns.some((own) => own.name === c.name)).map((c) => ({ ...c }));
+          table.columns.unshift(...inherited);
+          copied.push(...inherited.map((c) => unquote(c.name)));
+          for (const [col, cast] of castBack.get(p) ?? []) {
+            if (!castBack.has(name)) castBack.set(name, new Map());
+            castBack.get(name)!.set(col, cast);
+          }
+          for (const col of jsonColumns.get(p) ?? []) {
+            if (!jsonColumns.has(name)) jsonColumns.set(name, new Set());
+            jsonColumns.get(name)!.add(col);
+          }
+        }
+        find(object, 'inheritance', 'error', `table inheritance is not supported (INHERITS ${parents.join(', ')})`, `Created without INHERITS${copied.length ? `, with the inherited columns ${copied.join(', ')} copied in` : ''}${missing.length ? `; parent ${missing.join(', ')} is not defined before it, so its columns are missing — add them` : ''}. Rows of this table no longer show in queries of the parent: query both.`, line);
       }
       tables.set(name, table);
       items.push({ kind: 'table', table });
@@ -500,6 +536,28 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         find(object, 'json-index', 'error', `index on column ${plainJson}, now json: json has no btree operator class`, "Removed; index an expression such as ((col->>'key')) instead.", line);
         continue;
       }
+      // Expression keys over columns now stored as json/text (jsonb, arrays, inet…) get the column cast back.
+      const castCols = castBack.get(partitionParent.has(tableName) ? normName(onTable) : tableName);
+      let arrayIndex: string | undefined;
+      if (castCols) {
+        let casts = 0;
+        list = splitTopLevel(list)
+          .map((el) => {
+            if (new RegExp(String.raw`^${ID}$`).test(el.trim())) return el;
+            const probe = `SELECT ${el} FROM ${onTable}`;
+            if (!arrayIndex) arrayIndex = [...castCols].find(([c, t]) => /\[\]$/.test(t) && castColumnRefs(probe, new Map([[tableName, new Map([[c, t]])]])).count > 0)?.[0];
+            const r = castColumnRefs(probe, new Map([[partitionParent.has(tableName) ? normName(onTable) : tableName, castCols]]));
+            casts += r.count;
+            return r.count ? r.sql.slice('SELECT '.length, r.sql.length - ` FROM ${onTable}`.length) : el;
+          })
+          .join(', ');
+        if (arrayIndex) {
+          // text -> text[] goes through array_in, which is STABLE: PostgreSQL refuses it in an index expression.
+          find(object, 'index-expression', 'error', `index expression uses ${arrayIndex}, an array column now stored as text: the cast back to an array is not immutable`, 'Removed; index a generated STORED column computed from the text instead, or normalize the array into a child table.', line);
+          continue;
+        }
+        if (casts) find(object, 'cast-back', 'warning', `${casts} reference(s) to columns stored as json/text in index expressions`, `Cast back to the source type so the expression keeps its meaning (${DSQL_DOCS.dataTypes}: jsonb, arrays and inet are query-runtime types).`, line);
+      }
       const expression = splitTopLevel(list).some((c) => c.trim().startsWith('('));
       const tailSql = where?.[1] ? ` ${where[1].trim()}` : '';
       post.push({ sql: `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ASYNC ${m[2] ?? ''} ON ${onTable} (${list})${tailSql}`.replace(/\s+/g, ' ').trim(), phase: 'post-load', object });
@@ -508,6 +566,12 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     }
     if ((m = new RegExp(String.raw`^ALTER\s+INDEX\s+\S+\s+ATTACH\s+PARTITION`, 'i').exec(sql))) {
       noise += 1;
+      continue;
+    }
+    if ((m = new RegExp(String.raw`^ALTER\s+INDEX\s+(?:IF\s+EXISTS\s+)?(${QNAME})\s+([\s\S]*)$`, 'i').exec(sql))) {
+      // Statistics targets and storage options of an index (danbooru: ALTER INDEX … SET STATISTICS 3000);
+      // the index itself is built after the load (or was dropped, with its own finding).
+      find(`index ${normName(m[1])}`, 'index-option', 'info', `ALTER INDEX ${m[2].replace(/\s+/g, ' ').slice(0, 60)}: index options and statistics targets are not carried over`, 'Removed; Aurora DSQL manages index storage and statistics itself.', line);
       continue;
     }
     if ((m = new RegExp(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE)\s+(${QNAME})\s*\(`, 'i').exec(sql))) {
@@ -572,11 +636,28 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       find(firstWords(sql), hit[1], 'error', `${firstWords(sql)} is not supported`, hit[2], line);
       continue;
     }
-    find(firstWords(sql), 'unchecked', 'warning', `statement ${firstWords(sql)} was not checked by the converter`, 'Kept as is; review it before applying.', line);
-    items.push({ kind: 'sql', stmt: { sql, phase: 'schema', object: firstWords(sql) } });
+    // Anything else is not a schema object this converter knows (DO blocks and CALL/SELECT run code, roles
+    // and their password hashes are cluster-wide, MERGE/WITH change data): removed and named, never applied
+    // unchecked — a statement nobody reviewed must not reach a target that holds data.
+    find(firstWords(sql), 'unsupported-statement', 'error', `statement ${firstWords(sql)} (${statementKind(sql)}) is not a schema object the converter knows`, 'Removed from the converted DDL. If it is needed, review it and run it by hand after --apply (Aurora DSQL roles: CREATE ROLE plus AWS IAM GRANT).', line);
     void up;
   }
 
+  // pg_dumpall output: objects of several databases (after \connect) would all land in one target database.
+  const connects = script.split('\n').flatMap((l, k) => {
+    const c = /^\\(?:connect|c)\s+(?:-reuse-previous=\S+\s+)?("(?:[^"]|"")+"|\S+)/.exec(l);
+    return c ? [{ line: k + 1, db: unquote(c[1]) }] : [];
+  });
+  if (connects.length) {
+    const withObjects = new Set<string>();
+    for (const st of stmts) {
+      const db = connects.filter((c) => c.line < st.line).pop()?.db;
+      if (db && /^CREATE\s+(?!DATABASE|ROLE|USER|TABLESPACE)/i.test(st.sql)) withObjects.add(db);
+    }
+    if (withObjects.size > 1) {
+      find('(dump)', 'multiple-databases', 'error', `the dump holds objects of ${withObjects.size} databases (${[...withObjects].join(', ')}); Aurora DSQL has one database (postgres) and the converter merges them into it`, 'Dump and convert each database on its own (pg_dump --schema-only per database), then decide how their schemas share the cluster; objects created twice are removed and named.', 0);
+    }
+  }
   for (const t of tables.values()) {
     if (!t.hasPk && !droppedTables.has(t.name) && !matviews.has(t.name)) {
       find(`table ${t.name}`, 'no-primary-key', 'error', 'table has no primary key: the loader cannot load it idempotently or apply updates and deletes', 'Add a primary key in the source (or in the converted DDL) before the full load.', t.line);
@@ -785,9 +866,8 @@ function defaultSpan(rest: string): { at: number; exprStart: number; end: number
   let depth = 0;
   for (; i < rest.length; i += 1) {
     const ch = rest[i];
-    if (ch === "'") {
-      i += 1;
-      while (i < rest.length && !(rest[i] === "'" && rest[i + 1] !== "'")) i += rest[i] === "'" ? 2 : 1;
+    if (ch === "'" || ch === '"') {
+      i = quoteEnd(rest, i);
       continue;
     }
     if (ch === '(') depth += 1;
@@ -830,6 +910,12 @@ function normName(s: string): string {
     .split('.')
     .map((p) => (p.startsWith('"') ? p : p.toLowerCase()))
     .join('.');
+}
+
+/** PostgreSQL's name for what a statement is (e.g. DoStmt, CreateRoleStmt), or "unparsable". */
+function statementKind(sql: string): string {
+  const p = parseStatements(sql);
+  return 'error' in p ? `unparsable: ${p.error}` : p.stmts.map((x) => Object.keys(x)[0]).join(', ') || 'empty';
 }
 
 function firstWords(sql: string, n = 4): string {
