@@ -16,7 +16,7 @@ import { convertedSql, convertSchema, reportMarkdown } from './schema-convert';
 
 const USAGE = `usage: npm run dsql-schema -- (--input <pg_dump.sql> | --source-url <postgres://…>) [--out-dir <dir>]
        [--apply (--target-url <postgres://…> | --dsql-endpoint <host> [--region <r>] [--role <db role>]) [--phase schema|post-load|all]]
-       [--fail-on-error]
+       [--resume] [--fail-on-error]
 
   --input          a pg_dump --schema-only file
   --source-url     dump the schema from this PostgreSQL with pg_dump (must be on PATH)
@@ -28,6 +28,8 @@ const USAGE = `usage: npm run dsql-schema -- (--input <pg_dump.sql> | --source-u
   --region         Region of the cluster (default: AWS_REGION)
   --role           database role to connect as (default: admin, needed for DDL)
   --phase          schema (default; before the full load), post-load (indexes, foreign keys) or all
+  --resume         with --apply: skip objects that already exist on the target (finishing a partial apply);
+                   they are listed, not compared with the dump
   --fail-on-error  exit 3 when the report has error findings`;
 
 function fail(msg: string): never {
@@ -65,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
         role: { type: 'string', default: 'admin' },
         phase: { type: 'string', default: 'schema' },
         'fail-on-error': { type: 'boolean', default: false },
+        resume: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -80,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!['schema', 'post-load', 'all'].includes(args.phase!)) fail(`--phase must be schema, post-load or all, got "${args.phase}"`);
   if (args.apply && !!args['target-url'] === !!args['dsql-endpoint']) fail('--apply needs exactly one of --target-url or --dsql-endpoint');
   if (!args.apply && (args['target-url'] || args['dsql-endpoint'])) fail('--target-url/--dsql-endpoint are only used with --apply');
+  if (!args.apply && args.resume) fail('--resume is only used with --apply');
 
   let script: string;
   let inputName: string;
@@ -140,8 +144,9 @@ export async function main(argv: string[]): Promise<number> {
     await client.connect();
     try {
       const phases = args.phase === 'all' ? (['schema', 'post-load'] as const) : ([args.phase] as Array<'schema' | 'post-load'>);
-      const r = await applyStatements(client, result.statements, { target: dsql ? 'dsql' : 'postgres', phases: [...phases], log: (m) => process.stdout.write(`${m}\n`) });
+      const r = await applyStatements(client, result.statements, { target: dsql ? 'dsql' : 'postgres', phases: [...phases], skipExisting: args.resume, log: (m) => process.stdout.write(`${m}\n`) });
       process.stdout.write(`Applied ${r.applied} statement(s)${r.indexJobs.length ? `, waited for ${r.indexJobs.length} index job(s)` : ''}.\n`);
+      if (r.skipped.length) process.stdout.write(`Skipped ${r.skipped.length} object(s) that already existed (not compared with the dump): ${r.skipped.join(', ')}.\n`);
       if (phases.includes('schema')) {
         await ensureProgressTable(client);
         process.stdout.write('Ensured the loader progress table dsql_loader.progress.\n');

@@ -214,3 +214,32 @@ describe('dsql-schema CLI misuse', () => {
     expect(r.stderr).toContain('no SQL statements');
   });
 });
+
+test('re-running --apply on a target that already has part of the schema and rows: stops naming the object; with resume, skips what exists (listed) and finishes; rows untouched', async () => {
+  const dump = `
+CREATE TABLE public.a (id bigint PRIMARY KEY, v text);
+CREATE TABLE public.b (id bigint PRIMARY KEY, a_id bigint);
+ALTER TABLE ONLY public.b ADD CONSTRAINT b_a_fkey FOREIGN KEY (a_id) REFERENCES public.a(id);
+CREATE INDEX b_a_idx ON public.b USING btree (a_id);
+CREATE VIEW public.va AS SELECT id FROM public.a;`;
+  const r = await convertSchema(dump);
+  await pg.query('CREATE DATABASE hostile_resume');
+  // A first --apply that died after the first table (connection lost), then the load started writing rows.
+  const c0 = await pg.client('hostile_resume');
+  await applyStatements(c0, r.statements.slice(0, 1), { target: 'postgres', phases: ['schema'] });
+  await c0.end();
+  await pg.query(`INSERT INTO public.a VALUES (1, 'kept')`, [], 'hostile_resume');
+  const c = await pg.client('hostile_resume');
+  try {
+    await expect(applyStatements(c, r.statements, { target: 'postgres', phases: ['schema', 'post-load'] })).rejects.toThrow(/table public\.a already exists on the target.*--resume/s);
+    const res = await applyStatements(c, r.statements, { target: 'postgres', phases: ['schema', 'post-load'], skipExisting: true });
+    expect(res.skipped).toEqual(['table public.a']);
+    expect(res.applied).toBe(r.statements.length - 1);
+    // Run again: everything exists now, nothing is applied twice and nothing fails.
+    const again = await applyStatements(c, r.statements, { target: 'postgres', phases: ['schema', 'post-load'], skipExisting: true });
+    expect(again.skipped).toHaveLength(r.statements.length);
+  } finally {
+    await c.end();
+  }
+  expect(await pg.query('SELECT id, v FROM public.a', [], 'hostile_resume')).toEqual([{ id: '1', v: 'kept' }]);
+});
