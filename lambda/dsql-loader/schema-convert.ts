@@ -128,6 +128,10 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   /** Types the DDL does not create (CREATE TYPE/DOMAIN are dropped; enum/domain columns become their base type). */
   const droppedTypes = new Set<string>();
   const dataStatements = new Map<string, { n: number; line: number }>();
+  /** SET search_path to schemas other than public, and the unqualified objects created while it was in effect. */
+  type SearchPath = { path: string; line: number; objects: string[] };
+  const searchPaths: SearchPath[] = [];
+  let searchPath: SearchPath | undefined;
 
   const find = (object: string, rule: string, severity: Severity, message: string, fix: string, line: number) =>
     findings.push({ object, rule, severity, message, fix, line });
@@ -310,6 +314,18 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         continue;
       }
     }
+    const sp = /^SET\s+(?:SESSION\s+|LOCAL\s+)?search_path\s*(?:=|TO)\s*([\s\S]*)$/i.exec(sql) ?? /^SELECT\s+pg_catalog\.set_config\s*\(\s*'search_path'\s*,\s*'((?:[^']|'')*)'/i.exec(sql) ?? (/^RESET\s+(search_path|ALL)\b/i.test(sql) ? ['', ''] : null);
+    if (sp) {
+      // The converter reads names as pg_dump writes them (qualified; unqualified = public), and --apply runs
+      // with the target's default search_path: a dump that relies on its own SET search_path is reported.
+      const path = sp[1].replace(/''/g, "'").split(',').map((x) => x.trim().replace(/^'(.*)'$/, '$1')).filter((x) => x && x !== "''" && !/^"?\$user"?$/.test(x) && x !== 'pg_catalog');
+      searchPath = path.length && !(path.length === 1 && path[0] === 'public') ? { path: path.join(', '), line, objects: [] } : undefined;
+      if (searchPath) searchPaths.push(searchPath);
+    }
+    if (searchPath) {
+      const un = new RegExp(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNLOGGED\s+|MATERIALIZED\s+)?(TABLE|VIEW|FUNCTION|PROCEDURE|SEQUENCE|TYPE|DOMAIN)\s+(?:IF\s+NOT\s+EXISTS\s+)?(${ID})(\s*\.)?`, 'i').exec(sql);
+      if (un && !un[3]) searchPath.objects.push(`${un[1].toLowerCase()} ${unquote(un[2])}`);
+    }
     if (/^SET\s/i.test(sql) || /^SELECT\s+pg_catalog\.set_config\s*\(/i.test(sql) || /^RESET\s/i.test(sql)) {
       noise += 1;
       continue;
@@ -389,7 +405,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       if (/\bWITH\s*\(/i.test(tail) || /\bTABLESPACE\b/i.test(tail)) find(object, 'storage-options', 'info', 'storage parameters and tablespaces do not apply', 'Removed.', line);
       const table: TableDef = { name, columns: [], constraints: [], line, hasPk: false };
       for (const el of splitTopLevel(body)) {
-        if (/^(CONSTRAINT\s|PRIMARY\s+KEY|UNIQUE\b|CHECK\b|FOREIGN\s+KEY|EXCLUDE\b)/i.test(el)) addConstraint(table, el, line);
+        if (/^(CONSTRAINT\s|PRIMARY\s+KEY|UNIQUE\b|CHECK\b|FOREIGN\s+KEY|EXCLUDE\b|NOT\s+NULL\s)/i.test(el)) addConstraint(table, el, line);
         else if (/^LIKE\s/i.test(el)) find(object, 'unparsed', 'error', 'LIKE in CREATE TABLE is not converted', 'Expand the columns explicitly.', line);
         else {
           const col = parseColumn(el, name, line);
@@ -432,7 +448,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       const table = tables.get(name);
       const object = `table ${name}`;
       let a: RegExpExecArray | null;
-      if ((a = /^ADD\s+(CONSTRAINT\s+\S+\s+)?([\s\S]+)$/i.exec(action)) && /^(PRIMARY\s+KEY|UNIQUE|CHECK|FOREIGN\s+KEY|EXCLUDE)/i.test(a[2])) {
+      if ((a = /^ADD\s+(CONSTRAINT\s+\S+\s+)?([\s\S]+)$/i.exec(action)) && /^(PRIMARY\s+KEY|UNIQUE|CHECK|FOREIGN\s+KEY|EXCLUDE|NOT\s+NULL\s)/i.test(a[2])) {
         const el = `${a[1] ?? ''}${a[2]}`.trim();
         if (/FOREIGN\s+KEY/i.test(a[2])) {
           const fk = el.replace(/\s+NOT\s+VALID\s*$/i, '');
@@ -447,6 +463,23 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         const col = table.columns.find((c) => c.name === a![1]);
         if (col) {
           col.rest = fixDefaults(`${col.rest} DEFAULT ${a[2]}`.trim(), `column ${name}.${unquote(col.name)}`, line);
+          continue;
+        }
+      }
+      if ((a = /^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?!CONSTRAINT\s|PRIMARY\s|UNIQUE\b|CHECK\b|FOREIGN\s|EXCLUDE\b)([\s\S]+)$/i.exec(action)) && table && !droppedTables.has(name)) {
+        const col = parseColumn(a[1], name, line);
+        if (!table.columns.some((c) => c.name === col.name)) {
+          if (/\bPRIMARY\s+KEY\b/i.test(col.rest)) table.hasPk = true;
+          table.columns.push(col);
+        }
+        find(`column ${name}.${unquote(col.name)}`, 'alter-folded', 'info', `ALTER TABLE ${action.replace(/\s+/g, ' ').slice(0, 60)}`, 'Folded into CREATE TABLE (the column converted like the others): DSQL DDL runs one statement per transaction, and one CREATE is fewer.', line);
+        continue;
+      }
+      if ((a = new RegExp(String.raw`^ALTER\s+(?:COLUMN\s+)?(${ID})\s+SET\s+NOT\s+NULL\s*$`, 'i').exec(action)) && table) {
+        const col = table.columns.find((c) => c.name === a![1]);
+        if (col) {
+          if (!/\bNOT\s+NULL\b/i.test(col.rest)) col.rest = `${col.rest} NOT NULL`.trim();
+          find(`column ${name}.${unquote(col.name)}`, 'alter-folded', 'info', 'ALTER TABLE … SET NOT NULL', 'Folded into CREATE TABLE as NOT NULL.', line);
           continue;
         }
       }
@@ -643,6 +676,9 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     void up;
   }
 
+  for (const p of searchPaths.filter((x) => x.objects.length)) {
+    find('(dump)', 'search-path', 'warning', `SET search_path = ${p.path}: ${p.objects.length} object(s) after it are not schema-qualified (${p.objects.slice(0, 10).join(', ')}${p.objects.length > 10 ? ', …' : ''}) and are created in public by the converted DDL`, `Qualify them in the dump (pg_dump does), or edit converted.sql to put them in ${p.path.split(', ')[0]}.`, p.line);
+  }
   // pg_dumpall output: objects of several databases (after \connect) would all land in one target database.
   const connects = script.split('\n').flatMap((l, k) => {
     const c = /^\\(?:connect|c)\s+(?:-reuse-previous=\S+\s+)?("(?:[^"]|"")+"|\S+)/.exec(l);
@@ -851,6 +887,14 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     }
     if (/\bEXCLUDE\b/i.test(el)) {
       find(object, 'exclusion-constraint', 'error', 'exclusion constraints are not supported', 'Dropped; enforce the rule in the application.', line);
+      return;
+    }
+    const nn = new RegExp(String.raw`^(?:CONSTRAINT\s+${ID}\s+)?NOT\s+NULL\s+(${ID})(\s+NO\s+INHERIT)?\s*$`, 'i').exec(el.trim());
+    if (nn) {
+      // PostgreSQL 18 writes named NOT NULL constraints at table level; PostgreSQL 16 (and DSQL) only know the column form.
+      const col = table.columns.find((c) => c.name === nn[1]);
+      find(object, 'not-null-constraint', 'info', 'table-level NOT NULL constraint (PostgreSQL 18 syntax)', col ? `Folded into column ${unquote(nn[1])} as NOT NULL (the constraint name is not kept).` : `Removed: column ${unquote(nn[1])} is not defined before it; add NOT NULL to it by hand.`, line);
+      if (col && !/\bNOT\s+NULL\b/i.test(col.rest)) col.rest = `${col.rest} NOT NULL`.trim();
       return;
     }
     if (/\bPRIMARY\s+KEY\b/i.test(el)) table.hasPk = true;

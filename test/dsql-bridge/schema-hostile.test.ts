@@ -243,3 +243,49 @@ CREATE VIEW public.va AS SELECT id FROM public.a;`;
   }
   expect(await pg.query('SELECT id, v FROM public.a', [], 'hostile_resume')).toEqual([{ id: '1', v: 'kept' }]);
 });
+
+test('PostgreSQL 18 table-level NOT NULL constraints and ALTER TABLE ADD COLUMN / SET NOT NULL are folded into CREATE TABLE, the added column converted like the others', async () => {
+  const dump = `
+CREATE TABLE public.t (
+    id bigint NOT NULL,
+    a integer CONSTRAINT t_a_not_null NOT NULL,
+    b text,
+    CONSTRAINT t_b_nn NOT NULL b
+);
+ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);
+ALTER TABLE public.t ADD COLUMN c jsonb;
+ALTER TABLE ONLY public.t ADD COLUMN IF NOT EXISTS d integer[];
+ALTER TABLE ONLY public.t ALTER COLUMN c SET NOT NULL;
+ALTER TABLE public.t ADD CONSTRAINT t_d_nn NOT NULL d NO INHERIT;`;
+  const r = await convertSchema(dump);
+  expect(r.statements.map((s) => s.object)).toEqual(['table public.t']);
+  expect(r.findings.filter((f) => f.rule === 'unchecked')).toEqual([]);
+  expect(objects(r, 'jsonb-column')).toEqual(['column public.t.c']);
+  expect(objects(r, 'array-column')).toEqual(['column public.t.d']);
+  expect(objects(r, 'not-null-constraint')).toEqual(['constraint t_b_nn on public.t', 'constraint t_d_nn on public.t']);
+  const db = await apply(r);
+  const cols = await pg.query<{ attname: string; t: string; nn: boolean }>(
+    `SELECT attname, format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attnum > 0 ORDER BY attnum`, [], db);
+  expect(cols).toEqual([
+    { attname: 'id', t: 'bigint', nn: true },
+    { attname: 'a', t: 'integer', nn: true },
+    { attname: 'b', t: 'text', nn: true },
+    { attname: 'c', t: 'json', nn: true },
+    { attname: 'd', t: 'text', nn: true },
+  ]);
+});
+
+test('SET search_path to a schema list is reported: unqualified names after it are created in public, not where the dump meant', async () => {
+  const dump = `
+SET search_path = app, public;
+CREATE SCHEMA app;
+CREATE TABLE orders (id bigint PRIMARY KEY, total numeric);
+SELECT pg_catalog.set_config('search_path', '', false);
+CREATE TABLE public.x (id bigint PRIMARY KEY);`;
+  const r = await convertSchema(dump);
+  const sp = r.findings.filter((f) => f.rule === 'search-path');
+  expect(sp.map((f) => [f.severity, f.line])).toEqual([['warning', 2]]);
+  expect(sp[0].message).toContain('app, public');
+  expect(sp[0].message).toContain('table orders');
+  await apply(r);
+});
