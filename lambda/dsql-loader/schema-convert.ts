@@ -106,7 +106,8 @@ const EXTENSION_FUNCTIONS: Record<string, string | undefined> = {
 
 export async function convertSchema(script: string): Promise<ConversionResult> {
   await initParser();
-  const stmts = splitSql(script);
+  // A dump saved by an editor with a byte-order mark must not lose its first statement.
+  const stmts = splitSql(script.replace(/^\uFEFF/, ''));
   const findings: Finding[] = [];
   const items: Item[] = [];
   const sequences: ConvertedStatement[] = [];
@@ -143,6 +144,8 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     if (fnm && !/\bRETURNS\s+(event_)?trigger\b/i.test(s.sql) && /\bLANGUAGE\s+'?(sql|plpgsql)\b/i.test(s.sql)) userFunctions.add(normName(fnm[1]).includes('.') ? normName(fnm[1]) : `public.${normName(fnm[1])}`);
     const en = new RegExp(String.raw`^CREATE\s+TYPE\s+(${QNAME})\s+AS\s+ENUM\s*\(([\s\S]*)\)$`, 'i').exec(s.sql);
     if (en) enums.set(normName(en[1]), splitTopLevel(en[2]).map((x) => x.trim()));
+    const add = new RegExp(String.raw`^ALTER\s+TYPE\s+(${QNAME})\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?('(?:[^']|'')*')`, 'i').exec(s.sql);
+    if (add && enums.has(normName(add[1])) && !enums.get(normName(add[1]))!.includes(add[2])) enums.get(normName(add[1]))!.push(add[2]);
     const dom = new RegExp(String.raw`^CREATE\s+DOMAIN\s+(${QNAME})\s+(?:AS\s+)?([\s\S]+?)(\s+(?:DEFAULT|CONSTRAINT|NOT\s+NULL|NULL|CHECK|COLLATE)\b[\s\S]*)?$`, 'i').exec(s.sql);
     if (dom) domains.set(normName(dom[1]), dom[2].trim());
   }
@@ -350,6 +353,10 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       find(`type ${normName(m[1])}`, isEnum ? 'enum-type' : 'user-type', isEnum ? 'warning' : 'error', 'CREATE TYPE is not supported', isEnum ? 'Dropped; columns of this type become text with a CHECK of the labels.' : 'Dropped; replace composite/range types with columns or a child table.', line);
       continue;
     }
+    if ((m = new RegExp(String.raw`^ALTER\s+TYPE\s+(${QNAME})\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?('(?:[^']|'')*')`, 'i').exec(sql)) && enums.has(normName(m[1]))) {
+      find(`type ${normName(m[1])}`, 'enum-type', 'info', `ALTER TYPE … ADD VALUE ${m[2]}`, 'The label is part of the CHECK that replaces the enum on its columns.', line);
+      continue;
+    }
     if ((m = new RegExp(String.raw`^CREATE\s+DOMAIN\s+(${QNAME})`, 'i').exec(sql))) {
       droppedTypes.add(normName(m[1]));
       find(`domain ${normName(m[1])}`, 'domain-type', 'warning', 'CREATE DOMAIN is not supported', 'Dropped; columns of this domain use its base type.', line);
@@ -514,7 +521,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       items.push({ kind: 'sql', stmt: { sql, phase: 'schema', object } });
       continue;
     }
-    if ((m = new RegExp(String.raw`^CREATE\s+(UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(${ID})?\s*ON\s+(?:ONLY\s+)?(${QNAME})\s*(?:USING\s+(\w+)\s*)?(\([\s\S]*)$`, 'i').exec(sql))) {
+    if ((m = new RegExp(String.raw`^CREATE\s+(UNIQUE\s+)?INDEX\s+(?:ASYNC\s+)?(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(${ID})?\s*ON\s+(?:ONLY\s+)?(${QNAME})\s*(?:USING\s+(\w+)\s*)?(\([\s\S]*)$`, 'i').exec(sql))) {
       const idxName = m[2] ? unquote(m[2]) : '(unnamed)';
       const tableName = normName(m[3]);
       const schema = tableName.includes('.') ? `${tableName.split('.')[0]}.` : '';

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { promisify } from 'util';
 import { applyStatements } from '../../lambda/dsql-loader/schema-apply';
 import { destructiveKind, initParser } from '../../lambda/dsql-loader/schema-ast';
-import { ConversionResult, convertSchema } from '../../lambda/dsql-loader/schema-convert';
+import { ConversionResult, convertedSql, convertSchema } from '../../lambda/dsql-loader/schema-convert';
 import { REPO_ROOT } from '../helpers/copy-app';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
 
@@ -288,4 +288,25 @@ CREATE TABLE public.x (id bigint PRIMARY KEY);`;
   expect(sp[0].message).toContain('app, public');
   expect(sp[0].message).toContain('table orders');
   await apply(r);
+});
+
+test('a dump saved with a byte-order mark keeps its first statement; ALTER TYPE … ADD VALUE labels reach the enum CHECK', async () => {
+  const dump = `\uFEFFCREATE TABLE public.first (id bigint PRIMARY KEY, m public.mood);
+CREATE TYPE public.mood AS ENUM ('sad', 'ok');
+ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'happy' AFTER 'ok';`;
+  const r = await convertSchema(dump);
+  expect(r.statements.map((s) => s.object)).toEqual(['table public.first']);
+  expect(objects(r, 'enum-type')).toContain('type public.mood');
+  expect(r.findings.filter((f) => f.rule === 'unsupported-statement')).toEqual([]);
+  const db = await apply(r);
+  await pg.query(`INSERT INTO public.first VALUES (1, 'happy')`, [], db);
+  await expect(pg.query(`INSERT INTO public.first VALUES (2, 'angry')`, [], db)).rejects.toMatchObject({ code: '23514' });
+});
+
+test("converted.sql run through the converter again (an operator re-converting a colleague's output) keeps every statement", async () => {
+  const r1 = await convertSchema(fs.readFileSync(path.join(__dirname, 'fixtures', 'corpus', 'pagila-pg18.sql'), 'utf8'));
+  const r2 = await convertSchema(convertedSql(r1));
+  expect(r2.findings.filter((f) => f.severity === 'error')).toEqual([]);
+  expect(r2.statements.map((s) => s.object).sort()).toEqual(r1.statements.map((s) => s.object).sort());
+  await apply(r2);
 });
