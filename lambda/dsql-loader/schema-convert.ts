@@ -141,7 +141,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   const userFunctions = new Set<string>();
   for (const s of stmts) {
     const fnm = new RegExp(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\s+(${QNAME})\s*\(`, 'i').exec(s.sql);
-    if (fnm && !/\bRETURNS\s+(event_)?trigger\b/i.test(s.sql) && /\bLANGUAGE\s+'?(sql|plpgsql)\b/i.test(s.sql)) userFunctions.add(normName(fnm[1]).includes('.') ? normName(fnm[1]) : `public.${normName(fnm[1])}`);
+    if (fnm && !/\bRETURNS\s+(event_)?trigger\b/i.test(s.sql) && /\bLANGUAGE\s+['"]?(sql|plpgsql)\b/i.test(s.sql)) userFunctions.add(normName(fnm[1]).includes('.') ? normName(fnm[1]) : `public.${normName(fnm[1])}`);
     const en = new RegExp(String.raw`^CREATE\s+TYPE\s+(${QNAME})\s+AS\s+ENUM\s*\(([\s\S]*)\)$`, 'i').exec(s.sql);
     if (en) enums.set(normName(en[1]), splitTopLevel(en[2]).map((x) => x.trim()));
     const add = new RegExp(String.raw`^ALTER\s+TYPE\s+(${QNAME})\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?('(?:[^']|'')*')`, 'i').exec(s.sql);
@@ -151,7 +151,8 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   }
 
   const convertType = (type: string, object: string, line: number): { type: string; check?: string; castBack?: string } => {
-    const t = type.trim();
+    // pg_dump --quote-all-identifiers writes built-in type names quoted ("text", "jsonb", "pg_catalog"."int4").
+    const t = type.trim().replace(/"([a-z_][a-z0-9_]*)"/g, '$1');
     const lower = t.toLowerCase().replace(/\s+/g, ' ');
     const base = lower.replace(/\(.*\)/, '').trim().replace(/^(pg_catalog|public)\./, '');
     // Arrays and JSONB are query-runtime types only; JSON is a column type: ${DSQL_DOCS.dataTypes}
@@ -275,7 +276,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     }
     const id = /AS\s+IDENTITY\s*(\(([\s\S]*?)\))?/i.exec(r);
     if (id) {
-      const opts = (id[2] ?? '').replace(/\bSEQUENCE\s+NAME\s+\S+/i, '').trim();
+      const opts = (id[2] ?? '').replace(new RegExp(String.raw`\bSEQUENCE\s+NAME\s+${QNAME}`, 'i'), '').trim();
       const fixed = fixCache(opts, object, line);
       r = r.replace(id[0], `AS IDENTITY (${fixed})`);
     }
@@ -469,7 +470,8 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       if ((a = new RegExp(String.raw`^ALTER\s+(?:COLUMN\s+)?(${ID})\s+SET\s+DEFAULT\s+([\s\S]+)$`, 'i').exec(action)) && table) {
         const col = table.columns.find((c) => c.name === a![1]);
         if (col) {
-          col.rest = fixDefaults(`${col.rest} DEFAULT ${a[2]}`.trim(), `column ${name}.${unquote(col.name)}`, line);
+          // Replaces a default the column already has (an inherited column copied from its parent keeps the parent's).
+          col.rest = fixDefaults(`${removeDefault(col.rest)} DEFAULT ${a[2]}`.trim(), `column ${name}.${unquote(col.name)}`, line);
           continue;
         }
       }
@@ -617,7 +619,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     if ((m = new RegExp(String.raw`^CREATE\s+(?:OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE)\s+(${QNAME})\s*\(`, 'i').exec(sql))) {
       const kind = m[1].toLowerCase();
       const object = `${kind} ${normName(m[2])}`;
-      const lang = (/\bLANGUAGE\s+'?(\w+)'?/i.exec(sql)?.[1] ?? 'sql').toLowerCase();
+      const lang = (/\bLANGUAGE\s+['"]?(\w+)['"]?/i.exec(sql)?.[1] ?? 'sql').toLowerCase();
       if (/\bRETURNS\s+(event_)?trigger\b/i.test(sql)) {
         droppedFunctions.add(normName(m[2]));
         find(object, 'trigger-function', 'error', 'trigger functions have no use: Aurora DSQL has no triggers', 'Dropped with its triggers; move the logic into the application or the loader step that writes these rows.', line);
@@ -720,8 +722,12 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   const deEnum = (sql: string) => {
     let out = sql;
     for (const t of [...enums.keys(), ...domains.keys()]) {
-      const short = t.split('.').pop()!;
-      out = out.replace(new RegExp(String.raw`::(?:${t.replace('.', String.raw`\.`)}|${short})\b(\[\])?`, 'g'), (_m, arr) => `::${domains.has(t) ? domains.get(t) : 'text'}${arr ?? ''}`);
+      // Each part as written plain or "quoted" (pg_dump --quote-all-identifiers quotes every name).
+      const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const part = (x: string) => (x.startsWith('"') ? esc(x) : `(?:${esc(x)}|"${esc(x)}")`);
+      const parts = t.match(/"(?:[^"]|"")*"|[^."]+/g) ?? [t];
+      const re = new RegExp(String.raw`::\s*(?:${parts.map(part).join(String.raw`\s*\.\s*`)}|${part(parts[parts.length - 1])})(?![\w$"])(\[\])?`, 'g');
+      out = out.replace(re, (_m, arr) => `::${domains.has(t) ? domains.get(t) : 'text'}${arr ?? ''}`);
     }
     return out;
   };
@@ -774,7 +780,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       refs = refsOf(sql);
     }
     // An SQL function's body is checked against its declared result at CREATE: cast converted columns back there too.
-    const body = /^CREATE\b[\s\S]*?\bLANGUAGE\s+sql\b[\s\S]*?\bAS\s+(\$[A-Za-z_]*\$)([\s\S]*?)\1/i.exec(sql) ?? /^CREATE\b[\s\S]*?\bAS\s+(\$[A-Za-z_]*\$)([\s\S]*?)\1[\s\S]*\bLANGUAGE\s+sql\b/i.exec(sql);
+    const body = /^CREATE\b[\s\S]*?\bLANGUAGE\s+"?sql\b[\s\S]*?\bAS\s+(\$[A-Za-z_]*\$)([\s\S]*?)\1/i.exec(sql) ?? /^CREATE\b[\s\S]*?\bAS\s+(\$[A-Za-z_]*\$)([\s\S]*?)\1[\s\S]*\bLANGUAGE\s+"?sql\b/i.exec(sql);
     if (body && /^(function|procedure) /.test(i.stmt.object)) {
       const castBody = withCasts(body[2], refs.relations, i.stmt.object, 0);
       if (castBody !== body[2]) sql = sql.replace(`${body[1]}${body[2]}${body[1]}`, () => `${body[1]}${castBody}${body[1]}`);
@@ -955,11 +961,12 @@ function unquote(s: string): string {
   return s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s;
 }
 
+/** schema.name as PostgreSQL resolves it: unquoted parts fold to lower case; "quoted" parts keep their case, and a quoted plain lower-case name ("status", as --quote-all-identifiers writes) is the same as unquoted. Dots inside quotes do not split. */
 function normName(s: string): string {
-  return s
-    .trim()
-    .split('.')
-    .map((p) => (p.startsWith('"') ? p : p.toLowerCase()))
+  const parts = s.trim().match(/"(?:[^"]|"")*"|[^."]+/g) ?? [s.trim()];
+  return parts
+    .map((p) => p.trim())
+    .map((p) => (p.startsWith('"') ? (/^"[a-z_][a-z0-9_$]*"$/.test(p) ? p.slice(1, -1) : p) : p.toLowerCase()))
     .join('.');
 }
 
