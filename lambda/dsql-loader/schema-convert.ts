@@ -128,7 +128,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   let noise = 0;
   /** Types the DDL does not create (CREATE TYPE/DOMAIN are dropped; enum/domain columns become their base type). */
   const droppedTypes = new Set<string>();
-  const dataStatements = new Map<string, { n: number; line: number }>();
+  const dataStatements = new Map<string, { n: number; line: number; rows: number }>();
   /** SET search_path to schemas other than public, and the unqualified objects created while it was in effect. */
   type SearchPath = { path: string; line: number; objects: string[] };
   const searchPaths: SearchPath[] = [];
@@ -313,8 +313,8 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     if (/^(INSERT|UPDATE|COPY|SELECT\s+pg_catalog\.setval)\b/i.test(sql)) {
       if (!/^SELECT/i.test(sql)) {
         const target = /^(?:INSERT\s+INTO|UPDATE|COPY)\s+(?:ONLY\s+)?("(?:[^"]|"")+"(?:\."(?:[^"]|"")+")?|\S+)/i.exec(sql)?.[1] ?? '?';
-        const d = dataStatements.get(target) ?? { n: 0, line };
-        dataStatements.set(target, { n: d.n + 1, line: d.line });
+        const d = dataStatements.get(target) ?? { n: 0, line, rows: 0 };
+        dataStatements.set(target, { n: d.n + 1, line: d.line, rows: d.rows + (s.dataRows ?? insertRows(sql)) });
         continue;
       }
     }
@@ -376,7 +376,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       sequences.push({ sql: `CREATE SEQUENCE ${m[1]} ${opts}`.trim(), phase: 'schema', object });
       continue;
     }
-    if (/^ALTER\s+SEQUENCE\s+\S+\s+OWNED\s+BY\s/i.test(sql) || /^SELECT\s+pg_catalog\.setval\s*\(/i.test(sql)) {
+    if (new RegExp(String.raw`^ALTER\s+SEQUENCE\s+(?:IF\s+EXISTS\s+)?${QNAME}\s+OWNED\s+BY\s`, 'i').test(sql) || /^SELECT\s+pg_catalog\.setval\s*\(/i.test(sql)) {
       noise += 1;
       continue;
     }
@@ -709,7 +709,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     }
   }
   for (const [target, d] of dataStatements) {
-    find(`data for ${target}`, 'data-statement', 'info', `${d.n} data statement(s) (INSERT/UPDATE/COPY) in a schema dump (e.g. Rails structure.sql schema_migrations rows)`, 'Removed from the DDL; the rows arrive with the full load like every other table.', d.line);
+    find(`data for ${target}`, 'data-statement', 'info', `${d.n} data statement(s) (INSERT/UPDATE/COPY) with ${d.rows} row(s) in a schema dump (e.g. Rails structure.sql schema_migrations rows)`, 'Removed from the DDL; the rows arrive with the full load like every other table.', d.line);
   }
   if (noise > 0) {
     findings.push({ object: '(dump)', rule: 'dump-noise', severity: 'info', message: `${noise} statement(s) without meaning in DSQL were dropped: SET, OWNER TO, GRANT/REVOKE, COMMENT, OWNED BY, REPLICA IDENTITY`, fix: 'Re-create grants for DSQL roles (mapped with AWS IAM GRANT) after the migration.', line: 0 });
@@ -968,6 +968,15 @@ function normName(s: string): string {
     .map((p) => p.trim())
     .map((p) => (p.startsWith('"') ? (/^"[a-z_][a-z0-9_$]*"$/.test(p) ? p.slice(1, -1) : p) : p.toLowerCase()))
     .join('.');
+}
+
+/** Rows an INSERT … VALUES writes (its VALUES lists, by PostgreSQL's parser); 0 for UPDATE or INSERT … SELECT. */
+function insertRows(sql: string): number {
+  if (!/^INSERT/i.test(sql)) return 0;
+  const p = parseStatements(sql);
+  if ('error' in p) return 0;
+  const sel = ((p.stmts[0]?.InsertStmt as Record<string, any> | undefined)?.selectStmt?.SelectStmt ?? {}) as { valuesLists?: unknown[] };
+  return sel.valuesLists?.length ?? 0;
 }
 
 /** PostgreSQL's name for what a statement is (e.g. DoStmt, CreateRoleStmt), or "unparsable". */

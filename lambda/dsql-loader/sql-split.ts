@@ -8,6 +8,8 @@
 export interface SqlStatement {
   readonly sql: string;
   readonly line: number;
+  /** For `COPY … FROM stdin`: how many data lines followed (the data itself is skipped, never returned). */
+  readonly dataRows?: number;
 }
 
 export function splitSql(text: string): SqlStatement[] {
@@ -108,10 +110,14 @@ export function splitSql(text: string): SqlStatement[] {
       const stmt = out[out.length - 1];
       i += 1;
       if (stmt && /^COPY\b[\s\S]*\bFROM\s+stdin\b/i.test(stmt.sql)) {
-        out.pop();
+        // The COPY header stays (the converter reports the table's rows as left out); its data lines are skipped.
         const endData = text.indexOf('\n\\.', i);
         const stop = endData < 0 ? n : text.indexOf('\n', endData + 1) < 0 ? n : text.indexOf('\n', endData + 1) + 1;
+
         for (let k = i; k < stop; k += 1) if (text[k] === '\n') line += 1;
+        const body = text.slice(text.indexOf('\n', i) + 1, endData < 0 ? n : endData + 1);
+        const rows = body ? body.split('\n').filter((l) => l !== '' && l !== '\r').length : 0;
+        out[out.length - 1] = { ...stmt, dataRows: rows };
         i = stop;
         atLineStart = true;
       }

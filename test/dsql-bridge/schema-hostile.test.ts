@@ -327,3 +327,24 @@ describe.each(['quote-all-identifiers.sql', 'clean-if-exists.sql'])('real pg_dum
     expect(await pg.query(`SELECT created IS NOT NULL AS c FROM public.child`, [], db)).toEqual([{ c: true }]);
   });
 });
+
+test('a dump with data (COPY … FROM stdin blocks, INSERTs) names every table whose rows it leaves out, with the row count; the data never runs', async () => {
+  const dump = `
+CREATE TABLE "Sales Dept"."Order" (id bigint PRIMARY KEY, note text);
+CREATE SCHEMA "Sales Dept";
+COPY "Sales Dept"."Order" (id, note) FROM stdin;
+1\ta; DROP TABLE public.t;
+2\t\\\\. not the end
+3\tx
+\\.
+ALTER SEQUENCE "Sales Dept"."Order_id_seq" OWNED BY "Sales Dept"."Order".id;
+INSERT INTO public.t VALUES (4, 'x;y');
+CREATE TABLE public.t (id bigint PRIMARY KEY, v text);`;
+  const r = await convertSchema(dump);
+  const data = r.findings.filter((f) => f.rule === 'data-statement');
+  expect(data.map((f) => [f.object, f.line])).toEqual([['data for "Sales Dept"."Order"', 4], ['data for public.t', 10]]);
+  expect(data[0].message).toContain('3 row(s)');
+  expect(r.findings.filter((f) => f.rule === 'unsupported-statement')).toEqual([]);
+  expect(r.statements.map((s) => s.object)).toEqual(['schema Sales Dept', 'table "Sales Dept"."Order"', 'table public.t']);
+  await apply(r);
+});

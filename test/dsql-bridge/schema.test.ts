@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 describe('splitSql', () => {
-  test('keeps semicolons inside strings, dollar quotes, identifiers and comments; skips psql meta-commands and COPY data', () => {
+  test('keeps semicolons inside strings, dollar quotes, identifiers and comments; skips psql meta-commands and COPY data (the COPY header stays, with its row count)', () => {
     const sql = [
       '\\restrict abc',
       "-- comment; with semicolon",
@@ -54,9 +54,11 @@ describe('splitSql', () => {
     expect(out.map((s) => s.sql)).toEqual([
       "SELECT 'a;b', E'it\\'s;', \"weird;name\" FROM t",
       'CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$ BEGIN RETURN 1; END; $body$',
+      'COPY t (a) FROM stdin',
       'CREATE TABLE x (a int)',
     ]);
-    expect(out.map((s) => s.line)).toEqual([3, 4, 8]);
+    expect(out.map((s) => s.line)).toEqual([3, 4, 5, 8]);
+    expect(out[2].dataRows).toBe(1);
   });
 });
 
