@@ -9,11 +9,21 @@ export interface ApplyOptions {
   /** Which phases to apply. @default ['schema'] */
   readonly phases?: Array<ConvertedStatement['phase']>;
   readonly log?: (msg: string) => void;
+  /**
+   * Resume a partial apply: a statement whose object already exists on the target (SQLSTATE 42P06, 42P07,
+   * 42710, 42723) is skipped and listed in `skipped`, not compared with the dump. @default false - stop at it
+   */
+  readonly skipExisting?: boolean;
 }
+
+/** duplicate_schema, duplicate_table (tables, indexes, views, sequences), duplicate_object (constraints), duplicate_function. */
+const EXISTS = new Set(['42P06', '42P07', '42710', '42723']);
 
 export interface ApplyResult {
   readonly applied: number;
   readonly indexJobs: string[];
+  /** Objects that already existed and were skipped (only with `skipExisting`). */
+  readonly skipped: string[];
 }
 
 /**
@@ -27,6 +37,7 @@ export async function applyStatements(client: Client, statements: ConvertedState
   const log = opts.log ?? (() => {});
   const jobs: string[] = [];
   let applied = 0;
+  const skipped: string[] = [];
   for (const st of statements.filter((s) => phases.includes(s.phase))) {
     const sql = opts.target === 'postgres' ? st.sql.replace(/^CREATE\s+(UNIQUE\s+)?INDEX\s+ASYNC\b/i, (_m, u) => `CREATE ${u ?? ''}INDEX`) : st.sql;
     try {
@@ -38,10 +49,19 @@ export async function applyStatements(client: Client, statements: ConvertedState
         await client.query('CALL sys.wait_for_job($1)', [job]);
       }
     } catch (e) {
-      throw new Error(`applying ${st.object} failed: ${(e as Error).message}\nstatement: ${sql}`);
+      const code = (e as { code?: string }).code;
+      if (code && EXISTS.has(code)) {
+        if (opts.skipExisting) {
+          skipped.push(st.object);
+          log(`${st.object}: already exists on the target, skipped (not compared with the dump)`);
+          continue;
+        }
+        throw new Error(`${st.object} already exists on the target (${(e as Error).message}); ${applied} statement(s) applied before it. Nothing was dropped. To finish a partial apply, re-run with --resume (skips objects that exist, without comparing them).\nstatement: ${sql}`);
+      }
+      throw new Error(`applying ${st.object} failed: ${(e as Error).message}; ${applied} statement(s) applied before it. Fix it in converted.sql or the dump, then re-run with --resume.\nstatement: ${sql}`);
     }
     applied += 1;
     log(`applied ${st.object}`);
   }
-  return { applied, indexJobs: jobs };
+  return { applied, indexJobs: jobs, skipped };
 }

@@ -16,17 +16,20 @@ import { convertedSql, convertSchema, reportMarkdown } from './schema-convert';
 
 const USAGE = `usage: npm run dsql-schema -- (--input <pg_dump.sql> | --source-url <postgres://…>) [--out-dir <dir>]
        [--apply (--target-url <postgres://…> | --dsql-endpoint <host> [--region <r>] [--role <db role>]) [--phase schema|post-load|all]]
-       [--fail-on-error]
+       [--resume] [--fail-on-error]
 
   --input          a pg_dump --schema-only file
   --source-url     dump the schema from this PostgreSQL with pg_dump (must be on PATH)
-  --out-dir        where report.md, report.json and converted.sql go (default: ./dsql-schema)
+  --out-dir        where report.md, report.json, converted.sql (and, with --source-url, schema.sql: the
+                   pg_dump it converted) go (default: out/dsql-schema)
   --apply          apply the converted DDL (one statement per transaction)
   --target-url     apply to this PostgreSQL (indexes are built synchronously)
   --dsql-endpoint  apply to this Aurora DSQL cluster endpoint with an IAM auth token
   --region         Region of the cluster (default: AWS_REGION)
   --role           database role to connect as (default: admin, needed for DDL)
   --phase          schema (default; before the full load), post-load (indexes, foreign keys) or all
+  --resume         with --apply: skip objects that already exist on the target (finishing a partial apply);
+                   they are listed, not compared with the dump
   --fail-on-error  exit 3 when the report has error findings`;
 
 function fail(msg: string): never {
@@ -56,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         input: { type: 'string' },
         'source-url': { type: 'string' },
-        'out-dir': { type: 'string', default: 'dsql-schema' },
+        'out-dir': { type: 'string', default: path.join('out', 'dsql-schema') },
         apply: { type: 'boolean', default: false },
         'target-url': { type: 'string' },
         'dsql-endpoint': { type: 'string' },
@@ -64,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
         role: { type: 'string', default: 'admin' },
         phase: { type: 'string', default: 'schema' },
         'fail-on-error': { type: 'boolean', default: false },
+        resume: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -79,12 +83,17 @@ export async function main(argv: string[]): Promise<number> {
   if (!['schema', 'post-load', 'all'].includes(args.phase!)) fail(`--phase must be schema, post-load or all, got "${args.phase}"`);
   if (args.apply && !!args['target-url'] === !!args['dsql-endpoint']) fail('--apply needs exactly one of --target-url or --dsql-endpoint');
   if (!args.apply && (args['target-url'] || args['dsql-endpoint'])) fail('--target-url/--dsql-endpoint are only used with --apply');
+  if (!args.apply && args.resume) fail('--resume is only used with --apply');
 
   let script: string;
   let inputName: string;
   if (args.input) {
     if (!fs.existsSync(args.input)) fail(`--input ${args.input}: no such file`);
-    script = fs.readFileSync(args.input, 'utf8');
+    try {
+      script = fs.readFileSync(args.input, 'utf8');
+    } catch (e) {
+      fail(`--input ${args.input}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
     inputName = path.basename(args.input);
   } else {
     // The password goes to pg_dump in PGPASSWORD, never on its command line (visible in ps) or in our error output.
@@ -99,14 +108,27 @@ export async function main(argv: string[]): Promise<number> {
     inputName = 'pg_dump of --source-url';
   }
 
-  const result = convertSchema(script);
   const outDir = args['out-dir']!;
-  fs.mkdirSync(outDir, { recursive: true });
+  // Checked before converting: a run that cannot write its report stops here, with nothing half-written.
+  try {
+    fs.mkdirSync(outDir, { recursive: true });
+    fs.accessSync(outDir, fs.constants.W_OK);
+  } catch (e) {
+    fail(`--out-dir ${outDir}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const result = await convertSchema(script);
+  if (result.summary.statementsIn === 0) fail(`${args.input ? `--input ${args.input}` : 'the pg_dump of --source-url'}: no SQL statements found (is it a pg_dump --schema-only file, in plain format? Custom/directory format needs pg_restore -f - first)`);
+  const written = ['report.md', 'report.json', 'converted.sql'];
+  if (!args.input) {
+    // Keep the dump that was converted: the next steps (--apply) read it back with --input.
+    fs.writeFileSync(path.join(outDir, 'schema.sql'), script);
+    written.push('schema.sql');
+  }
   const md = reportMarkdown(result, inputName);
   fs.writeFileSync(path.join(outDir, 'report.md'), md);
   fs.writeFileSync(path.join(outDir, 'report.json'), JSON.stringify({ input: inputName, ...result }, null, 2));
   fs.writeFileSync(path.join(outDir, 'converted.sql'), convertedSql(result));
-  process.stdout.write(`${md}\nWrote ${path.join(outDir, 'report.md')}, report.json and converted.sql.\n`);
+  process.stdout.write(`${md}\nWrote ${written.map((f) => path.join(outDir, f)).join(', ')}.\n`);
 
   if (args.apply) {
     const dsql = !!args['dsql-endpoint'];
@@ -122,8 +144,9 @@ export async function main(argv: string[]): Promise<number> {
     await client.connect();
     try {
       const phases = args.phase === 'all' ? (['schema', 'post-load'] as const) : ([args.phase] as Array<'schema' | 'post-load'>);
-      const r = await applyStatements(client, result.statements, { target: dsql ? 'dsql' : 'postgres', phases: [...phases], log: (m) => process.stdout.write(`${m}\n`) });
+      const r = await applyStatements(client, result.statements, { target: dsql ? 'dsql' : 'postgres', phases: [...phases], skipExisting: args.resume, log: (m) => process.stdout.write(`${m}\n`) });
       process.stdout.write(`Applied ${r.applied} statement(s)${r.indexJobs.length ? `, waited for ${r.indexJobs.length} index job(s)` : ''}.\n`);
+      if (r.skipped.length) process.stdout.write(`Skipped ${r.skipped.length} object(s) that already existed (not compared with the dump): ${r.skipped.join(', ')}.\n`);
       if (phases.includes('schema')) {
         await ensureProgressTable(client);
         process.stdout.write('Ensured the loader progress table dsql_loader.progress.\n');

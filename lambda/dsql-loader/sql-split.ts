@@ -8,6 +8,8 @@
 export interface SqlStatement {
   readonly sql: string;
   readonly line: number;
+  /** For `COPY … FROM stdin`: how many data lines followed (the data itself is skipped, never returned). */
+  readonly dataRows?: number;
 }
 
 export function splitSql(text: string): SqlStatement[] {
@@ -108,10 +110,14 @@ export function splitSql(text: string): SqlStatement[] {
       const stmt = out[out.length - 1];
       i += 1;
       if (stmt && /^COPY\b[\s\S]*\bFROM\s+stdin\b/i.test(stmt.sql)) {
-        out.pop();
+        // The COPY header stays (the converter reports the table's rows as left out); its data lines are skipped.
         const endData = text.indexOf('\n\\.', i);
         const stop = endData < 0 ? n : text.indexOf('\n', endData + 1) < 0 ? n : text.indexOf('\n', endData + 1) + 1;
+
         for (let k = i; k < stop; k += 1) if (text[k] === '\n') line += 1;
+        const body = text.slice(text.indexOf('\n', i) + 1, endData < 0 ? n : endData + 1);
+        const rows = body ? body.split('\n').filter((l) => l !== '' && l !== '\r').length : 0;
+        out[out.length - 1] = { ...stmt, dataRows: rows };
         i = stop;
         atLineStart = true;
       }
@@ -155,6 +161,32 @@ function leadingLines(raw: string, sql: string): number {
   return idx <= 0 ? 0 : (raw.slice(0, idx).match(/\n/g) ?? []).length;
 }
 
+/**
+ * Index of the quote that closes the '…' string or "…" identifier opening at `i`. Doubled quotes are
+ * escapes; an E'…' string (E or e right before the quote, not part of a longer word) also has backslash
+ * escapes (\' does not end it).
+ */
+export function quoteEnd(s: string, i: number): number {
+  const q = s[i];
+  const escapes = q === "'" && i > 0 && /[eE]/.test(s[i - 1]) && (i < 2 || !/[\w$]/.test(s[i - 2]));
+  let j = i + 1;
+  while (j < s.length) {
+    if (escapes && s[j] === '\\') {
+      j += 2;
+      continue;
+    }
+    if (s[j] === q) {
+      if (s[j + 1] === q) {
+        j += 2;
+        continue;
+      }
+      return j;
+    }
+    j += 1;
+  }
+  return s.length;
+}
+
 /** Splits a parenthesized list body at top-level commas (outside parens, quotes and strings). */
 export function splitTopLevel(body: string, sep = ','): string[] {
   const parts: string[] = [];
@@ -163,9 +195,7 @@ export function splitTopLevel(body: string, sep = ','): string[] {
   for (let i = 0; i < body.length; i += 1) {
     const ch = body[i];
     if (ch === "'" || ch === '"') {
-      const q = ch;
-      let j = i + 1;
-      while (j < body.length && !(body[j] === q && body[j + 1] !== q)) j += body[j] === q ? 2 : 1;
+      const j = quoteEnd(body, i);
       cur += body.slice(i, j + 1);
       i = j;
       continue;
@@ -189,10 +219,7 @@ export function matchParen(s: string, open: number): number {
   for (let i = open; i < s.length; i += 1) {
     const ch = s[i];
     if (ch === "'" || ch === '"') {
-      const q = ch;
-      let j = i + 1;
-      while (j < s.length && !(s[j] === q && s[j + 1] !== q)) j += s[j] === q ? 2 : 1;
-      i = j;
+      i = quoteEnd(s, i);
       continue;
     }
     if (ch === '(') depth += 1;

@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import { applyStatements } from '../../lambda/dsql-loader/schema-apply';
-import { convertedSql, convertSchema, reportMarkdown } from '../../lambda/dsql-loader/schema-convert';
+import { ConversionResult, convertedSql, convertSchema, reportMarkdown } from '../../lambda/dsql-loader/schema-convert';
 import { splitSql } from '../../lambda/dsql-loader/sql-split';
 import { REPO_ROOT } from '../helpers/copy-app';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 describe('splitSql', () => {
-  test('keeps semicolons inside strings, dollar quotes, identifiers and comments; skips psql meta-commands and COPY data', () => {
+  test('keeps semicolons inside strings, dollar quotes, identifiers and comments; skips psql meta-commands and COPY data (the COPY header stays, with its row count)', () => {
     const sql = [
       '\\restrict abc',
       "-- comment; with semicolon",
@@ -54,14 +54,19 @@ describe('splitSql', () => {
     expect(out.map((s) => s.sql)).toEqual([
       "SELECT 'a;b', E'it\\'s;', \"weird;name\" FROM t",
       'CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $body$ BEGIN RETURN 1; END; $body$',
+      'COPY t (a) FROM stdin',
       'CREATE TABLE x (a int)',
     ]);
-    expect(out.map((s) => s.line)).toEqual([3, 4, 8]);
+    expect(out.map((s) => s.line)).toEqual([3, 4, 5, 8]);
+    expect(out[2].dataRows).toBe(1);
   });
 });
 
 describe('convertSchema on a realistic pg_dump', () => {
-  const result = convertSchema(fs.readFileSync(DUMP, 'utf8'));
+  let result: ConversionResult;
+  beforeAll(async () => {
+    result = await convertSchema(fs.readFileSync(DUMP, 'utf8'));
+  });
 
   test('names each incompatibility with object, rule, severity and fix', () => {
     expect(missingFindings(result.findings)).toEqual([]);
@@ -147,6 +152,19 @@ describe('CLIs', () => {
     const json = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
     expect(json.findings.length).toBeGreaterThan(20);
     expect(fs.readFileSync(path.join(out, 'converted.sql'), 'utf8')).toContain('CREATE INDEX ASYNC');
+    // --apply --phase schema|all creates the loader's progress table itself (README step 2 relies on it).
+    expect(await pg.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'dsql_loader'`, [], 'cliconv')).toEqual([{ tablename: 'progress' }]);
+  });
+
+  test('dsql-schema without --out-dir writes under out/dsql-schema/ of the current directory', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'dsql-schema-cwd-'));
+    try {
+      const r = await run(TSX, [path.join(REPO_ROOT, 'lambda', 'dsql-loader', 'schema-cli.ts'), '--input', DUMP], { cwd, timeout: 60_000 });
+      expect(r.stdout).toContain(`Wrote ${path.join('out', 'dsql-schema', 'report.md')}`);
+      expect(fs.readdirSync(path.join(cwd, 'out', 'dsql-schema')).sort()).toEqual(['converted.sql', 'report.json', 'report.md']);
+    } finally {
+      fs.rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   test('dsql-verify: exit 0 when equal, 1 with a diff when not, 2 on bad arguments', async () => {

@@ -130,6 +130,16 @@ test('--source-url dumps the schema with pg_dump from PATH; the report and conve
   expect(a.converted).toBe(b.converted);
   const key = (f: { rule: string; object: string; severity: string }) => `${f.severity} ${f.rule} ${f.object}`;
   expect(findings.map(key).sort()).toEqual((b.report.findings as typeof findings).map(key).sort());
+
+  // README step 1 -> step 2: --source-url keeps the dump it converted as schema.sql, and --input of that file converts the same.
+  const kept = path.join(viaUrl, 'schema.sql');
+  expect(r.stdout).toContain(kept);
+  expect(fs.readFileSync(kept, 'utf8')).toContain('CREATE TABLE sales.orders');
+  const again = path.join(tmp, 'again');
+  const r3 = await cli(['--input', kept, '--out-dir', again]);
+  expect({ code: r3.code, stderr: r3.stderr }).toEqual({ code: 0, stderr: '' });
+  expect(readOut(again).converted).toBe(a.converted);
+  expect(fs.existsSync(path.join(again, 'schema.sql'))).toBe(false); // --input is not copied
 }, 60_000);
 
 test('an unreachable --source-url exits non-zero, names pg_dump\'s error and does not print the password', async () => {
