@@ -6,6 +6,7 @@
 import { clientsFor } from './clients';
 import { createLogger } from '../shared/logger';
 import { assertState, Method, newState, RekeyState, SourceKind } from './state';
+import { describeRun, RunStatus } from './status';
 import { STEPS, StepResult } from './steps';
 import type { StepName } from './workflow';
 
@@ -84,9 +85,29 @@ export async function handleStep(event: StepEvent, env: NodeJS.ProcessEnv = proc
     throw new Error(`state does not match this function's configuration: ${mismatch.map(([k, a, b]) => `${k} is ${JSON.stringify(a)}, configured ${JSON.stringify(b)}`).join('; ')}`);
   }
   const clients = clientsFor(state.region, state.targetRegion);
-  const r = await STEPS[event.step](clients, state);
+  let r: StepOutput;
+  try {
+    r = await STEPS[event.step](clients, JSON.parse(JSON.stringify(state)));
+  } catch (e) {
+    // The failure notification (EventBridge → SNS) carries this error as `cause`: say what exists
+    // now, described from AWS, and the commands that go on from here.
+    const err = e as Error;
+    const st = await describeRun(clients, state);
+    err.message = `${err.message}\nWhat exists now (described from AWS): ${st.lines.join('; ')}.\n${workflowNext(state, st).join('\n')}`;
+    throw err;
+  }
   logger().info('step', { step: event.step, done: r.done, result: r.message, sourceId: r.state.sourceId, runId: r.state.runId, progress: r.state.progress });
   return r;
+}
+
+/** The workflow's ways on from a failed step (the CLI prints its own, with the state file). */
+export function workflowNext(s: RekeyState, st: RunStatus): string[] {
+  const redrive = 'Fix the cause, then resume from the failed step: aws stepfunctions redrive-execution --execution-arn <execution>';
+  const stateOf =
+    "aws stepfunctions get-execution-history --execution-arn <execution> --reverse-order --query \"events[?type=='TaskSucceeded'] | [0].taskSucceededEventDetails.output\" --output text | jq '{rollback: true, state: .state}' > rollback.json";
+  const rollback = `${stateOf}; aws stepfunctions start-execution --state-machine-arn <state machine> --input file://rollback.json`;
+  if (st.renamed || st.sourceNameAffected) return [`CLIENTS ARE AFFECTED: ${s.sourceId} is not the original right now.`, `Roll back (puts the original back under ${s.sourceId}): ${rollback}`, `or: ${redrive}`];
+  return [`${s.sourceId} is still the original${s.freeze?.groupId && !s.freeze.released ? `, FROZEN (clients blocked by ${s.freeze.groupId})` : ''}.`, redrive, `or abort (lifts the freeze, releases the lock, keeps every copy): ${rollback}`];
 }
 
 export const handler = async (event: StepEvent): Promise<StepOutput> => {

@@ -5,6 +5,9 @@
 
 export type StepName =
   | 'preflight'
+  | 'freezeSource'
+  | 'checkFreeze'
+  | 'rollbackUnfreeze'
   | 'createSnapshot'
   | 'checkSnapshot'
   | 'copySnapshot'
@@ -37,6 +40,9 @@ export interface Phase {
 }
 
 export const SNAPSHOT_PHASES: readonly Phase[] = [
+  // A cutover run blocks clients and proves the source quiet before the final snapshot (freeze.ts);
+  // a rehearsal, cross-Region or shared run passes straight through.
+  { name: 'FreezeSource', start: 'freezeSource', check: 'checkFreeze' },
   { name: 'SnapshotSource', start: 'createSnapshot', check: 'checkSnapshot' },
   { name: 'CopyWithTargetKey', start: 'copySnapshot', check: 'checkCopy' },
   // With a share account the run ends here: the other account restores with its own key.
@@ -62,6 +68,7 @@ export const CUTOVER_PHASES: Record<'snapshot' | 'blue-green', readonly Phase[]>
 export const ROLLBACK_PHASES: readonly Phase[] = [
   { name: 'RollbackMoveNewAside', start: 'rollbackRenameNew', check: 'checkRollbackNew' },
   { name: 'RollbackRestoreSourceName', start: 'rollbackRenameSource', check: 'checkRollbackSource' },
+  { name: 'RollbackLiftFreeze', start: 'rollbackUnfreeze' },
 ];
 
 export const FINALIZE_PHASE: Phase = { name: 'Finalize', start: 'finalize' };

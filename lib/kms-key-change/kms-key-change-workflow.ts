@@ -12,7 +12,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
+import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, ROLLBACK_PHASES, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
 
 export type KeyChangeMethod = 'snapshot' | 'blue-green';
 
@@ -210,11 +210,11 @@ export class KmsKeyChangeWorkflow extends Construct {
     let definition: sfn.IChainable;
     const preflight = task('preflight', 'Preflight');
     if (props.shareWithAccount) {
-      const phases = SNAPSHOT_PHASES.slice(0, SNAPSHOT_PHASES.findIndex((p) => p.start === 'shareSnapshot') + 1);
+      const phases = SNAPSHOT_PHASES.slice(0, SNAPSHOT_PHASES.findIndex((p) => p.start === 'shareSnapshot') + 1).filter((p) => p.start !== 'freezeSource');
       preflight.next(chain(phases, finalizeTask));
       definition = preflight;
     } else {
-      const methodPhases = (method === 'snapshot' ? SNAPSHOT_PHASES.filter((p) => p.start !== 'shareSnapshot') : BLUE_GREEN_PHASES).filter((p) => p.start !== 'verify');
+      const methodPhases = (method === 'snapshot' ? SNAPSHOT_PHASES.filter((p) => p.start !== 'shareSnapshot' && (p.start !== 'freezeSource' || !crossRegion)) : BLUE_GREEN_PHASES).filter((p) => p.start !== 'verify');
       const verify = task('verify', 'Verify');
       const parityClean = new sfn.Choice(this, 'ParityClean?');
       const notifyParity = new tasks.SnsPublish(this, 'NotifyParityNotClean', {
@@ -245,7 +245,7 @@ export class KmsKeyChangeWorkflow extends Construct {
             ...(snapshotMethod ? { dataAsOf: sfn.JsonPath.stringAt('$.state.snapshotStartedAt') } : {}),
             taskToken: sfn.JsonPath.taskToken,
             approve: snapshotMethod
-              ? 'The re-keyed copy is verified and holds the data as of dataAsOf (writes were confirmed stopped before that snapshot). Keep writes stopped; cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
+              ? 'The re-keyed copy is verified and holds the data as of dataAsOf. The kit froze the source before that snapshot (only its no-ingress security group, DatabaseConnections 0) and proves the freeze still holds before each rename. Cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
               : 'The green environment is verified. Approve the switchover: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
             reject,
           }),
@@ -269,7 +269,7 @@ export class KmsKeyChangeWorkflow extends Construct {
             runId: sfn.JsonPath.stringAt('$.state.runId'),
             targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
             taskToken: sfn.JsonPath.taskToken,
-            approve: 'Preflight passed. Stop every write to the source now (application maintenance mode) and keep it stopped until the cutover completes: the snapshot taken after this approval is the data the new database gets. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
+            approve: 'Preflight passed. On approval the kit FREEZES the source: its security groups are replaced by a kit-made group with no inbound rules (clients are cut off until the cutover completes; the original stays blocked afterwards until released), and the final snapshot waits until DatabaseConnections is 0. Put the application in maintenance mode first. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
             reject,
           }),
           taskTimeout: approvalTimeout,
@@ -281,6 +281,17 @@ export class KmsKeyChangeWorkflow extends Construct {
         preflight.next(build);
       }
       definition = preflight;
+    }
+
+    if (method === 'snapshot' && !crossRegion && !props.shareWithAccount) {
+      // Rollback / abort path: an execution started with {"rollback": true, "state": <the failed run's
+      // last state>} renames back (when a cutover started) and puts the original security groups back.
+      // The function refuses a state document of another database (handler.ts).
+      const rollbackFinalize = task(FINALIZE_PHASE.start, 'RollbackFinalize');
+      rollbackFinalize.next(new sfn.Succeed(this, 'RolledBack'));
+      definition = new sfn.Choice(this, 'RollbackRequested?')
+        .when(sfn.Condition.and(sfn.Condition.isPresent('$.rollback'), sfn.Condition.booleanEquals('$.rollback', true)), chain(ROLLBACK_PHASES, rollbackFinalize))
+        .otherwise(definition);
     }
 
     this.logGroup = new logs.LogGroup(this, 'WorkflowLogs', { retention, encryptionKey: this.notificationKey, removalPolicy: RemovalPolicy.RETAIN });
@@ -318,7 +329,7 @@ export class KmsKeyChangeWorkflow extends Construct {
           status: events.EventField.fromPath('$.detail.status'),
           error: events.EventField.fromPath('$.detail.error'),
           cause: events.EventField.fromPath('$.detail.cause'),
-          next: 'The source database is unchanged and kept, as are all snapshots and copies. Fix the cause, then resume from the failed step: aws stepfunctions redrive-execution --execution-arn <execution> (finished steps are not re-run; every step checks before it creates).',
+          next: 'cause ends with what exists now (described from AWS by the failed step) and the way on: redrive the execution from the failed step (aws stepfunctions redrive-execution --execution-arn <execution>; finished steps are not re-run, every step checks before it creates, and each cutover rename first proves the write freeze held since the final snapshot), or roll back with a new execution {"rollback": true, "state": <last state>}. Nothing was deleted.',
         }),
       }),
     );
@@ -430,6 +441,17 @@ export class KmsKeyChangeWorkflow extends Construct {
         ],
       );
     }
+    if (this.method === 'snapshot' && !crossRegion && !props.shareWithAccount) {
+      // The write freeze (lambda/kms-key-change/freeze.ts): a new security group, created with the
+      // run's tags, then set as the source's only group (ModifyDB* above); read-back of the group and
+      // of DatabaseConnections. EC2 tag-on-create needs ec2:CreateTags for the CreateSecurityGroup action
+      // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html).
+      const sgArn = stack.formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' });
+      add('FreezeGroupCreate', ['ec2:CreateSecurityGroup'], [sgArn], { StringEquals: { [`aws:RequestTag/db-ops-kit:rekey-source`]: id } });
+      add('FreezeGroupInVpc', ['ec2:CreateSecurityGroup'], [stack.formatArn({ service: 'ec2', resource: 'vpc', resourceName: '*' })]);
+      add('FreezeGroupTagOnCreate', ['ec2:CreateTags'], [sgArn], { StringEquals: { 'ec2:CreateAction': 'CreateSecurityGroup' } });
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'FreezeReadGroupsAndConnections', actions: ['ec2:DescribeSecurityGroups', 'cloudwatch:GetMetricStatistics'], resources: ['*'] }));
+    }
     // The run lock (lambda/kms-key-change/lock.ts): one tag on the source, on the name it gets at
     // cutover and on the re-keyed copy. Add/Remove are limited to that one tag key.
     const lockable = [arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)];
@@ -487,7 +509,9 @@ function nagResource(resource: string): string {
 }
 
 function nagReason(resource: string): string {
-  if (resource === '*') return 'rds:Describe* calls (instances, clusters, snapshots, proxies, global clusters, blue/green deployments, groups) are read-only and support no resource scoping for list calls; writes are scoped below.';
+  if (resource === '*') return 'rds:Describe* calls (instances, clusters, snapshots, proxies, global clusters, blue/green deployments, groups), ec2:DescribeSecurityGroups and cloudwatch:GetMetricStatistics (the write freeze\'s proof) are read-only and support no resource scoping; writes are scoped below.';
+  if (/:security-group\/\*$/.test(resource)) return 'The freeze security group gets its id from EC2 at creation; creation is allowed only with the tag db-ops-kit:rekey-source=<this database>, and tagging only as part of that creation.';
+  if (/:vpc\/\*$/.test(resource)) return 'The freeze group is created in the source\'s VPC, read from the source at run time.';
   if (/:(pg|og|subgrp|secgrp|cluster-pg):\*$/.test(resource)) return 'A restore/modify must reference the source\'s parameter, option, subnet and security groups, whose names are read from the source at run time; these grants only allow attaching them.';
   if (/:deployment:\*$/.test(resource)) return 'Blue/green deployment ids are generated by RDS at creation time; the deployment is created from exactly the named source.';
   if (/:(db|cluster|cluster-endpoint):\*$/.test(resource)) return 'Aurora member instance names are read from the cluster at run time, and blue/green green resources are named by RDS (the user guide says blue/green policies cannot use name prefixes, only *); the function only names the configured source, its re-keyed copy and their members.';

@@ -220,16 +220,26 @@ describe('verify, cutover, rollback guards', () => {
   test('renameSource renames only while the source still has the source key (idempotent on retry)', async () => {
     rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders' }).resolvesOnce({ DBInstances: [instance()] }).resolves({ DBInstances: [instance({ KmsKeyId: NEW_KEY })] });
     rds.on(ModifyDBInstanceCommand).resolves({});
-    const r = await steps.renameSource(clients(), preflighted({ parityClean: true, snapshotWritesStopped: true }));
+    // An opted-out run (no freeze to prove): the rename guard is tested on its own here; the freeze proof in freeze.test.ts and on moto.
+    const r = await steps.renameSource(clients(), preflighted({ parityClean: true, snapshotWritesStopped: true, freezeOptOut: 'test' }));
     await steps.renameSource(clients(), r.state);
     const calls = rds.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input);
     expect(calls).toEqual([{ DBInstanceIdentifier: 'orders', NewDBInstanceIdentifier: expect.stringMatching(/^orders-pre-rekey-\d{14}$/), ApplyImmediately: true }]);
   });
 
   test('cutover refuses a copy whose snapshot was taken while writes were allowed (a rehearsal run)', async () => {
-    const rehearsal = preflighted({ parityClean: true, snapshotStartedAt: '2026-11-30T03:05:00.000Z', snapshotWritesStopped: false });
-    await expect(steps.renameSource(clients(), rehearsal)).rejects.toThrow(/snapshot taken at 2026-11-30T03:05:00.000Z in a run that did not ask for cutover.*--writes-stopped-since-snapshot/);
+    // The run now asks for cutover (cutoverRequested) but its copy came from a rehearsal snapshot: no freeze was in place.
+    const rehearsal = preflighted({ parityClean: true, cutoverRequested: true, snapshotStartedAt: '2026-11-30T03:05:00.000Z', snapshotWritesStopped: false });
+    await expect(steps.renameSource(clients(), rehearsal)).rejects.toThrow(/no enforced freeze was in place when the final snapshot was taken.*2026-11-30T03:05:00.000Z.*retake the final snapshot/);
+    // Opted out of the freeze: the operator's declaration is all there is, and it is missing.
+    const optedOut = { ...rehearsal, freezeOptOut: 'test' };
+    await expect(steps.renameSource(clients(), optedOut)).rejects.toThrow(/snapshot taken at 2026-11-30T03:05:00.000Z in a run that did not ask for cutover/);
     expect(rds.calls()).toHaveLength(0);
+    // A cutover already under way (its record saved by the first rename) goes on: only `cutover`, not
+    // `cutoverRequested`, says the renames started.
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ KmsKeyId: NEW_KEY })] });
+    const started = { ...optedOut, cutover: { at: 'x', sourceRenamedTo: 'orders-pre-rekey-20261130030405', memberRenames: [] } };
+    await expect(steps.renameSource(clients(), started)).resolves.toMatchObject({ done: true });
   });
 
   test('createSnapshot records when the data was frozen and whether writes were declared stopped', async () => {
@@ -262,9 +272,9 @@ describe('verify, cutover, rollback guards', () => {
     expect(rds.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input)).toEqual([{ DBInstanceIdentifier: pre, NewDBInstanceIdentifier: 'orders', ApplyImmediately: true }]);
   });
 
-  test('rollback is refused for blue/green, before any cutover, and once it is done', async () => {
+  test('rollback is refused for blue/green and once it is done; before any cutover it renames nothing (abort)', async () => {
     await expect(steps.rollbackRenameNew(clients(), preflighted({ method: 'blue-green' }))).rejects.toThrow(/-old1 suffix/);
-    await expect(steps.rollbackRenameNew(clients(), preflighted())).rejects.toThrow(/nothing to roll back/);
+    await expect(steps.rollbackRenameNew(clients(), preflighted())).resolves.toMatchObject({ done: true, message: 'no cutover to undo: orders was never renamed' });
     const done = preflighted({ cutover: { at: 'x', sourceRenamedTo: 'orders-pre-rekey-20261130030405', memberRenames: [], done: false }, rolledBack: { at: '2026-11-30T04:00:00Z', done: true } });
     await expect(steps.rollbackRenameNew(clients(), done)).rejects.toThrow(/already rolled back/);
     // Only the look-up for a crashed cutover's -pre-rekey- names was made; nothing was renamed.
@@ -328,11 +338,11 @@ test('blue/green verify on Aurora pairs blue and green members through Switchove
 describe('runner, plan, handler', () => {
   test('resume point: after a finished check go on; after a start resume at its check', () => {
     const phases = phasesFor(preflighted(), { cutover: true });
-    expect(phases.map((p) => p.name)).toEqual(['Preflight', 'SnapshotSource', 'CopyWithTargetKey', 'Restore', 'ApplySettings', 'Verify', 'RenameSource', 'RenameNew', 'Finalize']);
+    expect(phases.map((p) => p.name)).toEqual(['Preflight', 'FreezeSource', 'SnapshotSource', 'CopyWithTargetKey', 'Restore', 'ApplySettings', 'Verify', 'RenameSource', 'RenameNew', 'Finalize']);
     expect(resumePoint(phases, undefined)).toEqual({ index: 0, atCheck: false });
-    expect(resumePoint(phases, 'copySnapshot')).toEqual({ index: 2, atCheck: true });
-    expect(resumePoint(phases, 'checkCopy')).toEqual({ index: 3, atCheck: false });
-    expect(phasesFor(preflighted({ shareWithAccount: '210987654321' }), { cutover: false }).map((p) => p.name)).toEqual(['Preflight', 'SnapshotSource', 'CopyWithTargetKey', 'ShareSnapshot', 'Finalize']);
+    expect(resumePoint(phases, 'copySnapshot')).toEqual({ index: 3, atCheck: true });
+    expect(resumePoint(phases, 'checkCopy')).toEqual({ index: 4, atCheck: false });
+    expect(phasesFor(preflighted({ shareWithAccount: '210987654321' }), { cutover: false }).map((p) => p.name)).toEqual(['Preflight', 'FreezeSource', 'SnapshotSource', 'CopyWithTargetKey', 'ShareSnapshot', 'Finalize']);
   });
 
   test('runPhases stops before cutover when parity is not clean', async () => {
