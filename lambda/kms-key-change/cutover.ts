@@ -7,7 +7,7 @@ import { ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient } from '@aws
 import { call, Clients } from './clients';
 import { applyFreeze, assertFreezeHeld, checkFreezeState, freezeNotApplicable, unfreeze } from './freeze';
 import { addArtifact, RekeyError, RekeyState } from './state';
-import { getCluster, getInstance, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
+import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
 
 // ---------------------------------------------------------------- cutover and rollback (snapshot method)
 
@@ -50,16 +50,16 @@ export const renameSource: StepFn = async (c, s) => {
   const to = s.cutover.sourceRenamedTo;
   if (s.kind === 'instance') {
     const cur = await getInstance(c.rds, s.sourceId);
-    if (cur && cur.KmsKeyId === s.sourceKeyArn) {
+    if (cur && keyOf(cur) === s.sourceKeyArn) {
       await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.sourceId, NewDBInstanceIdentifier: to, ApplyImmediately: true })));
     }
   } else {
     const cur = await getCluster(c.rds, s.sourceId);
-    if (cur && cur.KmsKeyId === s.sourceKeyArn) {
+    if (cur && keyOf(cur) === s.sourceKeyArn) {
       await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: s.sourceId, NewDBClusterIdentifier: to, ApplyImmediately: true })));
     }
     for (const m of s.cutover.memberRenames) {
-      if (await getInstance(c.rds, m.from).then((i) => i && i.KmsKeyId === s.sourceKeyArn)) {
+      if (await getInstance(c.rds, m.from).then((i) => i && keyOf(i) === s.sourceKeyArn)) {
         await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.from, NewDBInstanceIdentifier: m.to, ApplyImmediately: true })));
       }
     }
@@ -153,13 +153,13 @@ export const rollbackRenameNew: StepFn = async (c, s) => {
   const n = names(s, step);
   if (s.kind === 'instance') {
     const cur = await getInstance(c.rds, s.sourceId);
-    if (cur && cur.KmsKeyId === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.sourceId, NewDBInstanceIdentifier: n.newId, ApplyImmediately: true })));
+    if (cur && keyOf(cur) === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.sourceId, NewDBInstanceIdentifier: n.newId, ApplyImmediately: true })));
   } else {
     const cur = await getCluster(c.rds, s.sourceId);
-    if (cur && cur.KmsKeyId === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: s.sourceId, NewDBClusterIdentifier: n.newId, ApplyImmediately: true })));
+    if (cur && keyOf(cur) === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: s.sourceId, NewDBClusterIdentifier: n.newId, ApplyImmediately: true })));
     for (const m of s.cutover.memberRenames) {
       const i = await getInstance(c.rds, m.from);
-      if (i && i.KmsKeyId === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.from, NewDBInstanceIdentifier: n.memberIds![m.from], ApplyImmediately: true })));
+      if (i && keyOf(i) === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.from, NewDBInstanceIdentifier: n.memberIds![m.from], ApplyImmediately: true })));
     }
   }
   return ok(s, step, `moving the re-keyed ${s.kind} back to ${n.newId}`);

@@ -317,8 +317,9 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
   if (captured?.kind === 'instance' && captured.instance.managedMasterSecret) {
     s.warnings.push('the source uses an RDS-managed master user secret; the restored copy keeps the password from the snapshot and does not manage a secret until you enable it (aws rds modify-db-instance --manage-master-user-password)');
   }
-  if (captured?.kind === 'instance' && captured.instance.encrypted === false) {
-    s.warnings.push('the source is not encrypted; the copy will be encrypted with the target key');
+  const encrypted = captured?.kind === 'instance' ? captured.instance.encrypted : captured?.cluster.encrypted;
+  if (captured && encrypted === false) {
+    s.warnings.push(`the source is not encrypted; the new ${s.kind} will be encrypted with the target key (the parity report shows "encrypted" false → true as the intended change)`);
   }
   return {
     ...s,

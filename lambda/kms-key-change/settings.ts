@@ -149,7 +149,8 @@ export function captureInstance(i: DBInstance): CapturedInstance {
     promotionTier: i.PromotionTier,
     clusterId: i.DBClusterIdentifier,
     tags: userTags(i.TagList),
-    kmsKeyId: i.KmsKeyId,
+    // An unencrypted resource has no key, whatever KmsKeyId says (moto reports a placeholder there).
+    kmsKeyId: i.StorageEncrypted ? i.KmsKeyId : undefined,
     encrypted: i.StorageEncrypted,
     status: i.DBInstanceStatus,
     readReplicaSource: i.ReadReplicaSourceDBInstanceIdentifier ?? i.ReadReplicaSourceDBClusterIdentifier,
@@ -189,7 +190,7 @@ export function captureCluster(c: DBCluster, members: DBInstance[], globalCluste
       : undefined,
     storageType: c.StorageType,
     tags: userTags(c.TagList),
-    kmsKeyId: c.KmsKeyId,
+    kmsKeyId: c.StorageEncrypted ? c.KmsKeyId : undefined,
     encrypted: c.StorageEncrypted,
     status: c.Status,
     globalClusterId,

@@ -70,3 +70,8 @@ export async function releaseLockOrWarn(c: Clients, s: RekeyState): Promise<stri
   }
 }
 
+
+/** The key a resource is encrypted with; undefined when it is not encrypted (whatever KmsKeyId says). */
+export function keyOf(x: { StorageEncrypted?: boolean; KmsKeyId?: string } | undefined): string | undefined {
+  return x?.StorageEncrypted ? x.KmsKeyId : undefined;
+}

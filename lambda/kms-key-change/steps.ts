@@ -538,6 +538,11 @@ export const verify: StepFn = async (c, s) => {
   const memberMap = s.method === 'blue-green' ? t.memberMap : !(s.cutover?.done && !s.rolledBack) ? s.names?.memberIds : undefined;
   const lines = parityReport(src(s, step), t.settings, { crossRegion: !!s.targetRegion, memberMap });
   const keyOk = t.encrypted === true && t.keyArn === s.targetKeyArn;
+  // Encrypting an unencrypted source is the point of the run: "encrypted" false → true is the intended difference.
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (/(^|: )encrypted$/.test(l.setting) && l.source === false && l.target === true && keyOk) lines[i] = { ...l, result: 'expected' };
+  }
   lines.unshift({ setting: 'encryption key', source: s.sourceKeyArn ?? 'unencrypted', target: t.keyArn ?? 'unencrypted', result: keyOk ? 'expected' : 'differs' });
   if (s.method === 'snapshot') {
     // The snapshot method moves Performance Insights to the target key too; a PI key left on the

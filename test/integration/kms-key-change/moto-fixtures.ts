@@ -114,7 +114,7 @@ export async function makeInstance(w: World, id: string, opts: { encrypted?: boo
     }),
   );
   // moto keeps Performance Insights only when set through ModifyDBInstance.
-  await w.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: id, EnablePerformanceInsights: true, PerformanceInsightsKMSKeyId: encrypted ? w.oldKey : undefined, PerformanceInsightsRetentionPeriod: 7, PreferredMaintenanceWindow: 'sun:05:00-sun:06:00', ApplyImmediately: true }));
+  await w.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: id, EnablePerformanceInsights: true, PerformanceInsightsKMSKeyId: w.oldKey, PerformanceInsightsRetentionPeriod: 7, PreferredMaintenanceWindow: 'sun:05:00-sun:06:00', ApplyImmediately: true }));
 }
 
 export async function makeCluster(w: World, id: string, opts: { encrypted?: boolean } = {}): Promise<void> {
@@ -151,7 +151,7 @@ export async function makeCluster(w: World, id: string, opts: { encrypted?: bool
         Tags: [{ Key: 'team', Value: 'ledger' }],
       }),
     );
-    await w.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m, EnablePerformanceInsights: true, PerformanceInsightsKMSKeyId: encrypted ? w.oldKey : undefined, PerformanceInsightsRetentionPeriod: 7, ApplyImmediately: true }));
+    await w.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m, EnablePerformanceInsights: true, PerformanceInsightsKMSKeyId: w.oldKey, PerformanceInsightsRetentionPeriod: 7, ApplyImmediately: true }));
   }
 }
 
