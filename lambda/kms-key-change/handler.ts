@@ -8,7 +8,7 @@ import { createLogger } from '../shared/logger';
 import { assertState, Method, newState, RekeyState, SourceKind } from './state';
 import { describeRun, RunStatus } from './status';
 import { STEPS, StepResult } from './steps';
-import type { StepName } from './workflow';
+import { nextWaitSeconds, type StepName } from './workflow';
 
 let cachedLogger: ReturnType<typeof createLogger> | undefined;
 /** Created on first use, so POWERTOOLS_LOG_LEVEL set by a CLI or test after import still applies. */
@@ -21,7 +21,17 @@ export interface StepEvent {
   readonly input?: { cutover?: boolean };
 }
 
-export interface StepOutput extends StepResult {}
+export interface StepOutput extends StepResult {
+  /** Seconds the workflow's next Wait state pauses (back-off, see workflow.ts nextWaitSeconds). */
+  readonly waitSeconds?: number;
+}
+
+/** Initial and maximum pause between checks, from the construct's environment. */
+export function pollConfig(env: NodeJS.ProcessEnv = process.env): { initial: number; max: number } {
+  const initial = Number(env.REKEY_POLL_SECONDS || 60);
+  const max = Number(env.REKEY_MAX_POLL_SECONDS || 3600);
+  return { initial: Number.isFinite(initial) && initial > 0 ? initial : 60, max: Number.isFinite(max) && max > 0 ? max : 3600 };
+}
 
 /** The run configuration the construct puts in the environment. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): {
@@ -96,8 +106,14 @@ export async function handleStep(event: StepEvent, env: NodeJS.ProcessEnv = proc
     err.message = `${err.message}\nWhat exists now (described from AWS): ${st.lines.join('; ')}.\n${workflowNext(state, st).join('\n')}`;
     throw err;
   }
-  logger().info('step', { step: event.step, done: r.done, result: r.message, sourceId: r.state.sourceId, runId: r.state.runId, progress: r.state.progress });
-  return r;
+  // Back-off: a start step begins its phase's count at 0; every check not yet done adds one.
+  const isCheck = /^check/.test(event.step);
+  const n = isCheck && !r.done ? (r.state.polls?.step === event.step ? r.state.polls.n + 1 : 1) : 0;
+  r.state.polls = { step: event.step, n };
+  const { initial, max } = pollConfig(env);
+  const waitSeconds = nextWaitSeconds(isCheck ? n - 1 : 0, initial, max);
+  logger().info('step', { step: event.step, done: r.done, result: r.message, sourceId: r.state.sourceId, runId: r.state.runId, progress: r.state.progress, waitSeconds });
+  return { ...r, waitSeconds };
 }
 
 /** The workflow's ways on from a failed step (the CLI prints its own, with the state file). */

@@ -80,6 +80,8 @@ export interface RekeyState {
   source?: import('./settings').CapturedSettings;
   /** Names this run uses; fixed by preflight so that every retry uses the same ones. */
   names?: RunNames;
+  /** Checks of the current phase that were not done yet (drives the polling back-off). */
+  polls?: { step: string; n: number };
   /** Latest progress (snapshot copy `PercentProgress`, etc.). */
   progress?: { step: string; percent?: number; status?: string };
   parity?: ParityLine[];

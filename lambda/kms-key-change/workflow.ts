@@ -72,3 +72,17 @@ export const ROLLBACK_PHASES: readonly Phase[] = [
 ];
 
 export const FINALIZE_PHASE: Phase = { name: 'Finalize', start: 'finalize' };
+
+/**
+ * Pause before the next status check: `initial` doubled after every check that was not done yet,
+ * capped at `max`. Bounds the execution history of a long copy: Step Functions Standard workflows
+ * keep at most 25,000 history events per execution
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html), and every poll costs
+ * 9 (Wait entered/exited, task entered/scheduled/started/succeeded/exited, Choice entered/exited).
+ */
+export function nextWaitSeconds(pollsSoFar: number, initial: number, max: number): number {
+  return Math.min(max, initial * 2 ** Math.min(Math.max(0, pollsSoFar), 30));
+}
+
+/** History events one poll adds (see nextWaitSeconds). */
+export const EVENTS_PER_POLL = 9;

@@ -40,10 +40,22 @@ export interface KmsKeyChangeWorkflowProps {
    * @default - none; a source that uses enhanced monitoring or IAM roles fails at ApplySettings with an AccessDenied error naming the role
    */
   readonly passRoles?: iam.IRole[];
-  /** Pause between status checks. @default Duration.minutes(1) */
+  /** First pause between status checks; it doubles after every check that is not done yet, up to `maxPollInterval`. @default Duration.minutes(1) */
   readonly pollInterval?: Duration;
-  /** How long the approval gate waits for `SendTaskSuccess` before failing the run. @default Duration.days(7) */
+  /**
+   * Longest pause between status checks. Bounds the execution history (25,000 events per execution,
+   * 9 per poll): a 64 TiB cross-Region copy at the plan's throughput stays near 17,000 events.
+   * @default Duration.hours(1)
+   */
+  readonly maxPollInterval?: Duration;
+  /** How long each approval gate waits for `SendTaskSuccess` before failing the run. @default Duration.days(7) */
   readonly approvalTimeout?: Duration;
+  /**
+   * Execution timeout. Must leave room for both approval gates; the default fits the plan's
+   * estimate for a 64 TiB cross-Region copy (about 76 days) plus two 7-day gates.
+   * @default Duration.days(120)
+   */
+  readonly executionTimeout?: Duration;
   /**
    * Key for the notification topics, the log groups and the notification dead-letter queue. A key
    * you pass must let events.amazonaws.com and logs.<region>.amazonaws.com use it.
@@ -96,6 +108,14 @@ export class KmsKeyChangeWorkflow extends Construct {
     if (method === 'blue-green' && (props.targetRegion || props.shareWithAccount)) problems.push('blue-green works within one Region and account; remove targetRegion/shareWithAccount or use method snapshot');
     if (props.targetSecurityGroupIds?.length && !props.targetRegion) problems.push('targetSecurityGroupIds applies only with targetRegion');
     if (props.pollInterval && !props.pollInterval.isUnresolved() && (props.pollInterval.toSeconds() < 5 || props.pollInterval.toSeconds() > 3600)) problems.push('pollInterval must be between 5 seconds and 1 hour');
+    const pollS = props.pollInterval?.toSeconds() ?? 60;
+    const maxPollS = props.maxPollInterval?.toSeconds() ?? 3600;
+    if (maxPollS < pollS || maxPollS > 24 * 3600) problems.push('maxPollInterval must be at least pollInterval and at most 1 day');
+    const gateS = (props.approvalTimeout ?? Duration.days(7)).toSeconds();
+    const execS = (props.executionTimeout ?? Duration.days(120)).toSeconds();
+    // Standard workflows run at most one year (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+    if (execS > 365 * 24 * 3600) problems.push('executionTimeout must be at most 365 days (Step Functions Standard workflows run at most one year)');
+    if (2 * gateS >= execS) problems.push(`the two approval gates (2 x approvalTimeout = ${(2 * gateS) / 86400} days) must fit inside executionTimeout (${execS / 86400} days) with room for the copy`);
     const targetKeyRegion = Token.isUnresolved(props.targetKey.keyArn) ? undefined : props.targetKey.keyArn.split(':')[3];
     const stack = Stack.of(this);
     const region = stack.region;
@@ -149,6 +169,8 @@ export class KmsKeyChangeWorkflow extends Construct {
         REKEY_TARGET_REGION: crossRegion ? props.targetRegion! : '',
         REKEY_SHARE_WITH_ACCOUNT: props.shareWithAccount ?? '',
         REKEY_TARGET_SECURITY_GROUP_IDS: (props.targetSecurityGroupIds ?? []).join(','),
+        REKEY_POLL_SECONDS: String(pollS),
+        REKEY_MAX_POLL_SECONDS: String(maxPollS),
         POWERTOOLS_SERVICE_NAME: 'kms-key-change',
       },
       // The RDS/KMS clients are bundled at the versions the tests ran against. The runtime's own SDK copy lags
@@ -159,7 +181,6 @@ export class KmsKeyChangeWorkflow extends Construct {
     this.grantStepPermissions(props, targetRegion, crossRegion);
 
     // ---- the state machine
-    const pollInterval = props.pollInterval ?? Duration.minutes(1);
     // Failures are not caught: a failed step fails the execution *at that step*, so
     // `aws stepfunctions redrive-execution` resumes exactly there (every step is idempotent).
     // An EventBridge rule publishes FAILED / TIMED_OUT / ABORTED executions to the failure topic.
@@ -187,7 +208,8 @@ export class KmsKeyChangeWorkflow extends Construct {
     const phase = (p: Phase): { first: sfn.IChainable; connect: (next: sfn.IChainable) => void } => {
       const start = task(p.start, p.name);
       if (!p.check) return { first: start, connect: (next) => start.next(next) };
-      const wait = new sfn.Wait(this, `${p.name}Wait`, { time: sfn.WaitTime.duration(pollInterval) });
+      // The pause comes from the step's output: pollInterval doubled per unfinished check, capped.
+      const wait = new sfn.Wait(this, `${p.name}Wait`, { time: sfn.WaitTime.secondsPath('$.waitSeconds') });
       const check = task(p.check, `${p.name}Check`);
       const done = new sfn.Choice(this, `${p.name}Done?`);
       start.next(wait);
@@ -302,7 +324,7 @@ export class KmsKeyChangeWorkflow extends Construct {
       // Execution data stays out of the logs: the approval step carries a task token, and whoever
       // can read a token can approve the cutover. Each step's result is logged by the function.
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-      timeout: Duration.days(14),
+      timeout: props.executionTimeout ?? Duration.days(120),
     });
     this.notificationKey.grant(this.stateMachine.role, 'kms:GenerateDataKey', 'kms:Decrypt');
 

@@ -9,6 +9,7 @@ import {
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
+  ModifyDBInstanceCommand,
   RDSClient,
   RestoreDBClusterFromSnapshotCommand,
   RestoreDBClusterFromSnapshotCommandInput,
@@ -16,6 +17,7 @@ import {
 import { clientsFor } from '../../../lambda/kms-key-change/clients';
 import { phasesFor, runPhases } from '../../../lambda/kms-key-change/runner';
 import { newState } from '../../../lambda/kms-key-change/state';
+import { STEPS } from '../../../lambda/kms-key-change/steps';
 import { makeCluster, makeInstance, settingsOf, useMotoWorld, withoutIdentity, World } from './moto-fixtures';
 
 let w: World;
@@ -115,4 +117,30 @@ test('unencrypted Aurora cluster with two instances → encrypted, cut over, wri
   expect(old.StorageEncrypted).toBe(false);
   expect(old.VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId)).toEqual([s.freeze!.groupId]);
   expect(cl.VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId).sort()).toEqual([...w.sg].sort());
+});
+
+test('recoverable parity: a setting that differs stops before cutover; fixed on the new instance, a resume re-runs verify and cuts over', async () => {
+  await makeInstance(w, 'drift');
+  let s = newState({ kind: 'instance', sourceId: 'drift', kmsKey: w.newKey, region: 'us-east-1', now: new Date(Date.UTC(2026, 10, 30, 6, 0, 2)) });
+  // Something changes the new instance after the settings were applied (a drifted maintenance window).
+  const real = STEPS.checkApply;
+  STEPS.checkApply = async (cl, st) => {
+    const r = await real(cl, st);
+    if (r.done) await w.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: st.names!.newId, PreferredMaintenanceWindow: 'mon:01:00-mon:02:00', ApplyImmediately: true }));
+    return r;
+  };
+  try {
+    s = await runPhases(c(), s, phasesFor(s, { cutover: true }), { pollMs: 0 });
+  } finally {
+    STEPS.checkApply = real;
+  }
+  expect(s.parityClean).toBe(false);
+  expect(s.parity!.filter((l) => l.result === 'differs').map((l) => l.setting)).toEqual(['maintenanceWindow']);
+  expect(s.cutover).toBeUndefined();
+  // The operator fixes it on the new instance and resumes: verify runs again, then the cutover.
+  await w.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.names!.newId, PreferredMaintenanceWindow: 'sun:05:00-sun:06:00', ApplyImmediately: true }));
+  s = await runPhases(c(), s, phasesFor(s, { cutover: true }), { pollMs: 0 });
+  expect(s.parityClean).toBe(true);
+  expect(s.cutover?.done).toBe(true);
+  expect((await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'drift' }))).DBInstances![0].KmsKeyId).toBe(w.newKey);
 });
