@@ -149,8 +149,29 @@ test.each<[string, () => void, () => RekeyState]>([
   ['ENGINE_MODE_UNSUPPORTED', () => rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'ledger' }).resolves({ DBClusters: [cluster({ EngineMode: 'serverless' })] }), () => clus()],
   ['CLUSTER_HAS_NO_INSTANCES', () => rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'ledger' }).resolves({ DBClusters: [cluster({ DBClusterMembers: [] })] }), () => clus()],
   [
+    // A realistic global database: the primary in another Region listed first, this cluster a
+    // secondary (a one-member global database cannot exist); DescribeDBClusters leaves
+    // GlobalClusterIdentifier out here, so only the DescribeGlobalClusters scan finds it.
     'GLOBAL_CLUSTER_MEMBER',
-    () => rds.on(DescribeGlobalClustersCommand).resolves({ GlobalClusters: [{ GlobalClusterIdentifier: 'ledger-global', GlobalClusterMembers: [{ DBClusterArn: cluster().DBClusterArn }] }] }),
+    () =>
+      rds.on(DescribeGlobalClustersCommand).resolves({
+        GlobalClusters: [
+          { GlobalClusterIdentifier: 'other-global', GlobalClusterMembers: [{ DBClusterArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:other', IsWriter: true }] },
+          {
+            GlobalClusterIdentifier: 'ledger-global',
+            GlobalClusterMembers: [
+              { DBClusterArn: 'arn:aws:rds:us-west-2:123456789012:cluster:ledger-west', IsWriter: true, Readers: [cluster().DBClusterArn!] },
+              { DBClusterArn: cluster().DBClusterArn, IsWriter: false },
+            ],
+          },
+        ],
+      }),
+    () => clus(),
+  ],
+  [
+    // DBCluster.GlobalClusterIdentifier set directly (what RDS reports for a member): no scan needed.
+    'GLOBAL_CLUSTER_MEMBER',
+    () => rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'ledger' }).resolves({ DBClusters: [cluster({ GlobalClusterIdentifier: 'ledger-global' })] }),
     () => clus(),
   ],
   ['SOURCE_NOT_AVAILABLE', () => rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'ledger-2' }).resolves({ DBInstances: [member('ledger-2', { DBInstanceStatus: 'rebooting' })] }), () => clus()],

@@ -7,11 +7,13 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import {
   AddRoleToDBInstanceCommand,
+  CopyDBClusterSnapshotCommand,
   CopyDBSnapshotCommand,
   CreateBlueGreenDeploymentCommand,
   CreateDBInstanceCommand,
   CreateDBSnapshotCommand,
   DescribeBlueGreenDeploymentsCommand,
+  DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
@@ -91,6 +93,19 @@ describe('snapshot and copy', () => {
     expect(same).toMatchObject({ SourceDBSnapshotIdentifier: 'orders-rekey-20261130030405-src', TargetDBSnapshotIdentifier: 'orders-rekey-20261130030405-new', KmsKeyId: NEW_KEY });
     expect(same).not.toHaveProperty('SourceRegion');
     expect(cross).toMatchObject({ SourceDBSnapshotIdentifier: `arn:aws:rds:us-east-1:${ACCOUNT}:snapshot:orders-rekey-20261130030405-src`, KmsKeyId: west, SourceRegion: 'us-east-1' });
+  });
+
+  test('copySnapshot (Aurora, cross-Region): CopyDBClusterSnapshot carries the target Region key and SourceRegion (moto ignores KmsKeyId on copies)', async () => {
+    const src = `arn:aws:rds:us-east-1:${ACCOUNT}:cluster-snapshot:ledger-rekey-20261130030405-src`;
+    rds.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'ledger-rekey-20261130030405-new' }).rejects(notFound('DBClusterSnapshotNotFoundFault'));
+    rds.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'ledger-rekey-20261130030405-src' }).resolves({ DBClusterSnapshots: [{ Status: 'available', DBClusterSnapshotArn: src }] });
+    rds.on(CopyDBClusterSnapshotCommand).resolves({});
+    const west = NEW_KEY.replace('us-east-1', 'us-west-2');
+    const base = preflighted({}, 'cluster');
+    await steps.copySnapshot(clients(), { ...base, targetRegion: 'us-west-2', targetKeyArn: west, names: { ...base.names!, copySnapshot: 'ledger-rekey-20261130030405-new' } });
+    expect(rds.commandCalls(CopyDBClusterSnapshotCommand).map((c) => c.args[0].input)).toEqual([
+      { SourceDBClusterSnapshotIdentifier: src, TargetDBClusterSnapshotIdentifier: 'ledger-rekey-20261130030405-new', KmsKeyId: west, SourceRegion: 'us-east-1', Tags: expect.any(Array) },
+    ]);
   });
 
   test('checkCopy refuses a copy that is not on the target key', async () => {
