@@ -110,6 +110,16 @@ test.each<[string, () => void, () => RekeyState]>([
   ['KEY_NOT_SHARED', () => undefined, () => inst({ shareWithAccount: '210987654321' })],
   ['BLUE_GREEN_UNSUPPORTED', () => src({ Engine: 'oracle-ee', EngineVersion: '19.0.0.0.ru-2024-01.rur-2024-01.r1' }), () => inst({ method: 'blue-green' })],
   ['BLUE_GREEN_SAME_REGION_ONLY', () => undefined, () => inst({ method: 'blue-green', shareWithAccount: '210987654321' })],
+  ['BLUE_GREEN_PI_KEY', () => src({ PerformanceInsightsEnabled: true, PerformanceInsightsKMSKeyId: OLD_KEY }), () => inst({ method: 'blue-green' })],
+  ['BLUE_GREEN_CROSS_REGION_REPLICA', () => src({ PerformanceInsightsKMSKeyId: undefined, ReadReplicaDBInstanceIdentifiers: ['arn:aws:rds:eu-west-1:123456789012:db:orders-eu'] }), () => inst({ method: 'blue-green' })],
+  [
+    'BLUE_GREEN_CASCADING_REPLICA',
+    () => {
+      src({ PerformanceInsightsKMSKeyId: undefined, ReadReplicaDBInstanceIdentifiers: ['orders-ro'] });
+      rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-ro' }).resolves({ DBInstances: [instance({ DBInstanceIdentifier: 'orders-ro', ReadReplicaSourceDBInstanceIdentifier: 'orders', ReadReplicaDBInstanceIdentifiers: ['orders-ro-ro'] })] });
+    },
+    () => inst({ method: 'blue-green' }),
+  ],
   ['BLUE_GREEN_MANAGED_SECRET', () => src({ MasterUserSecret: { SecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1', SecretStatus: 'active' } }), () => inst({ method: 'blue-green' })],
   ['NAME_TAKEN', () => rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-pre-rekey-20261130030405' }).resolves({ DBInstances: [instance()] }), () => inst()],
   ['NAME_INVALID', () => src({ DBInstanceIdentifier: 'a'.repeat(50), DBInstanceArn: `arn:aws:rds:us-east-1:${ACCOUNT}:db:${'a'.repeat(50)}` }), () => {
@@ -181,6 +191,18 @@ test.each<[string, () => void, () => RekeyState]>([
   expect(await refusals(state())).toContain(code);
 });
 
+test('blue/green with a same-Region, non-cascading replica and no Performance Insights key passes', async () => {
+  src({ PerformanceInsightsKMSKeyId: undefined, PerformanceInsightsEnabled: false, ReadReplicaDBInstanceIdentifiers: ['orders-ro'] });
+  rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-ro' }).resolves({ DBInstances: [instance({ DBInstanceIdentifier: 'orders-ro', ReadReplicaSourceDBInstanceIdentifier: 'orders' })] });
+  expect(await refusals(inst({ method: 'blue-green' }))).toEqual([]);
+});
+
+test('an Aurora cluster with an RDS-managed master secret is warned about, with the exact commands', async () => {
+  rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'ledger' }).resolves({ DBClusters: [cluster({ MasterUserSecret: { SecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-1', SecretStatus: 'active' } })] });
+  const s = await preflight(clients(), clus());
+  expect(s.warnings).toContainEqual(expect.stringMatching(/source cluster uses an RDS-managed master user secret.*aws rds modify-db-cluster --db-cluster-identifier ledger --manage-master-user-password --apply-immediately/));
+});
+
 test('collects several problems into one error with what to do next', async () => {
   src({ DBInstanceStatus: 'stopped', ReadReplicaDBInstanceIdentifiers: ['r1'] });
   keyMeta({ KeyState: 'Disabled' });
@@ -219,6 +241,6 @@ test('blue/green support by engine and version', () => {
 });
 
 test('blue/green accepts an instance with read replicas (each gets the target key)', async () => {
-  src({ ReadReplicaDBInstanceIdentifiers: ['orders-ro'] });
+  src({ ReadReplicaDBInstanceIdentifiers: ['orders-ro'], PerformanceInsightsKMSKeyId: undefined }); // a PI key would be refused (BLUE_GREEN_PI_KEY)
   expect(await refusals(inst({ method: 'blue-green' }))).toEqual([]);
 });
