@@ -211,6 +211,8 @@ function instanceRestoreParams(s: RekeyState, i: CapturedInstance) {
     NetworkType: i.networkType,
     EngineLifecycleSupport: i.engineLifecycleSupport,
     DedicatedLogVolume: i.dedicatedLogVolume,
+    LicenseModel: i.licenseModel,
+    ProcessorFeatures: i.processorFeatures?.length ? i.processorFeatures.map((f) => ({ Name: f.name, Value: f.value })) : undefined,
     ...(i.domain?.domain
       ? { Domain: i.domain.domain, DomainIAMRoleName: i.domain.iamRoleName }
       : i.domain?.fqdn
@@ -266,6 +268,7 @@ export const restore: StepFn = async (c, s) => {
           ServerlessV2ScalingConfiguration: cl.serverlessV2,
           StorageType: cl.storageType,
           EngineLifecycleSupport: cl.engineLifecycleSupport,
+          NetworkType: cl.networkType,
           ...(cl.domain?.domain ? { Domain: cl.domain.domain, DomainIAMRoleName: cl.domain.iamRoleName } : {}),
           Tags: [...cl.tags, ...kitTags(s, 'rekeyed-copy'), ...lockTags(s)],
         }),

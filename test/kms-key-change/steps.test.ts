@@ -20,6 +20,7 @@ import {
   ListTagsForResourceCommand,
   ModifyDBInstanceCommand,
   RDSClient,
+  RestoreDBClusterFromSnapshotCommand,
   RestoreDBInstanceFromDBSnapshotCommand,
   SwitchoverBlueGreenDeploymentCommand,
 } from '@aws-sdk/client-rds';
@@ -121,6 +122,20 @@ describe('snapshot and copy', () => {
 });
 
 describe('restore and settings', () => {
+  test('Aurora restore (same Region) asks for the target key, the source\'s security groups and its NetworkType (moto copies groups anyway)', async () => {
+    rds.on(DescribeDBClustersCommand).rejects(notFound('DBClusterNotFoundFault'));
+    rds.on(RestoreDBClusterFromSnapshotCommand).resolves({});
+    const s = preflighted({ source: { kind: 'cluster', cluster: captureCluster(cluster({ NetworkType: 'DUAL' }), [member('ledger-1')]) } }, 'cluster');
+    await steps.restore(clients(), s);
+    expect(rds.commandCalls(RestoreDBClusterFromSnapshotCommand)[0].args[0].input).toMatchObject({
+      DBClusterIdentifier: 'ledger-rekey-20261130030405',
+      SnapshotIdentifier: 'ledger-rekey-20261130030405-src',
+      KmsKeyId: NEW_KEY,
+      VpcSecurityGroupIds: ['sg-1'],
+      NetworkType: 'DUAL',
+    });
+  });
+
   test('restore passes every setting RestoreDBInstanceFromDBSnapshot accepts, plus the tags', async () => {
     rds.on(DescribeDBInstancesCommand).rejects(notFound());
     rds.on(RestoreDBInstanceFromDBSnapshotCommand).resolves({});
@@ -207,6 +222,27 @@ describe('verify, cutover, rollback guards', () => {
     expect(lines.filter((l) => l.result === 'differs').map((l) => l.setting)).toEqual(['backupRetentionPeriod']);
     expect(lines.find((l) => l.setting === 'kmsKeyId')?.result).toBe('expected');
     expect(formatParity(lines)).toMatch(/DIFFERS\s+backupRetentionPeriod\s+14\s+1/);
+  });
+
+  test('parity covers what a restore does not carry: activity streams, cross-Region backup replication, processor features, extra volumes, license model, cluster NetworkType', () => {
+    const src = {
+      kind: 'instance' as const,
+      instance: captureInstance(
+        instance({
+          ActivityStreamStatus: 'started',
+          DBInstanceAutomatedBackupsReplications: [{ DBInstanceAutomatedBackupsArn: `arn:aws:rds:us-west-2:${ACCOUNT}:auto-backup:ab-1` }],
+          ProcessorFeatures: [{ Name: 'coreCount', Value: '4' }, { Name: 'threadsPerCore', Value: '1' }],
+          AdditionalStorageVolumes: [{ VolumeName: 'RDSDBDATA2', AllocatedStorage: 200, IOPS: 3000 }],
+          LicenseModel: 'bring-your-own-license',
+        }),
+      ),
+    };
+    const tgt = { kind: 'instance' as const, instance: captureInstance(instance({ DBInstanceIdentifier: 'orders-rekey-1', KmsKeyId: NEW_KEY, ActivityStreamStatus: 'stopped', LicenseModel: 'license-included' })) };
+    const differs = parityReport(src, tgt).filter((l) => l.result === 'differs').map((l) => l.setting);
+    expect(differs).toEqual(['activityStream', 'additionalStorageVolumes', 'backupReplicationRegions', 'licenseModel', 'processorFeatures']);
+    const c1 = { kind: 'cluster' as const, cluster: captureCluster(cluster({ NetworkType: 'DUAL', ActivityStreamStatus: 'started' }), []) };
+    const c2 = { kind: 'cluster' as const, cluster: captureCluster(cluster({ DBClusterIdentifier: 'ledger-rekey-1', NetworkType: 'IPV4', ActivityStreamStatus: 'stopped' }), []) };
+    expect(parityReport(c1, c2).filter((l) => l.result === 'differs').map((l) => l.setting)).toEqual(['activityStream', 'networkType']);
   });
 
   test('verify: clean when only the key and names differ; not clean when the copy is on another key', async () => {
