@@ -441,7 +441,8 @@ export class KmsKeyChangeWorkflow extends Construct {
           [...new Set([...newNames, ...renameable, ...memberNames, ...groups(targetRegion)])],
         );
       }
-      add('TagRunResources', ['rds:AddTagsToResource'], [...new Set([...rekeySnapshots, ...newNames, ...memberNames, arn(stack.region, dbType, `${id}-*`)])]);
+      // Finalize tags what the run kept, including the re-keyed copy under the original name (db:<id>).
+      add('TagRunResources', ['rds:AddTagsToResource'], [...new Set([...rekeySnapshots, ...newNames, ...memberNames, arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)])]);
     } else {
       // The RDS/Aurora user guides ("Authorizing access to blue/green deployment operations"): RDS
       // names the green resources itself, so policies "can't contain partial resource name

@@ -120,6 +120,13 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
     expect(star.filter((a) => !/^(rds:Describe|ec2:DescribeSecurityGroups$|cloudwatch:GetMetricStatistics$|xray:|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(Put|Describe)ResourcePolic|logs:DescribeLogGroups)/.test(a))).toEqual([]);
   });
 
+  test('IAM: finalize may tag the re-keyed copy under the original name (db:<id>), not only <id>-*', () => {
+    const tag = statements(t).find((s) => s.Sid === 'TagRunResources')!;
+    const res = JSON.stringify(tag.Resource);
+    expect(res).toMatch(/:db:orders-db"\]/);
+    expect(res).toMatch(/:db:orders-db-\*"/);
+  });
+
   test('snapshot', () => {
     expect(t.toJSON()).toMatchSnapshot();
   });
