@@ -19,6 +19,8 @@ export interface StepEvent {
   readonly state?: RekeyState;
   /** Execution input, for the preflight step: `{ "cutover": true }` to go on to the approval gate. */
   readonly input?: { cutover?: boolean };
+  /** The approval gate's answer, passed to the first cutover step when the construct names an approver. */
+  readonly approval?: { approved?: boolean; approver?: string };
 }
 
 export interface StepOutput extends StepResult {
@@ -94,6 +96,7 @@ export async function handleStep(event: StepEvent, env: NodeJS.ProcessEnv = proc
   if (mismatch.length > 0) {
     throw new Error(`state does not match this function's configuration: ${mismatch.map(([k, a, b]) => `${k} is ${JSON.stringify(a)}, configured ${JSON.stringify(b)}`).join('; ')}`);
   }
+  if (event.approval?.approver && !state.approvedBy) state.approvedBy = { approver: event.approval.approver, at: new Date().toISOString() };
   const clients = clientsFor(state.region, state.targetRegion);
   let r: StepOutput;
   try {

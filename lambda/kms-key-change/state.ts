@@ -70,6 +70,8 @@ export interface RekeyState {
    * then rests on the operator's word alone.
    */
   freezeOptOut?: string;
+  /** Who approved the cutover gate (workflow with a named approver), and when the cutover started. */
+  approvedBy?: { approver: string; at: string };
   /** The CLI's state file (named in refusals so the next command can be pasted). */
   stateFile?: string;
   /** Highest DatabaseConnections the quiet check accepts. @default 0 */

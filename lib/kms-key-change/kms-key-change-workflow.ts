@@ -51,6 +51,13 @@ export interface KmsKeyChangeWorkflowProps {
   /** How long each approval gate waits for `SendTaskSuccess` before failing the run. @default Duration.days(7) */
   readonly approvalTimeout?: Duration;
   /**
+   * The one principal (IAM role or user ARN) that approves the gates: grant it (and only it) with
+   * `grantApprove`; a gate passes only on `{"approved": true, "approver": "<this ARN>"}`, and the
+   * cutover records the approver and time in the run state (`approvedBy`).
+   * @default - no named approver: anyone granted with `grantApprove` may answer a gate, and the run state records none
+   */
+  readonly approverArn?: string;
+  /**
    * Execution timeout. Must leave room for both approval gates; the default fits the plan's
    * estimate for a 64 TiB cross-Region copy (about 76 days) plus two 7-day gates.
    * @default Duration.days(120)
@@ -185,10 +192,13 @@ export class KmsKeyChangeWorkflow extends Construct {
     // `aws stepfunctions redrive-execution` resumes exactly there (every step is idempotent).
     // An EventBridge rule publishes FAILED / TIMED_OUT / ABORTED executions to the failure topic.
 
-    const task = (step: StepName, label: string): tasks.LambdaInvoke => {
+    const task = (step: StepName, label: string, withApproval = false): tasks.LambdaInvoke => {
       const t = new tasks.LambdaInvoke(this, label, {
         lambdaFunction: this.stepFunction,
-        payload: step === 'preflight' ? sfn.TaskInput.fromObject({ step, input: sfn.JsonPath.entirePayload }) : sfn.TaskInput.fromObject({ step, state: sfn.JsonPath.objectAt('$.state') }),
+        payload:
+          step === 'preflight'
+            ? sfn.TaskInput.fromObject({ step, input: sfn.JsonPath.entirePayload })
+            : sfn.TaskInput.fromObject({ step, state: sfn.JsonPath.objectAt('$.state'), ...(withApproval ? { approval: sfn.JsonPath.objectAt('$.approval') } : {}) }),
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
         // No ResultPath: the default ("$") replaces the input with the function's { state, done, message }.
@@ -206,7 +216,8 @@ export class KmsKeyChangeWorkflow extends Construct {
 
     /** start task, then Wait → check → Choice(done) polling; returns [first, last-as-chainable]. */
     const phase = (p: Phase): { first: sfn.IChainable; connect: (next: sfn.IChainable) => void } => {
-      const start = task(p.start, p.name);
+      // The first cutover step carries the gate's answer, so the run state records who approved.
+      const start = task(p.start, p.name, !!props.approverArn && (p.start === 'renameSource' || p.start === 'switchover'));
       if (!p.check) return { first: start, connect: (next) => start.next(next) };
       // The pause comes from the step's output: pollInterval doubled per unfinished check, capped.
       const wait = new sfn.Wait(this, `${p.name}Wait`, { time: sfn.WaitTime.secondsPath('$.waitSeconds') });
@@ -250,9 +261,11 @@ export class KmsKeyChangeWorkflow extends Construct {
       const approvalTimeout = sfn.Timeout.duration(props.approvalTimeout ?? Duration.days(7));
       const reject = 'aws stepfunctions send-task-failure --task-token <taskToken> --error NotApproved';
       /** Proceeds only on SendTaskSuccess with {"approved": true}; any other output fails the execution. */
+      const approverOk = (resultPath: string) =>
+        props.approverArn ? [sfn.Condition.isPresent(`${resultPath}.approver`), sfn.Condition.stringEquals(`${resultPath}.approver`, props.approverArn)] : [];
       const approved = (id: string, resultPath: string, next: sfn.IChainable, error: string) =>
         new sfn.Choice(this, id)
-          .when(sfn.Condition.and(sfn.Condition.isPresent(`${resultPath}.approved`), sfn.Condition.booleanEquals(`${resultPath}.approved`, true)), next)
+          .when(sfn.Condition.and(sfn.Condition.isPresent(`${resultPath}.approved`), sfn.Condition.booleanEquals(`${resultPath}.approved`, true), ...approverOk(resultPath)), next)
           .otherwise(new sfn.Fail(this, error, { error, cause: `${error}: the operator's task output did not contain {"approved": true}; the execution stopped at this gate` }));
       if (!crossRegion) {
         const snapshotMethod = method === 'snapshot';
@@ -266,6 +279,7 @@ export class KmsKeyChangeWorkflow extends Construct {
             targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
             ...(snapshotMethod ? { dataAsOf: sfn.JsonPath.stringAt('$.state.snapshotStartedAt') } : {}),
             taskToken: sfn.JsonPath.taskToken,
+            ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
             approve: snapshotMethod
               ? 'The re-keyed copy is verified and holds the data as of dataAsOf. The kit froze the source before that snapshot (only its no-ingress security group, DatabaseConnections 0) and proves the freeze still holds before each rename. Cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
               : 'The green environment is verified. Approve the switchover: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
@@ -291,6 +305,7 @@ export class KmsKeyChangeWorkflow extends Construct {
             runId: sfn.JsonPath.stringAt('$.state.runId'),
             targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
             taskToken: sfn.JsonPath.taskToken,
+            ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
             approve: 'Preflight passed. On approval the kit FREEZES the source: its security groups are replaced by a kit-made group with no inbound rules (clients are cut off until the cutover completes; the original stays blocked afterwards until released), and the final snapshot waits until DatabaseConnections is 0. Put the application in maintenance mode first. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
             reject,
           }),

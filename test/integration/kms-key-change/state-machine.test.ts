@@ -60,7 +60,12 @@ function resolveDefinition(t: Template): { asl: any; env: Record<string, string>
     })
     .join('');
   const fn = Object.values(t.findResources('AWS::Lambda::Function'))[0] as any;
-  return { asl: JSON.parse(text), env: { ...fn.Properties.Environment.Variables, AWS_REGION: 'us-east-1' } };
+  const asl = JSON.parse(text);
+  // aws-local-stepfunctions arms a Node timer for TimeoutSeconds; Node fires timers above 2^31-1 ms
+  // (24.8 days) at once, so the 120-day timeout would end every local run immediately. The real
+  // timeout is asserted in history.test.ts; locally one day is plenty.
+  asl.TimeoutSeconds = Math.min(asl.TimeoutSeconds, 86_400);
+  return { asl, env: { ...fn.Properties.Environment.Variables, AWS_REGION: 'us-east-1' } };
 }
 
 interface Run {
@@ -80,9 +85,9 @@ interface RunOpts {
   gateOutput?: Record<string, unknown>;
 }
 
-async function runWorkflow(dbId: string, targetKey: string, input: object, opts: RunOpts = {}): Promise<Run & { inputs: Record<string, unknown> }> {
+async function runWorkflow(dbId: string, targetKey: string, input: object, opts: RunOpts & { approverArn?: string } = {}): Promise<Run & { inputs: Record<string, unknown> }> {
   const app = new App();
-  const stack = new KmsKeyChangeStack(app, 'DbOpsKmsKeyChange', { env: { account: '123456789012', region: 'us-east-1' }, dbInstanceIdentifier: dbId, sourceKeyArn: w.oldKey, targetKeyArn: targetKey });
+  const stack = new KmsKeyChangeStack(app, 'DbOpsKmsKeyChange', { env: { account: '123456789012', region: 'us-east-1' }, dbInstanceIdentifier: dbId, sourceKeyArn: w.oldKey, targetKeyArn: targetKey, approverArn: opts.approverArn });
   const { asl, env } = resolveDefinition(Template.fromStack(stack));
   const run: Run & { inputs: Record<string, unknown> } = { approvals: [], failures: [], lambdaSteps: [], inputs: {} };
   const handlers: Record<string, (input: any) => Promise<any>> = {};
@@ -256,4 +261,20 @@ test('a crash in Restore stops the execution there; redriving from Restore finis
   expect(await key('sfn-redrive')).toBe(w.newKey);
   const restored = second.output.state.artifacts.filter((a: { type: string }) => a.type === 'db-instance').map((a: { id: string }) => a.id);
   expect(restored).toEqual(['sfn-redrive', `sfn-redrive-pre-rekey-${second.output.state.runId}`]);
+});
+
+test('a named approver: a gate answer that does not name it fails; its answer passes and the run state records it', async () => {
+  const approverArn = 'arn:aws:iam::123456789012:role/dba-oncall';
+  await makeInstance(w, 'sfn-approver');
+  const anon = await runWorkflow('sfn-approver', w.newKey, { cutover: true }, { approverArn });
+  expect(anon.error?.message).toMatch(/WritesNotConfirmedStopped/);
+  expect(anon.approvals[0].message).toMatchObject({ approver: approverArn, requiredAnswer: `{"approved":true,"approver":"${approverArn}"}` });
+  await breakLock(w.rds, { kind: 'instance', sourceId: 'sfn-approver' }, anon.lambdaSteps.length ? holderIn((await w.rds.send(new ListTagsForResourceCommand({ ResourceName: (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'sfn-approver' }))).DBInstances![0].DBInstanceArn }))).TagList)! : '');
+  while (runIdFrom(new Date()) === anon.output?.state?.runId) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1100)); // a fresh run id (one-second resolution)
+  const answer = { approved: true, approver: approverArn };
+  const ok = await runWorkflow('sfn-approver', w.newKey, { cutover: true }, { approverArn, gateOutput: { ConfirmWritesStopped: answer, ApproveCutover: answer } });
+  expect(ok.error).toBeUndefined();
+  expect(ok.output.state.approvedBy).toMatchObject({ approver: approverArn });
+  expect(ok.output.state.cutover.done).toBe(true);
 });
