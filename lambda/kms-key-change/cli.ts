@@ -5,17 +5,23 @@
  * summary, and writes the state document after every step so `--resume <file>` continues a run.
  */
 import * as fs from 'fs';
+import * as path from 'path';
 import { parseArgs } from 'node:util';
 import { clientsFor } from './clients';
+import { releaseOriginal } from './cutover';
 import { breakLock, LOCK_TAG, runStartedAt } from './lock';
 import { buildPlan, formatPlan } from './plan';
 import { preflight, PreflightError } from './preflight';
 import { phasesFor, rollbackPhases, runPhases } from './runner';
 import { formatParity } from './settings';
 import { assertState, isValidRdsId, newState, RekeyState } from './state';
+import { describeRun, nextCommands } from './status';
+
+/** Where the CLI writes its state files unless --state-file says otherwise. */
+export const OUT_DIR = path.join('out', 'kms-change');
 
 export const USAGE = `usage: npm run kms-change -- (--db-instance <id> | --db-cluster <id>) --kms-key <arn|alias> [options]
-       npm run kms-change -- --resume <state.json> [--cutover] [--rollback]
+       npm run kms-change -- --resume <state.json> [--cutover] [--rollback] [--release-original]
        npm run kms-change -- (--db-instance <id> | --db-cluster <id>) --break-lock <run id> [--region <r>]
 
   --db-instance <id>            re-key this RDS DB instance
@@ -29,15 +35,26 @@ export const USAGE = `usage: npm run kms-change -- (--db-instance <id> | --db-cl
   --dry-run                     preflight and print the plan; change nothing
   --cutover                     after a clean verify, rename the source to <id>-pre-rekey-<time>
                                 and the new resource to <id> (blue-green: switch over).
-                                Snapshot method: STOP WRITES FIRST. The snapshot taken at the start
-                                is the data the new database gets; later writes stay in the original
+                                Snapshot method: before the final snapshot the kit FREEZES the
+                                source (its security groups are replaced by a kit-made group with
+                                no inbound rules) and waits until CloudWatch DatabaseConnections is
+                                0; each rename first proves the freeze held since the snapshot.
+                                The original stays frozen after cutover (see --release-original)
+  --max-connections <n>         connections the quiet check accepts (default 0)
+  --no-freeze                   with --cutover: do not block clients or check connections. You give
+                                up the proof that no write reached the source after the final
+                                snapshot; any such write is missing from the new database
   --writes-stopped-since-snapshot  with --resume --cutover of a run started without --cutover:
-                                confirm that no writes reached the source since its snapshot
-  --rollback                    with --resume: rename back (the re-keyed copy is kept)
+                                cut over to its (unfrozen) copy on your word that no writes reached
+                                the source since its snapshot (implies --no-freeze)
+  --rollback                    with --resume: rename back (the re-keyed copy is kept); before a
+                                cutover: abort (puts the original security groups back)
+  --release-original            with --resume after cutover: put the original security groups back
+                                on <id>-pre-rekey-<run> (it is frozen until then)
   --resume <file>               continue the run recorded in this state file
   --break-lock <run id>         remove the run lock (tag db-ops-kit:rekey-lock=<run id>) of a run that
                                 is dead and will never be resumed; stops nothing, deletes nothing else
-  --state-file <file>           where to write the state (default ./rekey-<id>-<run>.json)
+  --state-file <file>           where to write the state (default out/kms-change/rekey-<id>-<run>.json)
   --region <region>             source Region (default AWS_REGION)
   --poll-seconds <n>            pause between status checks (default 30)
   --json                        print the final state document as JSON
@@ -56,6 +73,9 @@ export interface CliOptions {
   dryRun: boolean;
   cutover: boolean;
   writesStoppedSinceSnapshot: boolean;
+  noFreeze: boolean;
+  maxConnections?: number;
+  releaseOriginal: boolean;
   rollback: boolean;
   resume?: string;
   breakLock?: string;
@@ -86,6 +106,9 @@ export function parseCli(argv: string[]): CliOptions {
         'dry-run': { type: 'boolean', default: false },
         cutover: { type: 'boolean', default: false },
         'writes-stopped-since-snapshot': { type: 'boolean', default: false },
+        'no-freeze': { type: 'boolean', default: false },
+        'max-connections': { type: 'string' },
+        'release-original': { type: 'boolean', default: false },
         rollback: { type: 'boolean', default: false },
         resume: { type: 'string' },
         'break-lock': { type: 'string' },
@@ -104,6 +127,9 @@ export function parseCli(argv: string[]): CliOptions {
     dryRun: !!v['dry-run'],
     cutover: !!v.cutover,
     writesStoppedSinceSnapshot: !!v['writes-stopped-since-snapshot'],
+    noFreeze: !!v['no-freeze'],
+    maxConnections: v['max-connections'] === undefined ? undefined : Number(v['max-connections']),
+    releaseOriginal: !!v['release-original'],
     rollback: !!v.rollback,
     resume: v.resume,
     breakLock: v['break-lock'],
@@ -144,6 +170,9 @@ export function parseCli(argv: string[]): CliOptions {
   if (o.dryRun && (o.cutover || o.rollback || o.resume)) problems.push('--dry-run changes nothing; do not combine it with --cutover, --rollback or --resume');
   if (o.targetSecurityGroupIds && !o.targetRegion) problems.push('--target-security-group-ids applies only with --target-region');
   if (!Number.isFinite(o.pollSeconds) || o.pollSeconds < 0) problems.push('--poll-seconds must be a number >= 0');
+  if (o.noFreeze && !o.cutover) problems.push('--no-freeze applies only with --cutover (only a cutover run freezes the source)');
+  if (o.maxConnections !== undefined && !(Number.isInteger(o.maxConnections) && o.maxConnections >= 0)) problems.push('--max-connections must be a whole number >= 0');
+  if (o.releaseOriginal && (!o.resume || o.cutover || o.rollback)) problems.push('--release-original takes only --resume <state file of a finished cutover>');
   if (problems.length) throw new UsageError(problems.join('\n'));
   return o;
 }
@@ -228,12 +257,35 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
       return 2;
     }
     state = newState({ kind: o.kind!, sourceId: o.sourceId!, kmsKey: o.kmsKey!, region, method: o.method, targetRegion: o.targetRegion, shareWithAccount: o.shareWithAccount, targetSecurityGroupIds: o.targetSecurityGroupIds });
-    stateFile = o.stateFile ?? `rekey-${state.sourceId}-${state.runId}.json`;
+    stateFile = o.stateFile ?? path.join(OUT_DIR, `rekey-${state.sourceId}-${state.runId}.json`);
+    if (o.noFreeze) state.freezeOptOut = `--no-freeze at ${new Date().toISOString()}: the kit did not block clients or check connections; writes that reached ${state.sourceId} after the final snapshot are not in the new ${state.kind}`;
   }
+  if (o.maxConnections !== undefined) state.maxConnections = o.maxConnections;
+  state.stateFile = stateFile;
   const c = clientsFor(state.region, state.targetRegion);
   const save = (s: RekeyState) => {
-    if (!o.dryRun) fs.writeFileSync(stateFile, `${JSON.stringify(s, null, 2)}\n`);
+    if (o.dryRun) return;
+    fs.mkdirSync(path.dirname(path.resolve(stateFile)), { recursive: true });
+    fs.writeFileSync(stateFile, `${JSON.stringify(s, null, 2)}\n`);
   };
+  if (o.rollback && state.rolledBack?.done) {
+    // Nothing to do, and nothing is touched (no lock is taken): say what exists now.
+    const st = await describeRun(c, state);
+    io.out(`Run ${state.runId} was already rolled back at ${state.rolledBack.at}; nothing was changed now. What exists now:`);
+    for (const l of st.lines) io.out(`  ${l}`);
+    return 0;
+  }
+  if (o.releaseOriginal) {
+    try {
+      const msg = await releaseOriginal(c, state);
+      save(state);
+      io.out(msg);
+      return 0;
+    } catch (e) {
+      io.err(`error: ${(e as Error).message}`);
+      return 1;
+    }
+  }
   let verified = false;
   const onStep = (step: string, r: { message: string; state: RekeyState }) => {
     if (step === 'verify') verified = true;
@@ -250,7 +302,11 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
     }
     if (o.cutover && state.method === 'snapshot' && !state.cutover) {
       if (!o.resume || !state.snapshotStartedAt) {
-        io.out(`WARNING: writes to ${state.sourceId} must be stopped now. The snapshot taken next is the data the new ${state.kind} gets; writes after it stay only in the original (kept as ${state.sourceId}-pre-rekey-${state.runId}).`);
+        io.out(
+          state.freezeOptOut
+            ? `WARNING (--no-freeze): writes to ${state.sourceId} must be stopped now, by you. The snapshot taken next is the data the new ${state.kind} gets; writes after it stay only in the original (kept as ${state.sourceId}-pre-rekey-${state.runId}).`
+            : `Write freeze: before the final snapshot the kit replaces the security groups of ${state.sourceId} with a group that admits no clients and waits until DatabaseConnections is ${state.maxConnections ?? 0}. Clients are cut off from now until the cutover completes; the original stays blocked afterwards until --release-original.`,
+        );
       } else if (!state.snapshotWritesStopped) {
         if (!o.writesStoppedSinceSnapshot) {
           io.err(
@@ -261,11 +317,12 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
           return 2;
         }
         state.snapshotWritesStopped = true;
+        state.freezeOptOut = `--writes-stopped-since-snapshot at ${new Date().toISOString()}: the copy is from an unfrozen snapshot; the operator declared that no writes reached ${state.sourceId} since ${state.snapshotStartedAt}`;
         state.warnings.push(`operator confirmed at ${new Date().toISOString()} that no writes reached ${state.sourceId} since the snapshot of ${state.snapshotStartedAt}`);
       }
     }
     const phases = o.rollback ? rollbackPhases() : phasesFor(state, { cutover: o.cutover });
-    if (o.rollback && state.lastStep && !['rollbackRenameNew', 'checkRollbackNew', 'rollbackRenameSource', 'checkRollbackSource'].includes(state.lastStep)) state.lastStep = undefined;
+    if (o.rollback && state.lastStep && !['rollbackRenameNew', 'checkRollbackNew', 'rollbackRenameSource', 'checkRollbackSource', 'rollbackUnfreeze'].includes(state.lastStep)) state.lastStep = undefined;
     if (o.resume && o.cutover && state.lastStep === 'finalize' && !state.cutover) state.lastStep = 'verify';
     const final = await runPhases(c, state, phases, { pollMs: o.pollSeconds * 1000, onStep, save });
     if (final.parity && verified) io.out(`\nParity report:\n${formatParity(final.parity)}`);
@@ -289,7 +346,19 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
       return 3;
     }
     io.err(`error: ${(e as Error).message}`);
-    if (!o.dryRun) io.err(`The source is unchanged. Fix the cause and continue with: npm run kms-change -- --resume ${stateFile}`);
+    if (!o.dryRun) {
+      // Described from AWS now, from the last saved state (the file a resume starts from).
+      let last = state;
+      try {
+        last = assertState(JSON.parse(fs.readFileSync(stateFile, 'utf8')));
+      } catch {
+        /* nothing saved yet */
+      }
+      const st = await describeRun(c, last);
+      io.err('What exists now (described from AWS):');
+      for (const l of st.lines) io.err(`  ${l}`);
+      for (const l of nextCommands(last, st, stateFile)) io.err(l);
+    }
     return 1;
   }
 }

@@ -1,3 +1,5 @@
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { withRetry } from '../shared/retry';
@@ -11,6 +13,10 @@ export interface Clients {
   readonly kms: KMSClient;
   readonly targetRds: RDSClient;
   readonly targetKms: KMSClient;
+  /** Source Region: the freeze security group (lambda/kms-key-change/freeze.ts). */
+  readonly ec2: EC2Client;
+  /** Source Region: the DatabaseConnections metric that proves the source is quiet. */
+  readonly cw: CloudWatchClient;
 }
 
 const cache = new Map<string, Clients>();
@@ -28,6 +34,8 @@ export function clientsFor(region: string, targetRegion?: string): Clients {
       kms,
       targetRds: same ? rds : new RDSClient({ region: targetRegion }),
       targetKms: same ? kms : new KMSClient({ region: targetRegion }),
+      ec2: new EC2Client({ region }),
+      cw: new CloudWatchClient({ region }),
     };
     cache.set(key, c);
   }

@@ -251,6 +251,27 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
     if (why) p('BLUE_GREEN_UNSUPPORTED', s.sourceId, why, 'use --method snapshot');
     const managedSecret = captured.kind === 'instance' ? captured.instance.managedMasterSecret : captured.cluster.managedMasterSecret;
     if (managedSecret) p('BLUE_GREEN_MANAGED_SECRET', s.sourceId, 'blue/green deployments do not support master user passwords managed in Secrets Manager (RDS and Aurora user guides, blue/green limitations)', 'use --method snapshot, or turn off the managed master password first');
+    // CreateBlueGreenDeployment takes a TargetKmsKeyId for storage but none for Performance Insights:
+    // green keeps PI on the old key, and a PI key cannot be changed once set. Refused rather than
+    // reported clean while the old key stays in use.
+    const pi = captured.kind === 'instance' ? [captured.instance] : captured.cluster.members;
+    const oldPi = pi.filter((m) => m.performanceInsightsKmsKeyId && m.performanceInsightsKmsKeyId !== targetKeyArn).map((m) => m.id);
+    if (oldPi.length > 0) {
+      p('BLUE_GREEN_PI_KEY', s.sourceId, `Performance Insights of ${oldPi.join(', ')} is encrypted with ${pi.find((m) => oldPi.includes(m.id))?.performanceInsightsKmsKeyId}; a blue/green deployment cannot move it (no Performance Insights key parameter) and the green environment would keep using the old key`, 'use --method snapshot (it enables Performance Insights on the new resource with the target key)');
+    }
+    // "Limitations for blue/green deployments": cross-Region read replicas and cascading read replicas
+    // are not supported (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/blue-green-deployments-considerations.html).
+    if (captured.kind === 'instance') {
+      const srcRegion = captured.instance.arn.split(':')[3];
+      const crossRegion = captured.instance.readReplicas.filter((r) => r.startsWith('arn:') && r.split(':')[3] !== srcRegion);
+      if (crossRegion.length > 0) p('BLUE_GREEN_CROSS_REGION_REPLICA', s.sourceId, `cross-Region read replicas ${crossRegion.join(', ')}: blue/green deployments do not support them (RDS User Guide, blue/green limitations)`, 'use --method snapshot, or remove the cross-Region replicas first and re-create them after the switchover');
+      for (const r of captured.instance.readReplicas.filter((x) => !crossRegion.includes(x))) {
+        const rid = r.startsWith('arn:') ? r.split(':').pop()! : r;
+        const ri = (await describeOrUndefined(() => c.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: rid }))))?.DBInstances?.[0];
+        const cascaded = [...(ri?.ReadReplicaDBInstanceIdentifiers ?? []), ...(ri?.ReadReplicaDBClusterIdentifiers ?? [])];
+        if (cascaded.length > 0) p('BLUE_GREEN_CASCADING_REPLICA', rid, `read replica ${rid} has its own replicas (${cascaded.join(', ')}); blue/green deployments do not support cascading read replicas (RDS User Guide, blue/green limitations)`, 'use --method snapshot, or remove the cascaded replicas first');
+      }
+    }
     if (s.targetRegion || s.shareWithAccount) p('BLUE_GREEN_SAME_REGION_ONLY', s.sourceId, 'a blue/green deployment stays in the same Region and account', 'use --method snapshot for cross-Region or cross-account');
   }
 
@@ -314,11 +335,18 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
   }
 
   if (problems.length > 0) throw new PreflightError(problems);
+  if (captured?.kind === 'cluster' && captured.cluster.managedMasterSecret) {
+    s.warnings.push(
+      `the source cluster uses an RDS-managed master user secret; the restored cluster keeps the password from the snapshot and has no managed secret, and the old secret is deleted with the old cluster. ` +
+        `After cutover: aws rds modify-db-cluster --db-cluster-identifier ${s.sourceId} --manage-master-user-password --apply-immediately, then point clients at the new secret (aws rds describe-db-clusters --db-cluster-identifier ${s.sourceId} --query "DBClusters[0].MasterUserSecret.SecretArn")`,
+    );
+  }
   if (captured?.kind === 'instance' && captured.instance.managedMasterSecret) {
     s.warnings.push('the source uses an RDS-managed master user secret; the restored copy keeps the password from the snapshot and does not manage a secret until you enable it (aws rds modify-db-instance --manage-master-user-password)');
   }
-  if (captured?.kind === 'instance' && captured.instance.encrypted === false) {
-    s.warnings.push('the source is not encrypted; the copy will be encrypted with the target key');
+  const encrypted = captured?.kind === 'instance' ? captured.instance.encrypted : captured?.cluster.encrypted;
+  if (captured && encrypted === false) {
+    s.warnings.push(`the source is not encrypted; the new ${s.kind} will be encrypted with the target key (the parity report shows "encrypted" false → true as the intended change)`);
   }
   return {
     ...s,

@@ -7,12 +7,14 @@ import { Clients } from './clients';
 import { acquireLock } from './lock';
 import { RekeyState } from './state';
 import { STEPS, StepResult } from './steps';
-import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, ROLLBACK_PHASES, SNAPSHOT_PHASES, StepName } from './workflow';
+import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, nextWaitSeconds, Phase, ROLLBACK_PHASES, SNAPSHOT_PHASES, StepName } from './workflow';
 
 export interface RunOptions {
-  /** Pause between two polls of a check step. @default 30000 */
+  /** First pause between two polls of a check step; doubles after each poll up to `maxPollMs`. @default 30000 */
   readonly pollMs?: number;
-  /** Give up polling one check after this many polls. @default 2880 (a day at 30 s) */
+  /** Longest pause between two polls. @default 600000 (10 minutes) */
+  readonly maxPollMs?: number;
+  /** Give up polling one check after this many polls. @default 10000 */
   readonly maxPolls?: number;
   /** Called with each step's result (progress lines). */
   readonly onStep?: (step: StepName, r: StepResult) => void;
@@ -66,13 +68,17 @@ export class StoppedBefore extends Error {
  */
 export async function runPhases(c: Clients, state: RekeyState, phases: Phase[], opts: RunOptions = {}): Promise<RekeyState> {
   const pollMs = opts.pollMs ?? 30_000;
-  const maxPolls = opts.maxPolls ?? 2880;
+  const maxPolls = opts.maxPolls ?? 10_000;
+  const maxPollMs = Math.max(pollMs, opts.maxPollMs ?? 600_000);
   let s = state;
   // Running the cutover phases means the operator asked for cutover. A snapshot taken from here on
   // is recorded as taken with writes stopped; one taken earlier (a rehearsal) stays flagged, and
   // renameSource refuses it (see `snapshotWritesStopped`).
   if (phases.some((p) => p.start === 'renameSource' || p.start === 'switchover') && !s.cutoverRequested) s = { ...s, cutoverRequested: true };
-  const { index, atCheck } = resumePoint(phases, s.lastStep);
+  // A parity report that was not clean is a stop, not a finished step: a resume runs verify again
+  // (the operator fixed the setting on the new resource), and cutover only follows a clean one.
+  const verifyAt = phases.findIndex((p) => p.start === 'verify');
+  const { index, atCheck } = s.parityClean === false && verifyAt >= 0 && s.lastStep === 'verify' ? { index: verifyAt, atCheck: false } : resumePoint(phases, s.lastStep);
   // Not starting at preflight (a resume, a later --cutover of a rehearsal, a rollback): take or
   // confirm the run lock first. Same run id passes; a lock of another run refuses (see lock.ts).
   if (index < phases.length && phases[index].start !== 'preflight') await acquireLock(c, s);
@@ -93,7 +99,7 @@ export async function runPhases(c: Clients, state: RekeyState, phases: Phase[], 
         const r = await exec(p.check);
         if (r.done) break;
         if (n + 1 >= maxPolls) throw new Error(`${p.check} still not done after ${maxPolls} polls; resume later with the state file`);
-        await sleep(pollMs);
+        await sleep(nextWaitSeconds(n, pollMs, maxPollMs));
       }
     }
   }

@@ -55,6 +55,13 @@ export interface CapturedInstance {
   /** RDS Extended Support enrolment; a restore defaults to enrolled (charged past end of standard support). */
   engineLifecycleSupport?: string;
   dedicatedLogVolume?: boolean;
+  licenseModel?: string;
+  processorFeatures: Array<{ name?: string; value?: string }>;
+  /** Database activity streams: a restore starts without one (re-enable it, then resume: verify runs again). */
+  activityStream?: string;
+  /** Regions the automated backups are replicated to (cross-Region automated backup replication). */
+  backupReplicationRegions: string[];
+  additionalStorageVolumes: Array<{ name?: string; allocatedStorage?: number; iops?: number; storageType?: string }>;
 }
 
 export interface CapturedCluster {
@@ -91,6 +98,10 @@ export interface CapturedCluster {
   engineLifecycleSupport?: string;
   /** RDS Data API; not a restore parameter, applied with ModifyDBCluster. */
   httpEndpoint?: boolean;
+  /** IPV4 or DUAL; passed to the restore. */
+  networkType?: string;
+  /** Database activity streams (not carried by a restore). */
+  activityStream?: string;
   members: CapturedInstance[];
 }
 
@@ -149,7 +160,8 @@ export function captureInstance(i: DBInstance): CapturedInstance {
     promotionTier: i.PromotionTier,
     clusterId: i.DBClusterIdentifier,
     tags: userTags(i.TagList),
-    kmsKeyId: i.KmsKeyId,
+    // An unencrypted resource has no key, whatever KmsKeyId says (moto reports a placeholder there).
+    kmsKeyId: i.StorageEncrypted ? i.KmsKeyId : undefined,
     encrypted: i.StorageEncrypted,
     status: i.DBInstanceStatus,
     readReplicaSource: i.ReadReplicaSourceDBInstanceIdentifier ?? i.ReadReplicaSourceDBClusterIdentifier,
@@ -157,6 +169,13 @@ export function captureInstance(i: DBInstance): CapturedInstance {
     managedMasterSecret: !!i.MasterUserSecret,
     engineLifecycleSupport: i.EngineLifecycleSupport,
     dedicatedLogVolume: i.DedicatedLogVolume,
+    licenseModel: i.LicenseModel,
+    processorFeatures: (i.ProcessorFeatures ?? []).map((f) => ({ name: f.Name, value: f.Value })).sort((a, b) => String(a.name).localeCompare(String(b.name))),
+    activityStream: i.ActivityStreamStatus,
+    backupReplicationRegions: sortedStrings((i.DBInstanceAutomatedBackupsReplications ?? []).map((r) => r.DBInstanceAutomatedBackupsArn?.split(':')[3])),
+    additionalStorageVolumes: (i.AdditionalStorageVolumes ?? [])
+      .map((v) => ({ name: v.VolumeName, allocatedStorage: v.AllocatedStorage, iops: v.IOPS, storageType: (v as { StorageType?: string }).StorageType }))
+      .sort((a, b) => String(a.name).localeCompare(String(b.name))),
   };
 }
 
@@ -189,7 +208,7 @@ export function captureCluster(c: DBCluster, members: DBInstance[], globalCluste
       : undefined,
     storageType: c.StorageType,
     tags: userTags(c.TagList),
-    kmsKeyId: c.KmsKeyId,
+    kmsKeyId: c.StorageEncrypted ? c.KmsKeyId : undefined,
     encrypted: c.StorageEncrypted,
     status: c.Status,
     globalClusterId,
@@ -198,6 +217,8 @@ export function captureCluster(c: DBCluster, members: DBInstance[], globalCluste
     managedMasterSecret: !!c.MasterUserSecret,
     engineLifecycleSupport: c.EngineLifecycleSupport,
     httpEndpoint: c.HttpEndpointEnabled,
+    networkType: c.NetworkType,
+    activityStream: c.ActivityStreamStatus,
     members: members
       .map((m) => ({ ...captureInstance(m), isClusterWriter: writer.has(m.DBInstanceIdentifier), promotionTier: tiers.get(m.DBInstanceIdentifier) ?? m.PromotionTier }))
       .sort((a, b) => a.id.localeCompare(b.id)),

@@ -59,12 +59,31 @@ export interface RekeyState {
    * Cutover refuses without it: the copy would silently lack every write made after the snapshot.
    */
   snapshotWritesStopped?: boolean;
+  /**
+   * The enforced write freeze of a cutover run (snapshot method, see freeze.ts): the kit's
+   * no-ingress security group replaces the source's groups before the final snapshot.
+   */
+  freeze?: FreezeRecord;
+  /**
+   * Set when the operator gave up the enforced freeze (CLI `--no-freeze`, or
+   * `--writes-stopped-since-snapshot` for a rehearsal copy): the text says what they gave up. Cutover
+   * then rests on the operator's word alone.
+   */
+  freezeOptOut?: string;
+  /** Who approved the cutover gate (workflow with a named approver), and when the cutover started. */
+  approvedBy?: { approver: string; at: string };
+  /** The CLI's state file (named in refusals so the next command can be pasted). */
+  stateFile?: string;
+  /** Highest DatabaseConnections the quiet check accepts. @default 0 */
+  maxConnections?: number;
   /** Name of the last step that completed. */
   lastStep?: string;
   /** Settings of the source captured by preflight (re-applied to the new resource). */
   source?: import('./settings').CapturedSettings;
   /** Names this run uses; fixed by preflight so that every retry uses the same ones. */
   names?: RunNames;
+  /** Checks of the current phase that were not done yet (drives the polling back-off). */
+  polls?: { step: string; n: number };
   /** Latest progress (snapshot copy `PercentProgress`, etc.). */
   progress?: { step: string; percent?: number; status?: string };
   parity?: ParityLine[];
@@ -74,6 +93,21 @@ export interface RekeyState {
   rolledBack?: { at: string; done?: boolean };
   readonly artifacts: Artifact[];
   warnings: string[];
+}
+
+export interface FreezeRecord {
+  /** VPC of the source (the freeze group is created there). */
+  vpcId?: string;
+  /** The kit-created security group with no inbound rules. */
+  groupId?: string;
+  /** The source's VPC security groups before the freeze; restored by rollback, abort and release. */
+  readonly originalSecurityGroupIds: string[];
+  /** When the kit swapped the groups (requested ModifyDB*). */
+  appliedAt?: string;
+  /** When the quiet check passed: the freeze group alone was active and DatabaseConnections was within the limit. */
+  quietAt?: string;
+  /** When the original groups were put back, and on which identifier. */
+  released?: { at: string; on: string };
 }
 
 export interface RunNames {

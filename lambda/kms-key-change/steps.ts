@@ -14,12 +14,9 @@ import {
   CreateDBClusterSnapshotCommand,
   CreateDBInstanceCommand,
   CreateDBSnapshotCommand,
-  DBCluster,
   DBInstance,
   DescribeBlueGreenDeploymentsCommand,
   DescribeDBClusterSnapshotsCommand,
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
   ModifyDBClusterCommand,
   ModifyDBClusterSnapshotAttributeCommand,
@@ -32,66 +29,29 @@ import {
   Tag,
 } from '@aws-sdk/client-rds';
 import { call, Clients, describeOrUndefined } from './clients';
-import { acquireLock, LOCK_TAG, releaseLock } from './lock';
+import {
+  checkFreeze,
+  checkRenameSource,
+  checkRenameTarget,
+  checkRollbackNew,
+  checkRollbackSource,
+  freezeSource,
+  renameSource,
+  renameTarget,
+  rollbackRenameNew,
+  rollbackRenameSource,
+  rollbackUnfreeze,
+} from './cutover';
+import { acquireLock, LOCK_TAG } from './lock';
 import { preflight } from './preflight';
-import { captureCluster, captureInstance, CapturedCluster, CapturedInstance, CapturedSettings, parityIsClean, parityReport } from './settings';
+import { captureCluster, captureInstance, CapturedInstance, CapturedSettings, parityIsClean, parityReport } from './settings';
 import { addArtifact, RekeyError, RekeyState, restoreRegion } from './state';
+import { getCluster, getInstance, kitTags, lockTags, names, need, ok, releaseLockOrWarn, src, srcCluster, srcInstance, StepFn, StepResult } from './step-common';
 import type { StepName } from './workflow';
 
-export interface StepResult {
-  readonly state: RekeyState;
-  /** False while a check step should be polled again. */
-  readonly done: boolean;
-  readonly message: string;
-}
+export type { StepFn, StepResult } from './step-common';
+export * from './cutover';
 
-export type StepFn = (c: Clients, s: RekeyState) => Promise<StepResult>;
-
-const ok = (state: RekeyState, step: string, message: string, done = true): StepResult => {
-  if (done) state.lastStep = step;
-  return { state, done, message };
-};
-
-function need<T>(v: T | undefined, step: string, what: string): T {
-  if (v === undefined || v === null) throw new RekeyError(step, what, 'missing from the state document', 'run preflight first (or resume from the state file it wrote)');
-  return v;
-}
-
-function kitTags(s: RekeyState, role: string): Tag[] {
-  return [
-    { Key: 'db-ops-kit:rekey-run', Value: s.runId },
-    { Key: 'db-ops-kit:rekey-source', Value: s.sourceId },
-    { Key: 'db-ops-kit:rekey-role', Value: role },
-  ];
-}
-
-/**
- * The run lock on the re-keyed copy (same Region only): set at restore, so the copy is locked
- * before cutover gives it the original's name (see lock.ts). Finalize removes it.
- */
-function lockTags(s: RekeyState): Tag[] {
-  return s.targetRegion || s.shareWithAccount ? [] : [{ Key: LOCK_TAG, Value: s.runId }];
-}
-
-const src = (s: RekeyState, step: string): CapturedSettings => need(s.source, step, 'source settings');
-const names = (s: RekeyState, step: string) => need(s.names, step, 'names');
-const srcInstance = (s: RekeyState, step: string): CapturedInstance => {
-  const c = src(s, step);
-  if (c.kind !== 'instance') throw new RekeyError(step, s.sourceId, 'state says cluster, step expects an instance', 'check the state file');
-  return c.instance;
-};
-const srcCluster = (s: RekeyState, step: string): CapturedCluster => {
-  const c = src(s, step);
-  if (c.kind !== 'cluster') throw new RekeyError(step, s.sourceId, 'state says instance, step expects a cluster', 'check the state file');
-  return c.cluster;
-};
-
-async function getInstance(rds: RDSClient, id: string): Promise<DBInstance | undefined> {
-  return (await describeOrUndefined(() => rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))))?.DBInstances?.[0];
-}
-async function getCluster(rds: RDSClient, id: string): Promise<DBCluster | undefined> {
-  return (await describeOrUndefined(() => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))))?.DBClusters?.[0];
-}
 interface SnapshotInfo {
   status?: string;
   percent?: number;
@@ -251,6 +211,8 @@ function instanceRestoreParams(s: RekeyState, i: CapturedInstance) {
     NetworkType: i.networkType,
     EngineLifecycleSupport: i.engineLifecycleSupport,
     DedicatedLogVolume: i.dedicatedLogVolume,
+    LicenseModel: i.licenseModel,
+    ProcessorFeatures: i.processorFeatures?.length ? i.processorFeatures.map((f) => ({ Name: f.name, Value: f.value })) : undefined,
     ...(i.domain?.domain
       ? { Domain: i.domain.domain, DomainIAMRoleName: i.domain.iamRoleName }
       : i.domain?.fqdn
@@ -306,6 +268,7 @@ export const restore: StepFn = async (c, s) => {
           ServerlessV2ScalingConfiguration: cl.serverlessV2,
           StorageType: cl.storageType,
           EngineLifecycleSupport: cl.engineLifecycleSupport,
+          NetworkType: cl.networkType,
           ...(cl.domain?.domain ? { Domain: cl.domain.domain, DomainIAMRoleName: cl.domain.iamRoleName } : {}),
           Tags: [...cl.tags, ...kitTags(s, 'rekeyed-copy'), ...lockTags(s)],
         }),
@@ -578,6 +541,11 @@ export const verify: StepFn = async (c, s) => {
   const memberMap = s.method === 'blue-green' ? t.memberMap : !(s.cutover?.done && !s.rolledBack) ? s.names?.memberIds : undefined;
   const lines = parityReport(src(s, step), t.settings, { crossRegion: !!s.targetRegion, memberMap });
   const keyOk = t.encrypted === true && t.keyArn === s.targetKeyArn;
+  // Encrypting an unencrypted source is the point of the run: "encrypted" false → true is the intended difference.
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (/(^|: )encrypted$/.test(l.setting) && l.source === false && l.target === true && keyOk) lines[i] = { ...l, result: 'expected' };
+  }
   lines.unshift({ setting: 'encryption key', source: s.sourceKeyArn ?? 'unencrypted', target: t.keyArn ?? 'unencrypted', result: keyOk ? 'expected' : 'differs' });
   if (s.method === 'snapshot') {
     // The snapshot method moves Performance Insights to the target key too; a PI key left on the
@@ -595,206 +563,7 @@ export const verify: StepFn = async (c, s) => {
   return ok(s, step, s.parityClean ? `${t.id} is encrypted with ${t.keyArn}; parity clean (${lines.length} settings)` : `${t.id}: parity NOT clean: ${bad.join(', ')}`);
 };
 
-// ---------------------------------------------------------------- cutover and rollback (snapshot method)
-
-/** Keeps the list of kept resources under their current names after a rename. */
-function renameArtifact(s: RekeyState, from: string, to: string, role?: string): void {
-  const i = s.artifacts.findIndex((a) => a.id === from);
-  if (i >= 0) s.artifacts[i] = { ...s.artifacts[i], id: to, ...(role ? { role } : {}) };
-}
-
-function assertCutoverAllowed(s: RekeyState, step: string): void {
-  if (s.targetRegion || s.shareWithAccount) throw new RekeyError(step, s.sourceId, 'cutover by rename applies only to a same-Region, same-account copy', 'point clients at the new endpoint instead');
-  if (!s.parityClean) throw new RekeyError(step, s.sourceId, 'the parity report is not clean', 'run verify and fix the differences before cutover');
-  if (!s.snapshotWritesStopped && !s.cutover) {
-    throw new RekeyError(
-      step,
-      s.sourceId,
-      `the copy holds the data as of the snapshot taken at ${s.snapshotStartedAt ?? '(unknown)'} in a run that did not ask for cutover; every write made to ${s.sourceId} since then would be missing from the database clients are switched to`,
-      'stop writes and start a new run with cutover (a fresh snapshot); or, only if no writes reached the source since that snapshot, resume with --cutover --writes-stopped-since-snapshot',
-      'WritesNotStoppedBeforeSnapshot',
-    );
-  }
-}
-
-/** The cutover record; names fixed by the run id, not the clock, so a crashed cutover resumes (or rolls back) with the same names. */
-function cutoverRecord(s: RekeyState, step: string): NonNullable<RekeyState['cutover']> {
-  const to = names(s, step).preRekeyId ?? `${s.sourceId}-pre-rekey-${s.runId}`;
-  const members = s.kind === 'cluster' ? srcCluster(s, step).members.map((m) => ({ from: m.id, to: `${m.id}-pre-rekey-${s.runId}` })) : [];
-  return { at: new Date().toISOString(), sourceRenamedTo: to, memberRenames: members };
-}
-
-export const renameSource: StepFn = async (c, s) => {
-  const step = 'renameSource';
-  assertCutoverAllowed(s, step);
-  if (!s.cutover) s.cutover = cutoverRecord(s, step);
-  const to = s.cutover.sourceRenamedTo;
-  if (s.kind === 'instance') {
-    const cur = await getInstance(c.rds, s.sourceId);
-    if (cur && cur.KmsKeyId === s.sourceKeyArn) {
-      await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.sourceId, NewDBInstanceIdentifier: to, ApplyImmediately: true })));
-    }
-  } else {
-    const cur = await getCluster(c.rds, s.sourceId);
-    if (cur && cur.KmsKeyId === s.sourceKeyArn) {
-      await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: s.sourceId, NewDBClusterIdentifier: to, ApplyImmediately: true })));
-    }
-    for (const m of s.cutover.memberRenames) {
-      if (await getInstance(c.rds, m.from).then((i) => i && i.KmsKeyId === s.sourceKeyArn)) {
-        await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.from, NewDBInstanceIdentifier: m.to, ApplyImmediately: true })));
-      }
-    }
-  }
-  addArtifact(s, { type: s.kind === 'instance' ? 'db-instance' : 'db-cluster', id: to, region: s.region, role: 'the original source, renamed (old key, kept)' });
-  for (const m of s.cutover.memberRenames) addArtifact(s, { type: 'db-instance', id: m.to, region: s.region, role: `member ${m.from} of the original source, renamed (kept)` });
-  return ok(s, step, `renaming ${s.sourceId} to ${to}`);
-};
-
-/** Polls until `fromId` is gone and `toId` is available. */
-async function renamed(c: RDSClient, kind: 'instance' | 'cluster', fromId: string, toId: string): Promise<boolean> {
-  const gone = kind === 'instance' ? !(await getInstance(c, fromId)) : !(await getCluster(c, fromId));
-  const there = kind === 'instance' ? (await getInstance(c, toId))?.DBInstanceStatus : (await getCluster(c, toId))?.Status;
-  return gone && there === 'available';
-}
-
-export const checkRenameSource: StepFn = async (c, s) => {
-  const step = 'checkRenameSource';
-  const co = need(s.cutover, step, 'cutover record');
-  let done = await renamed(c.rds, s.kind, s.sourceId, co.sourceRenamedTo);
-  for (const m of co.memberRenames) done = done && (await renamed(c.rds, 'instance', m.from, m.to));
-  return ok(s, step, done ? `${s.sourceId} is now ${co.sourceRenamedTo}` : `waiting for ${s.sourceId} → ${co.sourceRenamedTo}`, done);
-};
-
-export const renameTarget: StepFn = async (c, s) => {
-  const step = 'renameTarget';
-  const n = names(s, step);
-  const co = need(s.cutover, step, 'cutover record');
-  if (s.kind === 'instance') {
-    if (await getInstance(c.rds, n.newId)) {
-      await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: n.newId, NewDBInstanceIdentifier: s.sourceId, ApplyImmediately: true })));
-    }
-  } else {
-    if (await getCluster(c.rds, n.newId)) {
-      await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: n.newId, NewDBClusterIdentifier: s.sourceId, ApplyImmediately: true })));
-    }
-    for (const m of co.memberRenames) {
-      const newMember = need(n.memberIds, step, 'member names')[m.from];
-      if (await getInstance(c.rds, newMember)) {
-        await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: newMember, NewDBInstanceIdentifier: m.from, ApplyImmediately: true })));
-      }
-    }
-  }
-  return ok(s, step, `renaming ${n.newId} to ${s.sourceId}`);
-};
-
-export const checkRenameTarget: StepFn = async (c, s) => {
-  const step = 'checkRenameTarget';
-  const n = names(s, step);
-  const co = need(s.cutover, step, 'cutover record');
-  let done = await renamed(c.rds, s.kind, n.newId, s.sourceId);
-  for (const m of co.memberRenames) done = done && (await renamed(c.rds, 'instance', n.memberIds![m.from], m.from));
-  if (done && !co.done) {
-    co.done = true;
-    renameArtifact(s, n.newId, s.sourceId, `new ${s.kind} on the target key, now under the original name`);
-    for (const m of co.memberRenames) renameArtifact(s, n.memberIds![m.from], m.from);
-  }
-  return ok(s, step, done ? `cutover complete: ${s.sourceId} now runs on ${s.targetKeyArn}` : `waiting for ${n.newId} → ${s.sourceId}`, done);
-};
-
-function assertRollbackAllowed(s: RekeyState, step: string): void {
-  if (s.method !== 'snapshot') throw new RekeyError(step, s.sourceId, 'a blue/green switchover cannot be renamed back by this kit', 'the old blue environment is kept with an -old1 suffix; create a new blue/green deployment from it or rename it manually');
-  if (s.rolledBack?.done) throw new RekeyError(step, s.sourceId, `already rolled back at ${s.rolledBack.at}; ${s.sourceId} is the original again`, 'nothing to do; the re-keyed copy is kept under its -rekey- name');
-}
-
-/**
- * The cutover to roll back. A cutover that crashed right after its first rename call (before the
- * state was saved) has no record, yet the source is already renamed: look for the run's
- * `-pre-rekey-` names and rebuild the record, so rollback works from that state too.
- */
-async function cutoverToRollBack(c: Clients, s: RekeyState, step: string): Promise<NonNullable<RekeyState['cutover']>> {
-  if (s.cutover) return s.cutover;
-  if (!s.names || !s.source || s.targetRegion || s.shareWithAccount) need(undefined, step, 'cutover record (nothing to roll back)');
-  const rec = cutoverRecord(s, step);
-  const renamedAway =
-    (s.kind === 'instance' ? await getInstance(c.rds, rec.sourceRenamedTo) : await getCluster(c.rds, rec.sourceRenamedTo)) !== undefined ||
-    (await Promise.all(rec.memberRenames.map((m) => getInstance(c.rds, m.to)))).some((i) => i !== undefined);
-  if (!renamedAway) need(undefined, step, 'cutover record (nothing to roll back: no resource of this run is named -pre-rekey-)');
-  return rec;
-}
-
-export const rollbackRenameNew: StepFn = async (c, s) => {
-  const step = 'rollbackRenameNew';
-  assertRollbackAllowed(s, step);
-  s.cutover = await cutoverToRollBack(c, s, step);
-  const n = names(s, step);
-  s.rolledBack = s.rolledBack ?? { at: new Date().toISOString() };
-  if (s.kind === 'instance') {
-    const cur = await getInstance(c.rds, s.sourceId);
-    if (cur && cur.KmsKeyId === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.sourceId, NewDBInstanceIdentifier: n.newId, ApplyImmediately: true })));
-  } else {
-    const cur = await getCluster(c.rds, s.sourceId);
-    if (cur && cur.KmsKeyId === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: s.sourceId, NewDBClusterIdentifier: n.newId, ApplyImmediately: true })));
-    for (const m of s.cutover.memberRenames) {
-      const i = await getInstance(c.rds, m.from);
-      if (i && i.KmsKeyId === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.from, NewDBInstanceIdentifier: n.memberIds![m.from], ApplyImmediately: true })));
-    }
-  }
-  return ok(s, step, `moving the re-keyed ${s.kind} back to ${n.newId}`);
-};
-
-export const checkRollbackNew: StepFn = async (c, s) => {
-  const step = 'checkRollbackNew';
-  const n = names(s, step);
-  let done = await renamed(c.rds, s.kind, s.sourceId, n.newId);
-  for (const m of s.cutover?.memberRenames ?? []) done = done && (await renamed(c.rds, 'instance', m.from, n.memberIds![m.from]));
-  return ok(s, step, done ? `${s.sourceId} is free again` : `waiting for ${s.sourceId} → ${n.newId}`, done);
-};
-
-export const rollbackRenameSource: StepFn = async (c, s) => {
-  const step = 'rollbackRenameSource';
-  assertRollbackAllowed(s, step);
-  const co = need(s.cutover, step, 'cutover record (run rollbackRenameNew first)');
-  if (s.kind === 'instance') {
-    if (await getInstance(c.rds, co.sourceRenamedTo)) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: co.sourceRenamedTo, NewDBInstanceIdentifier: s.sourceId, ApplyImmediately: true })));
-  } else {
-    if (await getCluster(c.rds, co.sourceRenamedTo)) await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: co.sourceRenamedTo, NewDBClusterIdentifier: s.sourceId, ApplyImmediately: true })));
-    for (const m of co.memberRenames) {
-      if (await getInstance(c.rds, m.to)) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.to, NewDBInstanceIdentifier: m.from, ApplyImmediately: true })));
-    }
-  }
-  return ok(s, step, `renaming ${co.sourceRenamedTo} back to ${s.sourceId}`);
-};
-
-export const checkRollbackSource: StepFn = async (c, s) => {
-  const step = 'checkRollbackSource';
-  const co = need(s.cutover, step, 'cutover record');
-  let done = await renamed(c.rds, s.kind, co.sourceRenamedTo, s.sourceId);
-  for (const m of co.memberRenames) done = done && (await renamed(c.rds, 'instance', m.to, m.from));
-  if (done) {
-    s.rolledBack = { ...(s.rolledBack ?? { at: new Date().toISOString() }), done: true };
-    co.done = false;
-    // The renamed original has its name back; it is no longer a resource of this run.
-    const gone = new Set([co.sourceRenamedTo, ...co.memberRenames.map((m) => m.to)]);
-    for (let i = s.artifacts.length - 1; i >= 0; i--) if (gone.has(s.artifacts[i].id)) s.artifacts.splice(i, 1);
-    renameArtifact(s, s.sourceId, names(s, step).newId, `new ${s.kind} on the target key (moved aside by rollback)`);
-    for (const m of co.memberRenames) renameArtifact(s, m.from, names(s, step).memberIds![m.from]);
-    await releaseLockOrWarn(c, s);
-  }
-  return ok(s, step, done ? `rolled back: ${s.sourceId} is the original (source key) again; the re-keyed copy is kept as ${names(s, step).newId}` : 'waiting for the rename back', done);
-};
-
 // ---------------------------------------------------------------- finalize
-
-/** Releases the run lock; a failure leaves the lock (and says how to release it) instead of failing a finished run. */
-async function releaseLockOrWarn(c: Clients, s: RekeyState): Promise<string[]> {
-  try {
-    return await releaseLock(c, s);
-  } catch (e) {
-    const w = `could not remove the run lock (${LOCK_TAG}=${s.runId}): ${(e as Error).name}; release it with: npm run kms-change -- --db-${s.kind} ${s.sourceId} --region ${s.region} --break-lock ${s.runId}`;
-    if (!s.warnings.includes(w)) s.warnings.push(w);
-    return [];
-  }
-}
 
 /** Tags every resource of the run with its role and lists them; deletes nothing. */
 export const finalize: StepFn = async (c, s) => {
@@ -830,6 +599,9 @@ export const preflightStep: StepFn = async (c, s) => {
 
 export const STEPS: Record<StepName, StepFn> = {
   preflight: preflightStep,
+  freezeSource,
+  checkFreeze,
+  rollbackUnfreeze,
   createSnapshot,
   checkSnapshot,
   copySnapshot,

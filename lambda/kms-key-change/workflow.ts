@@ -5,6 +5,9 @@
 
 export type StepName =
   | 'preflight'
+  | 'freezeSource'
+  | 'checkFreeze'
+  | 'rollbackUnfreeze'
   | 'createSnapshot'
   | 'checkSnapshot'
   | 'copySnapshot'
@@ -37,6 +40,9 @@ export interface Phase {
 }
 
 export const SNAPSHOT_PHASES: readonly Phase[] = [
+  // A cutover run blocks clients and proves the source quiet before the final snapshot (freeze.ts);
+  // a rehearsal, cross-Region or shared run passes straight through.
+  { name: 'FreezeSource', start: 'freezeSource', check: 'checkFreeze' },
   { name: 'SnapshotSource', start: 'createSnapshot', check: 'checkSnapshot' },
   { name: 'CopyWithTargetKey', start: 'copySnapshot', check: 'checkCopy' },
   // With a share account the run ends here: the other account restores with its own key.
@@ -62,6 +68,21 @@ export const CUTOVER_PHASES: Record<'snapshot' | 'blue-green', readonly Phase[]>
 export const ROLLBACK_PHASES: readonly Phase[] = [
   { name: 'RollbackMoveNewAside', start: 'rollbackRenameNew', check: 'checkRollbackNew' },
   { name: 'RollbackRestoreSourceName', start: 'rollbackRenameSource', check: 'checkRollbackSource' },
+  { name: 'RollbackLiftFreeze', start: 'rollbackUnfreeze' },
 ];
 
 export const FINALIZE_PHASE: Phase = { name: 'Finalize', start: 'finalize' };
+
+/**
+ * Pause before the next status check: `initial` doubled after every check that was not done yet,
+ * capped at `max`. Bounds the execution history of a long copy: Step Functions Standard workflows
+ * keep at most 25,000 history events per execution
+ * (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html), and every poll costs
+ * 9 (Wait entered/exited, task entered/scheduled/started/succeeded/exited, Choice entered/exited).
+ */
+export function nextWaitSeconds(pollsSoFar: number, initial: number, max: number): number {
+  return Math.min(max, initial * 2 ** Math.min(Math.max(0, pollsSoFar), 30));
+}
+
+/** History events one poll adds (see nextWaitSeconds). */
+export const EVENTS_PER_POLL = 9;

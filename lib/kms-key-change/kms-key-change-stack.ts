@@ -24,6 +24,8 @@ export interface KmsKeyChangeStackProps extends StackProps {
   readonly targetSecurityGroupIds?: string[];
   /** ARNs of the enhanced-monitoring role and the source's associated IAM roles. @default - none */
   readonly passRoleArns?: string[];
+  /** The IAM role/user ARN that approves the gates (see KmsKeyChangeWorkflowProps.approverArn). @default - no named approver */
+  readonly approverArn?: string;
 }
 
 /** `DbOpsKmsKeyChange`: the KMS key change workflow for one database, configured from context. */
@@ -41,6 +43,7 @@ export class KmsKeyChangeStack extends Stack {
       targetRegion: props.targetRegion,
       shareWithAccount: props.shareWithAccount,
       targetSecurityGroupIds: props.targetSecurityGroupIds,
+      approverArn: props.approverArn,
       passRoles: (props.passRoleArns ?? []).map((arn, i) => iam.Role.fromRoleArn(this, `PassRole${i}`, arn, { mutable: false })),
     });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn, description: 'Start with: aws stepfunctions start-execution --input \'{"cutover":false}\'' });

@@ -13,7 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
+import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, ROLLBACK_PHASES, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
 
 export type KeyChangeMethod = 'snapshot' | 'blue-green';
 
@@ -41,10 +41,29 @@ export interface KmsKeyChangeWorkflowProps {
    * @default - none; a source that uses enhanced monitoring or IAM roles fails at ApplySettings with an AccessDenied error naming the role
    */
   readonly passRoles?: iam.IRole[];
-  /** Pause between status checks. @default Duration.minutes(1) */
+  /** First pause between status checks; it doubles after every check that is not done yet, up to `maxPollInterval`. @default Duration.minutes(1) */
   readonly pollInterval?: Duration;
-  /** How long the approval gate waits for `SendTaskSuccess` before failing the run. @default Duration.days(7) */
+  /**
+   * Longest pause between status checks. Bounds the execution history (25,000 events per execution,
+   * 9 per poll): a 64 TiB cross-Region copy at the plan's throughput stays near 17,000 events.
+   * @default Duration.hours(1)
+   */
+  readonly maxPollInterval?: Duration;
+  /** How long each approval gate waits for `SendTaskSuccess` before failing the run. @default Duration.days(7) */
   readonly approvalTimeout?: Duration;
+  /**
+   * The one principal (IAM role or user ARN) that approves the gates: grant it (and only it) with
+   * `grantApprove`; a gate passes only on `{"approved": true, "approver": "<this ARN>"}`, and the
+   * cutover records the approver and time in the run state (`approvedBy`).
+   * @default - no named approver: anyone granted with `grantApprove` may answer a gate, and the run state records none
+   */
+  readonly approverArn?: string;
+  /**
+   * Execution timeout. Must leave room for both approval gates; the default fits the plan's
+   * estimate for a 64 TiB cross-Region copy (about 76 days) plus two 7-day gates.
+   * @default Duration.days(120)
+   */
+  readonly executionTimeout?: Duration;
   /**
    * Key for the notification topics, the log groups and the notification dead-letter queue. A key
    * you pass must let events.amazonaws.com and logs.<region>.amazonaws.com use it.
@@ -104,6 +123,14 @@ export class KmsKeyChangeWorkflow extends Construct {
     if (method === 'blue-green' && (props.targetRegion || props.shareWithAccount)) problems.push('blue-green works within one Region and account; remove targetRegion/shareWithAccount or use method snapshot');
     if (props.targetSecurityGroupIds?.length && !props.targetRegion) problems.push('targetSecurityGroupIds applies only with targetRegion');
     if (props.pollInterval && !props.pollInterval.isUnresolved() && (props.pollInterval.toSeconds() < 5 || props.pollInterval.toSeconds() > 3600)) problems.push('pollInterval must be between 5 seconds and 1 hour');
+    const pollS = props.pollInterval?.toSeconds() ?? 60;
+    const maxPollS = props.maxPollInterval?.toSeconds() ?? 3600;
+    if (maxPollS < pollS || maxPollS > 24 * 3600) problems.push('maxPollInterval must be at least pollInterval and at most 1 day');
+    const gateS = (props.approvalTimeout ?? Duration.days(7)).toSeconds();
+    const execS = (props.executionTimeout ?? Duration.days(120)).toSeconds();
+    // Standard workflows run at most one year (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+    if (execS > 365 * 24 * 3600) problems.push('executionTimeout must be at most 365 days (Step Functions Standard workflows run at most one year)');
+    if (2 * gateS >= execS) problems.push(`the two approval gates (2 x approvalTimeout = ${(2 * gateS) / 86400} days) must fit inside executionTimeout (${execS / 86400} days) with room for the copy`);
     const targetKeyRegion = Token.isUnresolved(props.targetKey.keyArn) ? undefined : props.targetKey.keyArn.split(':')[3];
     const stack = Stack.of(this);
     const region = stack.region;
@@ -159,6 +186,8 @@ export class KmsKeyChangeWorkflow extends Construct {
         REKEY_TARGET_REGION: crossRegion ? props.targetRegion! : '',
         REKEY_SHARE_WITH_ACCOUNT: props.shareWithAccount ?? '',
         REKEY_TARGET_SECURITY_GROUP_IDS: (props.targetSecurityGroupIds ?? []).join(','),
+        REKEY_POLL_SECONDS: String(pollS),
+        REKEY_MAX_POLL_SECONDS: String(maxPollS),
         POWERTOOLS_SERVICE_NAME: 'kms-key-change',
       },
       // The RDS/KMS clients are bundled at the versions the tests ran against. The runtime's own SDK copy lags
@@ -169,15 +198,17 @@ export class KmsKeyChangeWorkflow extends Construct {
     this.grantStepPermissions(props, targetRegion, crossRegion);
 
     // ---- the state machine
-    const pollInterval = props.pollInterval ?? Duration.minutes(1);
     // Failures are not caught: a failed step fails the execution *at that step*, so
     // `aws stepfunctions redrive-execution` resumes exactly there (every step is idempotent).
     // An EventBridge rule publishes FAILED / TIMED_OUT / ABORTED executions to the failure topic.
 
-    const task = (step: StepName, label: string): tasks.LambdaInvoke => {
+    const task = (step: StepName, label: string, withApproval = false): tasks.LambdaInvoke => {
       const t = new tasks.LambdaInvoke(this, label, {
         lambdaFunction: this.stepFunction,
-        payload: step === 'preflight' ? sfn.TaskInput.fromObject({ step, input: sfn.JsonPath.entirePayload }) : sfn.TaskInput.fromObject({ step, state: sfn.JsonPath.objectAt('$.state') }),
+        payload:
+          step === 'preflight'
+            ? sfn.TaskInput.fromObject({ step, input: sfn.JsonPath.entirePayload })
+            : sfn.TaskInput.fromObject({ step, state: sfn.JsonPath.objectAt('$.state'), ...(withApproval ? { approval: sfn.JsonPath.objectAt('$.approval') } : {}) }),
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
         // No ResultPath: the default ("$") replaces the input with the function's { state, done, message }.
@@ -195,9 +226,11 @@ export class KmsKeyChangeWorkflow extends Construct {
 
     /** start task, then Wait → check → Choice(done) polling; returns [first, last-as-chainable]. */
     const phase = (p: Phase): { first: sfn.IChainable; connect: (next: sfn.IChainable) => void } => {
-      const start = task(p.start, p.name);
+      // The first cutover step carries the gate's answer, so the run state records who approved.
+      const start = task(p.start, p.name, !!props.approverArn && (p.start === 'renameSource' || p.start === 'switchover'));
       if (!p.check) return { first: start, connect: (next) => start.next(next) };
-      const wait = new sfn.Wait(this, `${p.name}Wait`, { time: sfn.WaitTime.duration(pollInterval) });
+      // The pause comes from the step's output: pollInterval doubled per unfinished check, capped.
+      const wait = new sfn.Wait(this, `${p.name}Wait`, { time: sfn.WaitTime.secondsPath('$.waitSeconds') });
       const check = task(p.check, `${p.name}Check`);
       const done = new sfn.Choice(this, `${p.name}Done?`);
       start.next(wait);
@@ -220,11 +253,11 @@ export class KmsKeyChangeWorkflow extends Construct {
     let definition: sfn.IChainable;
     const preflight = task('preflight', 'Preflight');
     if (props.shareWithAccount) {
-      const phases = SNAPSHOT_PHASES.slice(0, SNAPSHOT_PHASES.findIndex((p) => p.start === 'shareSnapshot') + 1);
+      const phases = SNAPSHOT_PHASES.slice(0, SNAPSHOT_PHASES.findIndex((p) => p.start === 'shareSnapshot') + 1).filter((p) => p.start !== 'freezeSource');
       preflight.next(chain(phases, finalizeTask));
       definition = preflight;
     } else {
-      const methodPhases = (method === 'snapshot' ? SNAPSHOT_PHASES.filter((p) => p.start !== 'shareSnapshot') : BLUE_GREEN_PHASES).filter((p) => p.start !== 'verify');
+      const methodPhases = (method === 'snapshot' ? SNAPSHOT_PHASES.filter((p) => p.start !== 'shareSnapshot' && (p.start !== 'freezeSource' || !crossRegion)) : BLUE_GREEN_PHASES).filter((p) => p.start !== 'verify');
       const verify = task('verify', 'Verify');
       const parityClean = new sfn.Choice(this, 'ParityClean?');
       const notifyParity = new tasks.SnsPublish(this, 'NotifyParityNotClean', {
@@ -238,9 +271,11 @@ export class KmsKeyChangeWorkflow extends Construct {
       const approvalTimeout = sfn.Timeout.duration(props.approvalTimeout ?? Duration.days(7));
       const reject = 'aws stepfunctions send-task-failure --task-token <taskToken> --error NotApproved';
       /** Proceeds only on SendTaskSuccess with {"approved": true}; any other output fails the execution. */
+      const approverOk = (resultPath: string) =>
+        props.approverArn ? [sfn.Condition.isPresent(`${resultPath}.approver`), sfn.Condition.stringEquals(`${resultPath}.approver`, props.approverArn)] : [];
       const approved = (id: string, resultPath: string, next: sfn.IChainable, error: string) =>
         new sfn.Choice(this, id)
-          .when(sfn.Condition.and(sfn.Condition.isPresent(`${resultPath}.approved`), sfn.Condition.booleanEquals(`${resultPath}.approved`, true)), next)
+          .when(sfn.Condition.and(sfn.Condition.isPresent(`${resultPath}.approved`), sfn.Condition.booleanEquals(`${resultPath}.approved`, true), ...approverOk(resultPath)), next)
           .otherwise(new sfn.Fail(this, error, { error, cause: `${error}: the operator's task output did not contain {"approved": true}; the execution stopped at this gate` }));
       if (!crossRegion) {
         const snapshotMethod = method === 'snapshot';
@@ -254,8 +289,9 @@ export class KmsKeyChangeWorkflow extends Construct {
             targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
             ...(snapshotMethod ? { dataAsOf: sfn.JsonPath.stringAt('$.state.snapshotStartedAt') } : {}),
             taskToken: sfn.JsonPath.taskToken,
+            ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
             approve: snapshotMethod
-              ? 'The re-keyed copy is verified and holds the data as of dataAsOf (writes were confirmed stopped before that snapshot). Keep writes stopped; cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
+              ? 'The re-keyed copy is verified and holds the data as of dataAsOf. The kit froze the source before that snapshot (only its no-ingress security group, DatabaseConnections 0) and proves the freeze still holds before each rename. Cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
               : 'The green environment is verified. Approve the switchover: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
             reject,
           }),
@@ -279,7 +315,8 @@ export class KmsKeyChangeWorkflow extends Construct {
             runId: sfn.JsonPath.stringAt('$.state.runId'),
             targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
             taskToken: sfn.JsonPath.taskToken,
-            approve: 'Preflight passed. Stop every write to the source now (application maintenance mode) and keep it stopped until the cutover completes: the snapshot taken after this approval is the data the new database gets. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
+            ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
+            approve: 'Preflight passed. On approval the kit FREEZES the source: its security groups are replaced by a kit-made group with no inbound rules (clients are cut off until the cutover completes; the original stays blocked afterwards until released), and the final snapshot waits until DatabaseConnections is 0. Put the application in maintenance mode first. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
             reject,
           }),
           taskTimeout: approvalTimeout,
@@ -293,6 +330,17 @@ export class KmsKeyChangeWorkflow extends Construct {
       definition = preflight;
     }
 
+    if (method === 'snapshot' && !crossRegion && !props.shareWithAccount) {
+      // Rollback / abort path: an execution started with {"rollback": true, "state": <the failed run's
+      // last state>} renames back (when a cutover started) and puts the original security groups back.
+      // The function refuses a state document of another database (handler.ts).
+      const rollbackFinalize = task(FINALIZE_PHASE.start, 'RollbackFinalize');
+      rollbackFinalize.next(new sfn.Succeed(this, 'RolledBack'));
+      definition = new sfn.Choice(this, 'RollbackRequested?')
+        .when(sfn.Condition.and(sfn.Condition.isPresent('$.rollback'), sfn.Condition.booleanEquals('$.rollback', true)), chain(ROLLBACK_PHASES, rollbackFinalize))
+        .otherwise(definition);
+    }
+
     this.logGroup = new logs.LogGroup(this, 'WorkflowLogs', { retention, encryptionKey: this.notificationKey, removalPolicy: RemovalPolicy.RETAIN });
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
@@ -301,7 +349,7 @@ export class KmsKeyChangeWorkflow extends Construct {
       // Execution data stays out of the logs: the approval step carries a task token, and whoever
       // can read a token can approve the cutover. Each step's result is logged by the function.
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-      timeout: Duration.days(14),
+      timeout: props.executionTimeout ?? Duration.days(120),
     });
     this.notificationKey.grant(this.stateMachine.role, 'kms:GenerateDataKey', 'kms:Decrypt');
 
@@ -328,7 +376,7 @@ export class KmsKeyChangeWorkflow extends Construct {
           status: events.EventField.fromPath('$.detail.status'),
           error: events.EventField.fromPath('$.detail.error'),
           cause: events.EventField.fromPath('$.detail.cause'),
-          next: 'The source database is unchanged and kept, as are all snapshots and copies. Fix the cause, then resume from the failed step: aws stepfunctions redrive-execution --execution-arn <execution> (finished steps are not re-run; every step checks before it creates).',
+          next: 'cause ends with what exists now (described from AWS by the failed step) and the way on: redrive the execution from the failed step (aws stepfunctions redrive-execution --execution-arn <execution>; finished steps are not re-run, every step checks before it creates, and each cutover rename first proves the write freeze held since the final snapshot), or roll back with a new execution {"rollback": true, "state": <last state>}. Nothing was deleted.',
         }),
       }),
     );
@@ -418,7 +466,8 @@ export class KmsKeyChangeWorkflow extends Construct {
           [...new Set([...newNames, ...renameable, ...memberNames, ...groups(targetRegion)])],
         );
       }
-      add('TagRunResources', ['rds:AddTagsToResource'], [...new Set([...rekeySnapshots, ...newNames, ...memberNames, arn(stack.region, dbType, `${id}-*`)])]);
+      // Finalize tags what the run kept, including the re-keyed copy under the original name (db:<id>).
+      add('TagRunResources', ['rds:AddTagsToResource'], [...new Set([...rekeySnapshots, ...newNames, ...memberNames, arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)])]);
     } else {
       // The RDS/Aurora user guides ("Authorizing access to blue/green deployment operations"): RDS
       // names the green resources itself, so policies "can't contain partial resource name
@@ -439,6 +488,17 @@ export class KmsKeyChangeWorkflow extends Construct {
           ...groups(stack.region),
         ],
       );
+    }
+    if (this.method === 'snapshot' && !crossRegion && !props.shareWithAccount) {
+      // The write freeze (lambda/kms-key-change/freeze.ts): a new security group, created with the
+      // run's tags, then set as the source's only group (ModifyDB* above); read-back of the group and
+      // of DatabaseConnections. EC2 tag-on-create needs ec2:CreateTags for the CreateSecurityGroup action
+      // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html).
+      const sgArn = stack.formatArn({ service: 'ec2', resource: 'security-group', resourceName: '*' });
+      add('FreezeGroupCreate', ['ec2:CreateSecurityGroup'], [sgArn], { StringEquals: { [`aws:RequestTag/db-ops-kit:rekey-source`]: id } });
+      add('FreezeGroupInVpc', ['ec2:CreateSecurityGroup'], [stack.formatArn({ service: 'ec2', resource: 'vpc', resourceName: '*' })]);
+      add('FreezeGroupTagOnCreate', ['ec2:CreateTags'], [sgArn], { StringEquals: { 'ec2:CreateAction': 'CreateSecurityGroup' } });
+      role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'FreezeReadGroupsAndConnections', actions: ['ec2:DescribeSecurityGroups', 'cloudwatch:GetMetricStatistics'], resources: ['*'] }));
     }
     // The run lock (lambda/kms-key-change/lock.ts): one tag on the source, on the name it gets at
     // cutover and on the re-keyed copy. Add/Remove are limited to that one tag key.
@@ -497,7 +557,9 @@ function nagResource(resource: string): string {
 }
 
 function nagReason(resource: string): string {
-  if (resource === '*') return 'rds:Describe* calls (instances, clusters, snapshots, proxies, global clusters, blue/green deployments, groups) are read-only and support no resource scoping for list calls; writes are scoped below.';
+  if (resource === '*') return 'rds:Describe* calls (instances, clusters, snapshots, proxies, global clusters, blue/green deployments, groups), ec2:DescribeSecurityGroups and cloudwatch:GetMetricStatistics (the write freeze\'s proof) are read-only and support no resource scoping; writes are scoped below.';
+  if (/:security-group\/\*$/.test(resource)) return 'The freeze security group gets its id from EC2 at creation; creation is allowed only with the tag db-ops-kit:rekey-source=<this database>, and tagging only as part of that creation.';
+  if (/:vpc\/\*$/.test(resource)) return 'The freeze group is created in the source\'s VPC, read from the source at run time.';
   if (/:(pg|og|subgrp|secgrp|cluster-pg):\*$/.test(resource)) return 'A restore/modify must reference the source\'s parameter, option, subnet and security groups, whose names are read from the source at run time; these grants only allow attaching them.';
   if (/:deployment:\*$/.test(resource)) return 'Blue/green deployment ids are generated by RDS at creation time; the deployment is created from exactly the named source.';
   if (/:(db|cluster|cluster-endpoint):\*$/.test(resource)) return 'Aurora member instance names are read from the cluster at run time, and blue/green green resources are named by RDS (the user guide says blue/green policies cannot use name prefixes, only *); the function only names the configured source, its re-keyed copy and their members.';

@@ -1,4 +1,6 @@
 /** Shared fixtures for the kms-key-change unit tests (SDK responses as RDS/KMS return them). */
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { DBCluster, DBInstance, RDSClient } from '@aws-sdk/client-rds';
 import { Clients } from '../../lambda/kms-key-change/clients';
@@ -108,5 +110,5 @@ export function notFound(name = 'DBInstanceNotFoundFault'): Error {
 export function clients(): Clients {
   const rds = new RDSClient({ region: 'us-east-1' });
   const kms = new KMSClient({ region: 'us-east-1' });
-  return { rds, kms, targetRds: rds, targetKms: kms };
+  return { rds, kms, targetRds: rds, targetKms: kms, ec2: new EC2Client({ region: 'us-east-1' }), cw: new CloudWatchClient({ region: 'us-east-1' }) };
 }

@@ -122,8 +122,8 @@ test('same run resumes: its own lock passes without a write; a resume re-takes a
   for (const id of ['orders', `orders-rekey-${RUN}`]) rds.on(ListTagsForResourceCommand, { ResourceName: arn(id) }).resolvesOnce(unlocked).resolves(lock(RUN));
   rds.on(AddTagsToResourceCommand).resolves({});
   const s = preflighted({ lastStep: 'verify', parityClean: true, snapshotWritesStopped: false });
-  // Stops at renameSource's own guard (a rehearsal snapshot) — after the lock was taken.
-  await expect(runPhases(clients(), s, phasesFor(s, { cutover: true }), { pollMs: 0 })).rejects.toThrow(/did not ask for cutover/);
+  // Stops at renameSource's own guard (a rehearsal snapshot, no freeze) — after the lock was taken.
+  await expect(runPhases(clients(), s, phasesFor(s, { cutover: true }), { pollMs: 0 })).rejects.toThrow(/no enforced freeze was in place/);
   expect(addCalls().map((a) => a.ResourceName).sort()).toEqual([arn('orders'), arn(`orders-rekey-${RUN}`)]);
 });
 

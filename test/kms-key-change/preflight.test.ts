@@ -110,6 +110,16 @@ test.each<[string, () => void, () => RekeyState]>([
   ['KEY_NOT_SHARED', () => undefined, () => inst({ shareWithAccount: '210987654321' })],
   ['BLUE_GREEN_UNSUPPORTED', () => src({ Engine: 'oracle-ee', EngineVersion: '19.0.0.0.ru-2024-01.rur-2024-01.r1' }), () => inst({ method: 'blue-green' })],
   ['BLUE_GREEN_SAME_REGION_ONLY', () => undefined, () => inst({ method: 'blue-green', shareWithAccount: '210987654321' })],
+  ['BLUE_GREEN_PI_KEY', () => src({ PerformanceInsightsEnabled: true, PerformanceInsightsKMSKeyId: OLD_KEY }), () => inst({ method: 'blue-green' })],
+  ['BLUE_GREEN_CROSS_REGION_REPLICA', () => src({ PerformanceInsightsKMSKeyId: undefined, ReadReplicaDBInstanceIdentifiers: ['arn:aws:rds:eu-west-1:123456789012:db:orders-eu'] }), () => inst({ method: 'blue-green' })],
+  [
+    'BLUE_GREEN_CASCADING_REPLICA',
+    () => {
+      src({ PerformanceInsightsKMSKeyId: undefined, ReadReplicaDBInstanceIdentifiers: ['orders-ro'] });
+      rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-ro' }).resolves({ DBInstances: [instance({ DBInstanceIdentifier: 'orders-ro', ReadReplicaSourceDBInstanceIdentifier: 'orders', ReadReplicaDBInstanceIdentifiers: ['orders-ro-ro'] })] });
+    },
+    () => inst({ method: 'blue-green' }),
+  ],
   ['BLUE_GREEN_MANAGED_SECRET', () => src({ MasterUserSecret: { SecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-1', SecretStatus: 'active' } }), () => inst({ method: 'blue-green' })],
   ['NAME_TAKEN', () => rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-pre-rekey-20261130030405' }).resolves({ DBInstances: [instance()] }), () => inst()],
   ['NAME_INVALID', () => src({ DBInstanceIdentifier: 'a'.repeat(50), DBInstanceArn: `arn:aws:rds:us-east-1:${ACCOUNT}:db:${'a'.repeat(50)}` }), () => {
@@ -149,8 +159,29 @@ test.each<[string, () => void, () => RekeyState]>([
   ['ENGINE_MODE_UNSUPPORTED', () => rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'ledger' }).resolves({ DBClusters: [cluster({ EngineMode: 'serverless' })] }), () => clus()],
   ['CLUSTER_HAS_NO_INSTANCES', () => rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'ledger' }).resolves({ DBClusters: [cluster({ DBClusterMembers: [] })] }), () => clus()],
   [
+    // A realistic global database: the primary in another Region listed first, this cluster a
+    // secondary (a one-member global database cannot exist); DescribeDBClusters leaves
+    // GlobalClusterIdentifier out here, so only the DescribeGlobalClusters scan finds it.
     'GLOBAL_CLUSTER_MEMBER',
-    () => rds.on(DescribeGlobalClustersCommand).resolves({ GlobalClusters: [{ GlobalClusterIdentifier: 'ledger-global', GlobalClusterMembers: [{ DBClusterArn: cluster().DBClusterArn }] }] }),
+    () =>
+      rds.on(DescribeGlobalClustersCommand).resolves({
+        GlobalClusters: [
+          { GlobalClusterIdentifier: 'other-global', GlobalClusterMembers: [{ DBClusterArn: 'arn:aws:rds:eu-west-1:123456789012:cluster:other', IsWriter: true }] },
+          {
+            GlobalClusterIdentifier: 'ledger-global',
+            GlobalClusterMembers: [
+              { DBClusterArn: 'arn:aws:rds:us-west-2:123456789012:cluster:ledger-west', IsWriter: true, Readers: [cluster().DBClusterArn!] },
+              { DBClusterArn: cluster().DBClusterArn, IsWriter: false },
+            ],
+          },
+        ],
+      }),
+    () => clus(),
+  ],
+  [
+    // DBCluster.GlobalClusterIdentifier set directly (what RDS reports for a member): no scan needed.
+    'GLOBAL_CLUSTER_MEMBER',
+    () => rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'ledger' }).resolves({ DBClusters: [cluster({ GlobalClusterIdentifier: 'ledger-global' })] }),
     () => clus(),
   ],
   ['SOURCE_NOT_AVAILABLE', () => rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'ledger-2' }).resolves({ DBInstances: [member('ledger-2', { DBInstanceStatus: 'rebooting' })] }), () => clus()],
@@ -158,6 +189,18 @@ test.each<[string, () => void, () => RekeyState]>([
 ])('refuses with %s', async (code, arrange, state) => {
   arrange();
   expect(await refusals(state())).toContain(code);
+});
+
+test('blue/green with a same-Region, non-cascading replica and no Performance Insights key passes', async () => {
+  src({ PerformanceInsightsKMSKeyId: undefined, PerformanceInsightsEnabled: false, ReadReplicaDBInstanceIdentifiers: ['orders-ro'] });
+  rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-ro' }).resolves({ DBInstances: [instance({ DBInstanceIdentifier: 'orders-ro', ReadReplicaSourceDBInstanceIdentifier: 'orders' })] });
+  expect(await refusals(inst({ method: 'blue-green' }))).toEqual([]);
+});
+
+test('an Aurora cluster with an RDS-managed master secret is warned about, with the exact commands', async () => {
+  rds.on(DescribeDBClustersCommand, { DBClusterIdentifier: 'ledger' }).resolves({ DBClusters: [cluster({ MasterUserSecret: { SecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-1', SecretStatus: 'active' } })] });
+  const s = await preflight(clients(), clus());
+  expect(s.warnings).toContainEqual(expect.stringMatching(/source cluster uses an RDS-managed master user secret.*aws rds modify-db-cluster --db-cluster-identifier ledger --manage-master-user-password --apply-immediately/));
 });
 
 test('collects several problems into one error with what to do next', async () => {
@@ -198,6 +241,6 @@ test('blue/green support by engine and version', () => {
 });
 
 test('blue/green accepts an instance with read replicas (each gets the target key)', async () => {
-  src({ ReadReplicaDBInstanceIdentifiers: ['orders-ro'] });
+  src({ ReadReplicaDBInstanceIdentifiers: ['orders-ro'], PerformanceInsightsKMSKeyId: undefined }); // a PI key would be refused (BLUE_GREEN_PI_KEY)
   expect(await refusals(inst({ method: 'blue-green' }))).toEqual([]);
 });

@@ -88,10 +88,11 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
     const st = asl.States;
     expect(st.Preflight.Next).toBe('CutoverRun?');
     expect(st['CutoverRun?'].Choices).toEqual([{ Variable: '$.state.cutoverRequested', BooleanEquals: true, Next: 'ConfirmWritesStopped' }]);
-    expect(st['CutoverRun?'].Default).toBe('SnapshotSource');
+    expect(st['CutoverRun?'].Default).toBe('FreezeSource');
     expect(st.ConfirmWritesStopped.Resource).toMatch(/sns:publish\.waitForTaskToken$/);
     expect(st.ConfirmWritesStopped.Next).toBe('WritesStoppedConfirmed?');
-    expect(st['WritesStoppedConfirmed?'].Choices[0].Next).toBe('SnapshotSource');
+    expect(st['WritesStoppedConfirmed?'].Choices[0].Next).toBe('FreezeSource');
+    expect(st['FreezeSourceDone?'].Choices[0].Next).toBe('SnapshotSource');
     expect(st[st['WritesStoppedConfirmed?'].Default].Type).toBe('Fail');
     expect(st.ApproveCutover.Next).toBe('CutoverApproved?');
     expect(st['CutoverApproved?'].Choices[0]).toEqual({ And: [{ Variable: '$.approval.approved', IsPresent: true }, { Variable: '$.approval.approved', BooleanEquals: true }], Next: 'RenameSource' });
@@ -115,7 +116,15 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
     expect(pass.Resource).toBe('arn:aws:iam::123456789012:role/rds-monitoring');
     // Only read-only RDS calls, X-Ray and Step Functions' vended log delivery are allowed on every resource.
     const star = st.filter((s) => s.Resource === '*').flatMap(actionsOf);
-    expect(star.filter((a) => !/^(rds:Describe|xray:|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(Put|Describe)ResourcePolic|logs:DescribeLogGroups)/.test(a))).toEqual([]);
+    // ... plus the freeze's read-back (security groups and DatabaseConnections support no resource scoping).
+    expect(star.filter((a) => !/^(rds:Describe|ec2:DescribeSecurityGroups$|cloudwatch:GetMetricStatistics$|xray:|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(Put|Describe)ResourcePolic|logs:DescribeLogGroups)/.test(a))).toEqual([]);
+  });
+
+  test('IAM: finalize may tag the re-keyed copy under the original name (db:<id>), not only <id>-*', () => {
+    const tag = statements(t).find((s) => s.Sid === 'TagRunResources')!;
+    const res = JSON.stringify(tag.Resource);
+    expect(res).toMatch(/:db:orders-db"\]/);
+    expect(res).toMatch(/:db:orders-db-\*"/);
   });
 
   test('snapshot', () => {

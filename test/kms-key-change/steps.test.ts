@@ -7,17 +7,20 @@
 import { KMSClient } from '@aws-sdk/client-kms';
 import {
   AddRoleToDBInstanceCommand,
+  CopyDBClusterSnapshotCommand,
   CopyDBSnapshotCommand,
   CreateBlueGreenDeploymentCommand,
   CreateDBInstanceCommand,
   CreateDBSnapshotCommand,
   DescribeBlueGreenDeploymentsCommand,
+  DescribeDBClusterSnapshotsCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   DescribeDBSnapshotsCommand,
   ListTagsForResourceCommand,
   ModifyDBInstanceCommand,
   RDSClient,
+  RestoreDBClusterFromSnapshotCommand,
   RestoreDBInstanceFromDBSnapshotCommand,
   SwitchoverBlueGreenDeploymentCommand,
 } from '@aws-sdk/client-rds';
@@ -93,6 +96,19 @@ describe('snapshot and copy', () => {
     expect(cross).toMatchObject({ SourceDBSnapshotIdentifier: `arn:aws:rds:us-east-1:${ACCOUNT}:snapshot:orders-rekey-20261130030405-src`, KmsKeyId: west, SourceRegion: 'us-east-1' });
   });
 
+  test('copySnapshot (Aurora, cross-Region): CopyDBClusterSnapshot carries the target Region key and SourceRegion (moto ignores KmsKeyId on copies)', async () => {
+    const src = `arn:aws:rds:us-east-1:${ACCOUNT}:cluster-snapshot:ledger-rekey-20261130030405-src`;
+    rds.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'ledger-rekey-20261130030405-new' }).rejects(notFound('DBClusterSnapshotNotFoundFault'));
+    rds.on(DescribeDBClusterSnapshotsCommand, { DBClusterSnapshotIdentifier: 'ledger-rekey-20261130030405-src' }).resolves({ DBClusterSnapshots: [{ Status: 'available', DBClusterSnapshotArn: src }] });
+    rds.on(CopyDBClusterSnapshotCommand).resolves({});
+    const west = NEW_KEY.replace('us-east-1', 'us-west-2');
+    const base = preflighted({}, 'cluster');
+    await steps.copySnapshot(clients(), { ...base, targetRegion: 'us-west-2', targetKeyArn: west, names: { ...base.names!, copySnapshot: 'ledger-rekey-20261130030405-new' } });
+    expect(rds.commandCalls(CopyDBClusterSnapshotCommand).map((c) => c.args[0].input)).toEqual([
+      { SourceDBClusterSnapshotIdentifier: src, TargetDBClusterSnapshotIdentifier: 'ledger-rekey-20261130030405-new', KmsKeyId: west, SourceRegion: 'us-east-1', Tags: expect.any(Array) },
+    ]);
+  });
+
   test('checkCopy refuses a copy that is not on the target key', async () => {
     rds.on(DescribeDBSnapshotsCommand).resolves({ DBSnapshots: [{ Status: 'available', KmsKeyId: OLD_KEY }] });
     await expect(steps.checkCopy(clients(), preflighted())).rejects.toThrow(/encrypted with .*0a, not .*0b/);
@@ -106,6 +122,20 @@ describe('snapshot and copy', () => {
 });
 
 describe('restore and settings', () => {
+  test('Aurora restore (same Region) asks for the target key, the source\'s security groups and its NetworkType (moto copies groups anyway)', async () => {
+    rds.on(DescribeDBClustersCommand).rejects(notFound('DBClusterNotFoundFault'));
+    rds.on(RestoreDBClusterFromSnapshotCommand).resolves({});
+    const s = preflighted({ source: { kind: 'cluster', cluster: captureCluster(cluster({ NetworkType: 'DUAL' }), [member('ledger-1')]) } }, 'cluster');
+    await steps.restore(clients(), s);
+    expect(rds.commandCalls(RestoreDBClusterFromSnapshotCommand)[0].args[0].input).toMatchObject({
+      DBClusterIdentifier: 'ledger-rekey-20261130030405',
+      SnapshotIdentifier: 'ledger-rekey-20261130030405-src',
+      KmsKeyId: NEW_KEY,
+      VpcSecurityGroupIds: ['sg-1'],
+      NetworkType: 'DUAL',
+    });
+  });
+
   test('restore passes every setting RestoreDBInstanceFromDBSnapshot accepts, plus the tags', async () => {
     rds.on(DescribeDBInstancesCommand).rejects(notFound());
     rds.on(RestoreDBInstanceFromDBSnapshotCommand).resolves({});
@@ -194,6 +224,27 @@ describe('verify, cutover, rollback guards', () => {
     expect(formatParity(lines)).toMatch(/DIFFERS\s+backupRetentionPeriod\s+14\s+1/);
   });
 
+  test('parity covers what a restore does not carry: activity streams, cross-Region backup replication, processor features, extra volumes, license model, cluster NetworkType', () => {
+    const src = {
+      kind: 'instance' as const,
+      instance: captureInstance(
+        instance({
+          ActivityStreamStatus: 'started',
+          DBInstanceAutomatedBackupsReplications: [{ DBInstanceAutomatedBackupsArn: `arn:aws:rds:us-west-2:${ACCOUNT}:auto-backup:ab-1` }],
+          ProcessorFeatures: [{ Name: 'coreCount', Value: '4' }, { Name: 'threadsPerCore', Value: '1' }],
+          AdditionalStorageVolumes: [{ VolumeName: 'RDSDBDATA2', AllocatedStorage: 200, IOPS: 3000 }],
+          LicenseModel: 'bring-your-own-license',
+        }),
+      ),
+    };
+    const tgt = { kind: 'instance' as const, instance: captureInstance(instance({ DBInstanceIdentifier: 'orders-rekey-1', KmsKeyId: NEW_KEY, ActivityStreamStatus: 'stopped', LicenseModel: 'license-included' })) };
+    const differs = parityReport(src, tgt).filter((l) => l.result === 'differs').map((l) => l.setting);
+    expect(differs).toEqual(['activityStream', 'additionalStorageVolumes', 'backupReplicationRegions', 'licenseModel', 'processorFeatures']);
+    const c1 = { kind: 'cluster' as const, cluster: captureCluster(cluster({ NetworkType: 'DUAL', ActivityStreamStatus: 'started' }), []) };
+    const c2 = { kind: 'cluster' as const, cluster: captureCluster(cluster({ DBClusterIdentifier: 'ledger-rekey-1', NetworkType: 'IPV4', ActivityStreamStatus: 'stopped' }), []) };
+    expect(parityReport(c1, c2).filter((l) => l.result === 'differs').map((l) => l.setting)).toEqual(['activityStream', 'networkType']);
+  });
+
   test('verify: clean when only the key and names differ; not clean when the copy is on another key', async () => {
     rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ DBInstanceIdentifier: 'orders-rekey-20261130030405', KmsKeyId: NEW_KEY, PerformanceInsightsKMSKeyId: NEW_KEY })] });
     const ok = await steps.verify(clients(), preflighted());
@@ -220,16 +271,26 @@ describe('verify, cutover, rollback guards', () => {
   test('renameSource renames only while the source still has the source key (idempotent on retry)', async () => {
     rds.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders' }).resolvesOnce({ DBInstances: [instance()] }).resolves({ DBInstances: [instance({ KmsKeyId: NEW_KEY })] });
     rds.on(ModifyDBInstanceCommand).resolves({});
-    const r = await steps.renameSource(clients(), preflighted({ parityClean: true, snapshotWritesStopped: true }));
+    // An opted-out run (no freeze to prove): the rename guard is tested on its own here; the freeze proof in freeze.test.ts and on moto.
+    const r = await steps.renameSource(clients(), preflighted({ parityClean: true, snapshotWritesStopped: true, freezeOptOut: 'test' }));
     await steps.renameSource(clients(), r.state);
     const calls = rds.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input);
     expect(calls).toEqual([{ DBInstanceIdentifier: 'orders', NewDBInstanceIdentifier: expect.stringMatching(/^orders-pre-rekey-\d{14}$/), ApplyImmediately: true }]);
   });
 
   test('cutover refuses a copy whose snapshot was taken while writes were allowed (a rehearsal run)', async () => {
-    const rehearsal = preflighted({ parityClean: true, snapshotStartedAt: '2026-11-30T03:05:00.000Z', snapshotWritesStopped: false });
-    await expect(steps.renameSource(clients(), rehearsal)).rejects.toThrow(/snapshot taken at 2026-11-30T03:05:00.000Z in a run that did not ask for cutover.*--writes-stopped-since-snapshot/);
+    // The run now asks for cutover (cutoverRequested) but its copy came from a rehearsal snapshot: no freeze was in place.
+    const rehearsal = preflighted({ parityClean: true, cutoverRequested: true, snapshotStartedAt: '2026-11-30T03:05:00.000Z', snapshotWritesStopped: false });
+    await expect(steps.renameSource(clients(), rehearsal)).rejects.toThrow(/no enforced freeze was in place when the final snapshot was taken.*2026-11-30T03:05:00.000Z.*retake the final snapshot/);
+    // Opted out of the freeze: the operator's declaration is all there is, and it is missing.
+    const optedOut = { ...rehearsal, freezeOptOut: 'test' };
+    await expect(steps.renameSource(clients(), optedOut)).rejects.toThrow(/snapshot taken at 2026-11-30T03:05:00.000Z in a run that did not ask for cutover/);
     expect(rds.calls()).toHaveLength(0);
+    // A cutover already under way (its record saved by the first rename) goes on: only `cutover`, not
+    // `cutoverRequested`, says the renames started.
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ KmsKeyId: NEW_KEY })] });
+    const started = { ...optedOut, cutover: { at: 'x', sourceRenamedTo: 'orders-pre-rekey-20261130030405', memberRenames: [] } };
+    await expect(steps.renameSource(clients(), started)).resolves.toMatchObject({ done: true });
   });
 
   test('createSnapshot records when the data was frozen and whether writes were declared stopped', async () => {
@@ -262,9 +323,9 @@ describe('verify, cutover, rollback guards', () => {
     expect(rds.commandCalls(ModifyDBInstanceCommand).map((c) => c.args[0].input)).toEqual([{ DBInstanceIdentifier: pre, NewDBInstanceIdentifier: 'orders', ApplyImmediately: true }]);
   });
 
-  test('rollback is refused for blue/green, before any cutover, and once it is done', async () => {
+  test('rollback is refused for blue/green and once it is done; before any cutover it renames nothing (abort)', async () => {
     await expect(steps.rollbackRenameNew(clients(), preflighted({ method: 'blue-green' }))).rejects.toThrow(/-old1 suffix/);
-    await expect(steps.rollbackRenameNew(clients(), preflighted())).rejects.toThrow(/nothing to roll back/);
+    await expect(steps.rollbackRenameNew(clients(), preflighted())).resolves.toMatchObject({ done: true, message: 'no cutover to undo: orders was never renamed' });
     const done = preflighted({ cutover: { at: 'x', sourceRenamedTo: 'orders-pre-rekey-20261130030405', memberRenames: [], done: false }, rolledBack: { at: '2026-11-30T04:00:00Z', done: true } });
     await expect(steps.rollbackRenameNew(clients(), done)).rejects.toThrow(/already rolled back/);
     // Only the look-up for a crashed cutover's -pre-rekey- names was made; nothing was renamed.
@@ -328,11 +389,11 @@ test('blue/green verify on Aurora pairs blue and green members through Switchove
 describe('runner, plan, handler', () => {
   test('resume point: after a finished check go on; after a start resume at its check', () => {
     const phases = phasesFor(preflighted(), { cutover: true });
-    expect(phases.map((p) => p.name)).toEqual(['Preflight', 'SnapshotSource', 'CopyWithTargetKey', 'Restore', 'ApplySettings', 'Verify', 'RenameSource', 'RenameNew', 'Finalize']);
+    expect(phases.map((p) => p.name)).toEqual(['Preflight', 'FreezeSource', 'SnapshotSource', 'CopyWithTargetKey', 'Restore', 'ApplySettings', 'Verify', 'RenameSource', 'RenameNew', 'Finalize']);
     expect(resumePoint(phases, undefined)).toEqual({ index: 0, atCheck: false });
-    expect(resumePoint(phases, 'copySnapshot')).toEqual({ index: 2, atCheck: true });
-    expect(resumePoint(phases, 'checkCopy')).toEqual({ index: 3, atCheck: false });
-    expect(phasesFor(preflighted({ shareWithAccount: '210987654321' }), { cutover: false }).map((p) => p.name)).toEqual(['Preflight', 'SnapshotSource', 'CopyWithTargetKey', 'ShareSnapshot', 'Finalize']);
+    expect(resumePoint(phases, 'copySnapshot')).toEqual({ index: 3, atCheck: true });
+    expect(resumePoint(phases, 'checkCopy')).toEqual({ index: 4, atCheck: false });
+    expect(phasesFor(preflighted({ shareWithAccount: '210987654321' }), { cutover: false }).map((p) => p.name)).toEqual(['Preflight', 'FreezeSource', 'SnapshotSource', 'CopyWithTargetKey', 'ShareSnapshot', 'Finalize']);
   });
 
   test('runPhases stops before cutover when parity is not clean', async () => {

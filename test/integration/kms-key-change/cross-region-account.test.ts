@@ -5,7 +5,8 @@
  * other account gets the restore attribute, and the run ends there.
  */
 import { CreateKeyCommand, KMSClient, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
-import { CreateDBParameterGroupCommand, DescribeDBInstancesCommand, DescribeDBSnapshotAttributesCommand, DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateDBParameterGroupCommand, CreateDBSubnetGroupCommand, DescribeDBInstancesCommand, DescribeDBSnapshotAttributesCommand, DescribeDBSnapshotsCommand, RDSClient } from '@aws-sdk/client-rds';
 import { clientsFor } from '../../../lambda/kms-key-change/clients';
 import { PreflightError } from '../../../lambda/kms-key-change/preflight';
 import { phasesFor, runPhases } from '../../../lambda/kms-key-change/runner';
@@ -21,11 +22,16 @@ test('cross-Region: copy with the other Region\'s key, restore there under the s
   const westKey = (await new KMSClient({ region: 'us-west-2' }).send(new CreateKeyCommand({ Description: 'west' }))).KeyMetadata!.Arn!;
   let s = newState({ kind: 'instance', sourceId: 'geo', kmsKey: westKey, region: 'us-east-1', targetRegion: 'us-west-2', targetSecurityGroupIds: ['sg-0f00000000000west'] });
 
-  // The parameter group is Regional: preflight refuses until it exists in us-west-2.
+  // The subnet and parameter groups are Regional: preflight refuses until they exist in us-west-2.
   const refused = await runPhases(clientsFor('us-east-1', 'us-west-2'), s, phasesFor(s, { cutover: false }), { pollMs: 0 }).catch((e) => e);
   expect(refused).toBeInstanceOf(PreflightError);
-  expect(refused.problems.map((p: { code: string }) => p.code)).toEqual(['CROSS_REGION_GROUP_MISSING']);
+  expect(refused.problems.map((p: { code: string; resource: string }) => `${p.code} ${p.resource}`)).toEqual(['CROSS_REGION_GROUP_MISSING db-private', 'CROSS_REGION_GROUP_MISSING geo-pg17']);
   await west.send(new CreateDBParameterGroupCommand({ DBParameterGroupName: 'geo-pg17', DBParameterGroupFamily: 'postgres17', Description: 'same as us-east-1' }));
+  const westEc2 = new EC2Client({ region: 'us-west-2' });
+  const vpc = (await westEc2.send(new CreateVpcCommand({ CidrBlock: '10.30.0.0/16' }))).Vpc!.VpcId!;
+  const subnets = [];
+  for (const [i, az] of ['us-west-2a', 'us-west-2b'].entries()) subnets.push((await westEc2.send(new CreateSubnetCommand({ VpcId: vpc, CidrBlock: `10.30.${i}.0/24`, AvailabilityZone: az }))).Subnet!.SubnetId!);
+  await west.send(new CreateDBSubnetGroupCommand({ DBSubnetGroupName: 'db-private', DBSubnetGroupDescription: 'same as us-east-1', SubnetIds: subnets }));
 
   s = await runPhases(clientsFor('us-east-1', 'us-west-2'), s, phasesFor(s, { cutover: false }), { pollMs: 0 });
   expect(s.parityClean).toBe(true);

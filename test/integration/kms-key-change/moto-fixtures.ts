@@ -3,6 +3,8 @@
  * cluster with two instances, each with a custom parameter group, security groups, tags,
  * Performance Insights, deletion protection and log exports — the settings a restore drops.
  */
+import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { MotoServer, startMoto } from '../../helpers/moto';
 import {
@@ -10,6 +12,7 @@ import {
   CreateDBClusterParameterGroupCommand,
   CreateDBInstanceCommand,
   CreateDBParameterGroupCommand,
+  CreateDBSubnetGroupCommand,
   DescribeDBClustersCommand,
   DescribeDBInstancesCommand,
   ModifyDBInstanceCommand,
@@ -20,9 +23,17 @@ import { captureCluster, captureInstance, CapturedSettings } from '../../../lamb
 export interface World {
   rds: RDSClient;
   kms: KMSClient;
+  ec2: EC2Client;
+  cw: CloudWatchClient;
   oldKey: string;
   newKey: string;
+  /** Two real security groups (moto EC2) in `vpcId`, the source's groups. */
   sg: string[];
+  vpcId: string;
+  /** DB subnet group over two subnets of `vpcId`. */
+  subnetGroup: string;
+  /** DatabaseConnections each source instance reports (the publisher below); default 0. */
+  connections: Map<string, number>;
 }
 
 /**
@@ -34,11 +45,17 @@ export function useMotoWorld(onReady: (w: World) => void): void {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   process.env.REKEY_LOCK_SETTLE_MS = '0';
   let moto: MotoServer | undefined;
+  let timer: NodeJS.Timeout | undefined;
   beforeAll(async () => {
     moto = await startMoto();
-    onReady(await makeWorld());
+    const w = await makeWorld();
+    // RDS publishes DatabaseConnections every minute for every instance; moto publishes nothing, so this
+    // plays CloudWatch's part: every 250 ms a datapoint per instance registered in w.connections.
+    timer = setInterval(() => void publishConnections(w).catch(() => undefined), 250);
+    onReady(w);
   }, 60_000);
   afterAll(async () => {
+    if (timer) clearInterval(timer);
     await moto?.stop();
   });
 }
@@ -48,16 +65,29 @@ export async function makeWorld(region = 'us-east-1'): Promise<World> {
   const kms = new KMSClient({ region });
   const oldKey = (await kms.send(new CreateKeyCommand({ Description: 'old' }))).KeyMetadata!.Arn!;
   const newKey = (await kms.send(new CreateKeyCommand({ Description: 'new' }))).KeyMetadata!.Arn!;
-  const sg = await securityGroups(region);
-  return { rds, kms, oldKey, newKey, sg };
+  const ec2 = new EC2Client({ region });
+  const cw = new CloudWatchClient({ region });
+  const vpcId = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.20.0.0/16' }))).Vpc!.VpcId!;
+  const subnets: string[] = [];
+  for (const [i, az] of [`${region}a`, `${region}b`].entries()) {
+    subnets.push((await ec2.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.20.${i}.0/24`, AvailabilityZone: az }))).Subnet!.SubnetId!);
+  }
+  const subnetGroup = 'db-private';
+  await rds.send(new CreateDBSubnetGroupCommand({ DBSubnetGroupName: subnetGroup, DBSubnetGroupDescription: 'private', SubnetIds: subnets }));
+  const sg: string[] = [];
+  for (const name of ['app-clients', 'bastion']) sg.push((await ec2.send(new CreateSecurityGroupCommand({ GroupName: name, Description: name, VpcId: vpcId }))).GroupId!);
+  return { rds, kms, ec2, cw, oldKey, newKey, sg, vpcId, subnetGroup, connections: new Map() };
 }
 
-/** moto does not check security group ids against EC2, so fixed ids stand in for real groups. */
-async function securityGroups(_region: string): Promise<string[]> {
-  return ['sg-0a1b2c3d4e5f60001', 'sg-0a1b2c3d4e5f60002'];
+/** One DatabaseConnections datapoint per registered instance (see useMotoWorld). */
+export async function publishConnections(w: World): Promise<void> {
+  const data = [...w.connections.entries()].map(([id, n]) => ({ MetricName: 'DatabaseConnections', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: id }], Value: n, Timestamp: new Date() }));
+  for (let i = 0; i < data.length; i += 20) await w.cw.send(new PutMetricDataCommand({ Namespace: 'AWS/RDS', MetricData: data.slice(i, i + 20) }));
 }
 
-export async function makeInstance(w: World, id: string): Promise<void> {
+export async function makeInstance(w: World, id: string, opts: { encrypted?: boolean } = {}): Promise<void> {
+  const encrypted = opts.encrypted ?? true;
+  w.connections.set(id, 0);
   const pg = `${id}-pg17`;
   await w.rds.send(new CreateDBParameterGroupCommand({ DBParameterGroupName: pg, DBParameterGroupFamily: 'postgres17', Description: 'custom' }));
   await w.rds.send(
@@ -69,9 +99,9 @@ export async function makeInstance(w: World, id: string): Promise<void> {
       AllocatedStorage: 50,
       MasterUsername: 'app',
       MasterUserPassword: 'not-a-real-password-1',
-      StorageEncrypted: true,
-      KmsKeyId: w.oldKey,
+      ...(encrypted ? { StorageEncrypted: true, KmsKeyId: w.oldKey } : { StorageEncrypted: false }),
       DBParameterGroupName: pg,
+      DBSubnetGroupName: w.subnetGroup,
       VpcSecurityGroupIds: w.sg,
       Tags: [{ Key: 'team', Value: 'orders' }, { Key: 'cost-center', Value: 'cc-42' }],
       DeletionProtection: true,
@@ -87,7 +117,8 @@ export async function makeInstance(w: World, id: string): Promise<void> {
   await w.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: id, EnablePerformanceInsights: true, PerformanceInsightsKMSKeyId: w.oldKey, PerformanceInsightsRetentionPeriod: 7, PreferredMaintenanceWindow: 'sun:05:00-sun:06:00', ApplyImmediately: true }));
 }
 
-export async function makeCluster(w: World, id: string): Promise<void> {
+export async function makeCluster(w: World, id: string, opts: { encrypted?: boolean } = {}): Promise<void> {
+  const encrypted = opts.encrypted ?? true;
   const cpg = `${id}-apg16`;
   await w.rds.send(new CreateDBClusterParameterGroupCommand({ DBClusterParameterGroupName: cpg, DBParameterGroupFamily: 'aurora-postgresql16', Description: 'custom' }));
   await w.rds.send(
@@ -97,9 +128,9 @@ export async function makeCluster(w: World, id: string): Promise<void> {
       EngineVersion: '16.4',
       MasterUsername: 'app',
       MasterUserPassword: 'not-a-real-password-1',
-      StorageEncrypted: true,
-      KmsKeyId: w.oldKey,
+      ...(encrypted ? { StorageEncrypted: true, KmsKeyId: w.oldKey } : { StorageEncrypted: false }),
       DBClusterParameterGroupName: cpg,
+      DBSubnetGroupName: w.subnetGroup,
       VpcSecurityGroupIds: w.sg,
       Tags: [{ Key: 'team', Value: 'ledger' }],
       DeletionProtection: true,
@@ -109,6 +140,7 @@ export async function makeCluster(w: World, id: string): Promise<void> {
     }),
   );
   for (const [m, tier] of [[`${id}-1`, 0], [`${id}-2`, 1]] as const) {
+    w.connections.set(m, 0);
     await w.rds.send(
       new CreateDBInstanceCommand({
         DBInstanceIdentifier: m,

@@ -16,7 +16,14 @@ import { phasesFor, rollbackPhases, runPhases } from '../../../lambda/kms-key-ch
 import { newState, RekeyState } from '../../../lambda/kms-key-change/state';
 import { STEPS } from '../../../lambda/kms-key-change/steps';
 import type { StepName } from '../../../lambda/kms-key-change/workflow';
+import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { CapturedSettings } from '../../../lambda/kms-key-change/settings';
 import { makeCluster, makeInstance, settingsOf, withoutIdentity, useMotoWorld, World } from './moto-fixtures';
+
+/** The source's settings with the write freeze in place: the kit's group instead of its own. */
+function frozen(before: CapturedSettings, groupId: string): unknown {
+  return { ...(withoutIdentity(before) as object), securityGroupIds: [groupId] };
+}
 
 let w: World;
 useMotoWorld((world) => (w = world));
@@ -57,7 +64,11 @@ test('DB instance: re-key, parity clean, cutover keeps the identifier, rollback 
   const renamed = s.cutover!.sourceRenamedTo;
   expect(renamed).toMatch(/^orders-pre-rekey-\d{14}$/);
   expect(await instanceKey(renamed)).toBe(w.oldKey);
-  expect(withoutIdentity(await settingsOf(w, 'instance', renamed))).toEqual(withoutIdentity(before));
+  // The original is kept, with every setting, and still frozen: only the kit's no-ingress group.
+  expect(s.freeze).toMatchObject({ vpcId: w.vpcId });
+  expect([...s.freeze!.originalSecurityGroupIds].sort()).toEqual([...w.sg].sort());
+  expect(withoutIdentity(await settingsOf(w, 'instance', renamed))).toEqual(frozen(before, s.freeze!.groupId!));
+  expect((await w.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [s.freeze!.groupId!] }))).SecurityGroups![0].IpPermissions).toEqual([]);
   const snaps = (await w.rds.send(new DescribeDBSnapshotsCommand({}))).DBSnapshots!.map((x) => [x.DBSnapshotIdentifier, x.KmsKeyId]);
   expect(snaps).toEqual(expect.arrayContaining([[s.names!.sourceSnapshot, w.oldKey], [s.names!.copySnapshot, w.newKey]]));
   // The kept-resources list uses current names: the re-keyed instance now answers to "orders".
@@ -149,11 +160,17 @@ describe('a failure injected after each step leaves the source intact and the ru
     const renamedTo = `${id}-pre-rekey-${s.runId}`;
     const sourceNow = (await exists('instance', id)) && (await instanceKey(id)) === w.oldKey ? id : renamedTo;
     expect(await instanceKey(sourceNow)).toBe(w.oldKey);
-    expect(withoutIdentity(await settingsOf(w, 'instance', sourceNow))).toEqual(before);
+    // Unchanged but for the freeze (from freezeSource on, the kit's group replaces its own).
+    const current = withoutIdentity(await settingsOf(w, 'instance', sourceNow)) as { securityGroupIds: string[] };
+    expect(current).toEqual(current.securityGroupIds.length === 1 ? { ...(before as object), securityGroupIds: current.securityGroupIds } : before);
+    // preflight only reads; from freezeSource on, the kit's group is the only one.
+    expect(current.securityGroupIds.length).toBe(step === 'preflight' ? 2 : 1);
 
     s = await runPhases(c(), saved ?? s, phasesFor(s, { cutover: true }), { pollMs: 0, save });
     expect(s.parityClean).toBe(true);
     expect(s.cutover?.done).toBe(true);
+    // The source's own groups are known even when the crash lost the state saved after the swap (the freeze group's tag).
+    expect([...s.freeze!.originalSecurityGroupIds].sort()).toEqual([...w.sg].sort());
     expect(await instanceKey(id)).toBe(w.newKey);
     expect(await instanceKey(s.cutover!.sourceRenamedTo)).toBe(w.oldKey);
     // Exactly one snapshot and one copy: the resumed step reused what the crashed one created.

@@ -16,7 +16,7 @@
 import { testApp } from '../../helpers/app';
 import { Template } from 'aws-cdk-lib/assertions';
 import { DisableKeyCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
-import { DescribeDBInstancesCommand, ListTagsForResourceCommand } from '@aws-sdk/client-rds';
+import { DescribeDBInstancesCommand, ListTagsForResourceCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { handleStep, StepEvent } from '../../../lambda/kms-key-change/handler';
 import { breakLock, holderIn } from '../../../lambda/kms-key-change/lock';
 import { runIdFrom } from '../../../lambda/kms-key-change/state';
@@ -60,7 +60,12 @@ function resolveDefinition(t: Template): { asl: any; env: Record<string, string>
     })
     .join('');
   const fn = Object.values(t.findResources('AWS::Lambda::Function'))[0] as any;
-  return { asl: JSON.parse(text), env: { ...fn.Properties.Environment.Variables, AWS_REGION: 'us-east-1' } };
+  const asl = JSON.parse(text);
+  // aws-local-stepfunctions arms a Node timer for TimeoutSeconds; Node fires timers above 2^31-1 ms
+  // (24.8 days) at once, so the 120-day timeout would end every local run immediately. The real
+  // timeout is asserted in history.test.ts; locally one day is plenty.
+  asl.TimeoutSeconds = Math.min(asl.TimeoutSeconds, 86_400);
+  return { asl, env: { ...fn.Properties.Environment.Variables, AWS_REGION: 'us-east-1' } };
 }
 
 interface Run {
@@ -80,9 +85,9 @@ interface RunOpts {
   gateOutput?: Record<string, unknown>;
 }
 
-async function runWorkflow(dbId: string, targetKey: string, input: object, opts: RunOpts = {}): Promise<Run & { inputs: Record<string, unknown> }> {
+async function runWorkflow(dbId: string, targetKey: string, input: object, opts: RunOpts & { approverArn?: string } = {}): Promise<Run & { inputs: Record<string, unknown> }> {
   const app = testApp();
-  const stack = new KmsKeyChangeStack(app, 'DbOpsKmsKeyChange', { env: { account: '123456789012', region: 'us-east-1' }, dbInstanceIdentifier: dbId, sourceKeyArn: w.oldKey, targetKeyArn: targetKey });
+  const stack = new KmsKeyChangeStack(app, 'DbOpsKmsKeyChange', { env: { account: '123456789012', region: 'us-east-1' }, dbInstanceIdentifier: dbId, sourceKeyArn: w.oldKey, targetKeyArn: targetKey, approverArn: opts.approverArn });
   const { asl, env } = resolveDefinition(Template.fromStack(stack));
   const run: Run & { inputs: Record<string, unknown> } = { approvals: [], failures: [], lambdaSteps: [], inputs: {} };
   const handlers: Record<string, (input: any) => Promise<any>> = {};
@@ -140,19 +145,66 @@ test('with {"cutover": true}: every step, polling, the approval gate with a task
   expect(r.error).toBeUndefined();
   expect(r.failures).toEqual([]);
   expect(r.lambdaSteps).toEqual([
-    'preflight', 'createSnapshot', 'checkSnapshot', 'copySnapshot', 'checkCopy', 'restore', 'checkRestore', 'applySettings', 'checkApply', 'verify',
+    'preflight', 'freezeSource', 'checkFreeze', 'createSnapshot', 'checkSnapshot', 'copySnapshot', 'checkCopy', 'restore', 'checkRestore', 'applySettings', 'checkApply', 'verify',
     'renameSource', 'checkRenameSource', 'renameTarget', 'checkRenameTarget', 'finalize',
   ]);
   // Two gates: writes stopped before the snapshot, then the cutover itself after a clean verify.
   expect(r.approvals.map((a) => a.state)).toEqual(['ConfirmWritesStopped', 'ApproveCutover']);
-  expect(r.approvals[0]).toMatchObject({ topic: 'arn:aws:sns:us-east-1:123456789012:approval', message: { database: 'instance sfn-orders', taskToken: 'local-task-token-1', approve: expect.stringMatching(/Stop every write to the source now/) } });
+  expect(r.approvals[0]).toMatchObject({ topic: 'arn:aws:sns:us-east-1:123456789012:approval', message: { database: 'instance sfn-orders', taskToken: 'local-task-token-1', approve: expect.stringMatching(/On approval the kit FREEZES the source/) } });
   expect(r.approvals[1]).toMatchObject({ topic: 'arn:aws:sns:us-east-1:123456789012:approval', message: { database: 'instance sfn-orders', taskToken: 'local-task-token-1', targetKey: w.newKey, dataAsOf: r.output.state.snapshotStartedAt } });
   expect(r.output.state.snapshotWritesStopped).toBe(true);
   expect(r.output.state.parityClean).toBe(true);
   expect(r.output.state.cutover.done).toBe(true);
   expect(await key('sfn-orders')).toBe(w.newKey);
   expect(await key(`sfn-orders-pre-rekey-${r.output.state.runId}`)).toBe(w.oldKey);
+  // The original stays frozen after cutover: only the kit's group, until the operator releases it.
+  expect(await groups(`sfn-orders-pre-rekey-${r.output.state.runId}`)).toEqual([r.output.state.freeze.groupId]);
 });
+
+const groups = async (id: string) => (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0].VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId);
+
+test('redrive after the security groups were changed by hand since the final snapshot: cutover refused, the failure says what exists; the rollback execution lifts the freeze', async () => {
+  await makeInstance(w, 'sfn-reopen');
+  const first = await runWorkflow('sfn-reopen', w.newKey, { cutover: true }, { crashAfter: 'Verify' });
+  expect(first.error?.message).toMatch(/injected crash in Verify/);
+  const state = (first.inputs.Verify as { state: { freeze: { groupId: string; originalSecurityGroupIds: string[] } } }).state;
+  expect(await groups('sfn-reopen')).toEqual([state.freeze.groupId]);
+  // Someone re-opens the database while the execution waits for its redrive.
+  await w.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: 'sfn-reopen', VpcSecurityGroupIds: w.sg, ApplyImmediately: true }));
+  const verified = await handleStep({ step: 'verify', state: state as never }, envOf('sfn-reopen'));
+  const redriven = await runWorkflow('sfn-reopen', w.newKey, {}, { redrive: { from: 'RenameSource', input: { state: verified.state } } });
+  expect(redriven.error?.message).toMatch(/FreezeNotHeld|the security groups of sfn-reopen are now .* not only the freeze group/);
+  expect(redriven.error?.message).toMatch(/What exists now \(described from AWS\): sfn-reopen: exists, available, source key .*security groups sg-/);
+  expect(redriven.error?.message).toMatch(/sfn-reopen-pre-rekey-\d{14}: does not exist/);
+  expect(redriven.error?.message).toMatch(/or abort \(lifts the freeze, releases the lock, keeps every copy\): aws stepfunctions get-execution-history/);
+  expect(redriven.lambdaSteps).toEqual(['renameSource']);
+  expect(await key('sfn-reopen')).toBe(w.oldKey);
+
+  // The workflow's rollback path: a new execution with {"rollback": true, "state": <last state>}.
+  const back = await runWorkflow('sfn-reopen', w.newKey, { rollback: true, state: verified.state });
+  expect(back.error).toBeUndefined();
+  expect(back.lambdaSteps).toEqual(['rollbackRenameNew', 'checkRollbackNew', 'rollbackRenameSource', 'checkRollbackSource', 'rollbackUnfreeze', 'finalize']);
+  expect(await key('sfn-reopen')).toBe(w.oldKey);
+  const tags = (await w.rds.send(new ListTagsForResourceCommand({ ResourceName: (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'sfn-reopen' }))).DBInstances![0].DBInstanceArn }))).TagList;
+  expect(holderIn(tags)).toBeUndefined();
+});
+
+test('rollback execution after a cutover: the original is back under its name with its own security groups', async () => {
+  await makeInstance(w, 'sfn-undo');
+  const before = await groups('sfn-undo');
+  const r = await runWorkflow('sfn-undo', w.newKey, { cutover: true });
+  expect(r.output.state.cutover.done).toBe(true);
+  const back = await runWorkflow('sfn-undo', w.newKey, { rollback: true, state: r.output.state });
+  expect(back.error).toBeUndefined();
+  expect(await key('sfn-undo')).toBe(w.oldKey);
+  expect((await groups('sfn-undo')).sort()).toEqual([...before].sort());
+  expect(await key(r.output.state.names.newId)).toBe(w.newKey);
+});
+
+/** The function environment the construct sets for `dbId`. */
+function envOf(dbId: string): NodeJS.ProcessEnv {
+  return { REKEY_KIND: 'instance', REKEY_SOURCE_ID: dbId, REKEY_TARGET_KEY_ARN: w.newKey, REKEY_METHOD: 'snapshot', AWS_REGION: 'us-east-1' };
+}
 
 test('without cutover: stops after verify and finalize, no approval requested, source untouched', async () => {
   await makeInstance(w, 'sfn-dry');
@@ -209,4 +261,20 @@ test('a crash in Restore stops the execution there; redriving from Restore finis
   expect(await key('sfn-redrive')).toBe(w.newKey);
   const restored = second.output.state.artifacts.filter((a: { type: string }) => a.type === 'db-instance').map((a: { id: string }) => a.id);
   expect(restored).toEqual(['sfn-redrive', `sfn-redrive-pre-rekey-${second.output.state.runId}`]);
+});
+
+test('a named approver: a gate answer that does not name it fails; its answer passes and the run state records it', async () => {
+  const approverArn = 'arn:aws:iam::123456789012:role/dba-oncall';
+  await makeInstance(w, 'sfn-approver');
+  const anon = await runWorkflow('sfn-approver', w.newKey, { cutover: true }, { approverArn });
+  expect(anon.error?.message).toMatch(/WritesNotConfirmedStopped/);
+  expect(anon.approvals[0].message).toMatchObject({ approver: approverArn, requiredAnswer: `{"approved":true,"approver":"${approverArn}"}` });
+  await breakLock(w.rds, { kind: 'instance', sourceId: 'sfn-approver' }, anon.lambdaSteps.length ? holderIn((await w.rds.send(new ListTagsForResourceCommand({ ResourceName: (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'sfn-approver' }))).DBInstances![0].DBInstanceArn }))).TagList)! : '');
+  while (runIdFrom(new Date()) === anon.output?.state?.runId) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1100)); // a fresh run id (one-second resolution)
+  const answer = { approved: true, approver: approverArn };
+  const ok = await runWorkflow('sfn-approver', w.newKey, { cutover: true }, { approverArn, gateOutput: { ConfirmWritesStopped: answer, ApproveCutover: answer } });
+  expect(ok.error).toBeUndefined();
+  expect(ok.output.state.approvedBy).toMatchObject({ approver: approverArn });
+  expect(ok.output.state.cutover.done).toBe(true);
 });

@@ -1,0 +1,256 @@
+/**
+ * Cutover and rollback of the snapshot method: the renames, guarded by the proof that the write
+ * freeze held since the final snapshot (freeze.ts), and the steps that apply and lift the freeze.
+ * Nothing here deletes a resource.
+ */
+import { ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { call, Clients } from './clients';
+import { applyFreeze, assertFreezeHeld, checkFreezeState, freezeNotApplicable, unfreeze } from './freeze';
+import { addArtifact, RekeyError, RekeyState } from './state';
+import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
+
+// ---------------------------------------------------------------- cutover and rollback (snapshot method)
+
+/** Keeps the list of kept resources under their current names after a rename. */
+function renameArtifact(s: RekeyState, from: string, to: string, role?: string): void {
+  const i = s.artifacts.findIndex((a) => a.id === from);
+  if (i >= 0) s.artifacts[i] = { ...s.artifacts[i], id: to, ...(role ? { role } : {}) };
+}
+
+async function assertCutoverAllowed(c: Clients, s: RekeyState, step: string): Promise<string> {
+  if (s.targetRegion || s.shareWithAccount) throw new RekeyError(step, s.sourceId, 'cutover by rename applies only to a same-Region, same-account copy', 'point clients at the new endpoint instead');
+  if (!s.parityClean) throw new RekeyError(step, s.sourceId, 'the parity report is not clean', 'resume the run: verify runs again; fix the differences it names on the new resource first');
+  if (s.freezeOptOut) {
+    // No enforced freeze: the operator's declaration is all there is.
+    if (!s.snapshotWritesStopped && !s.cutover) {
+      throw new RekeyError(
+        step,
+        s.sourceId,
+        `the copy holds the data as of the snapshot taken at ${s.snapshotStartedAt ?? '(unknown)'} in a run that did not ask for cutover; every write made to ${s.sourceId} since then would be missing from the database clients are switched to`,
+        'start a new run with --cutover (the kit freezes writes and takes a fresh snapshot)',
+        'WritesNotStoppedBeforeSnapshot',
+      );
+    }
+    return `no enforced freeze (operator opted out: ${s.freezeOptOut})`;
+  }
+  return assertFreezeHeld(c, s, step, s.stateFile);
+}
+
+/** The cutover record; names fixed by the run id, not the clock, so a crashed cutover resumes (or rolls back) with the same names. */
+function cutoverRecord(s: RekeyState, step: string): NonNullable<RekeyState['cutover']> {
+  const to = names(s, step).preRekeyId ?? `${s.sourceId}-pre-rekey-${s.runId}`;
+  const members = s.kind === 'cluster' ? srcCluster(s, step).members.map((m) => ({ from: m.id, to: `${m.id}-pre-rekey-${s.runId}` })) : [];
+  return { at: new Date().toISOString(), sourceRenamedTo: to, memberRenames: members };
+}
+
+export const renameSource: StepFn = async (c, s) => {
+  const step = 'renameSource';
+  const proof = await assertCutoverAllowed(c, s, step);
+  if (!s.cutover) s.cutover = cutoverRecord(s, step);
+  const to = s.cutover.sourceRenamedTo;
+  if (s.kind === 'instance') {
+    const cur = await getInstance(c.rds, s.sourceId);
+    if (cur && keyOf(cur) === s.sourceKeyArn) {
+      await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.sourceId, NewDBInstanceIdentifier: to, ApplyImmediately: true })));
+    }
+  } else {
+    const cur = await getCluster(c.rds, s.sourceId);
+    if (cur && keyOf(cur) === s.sourceKeyArn) {
+      await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: s.sourceId, NewDBClusterIdentifier: to, ApplyImmediately: true })));
+    }
+    for (const m of s.cutover.memberRenames) {
+      if (await getInstance(c.rds, m.from).then((i) => i && keyOf(i) === s.sourceKeyArn)) {
+        await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.from, NewDBInstanceIdentifier: m.to, ApplyImmediately: true })));
+      }
+    }
+  }
+  addArtifact(s, { type: s.kind === 'instance' ? 'db-instance' : 'db-cluster', id: to, region: s.region, role: 'the original source, renamed (old key, kept)' });
+  for (const m of s.cutover.memberRenames) addArtifact(s, { type: 'db-instance', id: m.to, region: s.region, role: `member ${m.from} of the original source, renamed (kept)` });
+  return ok(s, step, `${proof}; renaming ${s.sourceId} to ${to}`);
+};
+
+/** Polls until `fromId` is gone and `toId` is available. */
+async function renamed(c: RDSClient, kind: 'instance' | 'cluster', fromId: string, toId: string): Promise<boolean> {
+  const gone = kind === 'instance' ? !(await getInstance(c, fromId)) : !(await getCluster(c, fromId));
+  const there = kind === 'instance' ? (await getInstance(c, toId))?.DBInstanceStatus : (await getCluster(c, toId))?.Status;
+  return gone && there === 'available';
+}
+
+export const checkRenameSource: StepFn = async (c, s) => {
+  const step = 'checkRenameSource';
+  const co = need(s.cutover, step, 'cutover record');
+  let done = await renamed(c.rds, s.kind, s.sourceId, co.sourceRenamedTo);
+  for (const m of co.memberRenames) done = done && (await renamed(c.rds, 'instance', m.from, m.to));
+  return ok(s, step, done ? `${s.sourceId} is now ${co.sourceRenamedTo}` : `waiting for ${s.sourceId} → ${co.sourceRenamedTo}`, done);
+};
+
+export const renameTarget: StepFn = async (c, s) => {
+  const step = 'renameTarget';
+  const n = names(s, step);
+  const co = need(s.cutover, step, 'cutover record');
+  // The original is renamed but still frozen; prove that again before clients get the copy.
+  const proof = co.done ? 'cutover already done' : await assertCutoverAllowed(c, s, step);
+  if (s.kind === 'instance') {
+    if (await getInstance(c.rds, n.newId)) {
+      await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: n.newId, NewDBInstanceIdentifier: s.sourceId, ApplyImmediately: true })));
+    }
+  } else {
+    if (await getCluster(c.rds, n.newId)) {
+      await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: n.newId, NewDBClusterIdentifier: s.sourceId, ApplyImmediately: true })));
+    }
+    for (const m of co.memberRenames) {
+      const newMember = need(n.memberIds, step, 'member names')[m.from];
+      if (await getInstance(c.rds, newMember)) {
+        await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: newMember, NewDBInstanceIdentifier: m.from, ApplyImmediately: true })));
+      }
+    }
+  }
+  return ok(s, step, `${proof}; renaming ${n.newId} to ${s.sourceId}`);
+};
+
+export const checkRenameTarget: StepFn = async (c, s) => {
+  const step = 'checkRenameTarget';
+  const n = names(s, step);
+  const co = need(s.cutover, step, 'cutover record');
+  let done = await renamed(c.rds, s.kind, n.newId, s.sourceId);
+  for (const m of co.memberRenames) done = done && (await renamed(c.rds, 'instance', n.memberIds![m.from], m.from));
+  if (done && !co.done) {
+    co.done = true;
+    renameArtifact(s, n.newId, s.sourceId, `new ${s.kind} on the target key, now under the original name`);
+    for (const m of co.memberRenames) renameArtifact(s, n.memberIds![m.from], m.from);
+  }
+  return ok(s, step, done ? `cutover complete: ${s.sourceId} now runs on ${s.targetKeyArn}` : `waiting for ${n.newId} → ${s.sourceId}`, done);
+};
+
+function assertRollbackAllowed(s: RekeyState, step: string): void {
+  if (s.method !== 'snapshot') throw new RekeyError(step, s.sourceId, 'a blue/green switchover cannot be renamed back by this kit', 'the old blue environment is kept with an -old1 suffix; create a new blue/green deployment from it or rename it manually');
+  if (s.rolledBack?.done) throw new RekeyError(step, s.sourceId, `already rolled back at ${s.rolledBack.at}; ${s.sourceId} is the original again`, 'nothing to do; the re-keyed copy is kept under its -rekey- name');
+}
+
+/**
+ * The cutover to roll back. A cutover that crashed right after its first rename call (before the
+ * state was saved) has no record, yet the source is already renamed: look for the run's
+ * `-pre-rekey-` names and rebuild the record, so rollback works from that state too.
+ */
+async function cutoverToRollBack(c: Clients, s: RekeyState, step: string): Promise<NonNullable<RekeyState['cutover']> | undefined> {
+  if (s.cutover) return s.cutover;
+  if (!s.names || !s.source || s.targetRegion || s.shareWithAccount) return undefined;
+  const rec = cutoverRecord(s, step);
+  const renamedAway =
+    (s.kind === 'instance' ? await getInstance(c.rds, rec.sourceRenamedTo) : await getCluster(c.rds, rec.sourceRenamedTo)) !== undefined ||
+    (await Promise.all(rec.memberRenames.map((m) => getInstance(c.rds, m.to)))).some((i) => i !== undefined);
+  return renamedAway ? rec : undefined;
+}
+
+export const rollbackRenameNew: StepFn = async (c, s) => {
+  const step = 'rollbackRenameNew';
+  assertRollbackAllowed(s, step);
+  s.rolledBack = s.rolledBack ?? { at: new Date().toISOString() };
+  const co = await cutoverToRollBack(c, s, step);
+  // No cutover started (an abort before the renames): nothing to rename; the freeze is lifted below.
+  if (!co) return ok(s, step, `no cutover to undo: ${s.sourceId} was never renamed`);
+  s.cutover = co;
+  const n = names(s, step);
+  if (s.kind === 'instance') {
+    const cur = await getInstance(c.rds, s.sourceId);
+    if (cur && keyOf(cur) === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.sourceId, NewDBInstanceIdentifier: n.newId, ApplyImmediately: true })));
+  } else {
+    const cur = await getCluster(c.rds, s.sourceId);
+    if (cur && keyOf(cur) === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: s.sourceId, NewDBClusterIdentifier: n.newId, ApplyImmediately: true })));
+    for (const m of s.cutover.memberRenames) {
+      const i = await getInstance(c.rds, m.from);
+      if (i && keyOf(i) === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.from, NewDBInstanceIdentifier: n.memberIds![m.from], ApplyImmediately: true })));
+    }
+  }
+  return ok(s, step, `moving the re-keyed ${s.kind} back to ${n.newId}`);
+};
+
+export const checkRollbackNew: StepFn = async (c, s) => {
+  const step = 'checkRollbackNew';
+  if (!s.cutover) return ok(s, step, 'no cutover to undo');
+  const n = names(s, step);
+  let done = await renamed(c.rds, s.kind, s.sourceId, n.newId);
+  for (const m of s.cutover?.memberRenames ?? []) done = done && (await renamed(c.rds, 'instance', m.from, n.memberIds![m.from]));
+  return ok(s, step, done ? `${s.sourceId} is free again` : `waiting for ${s.sourceId} → ${n.newId}`, done);
+};
+
+export const rollbackRenameSource: StepFn = async (c, s) => {
+  const step = 'rollbackRenameSource';
+  assertRollbackAllowed(s, step);
+  if (!s.cutover) return ok(s, step, 'no cutover to undo');
+  const co = s.cutover;
+  if (s.kind === 'instance') {
+    if (await getInstance(c.rds, co.sourceRenamedTo)) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: co.sourceRenamedTo, NewDBInstanceIdentifier: s.sourceId, ApplyImmediately: true })));
+  } else {
+    if (await getCluster(c.rds, co.sourceRenamedTo)) await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: co.sourceRenamedTo, NewDBClusterIdentifier: s.sourceId, ApplyImmediately: true })));
+    for (const m of co.memberRenames) {
+      if (await getInstance(c.rds, m.to)) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: m.to, NewDBInstanceIdentifier: m.from, ApplyImmediately: true })));
+    }
+  }
+  return ok(s, step, `renaming ${co.sourceRenamedTo} back to ${s.sourceId}`);
+};
+
+export const checkRollbackSource: StepFn = async (c, s) => {
+  const step = 'checkRollbackSource';
+  if (!s.cutover) return ok(s, step, 'no cutover to undo');
+  const co = s.cutover;
+  let done = await renamed(c.rds, s.kind, co.sourceRenamedTo, s.sourceId);
+  for (const m of co.memberRenames) done = done && (await renamed(c.rds, 'instance', m.to, m.from));
+  if (done) {
+    s.rolledBack = { ...(s.rolledBack ?? { at: new Date().toISOString() }), done: true };
+    co.done = false;
+    // The renamed original has its name back; it is no longer a resource of this run.
+    const gone = new Set([co.sourceRenamedTo, ...co.memberRenames.map((m) => m.to)]);
+    for (let i = s.artifacts.length - 1; i >= 0; i--) if (gone.has(s.artifacts[i].id)) s.artifacts.splice(i, 1);
+    renameArtifact(s, s.sourceId, names(s, step).newId, `new ${s.kind} on the target key (moved aside by rollback)`);
+    for (const m of co.memberRenames) renameArtifact(s, m.from, names(s, step).memberIds![m.from]);
+    await releaseLockOrWarn(c, s);
+  }
+  return ok(s, step, done ? `rolled back: ${s.sourceId} is the original (source key) again; the re-keyed copy is kept as ${names(s, step).newId}` : 'waiting for the rename back', done);
+};
+
+
+// ---------------------------------------------------------------- the write freeze
+
+export const freezeSource: StepFn = async (c, s) => {
+  const step = 'freezeSource';
+  const why = freezeNotApplicable(s);
+  if (why) return ok(s, step, `no write freeze: ${why}`);
+  if (s.freezeOptOut) {
+    const w = `no enforced write freeze (operator opted out: ${s.freezeOptOut}); writes that reach ${s.sourceId} after the final snapshot are missing from the new ${s.kind}`;
+    if (!s.warnings.includes(w)) s.warnings.push(w);
+    return ok(s, step, w);
+  }
+  if (s.snapshotStartedAt) {
+    // The final snapshot was taken before any freeze (a rehearsal resumed with --cutover): freezing
+    // now would not bring the missing writes into the copy; cutover refuses such a copy.
+    return ok(s, step, `no freeze now: the snapshot was already taken at ${s.snapshotStartedAt} without one; cutover will refuse this copy`);
+  }
+  return ok(s, step, await applyFreeze(c, s, step));
+};
+
+export const checkFreeze: StepFn = async (c, s) => {
+  const step = 'checkFreeze';
+  if (freezeNotApplicable(s) || s.freezeOptOut || (s.snapshotStartedAt && !s.freeze)) return ok(s, step, 'no freeze to check');
+  if (s.freeze?.quietAt && s.snapshotStartedAt) return ok(s, step, `frozen and quiet since ${s.freeze.quietAt}`);
+  const [done, message] = await checkFreezeState(c, s, step);
+  s.progress = { step, status: done ? 'quiet' : 'waiting' };
+  return ok(s, step, message, done);
+};
+
+/** Rollback and abort: the original groups go back on the source (it has its own name again). */
+export const rollbackUnfreeze: StepFn = async (c, s) => {
+  const step = 'rollbackUnfreeze';
+  if (!s.freeze?.groupId) return ok(s, step, 'no freeze to lift');
+  const msg = await unfreeze(c, s, s.sourceId, step);
+  s.rolledBack = { ...(s.rolledBack ?? { at: new Date().toISOString() }), done: true };
+  await releaseLockOrWarn(c, s);
+  return ok(s, step, msg);
+};
+
+/** After cutover: lifts the freeze from the renamed original (`<id>-pre-rekey-<run>`), on the operator's request. */
+export async function releaseOriginal(c: Clients, s: RekeyState): Promise<string> {
+  const step = 'releaseOriginal';
+  if (!s.cutover?.done || s.rolledBack) throw new RekeyError(step, s.sourceId, 'no finished cutover in this run; the original still answers to its own name', 'to lift the freeze from the source use --rollback');
+  return unfreeze(c, s, s.cutover.sourceRenamedTo, step);
+}
