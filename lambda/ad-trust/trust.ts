@@ -74,16 +74,31 @@ export function parseTrustProps(raw: Record<string, unknown>): TrustProps {
  * The custom resource's physical ID records who created the trust: `t-…` for a trust this resource
  * created (deleted with the resource), `t-…/adopted` for one that existed before (left in place).
  */
-export function trustPhysicalId(trustId: string, created: boolean): string {
-  return created ? trustId : `${trustId}/adopted`;
+export function trustPhysicalId(trustId: string, created: boolean, replaces?: string): string {
+  const own = created ? trustId : `${trustId}/adopted`;
+  // A replacement remembers the physical ID it replaces (one level): if the update rolls back,
+  // CloudFormation sends Update with the old properties and THIS physical ID, while the old trust still
+  // exists (it is deleted only in the cleanup of a successful update). Without the record the old
+  // trust would look foreign and the rollback would fail (UPDATE_ROLLBACK_FAILED).
+  const prev = replaces ? parseTrustPhysicalId(replaces) : undefined;
+  return prev ? `${own}/replaces/${trustPhysicalId(prev.trustId, prev.created)}` : own;
 }
 
-const PHYSICAL_ID = /^(t-[0-9a-f]{10})(\/adopted)?$/;
+const PHYSICAL_ID = /^(t-[0-9a-f]{10})(\/adopted)?(?:\/replaces\/(t-[0-9a-f]{10})(\/adopted)?)?$/;
+
+export interface TrustRef {
+  readonly trustId: string;
+  readonly created: boolean;
+  /** The physical ID this one replaced in an update (what a rollback returns to). */
+  readonly replaces?: { readonly trustId: string; readonly created: boolean; readonly physicalId: string };
+}
 
 /** The trust ID and whether this resource created it; undefined for an ID that names no trust (a create that failed before CreateTrust). */
-export function parseTrustPhysicalId(id: string | undefined): { trustId: string; created: boolean } | undefined {
+export function parseTrustPhysicalId(id: string | undefined): TrustRef | undefined {
   const m = id ? PHYSICAL_ID.exec(id) : null;
-  return m ? { trustId: m[1], created: m[2] === undefined } : undefined;
+  if (!m) return undefined;
+  const replaces = m[3] ? { trustId: m[3], created: m[4] === undefined, physicalId: m[4] ? `${m[3]}/adopted` : m[3] } : undefined;
+  return { trustId: m[1], created: m[2] === undefined, replaces };
 }
 
 /** A trust the construct may adopt: what it would have created itself, in a healthy state. */
@@ -121,7 +136,22 @@ function refuseExisting(p: TrustProps, t: Trust): Error {
 
 /** Reads the trust password: the secret string itself, or its JSON key `password`. */
 export async function readTrustPassword(sm: SecretsManagerClient, secretArn: string): Promise<string> {
-  const out = await withRetry(() => sm.send(new GetSecretValueCommand({ SecretId: secretArn })));
+  let out;
+  try {
+    out = await withRetry(() => sm.send(new GetSecretValueCommand({ SecretId: secretArn })));
+  } catch (e) {
+    const name = (e as { name?: string }).name ?? 'Error';
+    const hint =
+      name === 'AccessDeniedException'
+        ? 'The handler role needs secretsmanager:GetSecretValue on the secret and, for a secret encrypted with a customer managed key, kms:Decrypt on that key (an imported secret gets no key grant: pass encryptionKey or grant it). '
+        : name === 'ResourceNotFoundException'
+          ? `The secret does not exist (or is scheduled for deletion: aws secretsmanager restore-secret --secret-id ${secretArn}). `
+          : '';
+    throw new Error(
+      `CreateTrust: cannot read the trust password from secret ${secretArn} (${name}: ${(e as Error).message.replace(/\.$/, '')}). No trust was created. ${hint}` +
+        `Check it with: aws secretsmanager describe-secret --secret-id ${secretArn} ; then deploy again.`,
+    );
+  }
   const s = out.SecretString;
   if (!s) throw new Error(`CreateTrust: secret ${secretArn} has no string value; store the trust password as a string or as JSON {"password": "..."}`);
   let password = s;

@@ -276,7 +276,8 @@ export class ForestTrust extends Construct {
       removalPolicy,
     });
     for (const r of this.ingressRules) this.resource.node.addDependency(r);
-    this.trustId = this.resource.ref;
+    // The bare trust ID (the physical ID also says adopted/replaces, see lambda/ad-trust/trust.ts trustPhysicalId).
+    this.trustId = this.resource.getAttString('TrustId');
   }
 }
 

@@ -266,7 +266,8 @@ describe('update', () => {
     const r = await onEvent(
       event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }),
     );
-    expect(r).toEqual({ PhysicalResourceId: 't-9999999999', Data: { Changed: 'replacement', CreatedByStack: 'true' } });
+    // The new physical ID records the one it replaces (what a rollback returns to).
+    expect(r).toEqual({ PhysicalResourceId: `t-9999999999/replaces/${TRUST}`, Data: { Changed: 'replacement', CreatedByStack: 'true' } });
     expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
   });
 
@@ -302,5 +303,80 @@ describe('delete', () => {
     await onEvent(e);
     expect((await isComplete(e as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
     expect(ds.calls()).toHaveLength(0);
+  });
+});
+
+describe('failure paths CloudFormation drives (break-it review)', () => {
+  const MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
+
+  test('a Delete after a create that failed on bad properties (the framework marker, the same bad properties) touches nothing and succeeds', async () => {
+    // CloudFormation sends the failed create's properties with the Delete; refusing them would leave the stack in DELETE_FAILED.
+    const e = event('Delete', { PhysicalResourceId: MARKER, ResourceProperties: { ...PROPS, ServiceToken: 'x', ConditionalForwarderIpAddrs: ['not-an-ip'] } });
+    await expect(onEvent(e)).resolves.toEqual({ PhysicalResourceId: MARKER });
+    expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    expect(ds.calls()).toHaveLength(0);
+  });
+
+  test('a Delete of the stack\'s own trust still deletes it when its stored properties no longer pass today\'s validation (kit upgrade)', async () => {
+    ds.on(DeleteTrustCommand).resolves({ TrustId: TRUST });
+    const e = event('Delete', { PhysicalResourceId: TRUST, ResourceProperties: { ...PROPS, ServiceToken: 'x', SelectiveAuth: 'enabled' } });
+    await onEvent(e);
+    expect(ds.commandCalls(DeleteTrustCommand).map((c) => c.args[0].input)).toEqual([{ TrustId: TRUST, DeleteAssociatedConditionalForwarder: true }]);
+    ds.on(DescribeTrustsCommand).resolves({ Trusts: [] });
+    expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+  });
+
+  test('the rollback of an update that failed on bad new properties (they come back as OldResourceProperties) succeeds without touching the trust', async () => {
+    const e = event('Update', { PhysicalResourceId: TRUST, ResourceProperties: { ...PROPS }, OldResourceProperties: { ...PROPS, ConditionalForwarderIpAddrs: ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'] } });
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+    const r = await onEvent(e);
+    expect(r.PhysicalResourceId).toBe(TRUST);
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+    expect(ds.commandCalls(UpdateTrustCommand)).toHaveLength(0);
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
+    expect(await isComplete({ ...e, ...r } as CdkCustomResourceIsCompleteEvent)).toMatchObject({ IsComplete: true });
+  });
+
+  test('the rollback of a replacement (new domain) returns to the stack\'s own old trust instead of refusing it as foreign', async () => {
+    // Forward: onprem -> emea creates t-9999999999 and records what it replaces.
+    ds.on(CreateTrustCommand).resolves({ TrustId: 't-9999999999' });
+    const fwd = await onEvent(event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }));
+    expect(fwd.PhysicalResourceId).toMatch(/^t-9999999999/);
+    // A later resource fails; CloudFormation rolls back: Update with the old properties, the NEW physical ID.
+    // The old trust still exists (CloudFormation deletes it only in the cleanup phase of a successful update).
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+    const back = await onEvent(
+      event('Update', { PhysicalResourceId: fwd.PhysicalResourceId, OldResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' }, ResourceProperties: { ...PROPS } }),
+    );
+    // Back to the old physical ID: CloudFormation then deletes t-9999999999 (the stack's own), and t-0123456789 stays the stack's own.
+    expect(back.PhysicalResourceId).toBe(TRUST);
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(1);
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
+  });
+
+  test('after a replacement, a trust to the old domain made by someone else (another ID) is still refused', async () => {
+    ds.on(CreateTrustCommand).resolves({ TrustId: 't-9999999999' });
+    const fwd = await onEvent(event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }));
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified', '', { TrustId: 't-5555555555' }));
+    await expect(
+      onEvent(event('Update', { PhysicalResourceId: fwd.PhysicalResourceId, OldResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' }, ResourceProperties: { ...PROPS } })),
+    ).rejects.toThrow(/that this stack did not create: t-5555555555/);
+  });
+
+  test('a missing or unreadable secret fails with the ARN, what exists now and the next command', async () => {
+    sm.on(GetSecretValueCommand).rejects(Object.assign(new Error("Secrets Manager can't find the specified secret."), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } }));
+    await expect(onEvent(event('Create'))).rejects.toThrow(/secret arn:aws:secretsmanager:us-east-1:123456789012:secret:trust-AbCdEf .*ResourceNotFoundException.*No trust was created.*aws secretsmanager describe-secret --secret-id/);
+    sm.on(GetSecretValueCommand).rejects(Object.assign(new Error('Access to KMS is not allowed'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    await expect(onEvent(event('Create'))).rejects.toThrow(/AccessDeniedException.*kms:Decrypt/);
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+  });
+
+  test('CloudFormation\'s Delete of a replacement physical ID deletes only the trust it names, never the one it replaced', async () => {
+    ds.on(DeleteTrustCommand).resolves({});
+    await onEvent(event('Delete', { PhysicalResourceId: `t-9999999999/replaces/${TRUST}` }));
+    expect(ds.commandCalls(DeleteTrustCommand).map((c) => c.args[0].input.TrustId)).toEqual(['t-9999999999']);
+    ds.reset();
+    await onEvent(event('Delete', { PhysicalResourceId: `t-9999999999/adopted/replaces/${TRUST}` }));
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
   });
 });
