@@ -86,23 +86,34 @@ export function parseAddRegionProps(raw: Record<string, unknown>): AddRegionProp
  * The physical ID records who added the Region: `d-…/<region>` when this resource called AddRegion
  * (RemoveRegion on delete), `d-…/<region>/adopted` when the Region existed before (left in place).
  */
-export function physicalIdFor(p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>, created = true): string {
-  return created ? `${p.DirectoryId}/${p.RegionName}` : `${p.DirectoryId}/${p.RegionName}/adopted`;
+export function physicalIdFor(p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>, created = true, replaces?: string): string {
+  const own = created ? `${p.DirectoryId}/${p.RegionName}` : `${p.DirectoryId}/${p.RegionName}/adopted`;
+  // A replacement remembers the physical ID it replaces (one level): a rollback of the update sends
+  // Update with the old properties and THIS physical ID while the old Region still exists (CloudFormation
+  // removes it only in the cleanup of a successful update); without the record the rollback would refuse
+  // the stack's own Region as foreign and end in UPDATE_ROLLBACK_FAILED.
+  const prev = replaces ? parseRegionPhysicalId(replaces) : undefined;
+  return prev ? `${own}/replaces/${physicalIdFor(prev, prev.created)}` : own;
 }
 
-const PHYSICAL_ID = /^(d-[0-9a-f]{10})\/([a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d)(\/adopted)?$/;
+const REGION = '[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\\d';
+const PHYSICAL_ID = new RegExp(`^(d-[0-9a-f]{10})\\/(${REGION})(\\/adopted)?(?:\\/replaces\\/(d-[0-9a-f]{10})\\/(${REGION})(\\/adopted)?)?$`);
 
 export interface RegionRef {
   readonly DirectoryId: string;
   readonly RegionName: string;
   /** True when this stack called AddRegion (and so may remove the Region). */
   readonly created: boolean;
+  /** The Region this physical ID replaced in an update (what a rollback returns to). */
+  readonly replaces?: { readonly DirectoryId: string; readonly RegionName: string; readonly created: boolean };
 }
 
 /** Parses a `replicate` resource's physical ID; undefined when it names no Region (a create that failed first). */
 export function parseRegionPhysicalId(id: string | undefined): RegionRef | undefined {
   const m = id ? PHYSICAL_ID.exec(id) : null;
-  return m ? { DirectoryId: m[1], RegionName: m[2], created: m[3] === undefined } : undefined;
+  if (!m) return undefined;
+  const replaces = m[4] ? { DirectoryId: m[4], RegionName: m[5], created: m[6] === undefined } : undefined;
+  return { DirectoryId: m[1], RegionName: m[2], created: m[3] === undefined, replaces };
 }
 
 /** How far a Region's LaunchTime may precede our AddRegion call and still be ours (clock skew). */
@@ -114,6 +125,12 @@ function describeRegionForMessage(r: RegionDescription): string {
 }
 
 function refuseExistingRegion(p: AddRegionProps, r: RegionDescription): Error {
+  if (r.Status === 'Deleting') {
+    return new Error(
+      `AddRegion: directory ${p.DirectoryId} is still in ${describeRegionForMessage(r)}; it is being removed: wait until ` +
+        `aws ds describe-regions --directory-id ${p.DirectoryId} --region-name ${p.RegionName} no longer lists it (or lists it as Deleted), then deploy again. Nothing was changed.`,
+    );
+  }
   return new Error(
     `AddRegion: directory ${p.DirectoryId} is already replicated to ${describeRegionForMessage(r)}, and this stack did not add it. ` +
       'Nothing was changed; the kit never takes over or removes a Region it did not add. ' +
@@ -154,7 +171,9 @@ export async function describeRegion(primary: DirectoryServiceClient, directoryI
  * `AdoptExisting` is set (after {@link checkRegionAdoptable}). Returns what it did.
  */
 export async function startAddRegion(primary: DirectoryServiceClient, p: AddRegionProps, now: () => number = Date.now): Promise<'started' | 'adopted'> {
-  const existing = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  const found = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  // A Region that was removed can stay listed as Deleted for a while (a redeploy after destroy): it is gone.
+  const existing = found && found.Status !== 'Deleted' ? found : undefined;
   if (existing) {
     if (!p.AdoptExisting) throw refuseExistingRegion(p, existing);
     checkRegionAdoptable(p, existing);

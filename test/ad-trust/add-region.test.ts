@@ -249,7 +249,8 @@ describe('update', () => {
     await onEvent(event('Create'));
     const e = event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RegionName: 'eu-west-1' } });
     const r = await onEvent(e);
-    expect(r.PhysicalResourceId).toBe(`${DIR}/eu-west-1`);
+    // The new physical ID records the one it replaces (what a rollback returns to).
+    expect(r.PhysicalResourceId).toBe(`${DIR}/eu-west-1/replaces/${DIR}/us-west-2`);
     expect(fake.calls.filter((c) => c.command === 'AddRegion').map((c) => c.input.RegionName)).toEqual(['us-west-2', 'eu-west-1']);
     const done = await pollUntilComplete(e, r.PhysicalResourceId!);
     expect(done.data!.RegionName).toBe('eu-west-1');
@@ -373,4 +374,72 @@ describe('chained wait (CloudFormation stops a custom resource after one hour)',
 
 test('parseAddRegionProps keeps valid input unchanged', () => {
   expect(parseAddRegionProps({ ...PROPS })).toEqual({ ...PROPS, AdoptExisting: false });
+});
+
+describe('failure paths CloudFormation drives (break-it review)', () => {
+  const MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
+
+  test('a redeploy after destroy finds the removed Region still listed as Deleted: it is added again, not refused as foreign', async () => {
+    fake.regions.set('us-west-2', { status: 'Deleted', vpcId: 'vpc-0abc', polls: -1000 });
+    fake.install(ds);
+    // Directory Service lets the Region be added again once it is Deleted.
+    ds.on(AddRegionCommand).callsFake(async (input, getClient) => {
+      fake.calls.push({ command: 'AddRegion', region: await getClient().config.region(), input });
+      fake.regions.set(input.RegionName, { status: 'Creating', vpcId: input.VPCSettings.VpcId, polls: 0, launchTime: new Date() });
+      return {};
+    });
+    const r = await onEvent(event('Create'));
+    expect(r.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+    expect(fake.count('AddRegion')).toBe(1);
+  });
+
+  test('a Region that is still Deleting is refused with "wait", not with advice to remove it again', async () => {
+    fake.regions.set('us-west-2', { status: 'Deleting', vpcId: 'vpc-0abc', polls: -1000 });
+    await expect(onEvent(event('Create'))).rejects.toThrow(/status Deleting.*is being removed: wait until aws ds describe-regions --directory-id d-1234567890 --region-name us-west-2 no longer lists it/);
+    expect(fake.count('AddRegion')).toBe(0);
+  });
+
+  test('the rollback of a replacement (another Region) returns to the stack\'s own old Region instead of refusing it', async () => {
+    await onEvent(event('Create'));
+    await pollUntilComplete(event('Create'), `${DIR}/us-west-2`);
+    const west = { ...PROPS };
+    const eu = { ...PROPS, RegionName: 'eu-west-1' };
+    const fwdEvent = event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: west, ResourceProperties: eu });
+    const fwd = await onEvent(fwdEvent);
+    await pollUntilComplete({ ...fwdEvent, ResourceProperties: { ServiceToken: 'x', ...eu } } as CdkCustomResourceEvent, fwd.PhysicalResourceId!);
+    // A later resource fails: Update with the old properties and the new physical ID (us-west-2 still exists).
+    const back = await onEvent(event('Update', { PhysicalResourceId: fwd.PhysicalResourceId, OldResourceProperties: eu, ResourceProperties: west }));
+    expect(back.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+    // Cleanup: Delete for the replacement's ID removes eu-west-1 only.
+    await onEvent(event('Delete', { PhysicalResourceId: fwd.PhysicalResourceId, ResourceProperties: eu }));
+    expect(fake.calls.filter((c) => c.command === 'RemoveRegion').map((c) => c.region)).toEqual(['eu-west-1']);
+    expect(fake.regions.get('us-west-2')?.status).toBe('Active');
+  });
+
+  test('the rollback of an update that failed on bad new properties (now OldResourceProperties) changes nothing and succeeds', async () => {
+    await onEvent(event('Create'));
+    await pollUntilComplete(event('Create'), `${DIR}/us-west-2`);
+    const before = fake.calls.length;
+    const e = event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: { ...PROPS, SubnetIds: ['subnet-0a'] } });
+    const r = await onEvent(e);
+    expect(r.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+    expect(fake.calls.slice(before).map((c) => c.command)).not.toContain('AddRegion');
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+
+  test('Delete after a create that failed on bad properties (framework marker, same bad properties) touches nothing, for the replicate and the wait resources', async () => {
+    for (const extra of [{}, { Stage: 'wait', RoundSeconds: '99999', ReplicateId: MARKER }]) {
+      const e = event('Delete', { PhysicalResourceId: MARKER, ResourceProperties: { ServiceToken: 'x', ...PROPS, SubnetIds: ['subnet-0a'], ...extra } });
+      await expect(onEvent(e)).resolves.toMatchObject({ PhysicalResourceId: MARKER });
+      expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toMatchObject({ IsComplete: true });
+    }
+    expect(fake.calls).toHaveLength(0);
+  });
+
+  test('Delete of the stack\'s own Region still removes it when its stored properties no longer pass today\'s validation', async () => {
+    fake.regions.set('us-west-2', { status: 'Active', vpcId: 'vpc-0abc', polls: -1000 });
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2`, ResourceProperties: { ServiceToken: 'x', ...PROPS, SubnetIds: ['subnet-0a', 'subnet-0b', 'subnet-0c'] } });
+    await onEvent(e);
+    expect(fake.calls.filter((c) => c.command === 'RemoveRegion')).toEqual([{ command: 'RemoveRegion', region: 'us-west-2', input: { DirectoryId: DIR } }]);
+  });
 });
