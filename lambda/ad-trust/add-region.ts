@@ -155,13 +155,29 @@ function errName(e: unknown): string {
 }
 
 /** The Region's description, or undefined when the directory is not replicated there. */
-export async function describeRegion(primary: DirectoryServiceClient, directoryId: string, regionName: string): Promise<RegionDescription | undefined> {
+export async function describeRegion(
+  primary: DirectoryServiceClient,
+  directoryId: string,
+  regionName: string,
+  /** For removal: a directory that no longer exists has no Region left to remove. */
+  directoryGoneIsAbsent = false,
+): Promise<RegionDescription | undefined> {
   try {
     const out = await withRetry(() => primary.send(new DescribeRegionsCommand({ DirectoryId: directoryId, RegionName: regionName })));
     return (out.RegionsDescription ?? []).find((r) => r.RegionName === regionName);
   } catch (e) {
-    // DescribeRegions answers EntityDoesNotExist for a Region the directory is not in.
+    // A Region the directory is not in may be reported as EntityDoesNotExist.
     if (errName(e) === 'EntityDoesNotExistException') return undefined;
+    // DescribeRegions' documented error for a directory that does not exist (in the Region asked):
+    // https://docs.aws.amazon.com/directoryservice/latest/devguide/API_DescribeRegions.html#API_DescribeRegions_Errors
+    if (errName(e) === 'DirectoryDoesNotExistException') {
+      if (directoryGoneIsAbsent) return undefined;
+      const region = await primary.config.region();
+      throw new Error(
+        `AddRegion: directory ${directoryId} does not exist in ${region} (DirectoryDoesNotExistException: ${(e as Error).message}). Nothing was changed. ` +
+          `Check the directory ID and the primary Region (aws ds describe-directories --directory-ids ${directoryId} --region ${region}), then deploy again.`,
+      );
+    }
     throw e;
   }
 }
@@ -173,6 +189,7 @@ export async function describeRegion(primary: DirectoryServiceClient, directoryI
 export async function startAddRegion(primary: DirectoryServiceClient, p: AddRegionProps, now: () => number = Date.now): Promise<'started' | 'adopted'> {
   const found = await describeRegion(primary, p.DirectoryId, p.RegionName);
   // A Region that was removed can stay listed as Deleted for a while (a redeploy after destroy): it is gone.
+  // Status values: https://docs.aws.amazon.com/directoryservice/latest/devguide/API_RegionDescription.html
   const existing = found && found.Status !== 'Deleted' ? found : undefined;
   if (existing) {
     if (!p.AdoptExisting) throw refuseExistingRegion(p, existing);
@@ -253,7 +270,7 @@ export async function startRemoveRegion(
   replica: DirectoryServiceClient,
   p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>,
 ): Promise<'started' | 'absent' | 'waiting'> {
-  const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  const region = await describeRegion(primary, p.DirectoryId, p.RegionName, true);
   if (!region || region.Status === 'Deleted') return 'absent';
   if (region.Status === 'Deleting') return 'started';
   if (IN_PROGRESS.has(region.Status ?? '')) return 'waiting';
@@ -261,7 +278,9 @@ export async function startRemoveRegion(
     await withRetry(() => replica.send(new RemoveRegionCommand({ DirectoryId: p.DirectoryId })));
     return 'started';
   } catch (e) {
-    if (errName(e) === 'EntityDoesNotExistException') return 'absent';
+    // RemoveRegion's documented error when the directory is not (any more) in the Region it is sent to.
+    // https://docs.aws.amazon.com/directoryservice/latest/devguide/API_RemoveRegion.html#API_RemoveRegion_Errors
+    if (errName(e) === 'EntityDoesNotExistException' || errName(e) === 'DirectoryDoesNotExistException') return 'absent';
     throw e;
   }
 }
@@ -271,7 +290,7 @@ export async function startRemoveRegion(
  * built, keep waiting; once it is Active (after a deferred removal), send RemoveRegion.
  */
 export async function pollRegionRemoval(primary: DirectoryServiceClient, replica: DirectoryServiceClient, p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>): Promise<boolean> {
-  const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  const region = await describeRegion(primary, p.DirectoryId, p.RegionName, true);
   if (!region || region.Status === 'Deleted') return true;
   if (BROKEN.has(region.Status ?? '')) {
     throw new Error(`RemoveRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${region.Status}; remove it in the console (or aws ds remove-region --directory-id ${p.DirectoryId} --region ${p.RegionName}), then retry the stack deletion.`);
@@ -282,7 +301,7 @@ export async function pollRegionRemoval(primary: DirectoryServiceClient, replica
 
 /** One read-only poll of a `wait` resource being deleted: true once the Region is no longer being built (the `replicate` resource removes it). */
 export async function regionSettled(primary: DirectoryServiceClient, p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>): Promise<boolean> {
-  const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  const region = await describeRegion(primary, p.DirectoryId, p.RegionName, true);
   return !region || !IN_PROGRESS.has(region.Status ?? '');
 }
 

@@ -12,6 +12,7 @@ import {
   DescribeDirectoriesCommand,
   DescribeRegionsCommand,
   DirectoryAlreadyInRegionException,
+  DirectoryDoesNotExistException,
   DirectoryServiceClient,
   EntityDoesNotExistException,
   RemoveRegionCommand,
@@ -441,5 +442,31 @@ describe('failure paths CloudFormation drives (break-it review)', () => {
     const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2`, ResourceProperties: { ServiceToken: 'x', ...PROPS, SubnetIds: ['subnet-0a', 'subnet-0b', 'subnet-0c'] } });
     await onEvent(e);
     expect(fake.calls.filter((c) => c.command === 'RemoveRegion')).toEqual([{ command: 'RemoveRegion', region: 'us-west-2', input: { DirectoryId: DIR } }]);
+  });
+  // The SDK model (DescribeRegionsCommand / RemoveRegionCommand @throws) lists DirectoryDoesNotExistException,
+  // not EntityDoesNotExistException, for these two calls; moto implements neither call.
+  test('deleting the stack\'s Region after the directory itself is gone (DirectoryDoesNotExistException) completes instead of failing forever', async () => {
+    const gone = () => new DirectoryDoesNotExistException({ message: 'Directory d-1234567890 does not exist', $metadata: {} });
+    ds.reset();
+    ds.on(DescribeRegionsCommand).rejects(gone());
+    ds.on(RemoveRegionCommand).rejects(gone());
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` });
+    await expect(onEvent(e)).resolves.toMatchObject({ PhysicalResourceId: `${DIR}/us-west-2` });
+    expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    const w = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2/active`, ResourceProperties: { ServiceToken: 'x', ...PROPS, Stage: 'wait', SoftDeadlineSeconds: '0', RoundSeconds: '3300', ReplicateId: `${DIR}/us-west-2` } });
+    expect(await isComplete({ ...w, Data: { StartedAt: String(Date.now()) } } as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    expect(ds.commandCalls(RemoveRegionCommand)).toHaveLength(0);
+  });
+
+  test('RemoveRegion answering DirectoryDoesNotExistException (the replica Region no longer has the directory) counts as removed', async () => {
+    fake.regions.set('us-west-2', { status: 'Active', vpcId: 'vpc-0abc', polls: -1000 });
+    ds.on(RemoveRegionCommand).rejects(new DirectoryDoesNotExistException({ message: 'not in this Region', $metadata: {} }));
+    await expect(onEvent(event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` }))).resolves.toMatchObject({ PhysicalResourceId: `${DIR}/us-west-2` });
+  });
+
+  test('creating with a directory ID that does not exist fails naming the directory and the primary Region', async () => {
+    ds.reset();
+    ds.on(DescribeRegionsCommand).rejects(new DirectoryDoesNotExistException({ message: 'Directory d-1234567890 does not exist', $metadata: {} }));
+    await expect(onEvent(event('Create'))).rejects.toThrow(/directory d-1234567890 does not exist in us-east-1.*Nothing was changed/);
   });
 });
