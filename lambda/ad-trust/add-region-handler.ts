@@ -17,6 +17,7 @@ import {
   checkRegionActive,
   deleteHandOverPassed,
   describeRegion,
+  IN_PROGRESS,
   MISSING_GRACE_MS,
   networkChanged,
   parseAddRegionProps,
@@ -161,8 +162,30 @@ export async function isComplete(event: CdkCustomResourceIsCompleteEvent): Promi
     }
     const target = parseRegionPhysicalId(event.PhysicalResourceId);
     if (!target || !target.created) return { IsComplete: true };
-    const done = await pollRegionRemoval(dsClient(primaryRegionOf(raw)), dsClient(target.RegionName), target);
+    const primaryDs = dsClient(primaryRegionOf(raw));
+    const done = await pollRegionRemoval(primaryDs, dsClient(target.RegionName), target);
     logger.info('RemoveRegion poll', { ...target, done });
+    if (!done) {
+      let round = 3300;
+      try {
+        round = parseWaitOptions(raw).roundSeconds;
+      } catch {
+        // keep the default round
+      }
+      if (deleteHandOverPassed({ stage: 'replicate', softDeadlineSeconds: 0, roundSeconds: round }, startedAt, Date.now())) {
+        const r = await describeRegion(primaryDs, target.DirectoryId, target.RegionName, true);
+        if (r && IN_PROGRESS.has(r.Status ?? '')) {
+          // Fail with what exists now before the framework's bare timeout does.
+          const stack = event.StackId.split('/')[1] ?? event.StackId;
+          throw new Error(
+            `RemoveRegion: Region ${target.RegionName} of directory ${target.DirectoryId} is still ${r.Status} (AddRegion has not finished), so nothing was removed yet; ` +
+              `Directory Service accepts RemoveRegion only once the Region is Active. Wait until aws ds describe-regions --directory-id ${target.DirectoryId} --region-name ${target.RegionName} ` +
+              `shows Active (or Failed), then retry: aws cloudformation delete-stack --stack-name ${stack} (after a failed first deploy or a stack deletion) ` +
+              `or aws cloudformation continue-update-rollback --stack-name ${stack} (after a failed update).`,
+          );
+        }
+      }
+    }
     return { IsComplete: done };
   }
   const props: AddRegionProps = parseAddRegionProps(event.ResourceProperties);

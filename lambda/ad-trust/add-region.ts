@@ -245,6 +245,13 @@ export async function checkRegionActive(
   if (BROKEN.has(status)) {
     throw new Error(`AddRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${status}; open a support case or remove the Region and deploy again.`);
   }
+  if (status === 'Deleting' || status === 'Deleted') {
+    // Someone removes the Region while the stack waits for it: waiting would only run into the timeout.
+    throw new Error(
+      `AddRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${status} while the stack waits for it to become Active (removed outside this stack). ` +
+        `Let the removal finish (aws ds describe-regions --directory-id ${p.DirectoryId} --region-name ${p.RegionName}), then deploy again.`,
+    );
+  }
   if (status !== 'Active') return undefined;
   const dir = await withRetry(() => replica.send(new DescribeDirectoriesCommand({ DirectoryIds: [p.DirectoryId] })));
   const d = dir.DirectoryDescriptions?.[0];

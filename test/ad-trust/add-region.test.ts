@@ -470,3 +470,23 @@ describe('failure paths CloudFormation drives (break-it review)', () => {
     await expect(onEvent(event('Create'))).rejects.toThrow(/directory d-1234567890 does not exist in us-east-1.*Nothing was changed/);
   });
 });
+
+describe('waits that cannot end well say so (break-it review)', () => {
+  test('a Region that someone removes while the stack waits for it to become Active fails the wait at once with its status, instead of polling for hours', async () => {
+    fake.regions.set('us-west-2', { status: 'Deleting', vpcId: 'vpc-0abc', polls: -1000 });
+    const e = event('Create');
+    await expect(isComplete({ ...e, PhysicalResourceId: `${DIR}/us-west-2`, Data: { StartedAt: String(Date.now() - 600_000) } } as unknown as CdkCustomResourceIsCompleteEvent)).rejects.toThrow(
+      /Region us-west-2 of directory d-1234567890 is Deleting while the stack waits for it to become Active/,
+    );
+  });
+
+  test('a rollback whose Region is still being built when the replicate resource\'s own deadline nears fails with the Region\'s status and the next command, not a bare timeout', async () => {
+    fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: -1000 });
+    const props = { ServiceToken: 'x', ...PROPS, Stage: 'replicate', SoftDeadlineSeconds: '3000', RoundSeconds: '3300' };
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2`, ResourceProperties: props });
+    const poll = (startedAt: number) => isComplete({ ...e, Data: { StartedAt: String(startedAt) } } as CdkCustomResourceIsCompleteEvent);
+    expect(await poll(Date.now() - 60_000)).toEqual({ IsComplete: false });
+    await expect(poll(Date.now() - 3_001_000)).rejects.toThrow(/Region us-west-2 of directory d-1234567890 is still Creating.*nothing was removed yet.*aws cloudformation/);
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+});
