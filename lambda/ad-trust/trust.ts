@@ -125,6 +125,12 @@ export function checkAdoptable(p: TrustProps, t: Trust): void {
 }
 
 function refuseExisting(p: TrustProps, t: Trust): Error {
+  if (t.TrustState === 'Deleting') {
+    return new Error(
+      `CreateTrust: directory ${p.DirectoryId} still has a trust with ${p.RemoteDomainName}: ${describeForMessage(t)}; it is being deleted: wait until ` +
+        `aws ds describe-trusts --directory-id ${p.DirectoryId} --trust-ids ${t.TrustId} no longer lists it (or lists it as Deleted), then deploy again. Nothing was changed.`,
+    );
+  }
   return new Error(
     `CreateTrust: directory ${p.DirectoryId} already has a trust with ${p.RemoteDomainName} that this stack did not create: ${describeForMessage(t)}. ` +
       'Nothing was changed; the kit never takes over or deletes a trust it did not create. ' +
@@ -170,13 +176,17 @@ export async function readTrustPassword(sm: SecretsManagerClient, secretArn: str
 
 export async function findTrust(ds: DirectoryServiceClient, directoryId: string, remoteDomainName: string): Promise<Trust | undefined> {
   let next: string | undefined;
+  let deleting: Trust | undefined;
   do {
     const out = await withRetry(() => ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId, NextToken: next })));
-    const hit = (out.Trusts ?? []).find((t) => (t.RemoteDomainName ?? '').toLowerCase() === remoteDomainName.toLowerCase() && t.TrustState !== 'Deleted');
-    if (hit) return hit;
+    // Domain names compare case-insensitively (DNS); a Deleted trust is gone, and a live trust wins over one being deleted.
+    const same = (out.Trusts ?? []).filter((t) => (t.RemoteDomainName ?? '').toLowerCase() === remoteDomainName.toLowerCase() && t.TrustState !== 'Deleted');
+    const live = same.find((t) => t.TrustState !== 'Deleting');
+    if (live) return live;
+    deleting = deleting ?? same[0];
     next = out.NextToken;
   } while (next);
-  return undefined;
+  return deleting;
 }
 
 export async function describeTrust(ds: DirectoryServiceClient, directoryId: string, trustId: string): Promise<Trust | undefined> {

@@ -380,3 +380,45 @@ describe('failure paths CloudFormation drives (break-it review)', () => {
     expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
   });
 });
+
+describe('hand-made trusts in every state, and names in other cases (break-it review)', () => {
+  const ALL_STATES = ['Creating', 'Created', 'Verifying', 'VerifyFailed', 'Verified', 'Updating', 'UpdateFailed', 'Updated', 'Deleting', 'Failed'];
+  test.each(ALL_STATES)('a one-way outgoing forest trust in state %s: refused without AdoptExisting; with it adopted only when Verified/Updated; never created, deleted or updated', async (state) => {
+    ds.on(DescribeTrustsCommand).resolves(trustState(state));
+    await expect(onEvent(event('Create'))).rejects.toThrow(new RegExp(`t-0123456789 \\(Forest, One-Way: Outgoing, state ${state}`));
+    const adopt = onEvent(event('Create', { ResourceProperties: { ...PROPS, AdoptExisting: 'true' } }));
+    if (state === 'Verified' || state === 'Updated') await expect(adopt).resolves.toMatchObject({ PhysicalResourceId: `${TRUST}/adopted` });
+    else await expect(adopt).rejects.toThrow(new RegExp(`its state is ${state}, not Verified`));
+    for (const c of [CreateTrustCommand, DeleteTrustCommand, UpdateTrustCommand, UpdateConditionalForwarderCommand]) expect(ds.commandCalls(c as any)).toHaveLength(0);
+  });
+
+  test('a trust to the same domain in other letter case (ONPREM.Example.com) is the same trust: refused, or adopted with AdoptExisting', async () => {
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified', '', { RemoteDomainName: 'ONPREM.Example.com' }));
+    await expect(onEvent(event('Create'))).rejects.toThrow(/that this stack did not create: t-0123456789/);
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, RemoteDomainName: 'OnPrem.EXAMPLE.com', AdoptExisting: 'true' } }))).resolves.toMatchObject({ PhysicalResourceId: `${TRUST}/adopted` });
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+  });
+
+  test('a trust that is being deleted is refused with "wait", not with advice to delete it again', async () => {
+    ds.on(DescribeTrustsCommand).resolves(trustState('Deleting'));
+    const err = await onEvent(event('Create')).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/state Deleting.*is being deleted: wait until aws ds describe-trusts --directory-id d-1234567890 --trust-ids t-0123456789 no longer lists it/);
+    expect(err?.message).not.toContain('aws ds delete-trust');
+  });
+
+  test('next to a trust that is being deleted, the live trust to the same domain is the one refused or adopted', async () => {
+    ds.on(DescribeTrustsCommand).resolves({
+      Trusts: [trustState('Deleting', '', { TrustId: 't-1111111111' }).Trusts[0], trustState('Verified', '', { TrustId: 't-2222222222' }).Trusts[0]],
+    });
+    await expect(onEvent(event('Create'))).rejects.toThrow(/did not create: t-2222222222/);
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, AdoptExisting: 'true' } }))).resolves.toMatchObject({ PhysicalResourceId: 't-2222222222/adopted' });
+  });
+
+  test('an update that only flips AdoptExisting keeps who owns the trust: created stays created (deleted with the stack), adopted stays adopted', async () => {
+    const flip = async (physicalId: string, from: string, to: string) =>
+      onEvent(event('Update', { PhysicalResourceId: physicalId, OldResourceProperties: { ...PROPS, AdoptExisting: from }, ResourceProperties: { ...PROPS, AdoptExisting: to } }));
+    expect(await flip(TRUST, 'false', 'true')).toMatchObject({ PhysicalResourceId: TRUST, Data: { Changed: '', CreatedByStack: 'true' } });
+    expect(await flip(`${TRUST}/adopted`, 'true', 'false')).toMatchObject({ PhysicalResourceId: `${TRUST}/adopted`, Data: { Changed: '', CreatedByStack: 'false' } });
+    expect(ds.calls()).toHaveLength(0);
+  });
+});
