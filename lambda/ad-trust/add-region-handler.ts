@@ -202,5 +202,15 @@ export async function isComplete(event: CdkCustomResourceIsCompleteEvent): Promi
     logger.info('AddRegion still in progress; handing the wait over to the next resource', { directoryId: target.DirectoryId, region: target.RegionName });
     return { IsComplete: true, Data: { RegionName: target.RegionName, Status: 'Pending', DnsIpAddrs: '', SecurityGroupId: '', CreatedByStack: createdByStack } };
   }
+  if (opts.softDeadlineSeconds === 0 && deleteHandOverPassed(opts, startedAt, Date.now())) {
+    // The last resource of the chain: fail with what exists now before the framework's bare timeout does.
+    const r = await describeRegion(primary, target.DirectoryId, target.RegionName);
+    const stack = event.StackId.split('/')[1] ?? event.StackId;
+    throw new Error(
+      `AddRegion: Region ${target.RegionName} of directory ${target.DirectoryId} is still ${r?.Status ?? 'not listed'} at the end of the stack's wait for Active. ` +
+        `The stack rolls back now; ${target.created ? 'the Region this stack added is removed once it is Active (RemoveRegion is refused while it is being built)' : 'the adopted Region is left in place'}. ` +
+        `Check it with aws ds describe-regions --directory-id ${target.DirectoryId} --region-name ${target.RegionName}; to wait longer, raise the construct's totalTimeout (up to 300 minutes) and deploy ${stack} again.`,
+    );
+  }
   return { IsComplete: false };
 }

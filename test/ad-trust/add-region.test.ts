@@ -341,7 +341,8 @@ describe('chained wait (CloudFormation stops a custom resource after one hour)',
     const wr = await onEvent(we);
     expect(wr.PhysicalResourceId).toBe(`${DIR}/us-west-2/active`);
     expect(fake.count('AddRegion')).toBe(1);
-    expect((await poll(Date.now() - 3_500_000, wait, wr.PhysicalResourceId!)).IsComplete).toBe(false);
+    // No hand-over (no soft deadline); it fails only 5 minutes before its own round ends (see the test below).
+    expect((await poll(Date.now() - 2_900_000, wait, wr.PhysicalResourceId!)).IsComplete).toBe(false);
     fake.regions.get('us-west-2')!.status = 'Active';
     const done = await poll(Date.now(), wait, wr.PhysicalResourceId!);
     expect(done).toEqual({ IsComplete: true, Data: { RegionName: 'us-west-2', Status: 'Active', DnsIpAddrs: '10.30.0.10,10.30.1.10', SecurityGroupId: 'sg-us-west-2', CreatedByStack: 'true' } });
@@ -489,4 +490,13 @@ describe('waits that cannot end well say so (break-it review)', () => {
     await expect(poll(Date.now() - 3_001_000)).rejects.toThrow(/Region us-west-2 of directory d-1234567890 is still Creating.*nothing was removed yet.*aws cloudformation/);
     expect(fake.count('RemoveRegion')).toBe(0);
   });
+});
+
+test('the last wait resource fails before the framework\'s bare timeout with the Region\'s status, what the rollback does and how to wait longer (break-it review)', async () => {
+  fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: -1000 });
+  const props = { ServiceToken: 'x', ...PROPS, Stage: 'wait', WaitName: 'active', SoftDeadlineSeconds: '0', RoundSeconds: '3300', ReplicateId: `${DIR}/us-west-2` };
+  const e = event('Create', { PhysicalResourceId: `${DIR}/us-west-2/active`, ResourceProperties: props });
+  const poll = (startedAt: number) => isComplete({ ...e, Data: { StartedAt: String(startedAt) } } as unknown as CdkCustomResourceIsCompleteEvent);
+  expect(await poll(Date.now() - 600_000)).toEqual({ IsComplete: false });
+  await expect(poll(Date.now() - 3_001_000)).rejects.toThrow(/still Creating at the end of the stack's wait for Active.*removed once it is Active.*totalTimeout \(up to 300 minutes\) and deploy DbOpsAdTrustReplica again/);
 });
