@@ -136,7 +136,8 @@ function refuseExisting(p: TrustProps, t: Trust): Error {
       'Nothing was changed; the kit never takes over or deletes a trust it did not create. ' +
       'To manage it with this stack (it must be a verified one-way outgoing forest trust, and it is left in place when the stack or the trust resource is deleted), ' +
       'deploy again with -c adTrust:adoptExistingTrust=true (construct prop adoptExisting: true). ' +
-      `To replace it instead, delete it yourself first: aws ds delete-trust --trust-id ${t.TrustId} --delete-associated-conditional-forwarder`,
+      `To replace it instead, delete it yourself first: aws ds delete-trust --trust-id ${t.TrustId} --delete-associated-conditional-forwarder . ` +
+      '(A trust that an earlier deployment of this stack created is kept when the stack is deleted or createTrust is turned off, so it shows up here too; adopt it the same way.)',
   );
 }
 

@@ -500,3 +500,16 @@ test('the last wait resource fails before the framework\'s bare timeout with the
   expect(await poll(Date.now() - 600_000)).toEqual({ IsComplete: false });
   await expect(poll(Date.now() - 3_001_000)).rejects.toThrow(/still Creating at the end of the stack's wait for Active.*removed once it is Active.*totalTimeout \(up to 300 minutes\) and deploy DbOpsAdTrustReplica again/);
 });
+
+test('Directory Service throttling on DescribeRegions and AddRegion is retried; AddRegion is sent once more, not refused (aws-sdk-client-mock: moto has no AddRegion)', async () => {
+  const throttle = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+  let addCalls = 0;
+  ds.on(DescribeRegionsCommand).rejectsOnce(throttle()).rejects(new EntityDoesNotExistException({ message: 'no region', $metadata: {} }));
+  ds.on(AddRegionCommand).callsFake(async () => {
+    addCalls += 1;
+    if (addCalls === 1) throw throttle();
+    return {};
+  });
+  await expect(onEvent(event('Create'))).resolves.toMatchObject({ PhysicalResourceId: `${DIR}/us-west-2`, Data: { CreatedByStack: 'true' } });
+  expect(addCalls).toBe(2);
+});

@@ -422,3 +422,16 @@ describe('hand-made trusts in every state, and names in other cases (break-it re
     expect(ds.calls()).toHaveLength(0);
   });
 });
+
+test('Directory Service throttling (ThrottlingException) on DescribeTrusts and CreateTrust is retried: one trust, the stack\'s own (aws-sdk-client-mock: moto cannot throttle)', async () => {
+  const throttle = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+  ds.on(DescribeTrustsCommand).rejectsOnce(throttle()).resolves({ Trusts: [] });
+  ds.on(CreateTrustCommand).rejectsOnce(throttle()).resolves({ TrustId: TRUST });
+  await expect(onEvent(event('Create'))).resolves.toEqual({ PhysicalResourceId: TRUST, Data: { CreatedByStack: 'true' } });
+  expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(2);
+});
+
+test('a trust left by an earlier deployment of this stack is refused with a hint that it may be the stack\'s own earlier trust, and how to adopt it', async () => {
+  ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+  await expect(onEvent(event('Create'))).rejects.toThrow(/earlier deployment of this stack created is kept when the stack is deleted or createTrust is turned off.*adopt it the same way/);
+});
