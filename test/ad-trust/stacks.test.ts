@@ -310,6 +310,30 @@ describe('pattern adTrust from cdk.json context, step 2 (createTrust=true, auror
     expect(r[regionWriter]).toEqual(expect.arrayContaining(['ds:AddRegion', 'ds:RemoveRegion', 'ec2:CreateNetworkInterface']));
   });
 
+  test('every AWS call in the handler code is allowed to the role that makes it (commands read from lambda/ad-trust/*.ts, so a new call without IAM fails here)', () => {
+    const actionsByRole = (t: Template) => {
+      const out: Record<string, string[]> = {};
+      for (const pol of Object.values<any>(t.findResources('AWS::IAM::Policy'))) {
+        for (const role of pol.Properties.Roles) out[role.Ref] = [...(out[role.Ref] ?? []), ...(pol.Properties.PolicyDocument.Statement as any[]).flatMap((st) => [st.Action].flat())];
+      }
+      return out;
+    };
+    const calls = (file: string) => {
+      const src = fs.readFileSync(path.join(__dirname, '../../lambda/ad-trust', file), 'utf8');
+      const prefix = (cmd: string) => (/SecretValue/.test(cmd) ? 'secretsmanager' : 'ds');
+      return [...new Set([...src.matchAll(/new (\w+)Command\(/g)].map((m) => `${prefix(m[1])}:${m[1]}`))].sort();
+    };
+    const role = (byRole: Record<string, string[]>, re: RegExp) => byRole[Object.keys(byRole).find((r) => re.test(r))!];
+    const p = actionsByRole(primary);
+    const r = actionsByRole(replica);
+    // onEvent runs every function of the module; the pollers only the reads (and RemoveRegion for the Region poller).
+    expect(calls('trust.ts')).toEqual(['ds:CreateTrust', 'ds:DeleteTrust', 'ds:DescribeTrusts', 'ds:UpdateConditionalForwarder', 'ds:UpdateTrust', 'secretsmanager:GetSecretValue']);
+    expect(role(p, /^TrustHandlersonEventRole/)).toEqual(expect.arrayContaining(calls('trust.ts')));
+    expect(role(p, /^TrustHandlersisCompleteRole/)).toEqual(expect.arrayContaining(['ds:DescribeTrusts']));
+    expect(role(r, /^DirectoryRegionHandlersonEventRole/)).toEqual(expect.arrayContaining(calls('add-region.ts')));
+    expect(role(r, /^DirectoryRegionHandlersisCompleteRole/)).toEqual(expect.arrayContaining(['ds:DescribeRegions', 'ds:DescribeDirectories', 'ds:RemoveRegion']));
+  });
+
   test('IAM of the handlers follows the Service Authorization Reference: list/read actions without resource-level permissions get "*"', () => {
     const statements = (t: Template) =>
       Object.values<any>(t.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement as any[]);
