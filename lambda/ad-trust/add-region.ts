@@ -264,7 +264,8 @@ export async function checkRegionActive(
 }
 
 /** Region states in which Directory Service is still building (or changing) the Region and RemoveRegion is not accepted yet. */
-export const IN_PROGRESS = new Set(['Requested', 'Creating', 'Created', 'Updating']);
+// Status values: https://docs.aws.amazon.com/directoryservice/latest/devguide/API_RegionDescription.html (Restoring: a snapshot restore is running).
+export const IN_PROGRESS = new Set(['Requested', 'Creating', 'Created', 'Updating', 'Restoring']);
 
 /**
  * Starts removing the replicated Region (RemoveRegion is sent to the replica Region's endpoint).

@@ -513,3 +513,12 @@ test('Directory Service throttling on DescribeRegions and AddRegion is retried; 
   await expect(onEvent(event('Create'))).resolves.toMatchObject({ PhysicalResourceId: `${DIR}/us-west-2`, Data: { CreatedByStack: 'true' } });
   expect(addCalls).toBe(2);
 });
+
+test('a Region being restored (Restoring) is waited for on delete, not sent a RemoveRegion that Directory Service refuses (break-it review)', async () => {
+  fake.regions.set('us-west-2', { status: 'Restoring', vpcId: 'vpc-0abc', polls: -1000 });
+  const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` });
+  const r = await onEvent(e);
+  expect(fake.count('RemoveRegion')).toBe(0);
+  expect(await isComplete({ ...e, Data: r.Data } as unknown as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: false });
+  expect(fake.count('RemoveRegion')).toBe(0);
+});
