@@ -417,6 +417,32 @@ describe('aurora-mysql and options', () => {
   });
 });
 
+describe('another Region pair (break-it review)', () => {
+  test('eu-west-1 -> eu-central-1: the Region handlers are scoped to those two Regions (DS ARNs and aws:RequestedRegion), nothing still names us-east-1/us-west-2', () => {
+    const [p, r] = buildPattern(testApp(), {
+      'adTrust:primaryRegion': 'eu-west-1',
+      'adTrust:replicaRegion': 'eu-central-1',
+      'adTrust:primaryAvailabilityZones': 'eu-west-1a,eu-west-1b',
+      'adTrust:replicaAvailabilityZones': 'eu-central-1a,eu-central-1b',
+      'adTrust:createTrust': true,
+    });
+    expect([p.region, r.region]).toEqual(['eu-west-1', 'eu-central-1']);
+    const replica = Template.fromStack(r);
+    const statements = Object.values<any>(replica.findResources('AWS::IAM::Policy')).flatMap((x) => x.Properties.PolicyDocument.Statement as any[]);
+    const add = statements.find((st) => [st.Action].flat().includes('ds:AddRegion'));
+    expect(JSON.stringify(add.Resource)).toContain(':ds:eu-west-1:');
+    expect(JSON.stringify(add.Resource)).toContain(':ds:eu-central-1:');
+    const ec2 = statements.find((st) => [st.Action].flat().includes('ec2:CreateNetworkInterface'));
+    expect(ec2.Condition).toEqual({ StringEquals: { 'aws:RequestedRegion': ['eu-central-1', 'eu-west-1'] } });
+    replica.hasResourceProperties('Custom::DirectoryRegion', { PrimaryRegion: 'eu-west-1', RegionName: 'eu-central-1' });
+    for (const t of [Template.fromStack(p), replica]) expect(JSON.stringify(t.toJSON())).not.toMatch(/us-east-1|us-west-2/);
+  });
+
+  test('an opt-in primary Region (ap-east-1) fails synth naming the Region', () => {
+    expect(() => buildPattern(testApp(), { 'adTrust:primaryRegion': 'ap-east-1', 'adTrust:primaryAvailabilityZones': 'ap-east-1a,ap-east-1b' })).toThrow(/ap-east-1/);
+  });
+});
+
 describe('bad props fail synth with a clear message', () => {
   test('Standard edition with a replica Region', () => {
     expect(primaryWith({ edition: 'Standard' })).toThrow(/P\/Directory: invalid props:[\s\S]*edition Standard cannot be replicated to other Regions \(us-west-2\)/);
