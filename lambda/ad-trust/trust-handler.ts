@@ -12,7 +12,7 @@ import type {
   CdkCustomResourceResponse,
 } from 'aws-lambda';
 import { createLogger } from '../shared/logger';
-import { checkTrustDeleted, checkTrustReady, createTrust, deleteTrust, describeTrust, findTrust, parseTrustPhysicalId, parseTrustProps, requiresReplacement, TrustProps, trustPhysicalId, updateTrust } from './trust';
+import { MISSING_GRACE_MS, checkTrustDeleted, checkTrustReady, createTrust, deleteTrust, describeTrust, findTrust, parseTrustPhysicalId, parseTrustProps, requiresReplacement, TrustProps, trustPhysicalId, updateTrust } from './trust';
 
 const logger = createLogger('ad-trust-create-trust');
 const ds = new DirectoryServiceClient({});
@@ -42,7 +42,7 @@ async function replace(event: CdkCustomResourceEvent & { PhysicalResourceId: str
   // The new physical ID makes CloudFormation send Delete for the old one, which removes it only if this stack created it.
   const { trustId, created } = await createTrust(ds, sm, props);
   logger.info('CreateTrust (replacement)', { directoryId: props.DirectoryId, remoteDomain: props.RemoteDomainName, trustId, created, replaces: event.PhysicalResourceId });
-  return { PhysicalResourceId: trustPhysicalId(trustId, created, event.PhysicalResourceId), Data: { Changed: 'replacement', CreatedByStack: String(created) } };
+  return { PhysicalResourceId: trustPhysicalId(trustId, created, event.PhysicalResourceId), Data: { Changed: 'replacement', CreatedByStack: String(created), StartedAt: String(Date.now()) } };
 }
 
 export async function onEvent(event: CdkCustomResourceEvent): Promise<CdkCustomResourceResponse> {
@@ -64,7 +64,8 @@ export async function onEvent(event: CdkCustomResourceEvent): Promise<CdkCustomR
   if (event.RequestType === 'Create') {
     const { trustId, created } = await createTrust(ds, sm, props);
     logger.info(created ? 'CreateTrust' : 'Adopted an existing trust (left in place on delete)', { directoryId: props.DirectoryId, remoteDomain: props.RemoteDomainName, trustId, created });
-    return { PhysicalResourceId: trustPhysicalId(trustId, created), Data: { CreatedByStack: String(created) } };
+    // StartedAt lets the poll tolerate a trust that DescribeTrusts does not list yet.
+    return { PhysicalResourceId: trustPhysicalId(trustId, created), Data: { CreatedByStack: String(created), StartedAt: String(Date.now()) } };
   }
   // Update.
   const current = parseTrustPhysicalId(event.PhysicalResourceId);
@@ -114,7 +115,9 @@ export async function isComplete(event: CdkCustomResourceIsCompleteEvent): Promi
     // Nothing changed on the AWS side; the trust keeps whatever state it is in.
     return { IsComplete: true, Data: { TrustId: current.trustId, TrustState: 'Unchanged', RemoteDomainName: props.RemoteDomainName, CreatedByStack: createdByStack } };
   }
-  const data = await checkTrustReady(ds, props.DirectoryId, current.trustId);
+  const startedAt = Number((event.Data as { StartedAt?: string } | undefined)?.StartedAt);
+  const justStarted = Number.isFinite(startedAt) && Date.now() - startedAt < MISSING_GRACE_MS;
+  const data = await checkTrustReady(ds, props.DirectoryId, current.trustId, justStarted);
   logger.info('CreateTrust poll', { trustId: current.trustId, ready: data !== undefined });
   return data ? { IsComplete: true, Data: { ...data, CreatedByStack: createdByStack } } : { IsComplete: false };
 }

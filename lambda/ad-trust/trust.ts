@@ -287,8 +287,18 @@ const FAILED = new Set(['Failed', 'VerifyFailed', 'UpdateFailed']);
 const DONE = new Set(['Verified', 'Updated']);
 
 /** One poll after create/update: the data once Verified, undefined while in progress; throws on failure. */
-export async function checkTrustReady(ds: DirectoryServiceClient, directoryId: string, trustId: string): Promise<TrustReadyData | undefined> {
+/** How long after CreateTrust a trust missing from DescribeTrusts counts as not listed yet rather than gone. */
+export const MISSING_GRACE_MS = 5 * 60 * 1000;
+
+export async function checkTrustReady(
+  ds: DirectoryServiceClient,
+  directoryId: string,
+  trustId: string,
+  /** True shortly after CreateTrust: DescribeTrusts may not list the new trust yet (eventual consistency). */
+  tolerateMissing = false,
+): Promise<TrustReadyData | undefined> {
   const t = await describeTrust(ds, directoryId, trustId);
+  if (!t && tolerateMissing) return undefined;
   if (!t) throw new Error(`CreateTrust: trust ${trustId} of directory ${directoryId} disappeared while it was being created`);
   const state = t.TrustState ?? 'Unknown';
   if (FAILED.has(state)) {

@@ -90,7 +90,7 @@ function trustState(state: string, reason = '', extra: Record<string, unknown> =
 describe('create', () => {
   test('reads the password by ARN and creates a one-way outgoing forest trust with the conditional forwarder', async () => {
     const r = await onEvent(event('Create'));
-    expect(r).toEqual({ PhysicalResourceId: TRUST, Data: { CreatedByStack: 'true' } });
+    expect(r).toEqual({ PhysicalResourceId: TRUST, Data: { CreatedByStack: 'true', StartedAt: expect.stringMatching(/^\d+$/) } });
     expect(JSON.stringify(r)).not.toContain(PASSWORD);
     expect(sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: SECRET_ARN }]);
     expect(ds.commandCalls(CreateTrustCommand).map((c) => c.args[0].input)).toEqual([
@@ -158,7 +158,7 @@ describe('a trust that existed before the stack (made by hand from the blog, or 
     ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
     const e = event('Create', { ResourceProperties: { ...PROPS, AdoptExisting: 'true' } });
     const r = await onEvent(e);
-    expect(r).toEqual({ PhysicalResourceId: `${TRUST}/adopted`, Data: { CreatedByStack: 'false' } });
+    expect(r).toEqual({ PhysicalResourceId: `${TRUST}/adopted`, Data: { CreatedByStack: 'false', StartedAt: expect.stringMatching(/^\d+$/) } });
     expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     expect(await isComplete({ ...e, ...r } as CdkCustomResourceIsCompleteEvent)).toEqual({
@@ -267,7 +267,7 @@ describe('update', () => {
       event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }),
     );
     // The new physical ID records the one it replaces (what a rollback returns to).
-    expect(r).toEqual({ PhysicalResourceId: `t-9999999999/replaces/${TRUST}`, Data: { Changed: 'replacement', CreatedByStack: 'true' } });
+    expect(r).toEqual({ PhysicalResourceId: `t-9999999999/replaces/${TRUST}`, Data: { Changed: 'replacement', CreatedByStack: 'true', StartedAt: expect.stringMatching(/^\d+$/) } });
     expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
   });
 
@@ -427,11 +427,20 @@ test('Directory Service throttling (ThrottlingException) on DescribeTrusts and C
   const throttle = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
   ds.on(DescribeTrustsCommand).rejectsOnce(throttle()).resolves({ Trusts: [] });
   ds.on(CreateTrustCommand).rejectsOnce(throttle()).resolves({ TrustId: TRUST });
-  await expect(onEvent(event('Create'))).resolves.toEqual({ PhysicalResourceId: TRUST, Data: { CreatedByStack: 'true' } });
+  await expect(onEvent(event('Create'))).resolves.toEqual({ PhysicalResourceId: TRUST, Data: { CreatedByStack: 'true', StartedAt: expect.stringMatching(/^\d+$/) } });
   expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(2);
 });
 
 test('a trust left by an earlier deployment of this stack is refused with a hint that it may be the stack\'s own earlier trust, and how to adopt it', async () => {
   ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
   await expect(onEvent(event('Create'))).rejects.toThrow(/earlier deployment of this stack created is kept when the stack is deleted or createTrust is turned off.*adopt it the same way/);
+});
+
+test('right after CreateTrust, a trust that DescribeTrusts does not list yet (eventual consistency) is waited for; minutes later it is an error (break-it review)', async () => {
+  const r = await onEvent(event('Create'));
+  expect((r.Data as Record<string, string>).StartedAt).toMatch(/^\d+$/);
+  ds.on(DescribeTrustsCommand).rejects(new EntityDoesNotExistException({ message: 'no trust', $metadata: {} }));
+  const poll = (startedAt: number) => isComplete({ ...event('Create'), PhysicalResourceId: TRUST, Data: { ...r.Data, StartedAt: String(startedAt) } } as unknown as CdkCustomResourceIsCompleteEvent);
+  expect(await poll(Date.now() - 30_000)).toEqual({ IsComplete: false });
+  await expect(poll(Date.now() - 600_000)).rejects.toThrow(/disappeared while it was being created/);
 });

@@ -85,7 +85,7 @@ test('create → describe → a second create is refused (not adopted) → delet
   const created = await handler.onEvent(event('Create'));
   const trustId = created.PhysicalResourceId!;
   expect(trustId).toMatch(/^t-[0-9a-f]{10}$/);
-  expect(created.Data).toEqual({ CreatedByStack: 'true' });
+  expect(created.Data).toEqual({ CreatedByStack: 'true', StartedAt: expect.stringMatching(/^\d+$/) });
 
   expect(await trusts()).toHaveLength(1);
   expect((await trusts())[0]).toMatchObject({ TrustId: trustId, RemoteDomainName: 'onprem.example.com', TrustDirection: 'One-Way: Outgoing', TrustType: 'Forest', SelectiveAuth: 'Disabled' });
