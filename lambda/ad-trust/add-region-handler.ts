@@ -61,7 +61,14 @@ function primaryRegionOf(raw: Record<string, unknown>): string {
 /** The replacement path of an update: back to the Region the physical ID replaced (a rollback), or a new one. */
 async function replace(event: CdkCustomResourceEvent & { PhysicalResourceId: string }, props: AddRegionProps, started: { StartedAt: string }): Promise<CdkCustomResourceResponse> {
   const primary = dsClient(props.PrimaryRegion);
-  const prev = parseRegionPhysicalId(event.PhysicalResourceId)?.replaces;
+  const current = parseRegionPhysicalId(event.PhysicalResourceId);
+  if (current && current.DirectoryId === props.DirectoryId && current.RegionName === props.RegionName) {
+    // The Region for these properties is the one this resource already holds: the rollback of a
+    // replacement that failed before returning a new physical ID. Nothing to add or refuse.
+    logger.info('The Region for these properties is this resource\'s own; kept (rollback of a failed replacement)', { ...current });
+    return { PhysicalResourceId: event.PhysicalResourceId, Data: { ...started, CreatedByStack: String(current.created) } };
+  }
+  const prev = current?.replaces;
   if (prev && prev.DirectoryId === props.DirectoryId && prev.RegionName === props.RegionName) {
     // Rollback of a replacement: the old Region still exists and is the one this resource had before.
     const r = await describeRegion(primary, props.DirectoryId, props.RegionName);

@@ -31,6 +31,15 @@ function directoryIdOf(raw: Record<string, unknown>): string | undefined {
 async function replace(event: CdkCustomResourceEvent & { PhysicalResourceId: string }, props: TrustProps): Promise<CdkCustomResourceResponse> {
   const current = parseTrustPhysicalId(event.PhysicalResourceId);
   const prev = current?.replaces;
+  if (current) {
+    // The trust for these properties is the one this resource already holds: the rollback of a
+    // replacement that failed before returning a new physical ID. Nothing to create or refuse.
+    const t = await findTrust(ds, props.DirectoryId, props.RemoteDomainName);
+    if (t?.TrustId === current.trustId && t.TrustState !== 'Deleting') {
+      logger.info('The trust for these properties is this resource\'s own; kept (rollback of a failed replacement)', { trustId: current.trustId });
+      return { PhysicalResourceId: event.PhysicalResourceId, Data: { Changed: 'rollback', CreatedByStack: String(current.created) } };
+    }
+  }
   if (prev) {
     // Rollback of a replacement: the old trust still exists and is the one this resource had before.
     const t = await findTrust(ds, props.DirectoryId, props.RemoteDomainName);

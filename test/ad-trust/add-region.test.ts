@@ -522,3 +522,14 @@ test('a Region being restored (Restoring) is waited for on delete, not sent a Re
   expect(await isComplete({ ...e, Data: r.Data } as unknown as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: false });
   expect(fake.count('RemoveRegion')).toBe(0);
 });
+
+test('the rollback of a replacement that failed in onEvent (the physical ID never changed) keeps the stack\'s own Region instead of refusing it (break-it review)', async () => {
+  await onEvent(event('Create'));
+  await pollUntilComplete(event('Create'), `${DIR}/us-west-2`);
+  fake.regions.set('eu-west-1', { status: 'Active', vpcId: 'vpc-other', polls: -1000 });
+  const eu = { ...PROPS, RegionName: 'eu-west-1' };
+  await expect(onEvent(event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: { ...PROPS }, ResourceProperties: eu }))).rejects.toThrow(/already replicated to eu-west-1/);
+  const back = await onEvent(event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: eu, ResourceProperties: { ...PROPS } }));
+  expect(back.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+  expect(fake.count('AddRegion')).toBe(1);
+});

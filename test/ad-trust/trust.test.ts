@@ -444,3 +444,14 @@ test('right after CreateTrust, a trust that DescribeTrusts does not list yet (ev
   expect(await poll(Date.now() - 30_000)).toEqual({ IsComplete: false });
   await expect(poll(Date.now() - 600_000)).rejects.toThrow(/disappeared while it was being created/);
 });
+
+test('the rollback of a replacement that failed in onEvent (the physical ID never changed) keeps the stack\'s own trust instead of refusing it (break-it review)', async () => {
+  // Forward: onprem -> emea is refused (a foreign emea trust exists); CloudFormation keeps physical ID t-0123456789.
+  ds.on(DescribeTrustsCommand).resolves(trustState('Verified', '', { TrustId: 't-5555555555', RemoteDomainName: 'emea.example.com' }));
+  await expect(onEvent(event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }))).rejects.toThrow(/did not create: t-5555555555/);
+  // Rollback: the old properties, the same physical ID; the trust found for onprem is the one this resource holds.
+  ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+  const back = await onEvent(event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' }, ResourceProperties: { ...PROPS } }));
+  expect(back.PhysicalResourceId).toBe(TRUST);
+  expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+});
