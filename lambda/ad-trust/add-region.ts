@@ -86,23 +86,34 @@ export function parseAddRegionProps(raw: Record<string, unknown>): AddRegionProp
  * The physical ID records who added the Region: `d-…/<region>` when this resource called AddRegion
  * (RemoveRegion on delete), `d-…/<region>/adopted` when the Region existed before (left in place).
  */
-export function physicalIdFor(p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>, created = true): string {
-  return created ? `${p.DirectoryId}/${p.RegionName}` : `${p.DirectoryId}/${p.RegionName}/adopted`;
+export function physicalIdFor(p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>, created = true, replaces?: string): string {
+  const own = created ? `${p.DirectoryId}/${p.RegionName}` : `${p.DirectoryId}/${p.RegionName}/adopted`;
+  // A replacement remembers the physical ID it replaces (one level): a rollback of the update sends
+  // Update with the old properties and THIS physical ID while the old Region still exists (CloudFormation
+  // removes it only in the cleanup of a successful update); without the record the rollback would refuse
+  // the stack's own Region as foreign and end in UPDATE_ROLLBACK_FAILED.
+  const prev = replaces ? parseRegionPhysicalId(replaces) : undefined;
+  return prev ? `${own}/replaces/${physicalIdFor(prev, prev.created)}` : own;
 }
 
-const PHYSICAL_ID = /^(d-[0-9a-f]{10})\/([a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d)(\/adopted)?$/;
+const REGION = '[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\\d';
+const PHYSICAL_ID = new RegExp(`^(d-[0-9a-f]{10})\\/(${REGION})(\\/adopted)?(?:\\/replaces\\/(d-[0-9a-f]{10})\\/(${REGION})(\\/adopted)?)?$`);
 
 export interface RegionRef {
   readonly DirectoryId: string;
   readonly RegionName: string;
   /** True when this stack called AddRegion (and so may remove the Region). */
   readonly created: boolean;
+  /** The Region this physical ID replaced in an update (what a rollback returns to). */
+  readonly replaces?: { readonly DirectoryId: string; readonly RegionName: string; readonly created: boolean };
 }
 
 /** Parses a `replicate` resource's physical ID; undefined when it names no Region (a create that failed first). */
 export function parseRegionPhysicalId(id: string | undefined): RegionRef | undefined {
   const m = id ? PHYSICAL_ID.exec(id) : null;
-  return m ? { DirectoryId: m[1], RegionName: m[2], created: m[3] === undefined } : undefined;
+  if (!m) return undefined;
+  const replaces = m[4] ? { DirectoryId: m[4], RegionName: m[5], created: m[6] === undefined } : undefined;
+  return { DirectoryId: m[1], RegionName: m[2], created: m[3] === undefined, replaces };
 }
 
 /** How far a Region's LaunchTime may precede our AddRegion call and still be ours (clock skew). */
@@ -114,6 +125,12 @@ function describeRegionForMessage(r: RegionDescription): string {
 }
 
 function refuseExistingRegion(p: AddRegionProps, r: RegionDescription): Error {
+  if (r.Status === 'Deleting') {
+    return new Error(
+      `AddRegion: directory ${p.DirectoryId} is still in ${describeRegionForMessage(r)}; it is being removed: wait until ` +
+        `aws ds describe-regions --directory-id ${p.DirectoryId} --region-name ${p.RegionName} no longer lists it (or lists it as Deleted), then deploy again. Nothing was changed.`,
+    );
+  }
   return new Error(
     `AddRegion: directory ${p.DirectoryId} is already replicated to ${describeRegionForMessage(r)}, and this stack did not add it. ` +
       'Nothing was changed; the kit never takes over or removes a Region it did not add. ' +
@@ -138,13 +155,29 @@ function errName(e: unknown): string {
 }
 
 /** The Region's description, or undefined when the directory is not replicated there. */
-export async function describeRegion(primary: DirectoryServiceClient, directoryId: string, regionName: string): Promise<RegionDescription | undefined> {
+export async function describeRegion(
+  primary: DirectoryServiceClient,
+  directoryId: string,
+  regionName: string,
+  /** For removal: a directory that no longer exists has no Region left to remove. */
+  directoryGoneIsAbsent = false,
+): Promise<RegionDescription | undefined> {
   try {
     const out = await withRetry(() => primary.send(new DescribeRegionsCommand({ DirectoryId: directoryId, RegionName: regionName })));
     return (out.RegionsDescription ?? []).find((r) => r.RegionName === regionName);
   } catch (e) {
-    // DescribeRegions answers EntityDoesNotExist for a Region the directory is not in.
+    // A Region the directory is not in may be reported as EntityDoesNotExist.
     if (errName(e) === 'EntityDoesNotExistException') return undefined;
+    // DescribeRegions' documented error for a directory that does not exist (in the Region asked):
+    // https://docs.aws.amazon.com/directoryservice/latest/devguide/API_DescribeRegions.html#API_DescribeRegions_Errors
+    if (errName(e) === 'DirectoryDoesNotExistException') {
+      if (directoryGoneIsAbsent) return undefined;
+      const region = await primary.config.region();
+      throw new Error(
+        `AddRegion: directory ${directoryId} does not exist in ${region} (DirectoryDoesNotExistException: ${(e as Error).message}). Nothing was changed. ` +
+          `Check the directory ID and the primary Region (aws ds describe-directories --directory-ids ${directoryId} --region ${region}), then deploy again.`,
+      );
+    }
     throw e;
   }
 }
@@ -154,7 +187,10 @@ export async function describeRegion(primary: DirectoryServiceClient, directoryI
  * `AdoptExisting` is set (after {@link checkRegionAdoptable}). Returns what it did.
  */
 export async function startAddRegion(primary: DirectoryServiceClient, p: AddRegionProps, now: () => number = Date.now): Promise<'started' | 'adopted'> {
-  const existing = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  const found = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  // A Region that was removed can stay listed as Deleted for a while (a redeploy after destroy): it is gone.
+  // Status values: https://docs.aws.amazon.com/directoryservice/latest/devguide/API_RegionDescription.html
+  const existing = found && found.Status !== 'Deleted' ? found : undefined;
   if (existing) {
     if (!p.AdoptExisting) throw refuseExistingRegion(p, existing);
     checkRegionAdoptable(p, existing);
@@ -209,6 +245,13 @@ export async function checkRegionActive(
   if (BROKEN.has(status)) {
     throw new Error(`AddRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${status}; open a support case or remove the Region and deploy again.`);
   }
+  if (status === 'Deleting' || status === 'Deleted') {
+    // Someone removes the Region while the stack waits for it: waiting would only run into the timeout.
+    throw new Error(
+      `AddRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${status} while the stack waits for it to become Active (removed outside this stack). ` +
+        `Let the removal finish (aws ds describe-regions --directory-id ${p.DirectoryId} --region-name ${p.RegionName}), then deploy again.`,
+    );
+  }
   if (status !== 'Active') return undefined;
   const dir = await withRetry(() => replica.send(new DescribeDirectoriesCommand({ DirectoryIds: [p.DirectoryId] })));
   const d = dir.DirectoryDescriptions?.[0];
@@ -221,7 +264,8 @@ export async function checkRegionActive(
 }
 
 /** Region states in which Directory Service is still building (or changing) the Region and RemoveRegion is not accepted yet. */
-export const IN_PROGRESS = new Set(['Requested', 'Creating', 'Created', 'Updating']);
+// Status values: https://docs.aws.amazon.com/directoryservice/latest/devguide/API_RegionDescription.html (Restoring: a snapshot restore is running).
+export const IN_PROGRESS = new Set(['Requested', 'Creating', 'Created', 'Updating', 'Restoring']);
 
 /**
  * Starts removing the replicated Region (RemoveRegion is sent to the replica Region's endpoint).
@@ -234,7 +278,7 @@ export async function startRemoveRegion(
   replica: DirectoryServiceClient,
   p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>,
 ): Promise<'started' | 'absent' | 'waiting'> {
-  const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  const region = await describeRegion(primary, p.DirectoryId, p.RegionName, true);
   if (!region || region.Status === 'Deleted') return 'absent';
   if (region.Status === 'Deleting') return 'started';
   if (IN_PROGRESS.has(region.Status ?? '')) return 'waiting';
@@ -242,7 +286,9 @@ export async function startRemoveRegion(
     await withRetry(() => replica.send(new RemoveRegionCommand({ DirectoryId: p.DirectoryId })));
     return 'started';
   } catch (e) {
-    if (errName(e) === 'EntityDoesNotExistException') return 'absent';
+    // RemoveRegion's documented error when the directory is not (any more) in the Region it is sent to.
+    // https://docs.aws.amazon.com/directoryservice/latest/devguide/API_RemoveRegion.html#API_RemoveRegion_Errors
+    if (errName(e) === 'EntityDoesNotExistException' || errName(e) === 'DirectoryDoesNotExistException') return 'absent';
     throw e;
   }
 }
@@ -252,7 +298,7 @@ export async function startRemoveRegion(
  * built, keep waiting; once it is Active (after a deferred removal), send RemoveRegion.
  */
 export async function pollRegionRemoval(primary: DirectoryServiceClient, replica: DirectoryServiceClient, p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>): Promise<boolean> {
-  const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  const region = await describeRegion(primary, p.DirectoryId, p.RegionName, true);
   if (!region || region.Status === 'Deleted') return true;
   if (BROKEN.has(region.Status ?? '')) {
     throw new Error(`RemoveRegion: Region ${p.RegionName} of directory ${p.DirectoryId} is ${region.Status}; remove it in the console (or aws ds remove-region --directory-id ${p.DirectoryId} --region ${p.RegionName}), then retry the stack deletion.`);
@@ -263,7 +309,7 @@ export async function pollRegionRemoval(primary: DirectoryServiceClient, replica
 
 /** One read-only poll of a `wait` resource being deleted: true once the Region is no longer being built (the `replicate` resource removes it). */
 export async function regionSettled(primary: DirectoryServiceClient, p: Pick<AddRegionProps, 'DirectoryId' | 'RegionName'>): Promise<boolean> {
-  const region = await describeRegion(primary, p.DirectoryId, p.RegionName);
+  const region = await describeRegion(primary, p.DirectoryId, p.RegionName, true);
   return !region || !IN_PROGRESS.has(region.Status ?? '');
 }
 

@@ -74,16 +74,31 @@ export function parseTrustProps(raw: Record<string, unknown>): TrustProps {
  * The custom resource's physical ID records who created the trust: `t-…` for a trust this resource
  * created (deleted with the resource), `t-…/adopted` for one that existed before (left in place).
  */
-export function trustPhysicalId(trustId: string, created: boolean): string {
-  return created ? trustId : `${trustId}/adopted`;
+export function trustPhysicalId(trustId: string, created: boolean, replaces?: string): string {
+  const own = created ? trustId : `${trustId}/adopted`;
+  // A replacement remembers the physical ID it replaces (one level): if the update rolls back,
+  // CloudFormation sends Update with the old properties and THIS physical ID, while the old trust still
+  // exists (it is deleted only in the cleanup of a successful update). Without the record the old
+  // trust would look foreign and the rollback would fail (UPDATE_ROLLBACK_FAILED).
+  const prev = replaces ? parseTrustPhysicalId(replaces) : undefined;
+  return prev ? `${own}/replaces/${trustPhysicalId(prev.trustId, prev.created)}` : own;
 }
 
-const PHYSICAL_ID = /^(t-[0-9a-f]{10})(\/adopted)?$/;
+const PHYSICAL_ID = /^(t-[0-9a-f]{10})(\/adopted)?(?:\/replaces\/(t-[0-9a-f]{10})(\/adopted)?)?$/;
+
+export interface TrustRef {
+  readonly trustId: string;
+  readonly created: boolean;
+  /** The physical ID this one replaced in an update (what a rollback returns to). */
+  readonly replaces?: { readonly trustId: string; readonly created: boolean; readonly physicalId: string };
+}
 
 /** The trust ID and whether this resource created it; undefined for an ID that names no trust (a create that failed before CreateTrust). */
-export function parseTrustPhysicalId(id: string | undefined): { trustId: string; created: boolean } | undefined {
+export function parseTrustPhysicalId(id: string | undefined): TrustRef | undefined {
   const m = id ? PHYSICAL_ID.exec(id) : null;
-  return m ? { trustId: m[1], created: m[2] === undefined } : undefined;
+  if (!m) return undefined;
+  const replaces = m[3] ? { trustId: m[3], created: m[4] === undefined, physicalId: m[4] ? `${m[3]}/adopted` : m[3] } : undefined;
+  return { trustId: m[1], created: m[2] === undefined, replaces };
 }
 
 /** A trust the construct may adopt: what it would have created itself, in a healthy state. */
@@ -110,18 +125,40 @@ export function checkAdoptable(p: TrustProps, t: Trust): void {
 }
 
 function refuseExisting(p: TrustProps, t: Trust): Error {
+  if (t.TrustState === 'Deleting') {
+    return new Error(
+      `CreateTrust: directory ${p.DirectoryId} still has a trust with ${p.RemoteDomainName}: ${describeForMessage(t)}; it is being deleted: wait until ` +
+        `aws ds describe-trusts --directory-id ${p.DirectoryId} --trust-ids ${t.TrustId} no longer lists it (or lists it as Deleted), then deploy again. Nothing was changed.`,
+    );
+  }
   return new Error(
     `CreateTrust: directory ${p.DirectoryId} already has a trust with ${p.RemoteDomainName} that this stack did not create: ${describeForMessage(t)}. ` +
       'Nothing was changed; the kit never takes over or deletes a trust it did not create. ' +
       'To manage it with this stack (it must be a verified one-way outgoing forest trust, and it is left in place when the stack or the trust resource is deleted), ' +
       'deploy again with -c adTrust:adoptExistingTrust=true (construct prop adoptExisting: true). ' +
-      `To replace it instead, delete it yourself first: aws ds delete-trust --trust-id ${t.TrustId} --delete-associated-conditional-forwarder`,
+      `To replace it instead, delete it yourself first: aws ds delete-trust --trust-id ${t.TrustId} --delete-associated-conditional-forwarder . ` +
+      '(A trust that an earlier deployment of this stack created is kept when the stack is deleted or createTrust is turned off, so it shows up here too; adopt it the same way.)',
   );
 }
 
 /** Reads the trust password: the secret string itself, or its JSON key `password`. */
 export async function readTrustPassword(sm: SecretsManagerClient, secretArn: string): Promise<string> {
-  const out = await withRetry(() => sm.send(new GetSecretValueCommand({ SecretId: secretArn })));
+  let out;
+  try {
+    out = await withRetry(() => sm.send(new GetSecretValueCommand({ SecretId: secretArn })));
+  } catch (e) {
+    const name = (e as { name?: string }).name ?? 'Error';
+    const hint =
+      name === 'AccessDeniedException'
+        ? 'The handler role needs secretsmanager:GetSecretValue on the secret and, for a secret encrypted with a customer managed key, kms:Decrypt on that key (an imported secret gets no key grant: pass encryptionKey or grant it). '
+        : name === 'ResourceNotFoundException'
+          ? `The secret does not exist (or is scheduled for deletion: aws secretsmanager restore-secret --secret-id ${secretArn}). `
+          : '';
+    throw new Error(
+      `CreateTrust: cannot read the trust password from secret ${secretArn} (${name}: ${(e as Error).message.replace(/\.$/, '')}). No trust was created. ${hint}` +
+        `Check it with: aws secretsmanager describe-secret --secret-id ${secretArn} ; then deploy again.`,
+    );
+  }
   const s = out.SecretString;
   if (!s) throw new Error(`CreateTrust: secret ${secretArn} has no string value; store the trust password as a string or as JSON {"password": "..."}`);
   let password = s;
@@ -140,13 +177,17 @@ export async function readTrustPassword(sm: SecretsManagerClient, secretArn: str
 
 export async function findTrust(ds: DirectoryServiceClient, directoryId: string, remoteDomainName: string): Promise<Trust | undefined> {
   let next: string | undefined;
+  let deleting: Trust | undefined;
   do {
     const out = await withRetry(() => ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId, NextToken: next })));
-    const hit = (out.Trusts ?? []).find((t) => (t.RemoteDomainName ?? '').toLowerCase() === remoteDomainName.toLowerCase() && t.TrustState !== 'Deleted');
-    if (hit) return hit;
+    // Domain names compare case-insensitively (DNS); a Deleted trust is gone, and a live trust wins over one being deleted.
+    const same = (out.Trusts ?? []).filter((t) => (t.RemoteDomainName ?? '').toLowerCase() === remoteDomainName.toLowerCase() && t.TrustState !== 'Deleted');
+    const live = same.find((t) => t.TrustState !== 'Deleting');
+    if (live) return live;
+    deleting = deleting ?? same[0];
     next = out.NextToken;
   } while (next);
-  return undefined;
+  return deleting;
 }
 
 export async function describeTrust(ds: DirectoryServiceClient, directoryId: string, trustId: string): Promise<Trust | undefined> {
@@ -246,8 +287,18 @@ const FAILED = new Set(['Failed', 'VerifyFailed', 'UpdateFailed']);
 const DONE = new Set(['Verified', 'Updated']);
 
 /** One poll after create/update: the data once Verified, undefined while in progress; throws on failure. */
-export async function checkTrustReady(ds: DirectoryServiceClient, directoryId: string, trustId: string): Promise<TrustReadyData | undefined> {
+/** How long after CreateTrust a trust missing from DescribeTrusts counts as not listed yet rather than gone. */
+export const MISSING_GRACE_MS = 5 * 60 * 1000;
+
+export async function checkTrustReady(
+  ds: DirectoryServiceClient,
+  directoryId: string,
+  trustId: string,
+  /** True shortly after CreateTrust: DescribeTrusts may not list the new trust yet (eventual consistency). */
+  tolerateMissing = false,
+): Promise<TrustReadyData | undefined> {
   const t = await describeTrust(ds, directoryId, trustId);
+  if (!t && tolerateMissing) return undefined;
   if (!t) throw new Error(`CreateTrust: trust ${trustId} of directory ${directoryId} disappeared while it was being created`);
   const state = t.TrustState ?? 'Unknown';
   if (FAILED.has(state)) {

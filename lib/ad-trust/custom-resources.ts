@@ -283,7 +283,8 @@ export class ForestTrust extends Construct {
       removalPolicy,
     });
     for (const r of this.ingressRules) this.resource.node.addDependency(r);
-    this.trustId = this.resource.ref;
+    // The bare trust ID (the physical ID also says adopted/replaces, see lambda/ad-trust/trust.ts trustPhysicalId).
+    this.trustId = this.resource.getAttString('TrustId');
   }
 }
 
@@ -387,13 +388,14 @@ export class DirectoryRegionReplication extends Construct {
       problems.add(`totalTimeout must be 10 to ${MAX_REGION_WAIT_MINUTES} minutes (a chain of custom resources of at most ${MAX_ROUND.toMinutes()} minutes each; CloudFormation stops a custom resource after one hour), got ${total.toMinutes()}`);
     }
     problems.throwIfAny(this.node.path);
-    // Every resource but the last hands over 5 minutes before its own deadline; the chain is long
-    // enough that the time actually spent polling is at least `total`.
+    // Every resource hands over 5 minutes before its own deadline (the last one fails then, with the
+    // Region's status, instead of the framework's bare timeout); the chain is long enough that the time
+    // actually spent polling is at least `total`.
     let stages = 2;
-    while (stages * MAX_ROUND.toMinutes() - (stages - 1) * HAND_OVER_MINUTES < total.toMinutes()) stages++;
-    const round = Duration.minutes(Math.ceil((total.toMinutes() + (stages - 1) * HAND_OVER_MINUTES) / stages));
+    while (stages * (MAX_ROUND.toMinutes() - HAND_OVER_MINUTES) < total.toMinutes()) stages++;
+    const round = Duration.minutes(Math.ceil(total.toMinutes() / stages) + HAND_OVER_MINUTES);
     /** Minutes actually spent waiting for Active before the last resource fails. */
-    this.effectiveWaitMinutes = stages * round.toMinutes() - (stages - 1) * HAND_OVER_MINUTES;
+    this.effectiveWaitMinutes = stages * (round.toMinutes() - HAND_OVER_MINUTES);
     this.stages = stages;
 
     this.handlers = new HandlerPair(this, 'Handlers', {

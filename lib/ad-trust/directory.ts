@@ -158,9 +158,15 @@ export class DirectoryAccessRole extends Construct {
       description: 'Lets Amazon RDS use AWS Managed Microsoft AD for Kerberos authentication of Aurora clusters',
       assumedBy: new iam.CompositePrincipal(
         ...['rds.amazonaws.com', 'directoryservice.rds.amazonaws.com'].map(
-          // aws:SourceArn is not used: AWS documents no ARN that RDS passes when it assumes this role for Kerberos.
-          // Not verifiable without an account: if RDS did not send aws:SourceAccount, joining a cluster to the
-          // directory would fail at deploy with a domain-membership error naming this role.
+          // AWS documents this exact guard for the directory-access role: the RDS for Oracle Kerberos guide,
+          // "Creating an IAM trust policy manually", trusts both principals with StringEquals aws:SourceAccount
+          // (and ArnLike aws:SourceArn on the DB instance ARN)
+          // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/oracle-kerberos-setting-up.html#oracle-kerberos.setting-up.CreateIAMRole.trust-policy
+          // and https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/cross-service-confused-deputy-prevention.html
+          // The Aurora PostgreSQL guide's Step 3 shows the same two principals without a condition
+          // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/postgresql-kerberos-setting-up.html
+          // aws:SourceArn is not used: no AWS document names the ARN (cluster or instance) RDS passes for an Aurora cluster,
+          // and a wrong ArnLike would deny the join; aws:SourceAccount alone is what both pages allow.
           (service) => new iam.ServicePrincipal(service, { conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } } }),
         ),
       ),

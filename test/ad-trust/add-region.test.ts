@@ -12,6 +12,7 @@ import {
   DescribeDirectoriesCommand,
   DescribeRegionsCommand,
   DirectoryAlreadyInRegionException,
+  DirectoryDoesNotExistException,
   DirectoryServiceClient,
   EntityDoesNotExistException,
   RemoveRegionCommand,
@@ -249,7 +250,8 @@ describe('update', () => {
     await onEvent(event('Create'));
     const e = event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RegionName: 'eu-west-1' } });
     const r = await onEvent(e);
-    expect(r.PhysicalResourceId).toBe(`${DIR}/eu-west-1`);
+    // The new physical ID records the one it replaces (what a rollback returns to).
+    expect(r.PhysicalResourceId).toBe(`${DIR}/eu-west-1/replaces/${DIR}/us-west-2`);
     expect(fake.calls.filter((c) => c.command === 'AddRegion').map((c) => c.input.RegionName)).toEqual(['us-west-2', 'eu-west-1']);
     const done = await pollUntilComplete(e, r.PhysicalResourceId!);
     expect(done.data!.RegionName).toBe('eu-west-1');
@@ -339,7 +341,8 @@ describe('chained wait (CloudFormation stops a custom resource after one hour)',
     const wr = await onEvent(we);
     expect(wr.PhysicalResourceId).toBe(`${DIR}/us-west-2/active`);
     expect(fake.count('AddRegion')).toBe(1);
-    expect((await poll(Date.now() - 3_500_000, wait, wr.PhysicalResourceId!)).IsComplete).toBe(false);
+    // No hand-over (no soft deadline); it fails only 5 minutes before its own round ends (see the test below).
+    expect((await poll(Date.now() - 2_900_000, wait, wr.PhysicalResourceId!)).IsComplete).toBe(false);
     fake.regions.get('us-west-2')!.status = 'Active';
     const done = await poll(Date.now(), wait, wr.PhysicalResourceId!);
     expect(done).toEqual({ IsComplete: true, Data: { RegionName: 'us-west-2', Status: 'Active', DnsIpAddrs: '10.30.0.10,10.30.1.10', SecurityGroupId: 'sg-us-west-2', CreatedByStack: 'true' } });
@@ -373,4 +376,160 @@ describe('chained wait (CloudFormation stops a custom resource after one hour)',
 
 test('parseAddRegionProps keeps valid input unchanged', () => {
   expect(parseAddRegionProps({ ...PROPS })).toEqual({ ...PROPS, AdoptExisting: false });
+});
+
+describe('failure paths CloudFormation drives (break-it review)', () => {
+  const MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
+
+  test('a redeploy after destroy finds the removed Region still listed as Deleted: it is added again, not refused as foreign', async () => {
+    fake.regions.set('us-west-2', { status: 'Deleted', vpcId: 'vpc-0abc', polls: -1000 });
+    fake.install(ds);
+    // Directory Service lets the Region be added again once it is Deleted.
+    ds.on(AddRegionCommand).callsFake(async (input, getClient) => {
+      fake.calls.push({ command: 'AddRegion', region: await getClient().config.region(), input });
+      fake.regions.set(input.RegionName, { status: 'Creating', vpcId: input.VPCSettings.VpcId, polls: 0, launchTime: new Date() });
+      return {};
+    });
+    const r = await onEvent(event('Create'));
+    expect(r.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+    expect(fake.count('AddRegion')).toBe(1);
+  });
+
+  test('a Region that is still Deleting is refused with "wait", not with advice to remove it again', async () => {
+    fake.regions.set('us-west-2', { status: 'Deleting', vpcId: 'vpc-0abc', polls: -1000 });
+    await expect(onEvent(event('Create'))).rejects.toThrow(/status Deleting.*is being removed: wait until aws ds describe-regions --directory-id d-1234567890 --region-name us-west-2 no longer lists it/);
+    expect(fake.count('AddRegion')).toBe(0);
+  });
+
+  test('the rollback of a replacement (another Region) returns to the stack\'s own old Region instead of refusing it', async () => {
+    await onEvent(event('Create'));
+    await pollUntilComplete(event('Create'), `${DIR}/us-west-2`);
+    const west = { ...PROPS };
+    const eu = { ...PROPS, RegionName: 'eu-west-1' };
+    const fwdEvent = event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: west, ResourceProperties: eu });
+    const fwd = await onEvent(fwdEvent);
+    await pollUntilComplete({ ...fwdEvent, ResourceProperties: { ServiceToken: 'x', ...eu } } as CdkCustomResourceEvent, fwd.PhysicalResourceId!);
+    // A later resource fails: Update with the old properties and the new physical ID (us-west-2 still exists).
+    const back = await onEvent(event('Update', { PhysicalResourceId: fwd.PhysicalResourceId, OldResourceProperties: eu, ResourceProperties: west }));
+    expect(back.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+    // Cleanup: Delete for the replacement's ID removes eu-west-1 only.
+    await onEvent(event('Delete', { PhysicalResourceId: fwd.PhysicalResourceId, ResourceProperties: eu }));
+    expect(fake.calls.filter((c) => c.command === 'RemoveRegion').map((c) => c.region)).toEqual(['eu-west-1']);
+    expect(fake.regions.get('us-west-2')?.status).toBe('Active');
+  });
+
+  test('the rollback of an update that failed on bad new properties (now OldResourceProperties) changes nothing and succeeds', async () => {
+    await onEvent(event('Create'));
+    await pollUntilComplete(event('Create'), `${DIR}/us-west-2`);
+    const before = fake.calls.length;
+    const e = event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: { ...PROPS, SubnetIds: ['subnet-0a'] } });
+    const r = await onEvent(e);
+    expect(r.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+    expect(fake.calls.slice(before).map((c) => c.command)).not.toContain('AddRegion');
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+
+  test('Delete after a create that failed on bad properties (framework marker, same bad properties) touches nothing, for the replicate and the wait resources', async () => {
+    for (const extra of [{}, { Stage: 'wait', RoundSeconds: '99999', ReplicateId: MARKER }]) {
+      const e = event('Delete', { PhysicalResourceId: MARKER, ResourceProperties: { ServiceToken: 'x', ...PROPS, SubnetIds: ['subnet-0a'], ...extra } });
+      await expect(onEvent(e)).resolves.toMatchObject({ PhysicalResourceId: MARKER });
+      expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toMatchObject({ IsComplete: true });
+    }
+    expect(fake.calls).toHaveLength(0);
+  });
+
+  test('Delete of the stack\'s own Region still removes it when its stored properties no longer pass today\'s validation', async () => {
+    fake.regions.set('us-west-2', { status: 'Active', vpcId: 'vpc-0abc', polls: -1000 });
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2`, ResourceProperties: { ServiceToken: 'x', ...PROPS, SubnetIds: ['subnet-0a', 'subnet-0b', 'subnet-0c'] } });
+    await onEvent(e);
+    expect(fake.calls.filter((c) => c.command === 'RemoveRegion')).toEqual([{ command: 'RemoveRegion', region: 'us-west-2', input: { DirectoryId: DIR } }]);
+  });
+  // The SDK model (DescribeRegionsCommand / RemoveRegionCommand @throws) lists DirectoryDoesNotExistException,
+  // not EntityDoesNotExistException, for these two calls; moto implements neither call.
+  test('deleting the stack\'s Region after the directory itself is gone (DirectoryDoesNotExistException) completes instead of failing forever', async () => {
+    const gone = () => new DirectoryDoesNotExistException({ message: 'Directory d-1234567890 does not exist', $metadata: {} });
+    ds.reset();
+    ds.on(DescribeRegionsCommand).rejects(gone());
+    ds.on(RemoveRegionCommand).rejects(gone());
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` });
+    await expect(onEvent(e)).resolves.toMatchObject({ PhysicalResourceId: `${DIR}/us-west-2` });
+    expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    const w = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2/active`, ResourceProperties: { ServiceToken: 'x', ...PROPS, Stage: 'wait', SoftDeadlineSeconds: '0', RoundSeconds: '3300', ReplicateId: `${DIR}/us-west-2` } });
+    expect(await isComplete({ ...w, Data: { StartedAt: String(Date.now()) } } as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    expect(ds.commandCalls(RemoveRegionCommand)).toHaveLength(0);
+  });
+
+  test('RemoveRegion answering DirectoryDoesNotExistException (the replica Region no longer has the directory) counts as removed', async () => {
+    fake.regions.set('us-west-2', { status: 'Active', vpcId: 'vpc-0abc', polls: -1000 });
+    ds.on(RemoveRegionCommand).rejects(new DirectoryDoesNotExistException({ message: 'not in this Region', $metadata: {} }));
+    await expect(onEvent(event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` }))).resolves.toMatchObject({ PhysicalResourceId: `${DIR}/us-west-2` });
+  });
+
+  test('creating with a directory ID that does not exist fails naming the directory and the primary Region', async () => {
+    ds.reset();
+    ds.on(DescribeRegionsCommand).rejects(new DirectoryDoesNotExistException({ message: 'Directory d-1234567890 does not exist', $metadata: {} }));
+    await expect(onEvent(event('Create'))).rejects.toThrow(/directory d-1234567890 does not exist in us-east-1.*Nothing was changed/);
+  });
+});
+
+describe('waits that cannot end well say so (break-it review)', () => {
+  test('a Region that someone removes while the stack waits for it to become Active fails the wait at once with its status, instead of polling for hours', async () => {
+    fake.regions.set('us-west-2', { status: 'Deleting', vpcId: 'vpc-0abc', polls: -1000 });
+    const e = event('Create');
+    await expect(isComplete({ ...e, PhysicalResourceId: `${DIR}/us-west-2`, Data: { StartedAt: String(Date.now() - 600_000) } } as unknown as CdkCustomResourceIsCompleteEvent)).rejects.toThrow(
+      /Region us-west-2 of directory d-1234567890 is Deleting while the stack waits for it to become Active/,
+    );
+  });
+
+  test('a rollback whose Region is still being built when the replicate resource\'s own deadline nears fails with the Region\'s status and the next command, not a bare timeout', async () => {
+    fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: -1000 });
+    const props = { ServiceToken: 'x', ...PROPS, Stage: 'replicate', SoftDeadlineSeconds: '3000', RoundSeconds: '3300' };
+    const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2`, ResourceProperties: props });
+    const poll = (startedAt: number) => isComplete({ ...e, Data: { StartedAt: String(startedAt) } } as CdkCustomResourceIsCompleteEvent);
+    expect(await poll(Date.now() - 60_000)).toEqual({ IsComplete: false });
+    await expect(poll(Date.now() - 3_001_000)).rejects.toThrow(/Region us-west-2 of directory d-1234567890 is still Creating.*nothing was removed yet.*aws cloudformation/);
+    expect(fake.count('RemoveRegion')).toBe(0);
+  });
+});
+
+test('the last wait resource fails before the framework\'s bare timeout with the Region\'s status, what the rollback does and how to wait longer (break-it review)', async () => {
+  fake.regions.set('us-west-2', { status: 'Creating', vpcId: 'vpc-0abc', polls: -1000 });
+  const props = { ServiceToken: 'x', ...PROPS, Stage: 'wait', WaitName: 'active', SoftDeadlineSeconds: '0', RoundSeconds: '3300', ReplicateId: `${DIR}/us-west-2` };
+  const e = event('Create', { PhysicalResourceId: `${DIR}/us-west-2/active`, ResourceProperties: props });
+  const poll = (startedAt: number) => isComplete({ ...e, Data: { StartedAt: String(startedAt) } } as unknown as CdkCustomResourceIsCompleteEvent);
+  expect(await poll(Date.now() - 600_000)).toEqual({ IsComplete: false });
+  await expect(poll(Date.now() - 3_001_000)).rejects.toThrow(/still Creating at the end of the stack's wait for Active.*removed once it is Active.*totalTimeout \(up to 300 minutes\) and deploy DbOpsAdTrustReplica again/);
+});
+
+test('Directory Service throttling on DescribeRegions and AddRegion is retried; AddRegion is sent once more, not refused (aws-sdk-client-mock: moto has no AddRegion)', async () => {
+  const throttle = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+  let addCalls = 0;
+  ds.on(DescribeRegionsCommand).rejectsOnce(throttle()).rejects(new EntityDoesNotExistException({ message: 'no region', $metadata: {} }));
+  ds.on(AddRegionCommand).callsFake(async () => {
+    addCalls += 1;
+    if (addCalls === 1) throw throttle();
+    return {};
+  });
+  await expect(onEvent(event('Create'))).resolves.toMatchObject({ PhysicalResourceId: `${DIR}/us-west-2`, Data: { CreatedByStack: 'true' } });
+  expect(addCalls).toBe(2);
+});
+
+test('a Region being restored (Restoring) is waited for on delete, not sent a RemoveRegion that Directory Service refuses (break-it review)', async () => {
+  fake.regions.set('us-west-2', { status: 'Restoring', vpcId: 'vpc-0abc', polls: -1000 });
+  const e = event('Delete', { PhysicalResourceId: `${DIR}/us-west-2` });
+  const r = await onEvent(e);
+  expect(fake.count('RemoveRegion')).toBe(0);
+  expect(await isComplete({ ...e, Data: r.Data } as unknown as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: false });
+  expect(fake.count('RemoveRegion')).toBe(0);
+});
+
+test('the rollback of a replacement that failed in onEvent (the physical ID never changed) keeps the stack\'s own Region instead of refusing it (break-it review)', async () => {
+  await onEvent(event('Create'));
+  await pollUntilComplete(event('Create'), `${DIR}/us-west-2`);
+  fake.regions.set('eu-west-1', { status: 'Active', vpcId: 'vpc-other', polls: -1000 });
+  const eu = { ...PROPS, RegionName: 'eu-west-1' };
+  await expect(onEvent(event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: { ...PROPS }, ResourceProperties: eu }))).rejects.toThrow(/already replicated to eu-west-1/);
+  const back = await onEvent(event('Update', { PhysicalResourceId: `${DIR}/us-west-2`, OldResourceProperties: eu, ResourceProperties: { ...PROPS } }));
+  expect(back.PhysicalResourceId).toBe(`${DIR}/us-west-2`);
+  expect(fake.count('AddRegion')).toBe(1);
 });

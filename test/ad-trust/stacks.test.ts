@@ -262,8 +262,9 @@ describe('pattern adTrust from cdk.json context, step 2 (createTrust=true, auror
       expect(Number(r.Properties.RoundSeconds)).toBe(round);
       expect(r.Properties.ServiceTimeout ?? 3600).toBeLessThanOrEqual(3600);
     }
-    // Every link but the last hands over 5 minutes before its deadline; the polling adds up to >= 180 minutes.
-    const polledSeconds = chain.reduce((sum, [, r]) => sum + (Number(r.Properties.SoftDeadlineSeconds) || round), 0);
+    // Every link hands over 5 minutes before its deadline; the last one then fails with the Region's status
+    // (lambda/ad-trust/add-region-handler.ts) instead of the bare framework timeout. The polling adds up to >= 180 minutes.
+    const polledSeconds = chain.reduce((sum, [, r]) => sum + (Number(r.Properties.SoftDeadlineSeconds) || round - 300), 0);
     expect(polledSeconds).toBeGreaterThanOrEqual(180 * 60);
     expect(round).toBeLessThanOrEqual(55 * 60);
     const sm = Object.values<any>(replica.findResources('AWS::StepFunctions::StateMachine'))[0];
@@ -307,6 +308,30 @@ describe('pattern adTrust from cdk.json context, step 2 (createTrust=true, auror
     expect(r[regionPoller].filter((a) => WRITE.test(a)).sort()).toEqual(['ds:RemoveRegion', 'ec2:DeleteNetworkInterface', 'ec2:DeleteSecurityGroup', 'ec2:RevokeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress']);
     expect(r[regionPoller]).not.toContain('ds:AddRegion');
     expect(r[regionWriter]).toEqual(expect.arrayContaining(['ds:AddRegion', 'ds:RemoveRegion', 'ec2:CreateNetworkInterface']));
+  });
+
+  test('every AWS call in the handler code is allowed to the role that makes it (commands read from lambda/ad-trust/*.ts, so a new call without IAM fails here)', () => {
+    const actionsByRole = (t: Template) => {
+      const out: Record<string, string[]> = {};
+      for (const pol of Object.values<any>(t.findResources('AWS::IAM::Policy'))) {
+        for (const role of pol.Properties.Roles) out[role.Ref] = [...(out[role.Ref] ?? []), ...(pol.Properties.PolicyDocument.Statement as any[]).flatMap((st) => [st.Action].flat())];
+      }
+      return out;
+    };
+    const calls = (file: string) => {
+      const src = fs.readFileSync(path.join(__dirname, '../../lambda/ad-trust', file), 'utf8');
+      const prefix = (cmd: string) => (/SecretValue/.test(cmd) ? 'secretsmanager' : 'ds');
+      return [...new Set([...src.matchAll(/new (\w+)Command\(/g)].map((m) => `${prefix(m[1])}:${m[1]}`))].sort();
+    };
+    const role = (byRole: Record<string, string[]>, re: RegExp) => byRole[Object.keys(byRole).find((r) => re.test(r))!];
+    const p = actionsByRole(primary);
+    const r = actionsByRole(replica);
+    // onEvent runs every function of the module; the pollers only the reads (and RemoveRegion for the Region poller).
+    expect(calls('trust.ts')).toEqual(['ds:CreateTrust', 'ds:DeleteTrust', 'ds:DescribeTrusts', 'ds:UpdateConditionalForwarder', 'ds:UpdateTrust', 'secretsmanager:GetSecretValue']);
+    expect(role(p, /^TrustHandlersonEventRole/)).toEqual(expect.arrayContaining(calls('trust.ts')));
+    expect(role(p, /^TrustHandlersisCompleteRole/)).toEqual(expect.arrayContaining(['ds:DescribeTrusts']));
+    expect(role(r, /^DirectoryRegionHandlersonEventRole/)).toEqual(expect.arrayContaining(calls('add-region.ts')));
+    expect(role(r, /^DirectoryRegionHandlersisCompleteRole/)).toEqual(expect.arrayContaining(['ds:DescribeRegions', 'ds:DescribeDirectories', 'ds:RemoveRegion']));
   });
 
   test('IAM of the handlers follows the Service Authorization Reference: list/read actions without resource-level permissions get "*"', () => {
@@ -389,6 +414,32 @@ describe('aurora-mysql and options', () => {
   test('selective authentication is passed to CreateTrust', () => {
     const stack = primaryWith({ selectiveAuth: true, createTrust: true })();
     Template.fromStack(stack).hasResourceProperties('Custom::ForestTrust', { SelectiveAuth: 'Enabled' });
+  });
+});
+
+describe('another Region pair (break-it review)', () => {
+  test('eu-west-1 -> eu-central-1: the Region handlers are scoped to those two Regions (DS ARNs and aws:RequestedRegion), nothing still names us-east-1/us-west-2', () => {
+    const [p, r] = buildPattern(testApp(), {
+      'adTrust:primaryRegion': 'eu-west-1',
+      'adTrust:replicaRegion': 'eu-central-1',
+      'adTrust:primaryAvailabilityZones': 'eu-west-1a,eu-west-1b',
+      'adTrust:replicaAvailabilityZones': 'eu-central-1a,eu-central-1b',
+      'adTrust:createTrust': true,
+    });
+    expect([p.region, r.region]).toEqual(['eu-west-1', 'eu-central-1']);
+    const replica = Template.fromStack(r);
+    const statements = Object.values<any>(replica.findResources('AWS::IAM::Policy')).flatMap((x) => x.Properties.PolicyDocument.Statement as any[]);
+    const add = statements.find((st) => [st.Action].flat().includes('ds:AddRegion'));
+    expect(JSON.stringify(add.Resource)).toContain(':ds:eu-west-1:');
+    expect(JSON.stringify(add.Resource)).toContain(':ds:eu-central-1:');
+    const ec2 = statements.find((st) => [st.Action].flat().includes('ec2:CreateNetworkInterface'));
+    expect(ec2.Condition).toEqual({ StringEquals: { 'aws:RequestedRegion': ['eu-central-1', 'eu-west-1'] } });
+    replica.hasResourceProperties('Custom::DirectoryRegion', { PrimaryRegion: 'eu-west-1', RegionName: 'eu-central-1' });
+    for (const t of [Template.fromStack(p), replica]) expect(JSON.stringify(t.toJSON())).not.toMatch(/us-east-1|us-west-2/);
+  });
+
+  test('an opt-in primary Region (ap-east-1) fails synth naming the Region', () => {
+    expect(() => buildPattern(testApp(), { 'adTrust:primaryRegion': 'ap-east-1', 'adTrust:primaryAvailabilityZones': 'ap-east-1a,ap-east-1b' })).toThrow(/ap-east-1/);
   });
 });
 

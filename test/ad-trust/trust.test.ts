@@ -90,7 +90,7 @@ function trustState(state: string, reason = '', extra: Record<string, unknown> =
 describe('create', () => {
   test('reads the password by ARN and creates a one-way outgoing forest trust with the conditional forwarder', async () => {
     const r = await onEvent(event('Create'));
-    expect(r).toEqual({ PhysicalResourceId: TRUST, Data: { CreatedByStack: 'true' } });
+    expect(r).toEqual({ PhysicalResourceId: TRUST, Data: { CreatedByStack: 'true', StartedAt: expect.stringMatching(/^\d+$/) } });
     expect(JSON.stringify(r)).not.toContain(PASSWORD);
     expect(sm.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: SECRET_ARN }]);
     expect(ds.commandCalls(CreateTrustCommand).map((c) => c.args[0].input)).toEqual([
@@ -158,7 +158,7 @@ describe('a trust that existed before the stack (made by hand from the blog, or 
     ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
     const e = event('Create', { ResourceProperties: { ...PROPS, AdoptExisting: 'true' } });
     const r = await onEvent(e);
-    expect(r).toEqual({ PhysicalResourceId: `${TRUST}/adopted`, Data: { CreatedByStack: 'false' } });
+    expect(r).toEqual({ PhysicalResourceId: `${TRUST}/adopted`, Data: { CreatedByStack: 'false', StartedAt: expect.stringMatching(/^\d+$/) } });
     expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     expect(await isComplete({ ...e, ...r } as CdkCustomResourceIsCompleteEvent)).toEqual({
@@ -266,7 +266,8 @@ describe('update', () => {
     const r = await onEvent(
       event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }),
     );
-    expect(r).toEqual({ PhysicalResourceId: 't-9999999999', Data: { Changed: 'replacement', CreatedByStack: 'true' } });
+    // The new physical ID records the one it replaces (what a rollback returns to).
+    expect(r).toEqual({ PhysicalResourceId: `t-9999999999/replaces/${TRUST}`, Data: { Changed: 'replacement', CreatedByStack: 'true', StartedAt: expect.stringMatching(/^\d+$/) } });
     expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
   });
 
@@ -303,4 +304,154 @@ describe('delete', () => {
     expect((await isComplete(e as CdkCustomResourceIsCompleteEvent)).IsComplete).toBe(true);
     expect(ds.calls()).toHaveLength(0);
   });
+});
+
+describe('failure paths CloudFormation drives (break-it review)', () => {
+  const MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
+
+  test('a Delete after a create that failed on bad properties (the framework marker, the same bad properties) touches nothing and succeeds', async () => {
+    // CloudFormation sends the failed create's properties with the Delete; refusing them would leave the stack in DELETE_FAILED.
+    const e = event('Delete', { PhysicalResourceId: MARKER, ResourceProperties: { ...PROPS, ServiceToken: 'x', ConditionalForwarderIpAddrs: ['not-an-ip'] } });
+    await expect(onEvent(e)).resolves.toEqual({ PhysicalResourceId: MARKER });
+    expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+    expect(ds.calls()).toHaveLength(0);
+  });
+
+  test('a Delete of the stack\'s own trust still deletes it when its stored properties no longer pass today\'s validation (kit upgrade)', async () => {
+    ds.on(DeleteTrustCommand).resolves({ TrustId: TRUST });
+    const e = event('Delete', { PhysicalResourceId: TRUST, ResourceProperties: { ...PROPS, ServiceToken: 'x', SelectiveAuth: 'enabled' } });
+    await onEvent(e);
+    expect(ds.commandCalls(DeleteTrustCommand).map((c) => c.args[0].input)).toEqual([{ TrustId: TRUST, DeleteAssociatedConditionalForwarder: true }]);
+    ds.on(DescribeTrustsCommand).resolves({ Trusts: [] });
+    expect(await isComplete(e as CdkCustomResourceIsCompleteEvent)).toEqual({ IsComplete: true });
+  });
+
+  test('the rollback of an update that failed on bad new properties (they come back as OldResourceProperties) succeeds without touching the trust', async () => {
+    const e = event('Update', { PhysicalResourceId: TRUST, ResourceProperties: { ...PROPS }, OldResourceProperties: { ...PROPS, ConditionalForwarderIpAddrs: ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'] } });
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+    const r = await onEvent(e);
+    expect(r.PhysicalResourceId).toBe(TRUST);
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+    expect(ds.commandCalls(UpdateTrustCommand)).toHaveLength(0);
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
+    expect(await isComplete({ ...e, ...r } as CdkCustomResourceIsCompleteEvent)).toMatchObject({ IsComplete: true });
+  });
+
+  test('the rollback of a replacement (new domain) returns to the stack\'s own old trust instead of refusing it as foreign', async () => {
+    // Forward: onprem -> emea creates t-9999999999 and records what it replaces.
+    ds.on(CreateTrustCommand).resolves({ TrustId: 't-9999999999' });
+    const fwd = await onEvent(event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }));
+    expect(fwd.PhysicalResourceId).toMatch(/^t-9999999999/);
+    // A later resource fails; CloudFormation rolls back: Update with the old properties, the NEW physical ID.
+    // The old trust still exists (CloudFormation deletes it only in the cleanup phase of a successful update).
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+    const back = await onEvent(
+      event('Update', { PhysicalResourceId: fwd.PhysicalResourceId, OldResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' }, ResourceProperties: { ...PROPS } }),
+    );
+    // Back to the old physical ID: CloudFormation then deletes t-9999999999 (the stack's own), and t-0123456789 stays the stack's own.
+    expect(back.PhysicalResourceId).toBe(TRUST);
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(1);
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
+  });
+
+  test('after a replacement, a trust to the old domain made by someone else (another ID) is still refused', async () => {
+    ds.on(CreateTrustCommand).resolves({ TrustId: 't-9999999999' });
+    const fwd = await onEvent(event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }));
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified', '', { TrustId: 't-5555555555' }));
+    await expect(
+      onEvent(event('Update', { PhysicalResourceId: fwd.PhysicalResourceId, OldResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' }, ResourceProperties: { ...PROPS } })),
+    ).rejects.toThrow(/that this stack did not create: t-5555555555/);
+  });
+
+  test('a missing or unreadable secret fails with the ARN, what exists now and the next command', async () => {
+    sm.on(GetSecretValueCommand).rejects(Object.assign(new Error("Secrets Manager can't find the specified secret."), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 400 } }));
+    await expect(onEvent(event('Create'))).rejects.toThrow(/secret arn:aws:secretsmanager:us-east-1:123456789012:secret:trust-AbCdEf .*ResourceNotFoundException.*No trust was created.*aws secretsmanager describe-secret --secret-id/);
+    sm.on(GetSecretValueCommand).rejects(Object.assign(new Error('Access to KMS is not allowed'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 400 } }));
+    await expect(onEvent(event('Create'))).rejects.toThrow(/AccessDeniedException.*kms:Decrypt/);
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+  });
+
+  test('CloudFormation\'s Delete of a replacement physical ID deletes only the trust it names, never the one it replaced', async () => {
+    ds.on(DeleteTrustCommand).resolves({});
+    await onEvent(event('Delete', { PhysicalResourceId: `t-9999999999/replaces/${TRUST}` }));
+    expect(ds.commandCalls(DeleteTrustCommand).map((c) => c.args[0].input.TrustId)).toEqual(['t-9999999999']);
+    ds.reset();
+    await onEvent(event('Delete', { PhysicalResourceId: `t-9999999999/adopted/replaces/${TRUST}` }));
+    expect(ds.commandCalls(DeleteTrustCommand)).toHaveLength(0);
+  });
+});
+
+describe('hand-made trusts in every state, and names in other cases (break-it review)', () => {
+  const ALL_STATES = ['Creating', 'Created', 'Verifying', 'VerifyFailed', 'Verified', 'Updating', 'UpdateFailed', 'Updated', 'Deleting', 'Failed'];
+  test.each(ALL_STATES)('a one-way outgoing forest trust in state %s: refused without AdoptExisting; with it adopted only when Verified/Updated; never created, deleted or updated', async (state) => {
+    ds.on(DescribeTrustsCommand).resolves(trustState(state));
+    await expect(onEvent(event('Create'))).rejects.toThrow(new RegExp(`t-0123456789 \\(Forest, One-Way: Outgoing, state ${state}`));
+    const adopt = onEvent(event('Create', { ResourceProperties: { ...PROPS, AdoptExisting: 'true' } }));
+    if (state === 'Verified' || state === 'Updated') await expect(adopt).resolves.toMatchObject({ PhysicalResourceId: `${TRUST}/adopted` });
+    else await expect(adopt).rejects.toThrow(new RegExp(`its state is ${state}, not Verified`));
+    for (const c of [CreateTrustCommand, DeleteTrustCommand, UpdateTrustCommand, UpdateConditionalForwarderCommand]) expect(ds.commandCalls(c as any)).toHaveLength(0);
+  });
+
+  test('a trust to the same domain in other letter case (ONPREM.Example.com) is the same trust: refused, or adopted with AdoptExisting', async () => {
+    ds.on(DescribeTrustsCommand).resolves(trustState('Verified', '', { RemoteDomainName: 'ONPREM.Example.com' }));
+    await expect(onEvent(event('Create'))).rejects.toThrow(/that this stack did not create: t-0123456789/);
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, RemoteDomainName: 'OnPrem.EXAMPLE.com', AdoptExisting: 'true' } }))).resolves.toMatchObject({ PhysicalResourceId: `${TRUST}/adopted` });
+    expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
+  });
+
+  test('a trust that is being deleted is refused with "wait", not with advice to delete it again', async () => {
+    ds.on(DescribeTrustsCommand).resolves(trustState('Deleting'));
+    const err = await onEvent(event('Create')).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/state Deleting.*is being deleted: wait until aws ds describe-trusts --directory-id d-1234567890 --trust-ids t-0123456789 no longer lists it/);
+    expect(err?.message).not.toContain('aws ds delete-trust');
+  });
+
+  test('next to a trust that is being deleted, the live trust to the same domain is the one refused or adopted', async () => {
+    ds.on(DescribeTrustsCommand).resolves({
+      Trusts: [trustState('Deleting', '', { TrustId: 't-1111111111' }).Trusts[0], trustState('Verified', '', { TrustId: 't-2222222222' }).Trusts[0]],
+    });
+    await expect(onEvent(event('Create'))).rejects.toThrow(/did not create: t-2222222222/);
+    await expect(onEvent(event('Create', { ResourceProperties: { ...PROPS, AdoptExisting: 'true' } }))).resolves.toMatchObject({ PhysicalResourceId: 't-2222222222/adopted' });
+  });
+
+  test('an update that only flips AdoptExisting keeps who owns the trust: created stays created (deleted with the stack), adopted stays adopted', async () => {
+    const flip = async (physicalId: string, from: string, to: string) =>
+      onEvent(event('Update', { PhysicalResourceId: physicalId, OldResourceProperties: { ...PROPS, AdoptExisting: from }, ResourceProperties: { ...PROPS, AdoptExisting: to } }));
+    expect(await flip(TRUST, 'false', 'true')).toMatchObject({ PhysicalResourceId: TRUST, Data: { Changed: '', CreatedByStack: 'true' } });
+    expect(await flip(`${TRUST}/adopted`, 'true', 'false')).toMatchObject({ PhysicalResourceId: `${TRUST}/adopted`, Data: { Changed: '', CreatedByStack: 'false' } });
+    expect(ds.calls()).toHaveLength(0);
+  });
+});
+
+test('Directory Service throttling (ThrottlingException) on DescribeTrusts and CreateTrust is retried: one trust, the stack\'s own (aws-sdk-client-mock: moto cannot throttle)', async () => {
+  const throttle = () => Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+  ds.on(DescribeTrustsCommand).rejectsOnce(throttle()).resolves({ Trusts: [] });
+  ds.on(CreateTrustCommand).rejectsOnce(throttle()).resolves({ TrustId: TRUST });
+  await expect(onEvent(event('Create'))).resolves.toEqual({ PhysicalResourceId: TRUST, Data: { CreatedByStack: 'true', StartedAt: expect.stringMatching(/^\d+$/) } });
+  expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(2);
+});
+
+test('a trust left by an earlier deployment of this stack is refused with a hint that it may be the stack\'s own earlier trust, and how to adopt it', async () => {
+  ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+  await expect(onEvent(event('Create'))).rejects.toThrow(/earlier deployment of this stack created is kept when the stack is deleted or createTrust is turned off.*adopt it the same way/);
+});
+
+test('right after CreateTrust, a trust that DescribeTrusts does not list yet (eventual consistency) is waited for; minutes later it is an error (break-it review)', async () => {
+  const r = await onEvent(event('Create'));
+  expect((r.Data as Record<string, string>).StartedAt).toMatch(/^\d+$/);
+  ds.on(DescribeTrustsCommand).rejects(new EntityDoesNotExistException({ message: 'no trust', $metadata: {} }));
+  const poll = (startedAt: number) => isComplete({ ...event('Create'), PhysicalResourceId: TRUST, Data: { ...r.Data, StartedAt: String(startedAt) } } as unknown as CdkCustomResourceIsCompleteEvent);
+  expect(await poll(Date.now() - 30_000)).toEqual({ IsComplete: false });
+  await expect(poll(Date.now() - 600_000)).rejects.toThrow(/disappeared while it was being created/);
+});
+
+test('the rollback of a replacement that failed in onEvent (the physical ID never changed) keeps the stack\'s own trust instead of refusing it (break-it review)', async () => {
+  // Forward: onprem -> emea is refused (a foreign emea trust exists); CloudFormation keeps physical ID t-0123456789.
+  ds.on(DescribeTrustsCommand).resolves(trustState('Verified', '', { TrustId: 't-5555555555', RemoteDomainName: 'emea.example.com' }));
+  await expect(onEvent(event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS }, ResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' } }))).rejects.toThrow(/did not create: t-5555555555/);
+  // Rollback: the old properties, the same physical ID; the trust found for onprem is the one this resource holds.
+  ds.on(DescribeTrustsCommand).resolves(trustState('Verified'));
+  const back = await onEvent(event('Update', { PhysicalResourceId: TRUST, OldResourceProperties: { ...PROPS, RemoteDomainName: 'emea.example.com' }, ResourceProperties: { ...PROPS } }));
+  expect(back.PhysicalResourceId).toBe(TRUST);
+  expect(ds.commandCalls(CreateTrustCommand)).toHaveLength(0);
 });

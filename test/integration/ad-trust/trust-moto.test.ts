@@ -85,7 +85,7 @@ test('create → describe → a second create is refused (not adopted) → delet
   const created = await handler.onEvent(event('Create'));
   const trustId = created.PhysicalResourceId!;
   expect(trustId).toMatch(/^t-[0-9a-f]{10}$/);
-  expect(created.Data).toEqual({ CreatedByStack: 'true' });
+  expect(created.Data).toEqual({ CreatedByStack: 'true', StartedAt: expect.stringMatching(/^\d+$/) });
 
   expect(await trusts()).toHaveLength(1);
   expect((await trusts())[0]).toMatchObject({ TrustId: trustId, RemoteDomainName: 'onprem.example.com', TrustDirection: 'One-Way: Outgoing', TrustType: 'Forest', SelectiveAuth: 'Disabled' });
@@ -152,4 +152,22 @@ test('a secret that does not exist fails the create with the ARN, and creates no
     /Secrets Manager can't find the specified secret|ResourceNotFound/,
   );
   expect((await ds.send(new DescribeTrustsCommand({ DirectoryId: directoryId }))).Trusts).toEqual([]);
+});
+
+test('an update to a new domain that rolls back returns to the stack\'s own old trust; the cleanup deletes only the new one', async () => {
+  const created = await handler.onEvent(event('Create'));
+  const oldId = created.PhysicalResourceId!;
+  const base = event('Update').ResourceProperties;
+  const emea = { ...base, RemoteDomainName: 'emea.example.com' };
+  const fwd = await handler.onEvent(event('Update', { PhysicalResourceId: oldId, OldResourceProperties: base, ResourceProperties: emea }));
+  const newTrust = (await trusts()).find((t) => t.RemoteDomainName === 'emea.example.com')!.TrustId!;
+  expect(fwd.PhysicalResourceId).toBe(`${newTrust}/replaces/${oldId}`);
+  // Rollback: the old properties with the new physical ID, while the old trust still exists in moto.
+  const back = await handler.onEvent(event('Update', { PhysicalResourceId: fwd.PhysicalResourceId, OldResourceProperties: emea, ResourceProperties: base }));
+  expect(back.PhysicalResourceId).toBe(oldId);
+  // UPDATE_ROLLBACK_COMPLETE_CLEANUP: Delete for the replacement's physical ID.
+  await handler.onEvent(event('Delete', { PhysicalResourceId: fwd.PhysicalResourceId }));
+  expect((await trusts()).map((t) => t.TrustId)).toEqual([oldId]);
+  await handler.onEvent(event('Delete', { PhysicalResourceId: oldId }));
+  expect(await trusts()).toEqual([]);
 });
