@@ -207,7 +207,8 @@ describe('README examples that run offline', () => {
   test('dsql-schema --input <pg_dump fixture> with the default folder writes the files the README names, and git status stays clean', async () => {
     const fixture = path.join(__dirname, 'dsql-bridge', 'fixtures', 'shop-schema.sql');
     const help = facts.cliHelp['dsql-schema'];
-    const def = /--out-dir[^\n]*\(default:? \.?\/?([^\s),]+)/.exec(help)?.[1];
+    // The option's own line and its continuation lines (indented, not starting another --option).
+    const def = /^[ \t]+--out-dir[^\n]*?(?:\n[ \t]+(?!-)[^\n]*?)*?\(default:? \.?\/?([^\s),]+)/m.exec(help)?.[1];
     expect(def).toBeDefined();
     const outDir = path.join(root, def!);
     const existed = fs.existsSync(outDir);
@@ -215,8 +216,9 @@ describe('README examples that run offline', () => {
     if (!existed) created.push(outDir);
     expect(r.stderr).toBe('');
     expect([0, 3]).toContain(r.code);
-    const named = /Writes ((?:`[^`]+`[,\s]*(?:and\s+)?)+)/.exec(readmes['lib/dsql-bridge/README.md'])?.[1];
-    const files = [...(named ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1]);
+    const named = /Writes\s+((?:`[^`]+`[,\s]*(?:and\s+)?)+)/.exec(readmes['lib/dsql-bridge/README.md'])?.[1];
+    // The README may name the first file with its folder (`out/dsql-schema/report.md`).
+    const files = [...(named ?? '').matchAll(/`([^`]+)`/g)].map((m) => (m[1].startsWith(`${def}/`) ? m[1].slice(def!.length + 1) : m[1]));
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(fs.existsSync(path.join(outDir, f))).toBe(true);
     expect(await gitStatus()).toBe(before);
