@@ -20,7 +20,8 @@ export interface AppRoleSpec {
   readonly setPasswordIfExists: boolean;
   /**
    * The role's default `statement_timeout` in ms (`ALTER ROLE … SET`, applied by the server at every login,
-   * so clients send no `SET` and RDS Proxy does not pin). Applied on Create and Update. @default - left as is
+   * so clients send no `SET` and RDS Proxy does not pin). Applied on Create and Update, role-wide and for
+   * `databaseName` (which overrides any earlier per-database value). @default - left as is
    */
   readonly statementTimeoutMs?: number;
   /** The role's default `idle_in_transaction_session_timeout` in ms. @default - left as is */
@@ -94,10 +95,15 @@ export async function ensureAppRole(client: ClientBase, spec: AppRoleSpec): Prom
       }
     }
     await client.query(`grant connect on database ${escapeIdentifier(spec.databaseName)} to ${role}`);
-    // Role defaults for every database (values are validated integers: no quoting issue).
-    if (spec.statementTimeoutMs !== undefined) await client.query(`alter role ${role} set statement_timeout = ${spec.statementTimeoutMs}`);
-    if (spec.idleInTransactionTimeoutMs !== undefined) {
-      await client.query(`alter role ${role} set idle_in_transaction_session_timeout = ${spec.idleInTransactionTimeoutMs}`);
+    // Role defaults for every database, and for this database too: PostgreSQL applies a role-and-database
+    // setting over a role-wide one, so an existing `ALTER ROLE … IN DATABASE … SET statement_timeout = 0`
+    // (a DBA's, or an older deploy's) would otherwise silently cancel the configured timeout.
+    // https://www.postgresql.org/docs/current/sql-alterrole.html (values are validated integers: no quoting issue)
+    const db = escapeIdentifier(spec.databaseName);
+    for (const [setting, ms] of [['statement_timeout', spec.statementTimeoutMs], ['idle_in_transaction_session_timeout', spec.idleInTransactionTimeoutMs]] as const) {
+      if (ms === undefined) continue;
+      await client.query(`alter role ${role} set ${setting} = ${ms}`);
+      await client.query(`alter role ${role} in database ${db} set ${setting} = ${ms}`);
     }
 
     // CREATE SCHEMA ... AUTHORIZATION needs the master to be able to SET ROLE to the app role. On

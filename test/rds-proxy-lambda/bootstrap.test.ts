@@ -153,6 +153,23 @@ describe('db-bootstrap onEvent', () => {
     await pg.query(`alter role ${APP} password 'rotated-Passw0rd-2'`);
   });
 
+  test('a DBA\'s per-database setting for the role (ALTER ROLE … IN DATABASE … SET statement_timeout = 0) does not silently cancel the configured timeouts', async () => {
+    // PostgreSQL applies role-and-database settings over role-wide ones, so a role-wide default alone loses.
+    await pg.query(`alter role ${APP} in database appdb set statement_timeout = 0`);
+    await pg.query(`alter role ${APP} in database appdb set idle_in_transaction_session_timeout = 0`);
+    appSecret = { username: APP, password: 'rotated-Passw0rd-2' };
+    await onEvent(event('Update', { StatementTimeoutMs: '3500', IdleInTransactionTimeoutMs: '3000' }), { fetchSecret });
+    const c = await loginAsApp('rotated-Passw0rd-2');
+    try {
+      expect((await c.query('show statement_timeout')).rows[0].statement_timeout).toBe('3500ms');
+      expect((await c.query('show idle_in_transaction_session_timeout')).rows[0].idle_in_transaction_session_timeout).toBe('3s');
+    } finally {
+      await c.end();
+    }
+    await pg.query(`alter role ${APP} in database appdb reset all`);
+    await pg.query(`alter role ${APP} reset all`);
+  });
+
   test('Delete leaves the role, its schema and its data, and reads no secret', async () => {
     const r = await onEvent(event('Delete'), { fetchSecret });
     expect(r).toEqual({ PhysicalResourceId: `appdb/${APP}` });
