@@ -81,7 +81,12 @@ export async function ensureAppRole(client: ClientBase, spec: AppRoleSpec): Prom
     if (me.db !== spec.databaseName) throw new Error(`connected to database "${me.db}", expected "${spec.databaseName}"`);
     if (me.user === spec.roleName) throw new Error(`the application role "${spec.roleName}" must not be the master user "${me.user}": use a separate app secret`);
 
-    const existing = (await client.query<{ rolsuper: boolean }>('select rolsuper from pg_roles where rolname = $1', [spec.roleName])).rows[0];
+    const existing = (
+      await client.query<{ rolsuper: boolean; expired: boolean; connlimit: number }>(
+        'select rolsuper, coalesce(rolvaliduntil <= now(), false) as expired, rolconnlimit as connlimit from pg_roles where rolname = $1',
+        [spec.roleName],
+      )
+    ).rows[0];
     if (existing?.rolsuper) throw new Error(`role "${spec.roleName}" exists and is a superuser; refusing to use it as the application role`);
     let passwordSet = false;
     if (!existing) {
@@ -89,6 +94,11 @@ export async function ensureAppRole(client: ClientBase, spec: AppRoleSpec): Prom
       passwordSet = true;
     } else {
       await client.query(`alter role ${role} with login`);
+      // Like NOLOGIN, an expired password (VALID UNTIL in the past) or CONNECTION LIMIT 0 locks the proxy out;
+      // a future expiry or a positive limit is a DBA's deliberate choice and is kept.
+      // https://www.postgresql.org/docs/current/sql-createrole.html
+      if (existing.expired) await client.query(`alter role ${role} valid until 'infinity'`);
+      if (existing.connlimit === 0) await client.query(`alter role ${role} connection limit -1`);
       if (spec.setPasswordIfExists) {
         await client.query(`alter role ${role} with password ${passwordLiteral(spec.password)}`);
         passwordSet = true;
