@@ -20,7 +20,8 @@ export interface AppRoleSpec {
   readonly setPasswordIfExists: boolean;
   /**
    * The role's default `statement_timeout` in ms (`ALTER ROLE … SET`, applied by the server at every login,
-   * so clients send no `SET` and RDS Proxy does not pin). Applied on Create and Update. @default - left as is
+   * so clients send no `SET` and RDS Proxy does not pin). Applied on Create and Update, role-wide and for
+   * `databaseName` (which overrides any earlier per-database value). @default - left as is
    */
   readonly statementTimeoutMs?: number;
   /** The role's default `idle_in_transaction_session_timeout` in ms. @default - left as is */
@@ -80,7 +81,12 @@ export async function ensureAppRole(client: ClientBase, spec: AppRoleSpec): Prom
     if (me.db !== spec.databaseName) throw new Error(`connected to database "${me.db}", expected "${spec.databaseName}"`);
     if (me.user === spec.roleName) throw new Error(`the application role "${spec.roleName}" must not be the master user "${me.user}": use a separate app secret`);
 
-    const existing = (await client.query<{ rolsuper: boolean }>('select rolsuper from pg_roles where rolname = $1', [spec.roleName])).rows[0];
+    const existing = (
+      await client.query<{ rolsuper: boolean; expired: boolean; connlimit: number }>(
+        'select rolsuper, coalesce(rolvaliduntil <= now(), false) as expired, rolconnlimit as connlimit from pg_roles where rolname = $1',
+        [spec.roleName],
+      )
+    ).rows[0];
     if (existing?.rolsuper) throw new Error(`role "${spec.roleName}" exists and is a superuser; refusing to use it as the application role`);
     let passwordSet = false;
     if (!existing) {
@@ -88,16 +94,26 @@ export async function ensureAppRole(client: ClientBase, spec: AppRoleSpec): Prom
       passwordSet = true;
     } else {
       await client.query(`alter role ${role} with login`);
+      // Like NOLOGIN, an expired password (VALID UNTIL in the past) or CONNECTION LIMIT 0 locks the proxy out;
+      // a future expiry or a positive limit is a DBA's deliberate choice and is kept.
+      // https://www.postgresql.org/docs/current/sql-createrole.html
+      if (existing.expired) await client.query(`alter role ${role} valid until 'infinity'`);
+      if (existing.connlimit === 0) await client.query(`alter role ${role} connection limit -1`);
       if (spec.setPasswordIfExists) {
         await client.query(`alter role ${role} with password ${passwordLiteral(spec.password)}`);
         passwordSet = true;
       }
     }
     await client.query(`grant connect on database ${escapeIdentifier(spec.databaseName)} to ${role}`);
-    // Role defaults for every database (values are validated integers: no quoting issue).
-    if (spec.statementTimeoutMs !== undefined) await client.query(`alter role ${role} set statement_timeout = ${spec.statementTimeoutMs}`);
-    if (spec.idleInTransactionTimeoutMs !== undefined) {
-      await client.query(`alter role ${role} set idle_in_transaction_session_timeout = ${spec.idleInTransactionTimeoutMs}`);
+    // Role defaults for every database, and for this database too: PostgreSQL applies a role-and-database
+    // setting over a role-wide one, so an existing `ALTER ROLE … IN DATABASE … SET statement_timeout = 0`
+    // (a DBA's, or an older deploy's) would otherwise silently cancel the configured timeout.
+    // https://www.postgresql.org/docs/current/sql-alterrole.html (values are validated integers: no quoting issue)
+    const db = escapeIdentifier(spec.databaseName);
+    for (const [setting, ms] of [['statement_timeout', spec.statementTimeoutMs], ['idle_in_transaction_session_timeout', spec.idleInTransactionTimeoutMs]] as const) {
+      if (ms === undefined) continue;
+      await client.query(`alter role ${role} set ${setting} = ${ms}`);
+      await client.query(`alter role ${role} in database ${db} set ${setting} = ${ms}`);
     }
 
     // CREATE SCHEMA ... AUTHORIZATION needs the master to be able to SET ROLE to the app role. On

@@ -94,7 +94,8 @@ export type SecretFetcher = (opts: { forceFetch: boolean }) => Promise<unknown>;
 
 /**
  * The real fetcher: a Powertools Parameters `SecretsProvider` (one per execution environment, with its
- * SecretsManagerClient, reused by warm invocations), cached for `maxAgeSeconds`, JSON-parsed.
+ * SecretsManagerClient, reused by warm invocations), cached for `maxAgeSeconds`; returns the raw SecretString
+ * ({@link parseSecretJson} parses it without quoting it).
  *
  * The client gets socket-level timeouts (`connectionTimeout`, `requestTimeout` of the SDK's Node HTTP
  * handler) and one attempt, so an endpoint that accepts the connection and never answers releases the
@@ -107,10 +108,26 @@ export function powertoolsSecretFetcher(secretArn: string, maxAgeSeconds: number
   const provider = new SecretsProvider({
     clientConfig: { maxAttempts: 1, requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs } },
   });
-  return ({ forceFetch }) => provider.get(secretArn, { maxAge: maxAgeSeconds, forceFetch, transform: 'json' });
+  // The raw SecretString, parsed by parseSecretJson: Powertools' json transform passes on JSON.parse's message,
+  // which quotes the first characters of a non-JSON secret (its password) into the caller's error and the logs.
+  return ({ forceFetch }) => provider.get(secretArn, { maxAge: maxAgeSeconds, forceFetch });
 }
 
 /** Rejects with `onTimeout()` if `p` has not settled within `ms` (the timer never keeps the process alive). */
+/**
+ * A secret's value as an object: a string is parsed as JSON. A string that is not JSON gives `undefined`
+ * (the caller reports "not a JSON object") — never JSON.parse's message, which quotes the start of its input,
+ * i.e. of the password.
+ */
+export function parseSecretJson(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+}
+
 export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {
@@ -162,7 +179,7 @@ export class SecretCredentials implements CredentialProvider {
         { cause: e },
       );
     }
-    const secret = value as { username?: unknown; password?: unknown } | undefined;
+    const secret = parseSecretJson(value) as { username?: unknown; password?: unknown } | undefined;
     if (!secret || typeof secret !== 'object' || typeof secret.password !== 'string' || secret.password === '') {
       throw new ConfigurationError(`secret ${this.opts.secretArn} is not a JSON object with a non-empty "password" string`);
     }

@@ -30,6 +30,7 @@ import { Client } from 'pg';
 import { withRetry } from '../shared/retry';
 import { createLogger } from '../shared/logger';
 import { ensureAppRole } from './bootstrap';
+import { parseSecretJson } from './credentials';
 import { isAuthFailure } from './errors';
 import { tlsOptions } from './tls';
 
@@ -60,7 +61,9 @@ export interface BootstrapDeps {
   readonly connectAttempts?: number;
 }
 
-const defaultFetch = (arn: string) => getSecret(arn, { forceFetch: true, transform: 'json' });
+// Raw string, parsed without quoting it: JSON.parse's message (passed on by Powertools' json transform) quotes
+// the start of a non-JSON secret, which would put part of a password into the stack's events.
+const defaultFetch = async (arn: string) => parseSecretJson(await getSecret(arn, { forceFetch: true }));
 
 export async function onEvent(event: CloudFormationCustomResourceEvent, deps: BootstrapDeps = {}): Promise<OnEventResponse> {
   log().info('event', { requestType: event.RequestType, logicalResourceId: event.LogicalResourceId });

@@ -82,5 +82,9 @@ export function echo(value: unknown, max = 80): string {
   } catch {
     s = String(value);
   }
-  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
+  if (s.length <= max) return s;
+  // Never end on the first half of a surrogate pair: a lone surrogate is not valid UTF-16 and becomes U+FFFD
+  // (or an escape) in the UTF-8 response and log line.
+  const cut = /[\ud800-\udbff]/.test(s[max - 1]) ? max - 1 : max;
+  return `${s.slice(0, cut)}… (${s.length} characters)`;
 }

@@ -8,6 +8,8 @@ import {
   Names,
   RemovalPolicy,
   Stack,
+  TagManager,
+  Tags,
   Token,
   Validations,
   aws_cloudwatch as cloudwatch,
@@ -194,7 +196,7 @@ export interface RdsProxyLambdaProps {
   readonly maxConnectionsPercent?: number;
   /**
    * Share of connections the proxy keeps idle in the pool (0 – maxConnectionsPercent).
-   * @default - 50
+   * @default - 50, or `maxConnectionsPercent` when that is lower (RDS refuses an idle share above the maximum)
    */
   readonly maxIdleConnectionsPercent?: number;
   /**
@@ -361,6 +363,15 @@ export class RdsProxyLambda extends Construct {
         open: false,
         subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       });
+      // The VPC, its subnets, endpoint and flow log tag themselves with Name = their construct path; a tag value has at
+      // most 256 characters, so in a deep construct tree those resources get a short unique name instead.
+      // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-resource-tags.html
+      const shortVpcName = Names.uniqueResourceName(this, { maxLength: 120, separator: '-' });
+      for (const c of vpc.node.findAll()) {
+        if (c instanceof CfnResource && (TagManager.isTaggable(c) || TagManager.isTaggableV2(c)) && c.node.path.length > 256) {
+          Tags.of(c).add('Name', `${shortVpcName}/${c.node.path.slice(vpc.node.path.length + 1)}`.slice(0, 256), { priority: 200 });
+        }
+      }
     }
     const subnets: ec2.SubnetSelection =
       props.vpcSubnets ??
@@ -582,7 +593,9 @@ export class RdsProxyLambda extends Construct {
       iamAuth: this.credentialMode === 'iam',
       borrowTimeout: props.borrowTimeout ?? Duration.millis(budget.borrowMs),
       maxConnectionsPercent: props.maxConnectionsPercent ?? 90,
-      maxIdleConnectionsPercent: props.maxIdleConnectionsPercent ?? 50,
+      // RDS Proxy requires MaxIdleConnectionsPercent <= MaxConnectionsPercent.
+      // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ConnectionPoolConfiguration.html
+      maxIdleConnectionsPercent: props.maxIdleConnectionsPercent ?? Math.min(50, props.maxConnectionsPercent ?? 90),
       idleClientTimeout: props.idleClientTimeout ?? Duration.minutes(30),
       debugLogging: false,
     });
@@ -706,7 +719,7 @@ export class RdsProxyLambda extends Construct {
     };
     const principal = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
     const { statementAdded } = this.alarmTopic.addToResourcePolicy(
-      new iam.PolicyStatement({ sid: 'CloudWatchAlarmsPublish', principals: [principal], actions: ['sns:Publish'], resources: [this.alarmTopic.topicArn], conditions }),
+      new iam.PolicyStatement({ sid: `CloudWatchAlarmsPublish${this.sidSuffix()}`, principals: [principal], actions: ['sns:Publish'], resources: [this.alarmTopic.topicArn], conditions }),
     );
     if (!statementAdded) {
       Annotations.of(this).addWarningV2(
@@ -717,7 +730,7 @@ export class RdsProxyLambda extends Construct {
     if (ownTopic) {
       this.addKeyPolicy(
         new iam.PolicyStatement({
-          sid: 'CloudWatchAlarmsUseTopicKey',
+          sid: `CloudWatchAlarmsUseTopicKey${this.sidSuffix()}`,
           principals: [principal],
           actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
           resources: ['*'],
@@ -727,6 +740,16 @@ export class RdsProxyLambda extends Construct {
     } else {
       Annotations.of(this).addInfo('alarmTopic is yours: if it is encrypted with a customer managed key, that key must allow cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt.');
     }
+  }
+
+  /**
+   * Statement ids unique to this construct: a topic or key shared by two patterns (or by a pattern and the
+   * owner's own statements) must not get the same Sid twice — SNS refuses the policy ("Every policy statement
+   * must have a unique ID"). Alphanumeric only, as SNS and KMS require.
+   * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_sid.html
+   */
+  private sidSuffix(): string {
+    return Names.uniqueResourceName(this, { maxLength: 64, separator: '' });
   }
 
   private addKeyPolicy(statement: iam.PolicyStatement): void {
@@ -1010,6 +1033,17 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   }
   if (props.secretsManagerEndpoint && !props.existingVpc) {
     problems.push('secretsManagerEndpoint applies only with existingVpc (the kit VPC has its own endpoint)');
+  }
+  if (
+    props.existingVpc &&
+    !props.vpcSubnets &&
+    props.existingVpc.isolatedSubnets.length === 0 &&
+    props.existingVpc.privateSubnets.length === 0
+  ) {
+    problems.push(
+      'existingVpc has no private subnets (isolated or with egress), only public ones: Aurora, RDS Proxy and the functions belong in private subnets ' +
+        '(a Lambda in a public subnet gets no public IP and no route to Secrets Manager). Add private subnets in two AZs, or pass vpcSubnets explicitly.',
+    );
   }
   if (props.existingVpc && (props.vpcCidr || props.availabilityZones)) {
     problems.push('vpcCidr and availabilityZones configure the new VPC; do not pass them with existingVpc');

@@ -153,6 +153,37 @@ describe('db-bootstrap onEvent', () => {
     await pg.query(`alter role ${APP} password 'rotated-Passw0rd-2'`);
   });
 
+  test('a DBA\'s per-database setting for the role (ALTER ROLE … IN DATABASE … SET statement_timeout = 0) does not silently cancel the configured timeouts', async () => {
+    // PostgreSQL applies role-and-database settings over role-wide ones, so a role-wide default alone loses.
+    await pg.query(`alter role ${APP} in database appdb set statement_timeout = 0`);
+    await pg.query(`alter role ${APP} in database appdb set idle_in_transaction_session_timeout = 0`);
+    appSecret = { username: APP, password: 'rotated-Passw0rd-2' };
+    await onEvent(event('Update', { StatementTimeoutMs: '3500', IdleInTransactionTimeoutMs: '3000' }), { fetchSecret });
+    const c = await loginAsApp('rotated-Passw0rd-2');
+    try {
+      expect((await c.query('show statement_timeout')).rows[0].statement_timeout).toBe('3500ms');
+      expect((await c.query('show idle_in_transaction_session_timeout')).rows[0].idle_in_transaction_session_timeout).toBe('3s');
+    } finally {
+      await c.end();
+    }
+    await pg.query(`alter role ${APP} in database appdb reset all`);
+    await pg.query(`alter role ${APP} reset all`);
+  });
+
+  test('an existing role that cannot log in for other reasons (expired VALID UNTIL, CONNECTION LIMIT 0) is made usable by Update; a positive limit is kept', async () => {
+    await pg.query(`alter role ${APP} valid until '2000-01-01' connection limit 0`);
+    expect(await canLogin('rotated-Passw0rd-2').catch(() => false)).toBe(false);
+    appSecret = { username: APP, password: 'rotated-Passw0rd-2' };
+    await onEvent(event('Update'), { fetchSecret });
+    expect(await canLogin('rotated-Passw0rd-2')).toBe(true);
+    // A DBA's deliberate positive connection limit and a future expiry are theirs to keep.
+    await pg.query(`alter role ${APP} connection limit 50 valid until '2999-01-01'`);
+    await onEvent(event('Update'), { fetchSecret });
+    const r = (await pg.query<{ rolconnlimit: number; until: string }>('select rolconnlimit, to_char(rolvaliduntil, \'YYYY\') as until from pg_roles where rolname = $1', [APP]))[0];
+    expect(r).toEqual({ rolconnlimit: 50, until: '2999' });
+    await pg.query(`alter role ${APP} connection limit -1 valid until 'infinity'`);
+  });
+
   test('Delete leaves the role, its schema and its data, and reads no secret', async () => {
     const r = await onEvent(event('Delete'), { fetchSecret });
     expect(r).toEqual({ PhysicalResourceId: `appdb/${APP}` });
