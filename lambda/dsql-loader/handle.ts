@@ -4,7 +4,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ConnectionManager } from './connection';
 import { DMS_CSV } from './dms-format';
 import { ensureProgressTable, LoaderMetrics, LoadResult, TxnLimits, WaitError } from './loader';
-import { loadS3Object, ObjectRef, retrySoon, s3Quarantine } from './s3-source';
+import { loadS3Object, ObjectRef, retrySoon, s3Quarantine, Skipped } from './s3-source';
 
 /** Loader settings, read from the environment the construct sets. */
 export interface LoaderConfig {
@@ -61,7 +61,7 @@ export class TransientError extends Error {
 
 let progressReady = new WeakSet<ConnectionManager>();
 
-async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | { status: 'skipped'; reason: string }> {
+async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | Skipped> {
   if (!progressReady.has(deps.connections)) {
     await ensureProgressTable(await deps.connections.get());
     progressReady.add(deps.connections);
@@ -84,7 +84,13 @@ async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | {
       log: (msg, extra) => deps.log.warn(msg, extra ?? {}),
     },
   });
-  if (result.status === 'skipped' && ref.phase !== 'full-load') {
+  if (result.status === 'skipped' && result.kind === 'gone') {
+    // Deleted (or the version expired) before it was loaded: counted so an alarm makes it visible.
+    deps.metrics.objectSkipped?.();
+    deps.log.warn(`object no longer exists: not loaded (ObjectsSkipped metric)`, { key: ref.key, versionId: ref.versionId, reason: result.reason });
+  } else if (result.status === 'skipped' && result.kind === 'superseded') {
+    deps.log.info('object overwritten since listed: its current version loads instead', { key: ref.key, reason: result.reason });
+  } else if (result.status === 'skipped' && ref.phase !== 'full-load') {
     // Not a DMS data file name: kept in S3 but not loaded. Counted so an alarm makes it visible.
     deps.metrics.objectSkipped?.();
     deps.log.warn('not a DMS data file: left in place, not loaded (ObjectsSkipped metric)', { key: ref.key, reason: result.reason });
@@ -102,7 +108,7 @@ type S3EventBody = { Records?: Array<{ s3: { bucket: { name: string }; object: {
  * and a Distributed Map item `{ bucket, key, etag }` (throws `DsqlLoaderWaitError` /
  * `DsqlLoaderTransientError`, which the state machine retries).
  */
-export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps): Promise<SQSBatchResponse | LoadResult | { status: 'skipped'; reason: string }> {
+export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps): Promise<SQSBatchResponse | LoadResult | Skipped> {
   if (event && 'Records' in event && Array.isArray(event.Records)) {
     const failures: SQSBatchResponse['batchItemFailures'] = [];
     for (const msg of event.Records) {
