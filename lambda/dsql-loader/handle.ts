@@ -14,6 +14,10 @@ export interface LoaderConfig {
   readonly limits: TxnLimits;
   readonly nullValue: string;
   readonly timestampColumn: string;
+  /** DMS CsvDelimiter (env CSV_DELIMITER). @default "," */
+  readonly csvDelimiter?: string;
+  /** DMS CsvRowDelimiter (env CSV_ROW_DELIMITER; `\n`, `\r\n` and `\t` escapes accepted). @default "\n" */
+  readonly csvRowDelimiter?: string;
 }
 
 /** Parses and checks the loader's environment; throws one error naming every bad variable. */
@@ -25,6 +29,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): LoaderConfig {
     if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
     return n;
   };
+  const unescape = (v: string) => v.replace(/\\r/g, '\r').replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+  const csvDelimiter = env.CSV_DELIMITER ? unescape(env.CSV_DELIMITER) : undefined;
+  if (csvDelimiter !== undefined && (csvDelimiter.length !== 1 || /["\r\n]/.test(csvDelimiter))) problems.push(`CSV_DELIMITER must be one character other than a quote or line break, got ${JSON.stringify(env.CSV_DELIMITER)}`);
+  const csvRowDelimiter = env.CSV_ROW_DELIMITER ? unescape(env.CSV_ROW_DELIMITER) : undefined;
+  if (csvRowDelimiter !== undefined && !['\n', '\r\n', '\r'].includes(csvRowDelimiter)) problems.push(`CSV_ROW_DELIMITER must be \\n, \\r\\n or \\r, got ${JSON.stringify(env.CSV_ROW_DELIMITER)}`);
   const landingPrefix = env.LANDING_PREFIX ?? '';
   if (!landingPrefix) problems.push('LANDING_PREFIX is not set');
   const cfg: LoaderConfig = {
@@ -34,6 +43,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): LoaderConfig {
     limits: { maxRows: int('MAX_ROWS_PER_TXN', 3000, 2, 3000), maxBytes: int('MAX_BYTES_PER_TXN', 8 * 1024 * 1024, 65536, 10 * 1024 * 1024) },
     nullValue: env.CSV_NULL_VALUE || DMS_CSV.nullValue,
     timestampColumn: env.CSV_TIMESTAMP_COLUMN || DMS_CSV.timestampColumn,
+    csvDelimiter,
+    csvRowDelimiter,
   };
   if (problems.length) throw new Error(`dsql-loader configuration is invalid: ${problems.join('; ')}`);
   return cfg;
@@ -78,6 +89,8 @@ async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | S
       limits: deps.config.limits,
       nullValue: deps.config.nullValue,
       timestampColumn: deps.config.timestampColumn,
+      csvDelimiter: deps.config.csvDelimiter,
+      csvRowDelimiter: deps.config.csvRowDelimiter,
       metrics: deps.metrics,
       // Leave 60 s to commit the current transaction and report; the next delivery resumes.
       keepGoing: remaining ? () => remaining() > 60_000 : undefined,

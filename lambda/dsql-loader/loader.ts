@@ -62,6 +62,14 @@ export interface LoaderOptions {
   readonly nullValue?: string;
   /** DMS TimestampColumnName. @default DMS_CSV.timestampColumn */
   readonly timestampColumn?: string;
+  /**
+   * DMS CsvDelimiter of the endpoint that wrote the files (an existing endpoint may use another).
+   * https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Target.S3.html#CHAP_Target.S3.Configuring
+   * @default DMS_CSV.delimiter (",")
+   */
+  readonly csvDelimiter?: string;
+  /** DMS CsvRowDelimiter of that endpoint. @default DMS_CSV.rowDelimiter ("\n") */
+  readonly csvRowDelimiter?: string;
   readonly metrics?: LoaderMetrics;
   /** Stop between transactions when this returns false (Lambda time left); the next run resumes. */
   readonly keepGoing?: () => boolean;
@@ -408,7 +416,8 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
   };
 
   let inflight: Promise<void> | undefined;
-  const chunks = csvChunks(text);
+  const delimiter = opts.csvDelimiter ?? DMS_CSV.delimiter;
+  const chunks = csvChunks(text, delimiter, opts.csvRowDelimiter ?? DMS_CSV.rowDelimiter);
   try {
     for await (const chunk of chunks) {
       for (let i = 0; i < chunk.rows.length; i += 1) {
@@ -421,6 +430,13 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
         if (!header) {
           header = record;
           if (header[0]?.charCodeAt(0) === 0xfeff) header[0] = header[0].slice(1);
+          if (header.length === 1 && target.columns.length > 1) {
+            // One field where the table has several: the endpoint that wrote the file uses another
+            // CsvDelimiter (or CsvRowDelimiter) than the loader is configured for.
+            throw new Error(
+              `${dmsKey.key}: header ${JSON.stringify(header[0].replace(/\r$/, ''))} has one field: the file is not delimited by ${JSON.stringify(delimiter)}; set CSV_DELIMITER to the DMS endpoint's CsvDelimiter (and CSV_ROW_DELIMITER to its CsvRowDelimiter) on the loader function. Nothing was loaded; the object is kept.`,
+            );
+          }
           mapping = mapHeader(header, target, tsColumn, dmsKey.key);
           target = mapping.loaded;
           converters = target.columns.map(columnConverter);
@@ -548,7 +564,7 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
  * works (backpressure: the object is never read whole). Per-record parse errors (a quote never
  * closed) come with the chunk, keyed by the record's index in it.
  */
-async function* csvChunks(input: Readable): AsyncGenerator<{ rows: string[][]; errors: Map<number, string> }> {
+async function* csvChunks(input: Readable, delimiter: string, rowDelimiter: string): AsyncGenerator<{ rows: string[][]; errors: Map<number, string> }> {
   const queue: Array<{ rows: string[][]; errors: Map<number, string> }> = [];
   let parser: Papa.Parser | undefined;
   let ended = false;
@@ -560,8 +576,8 @@ async function* csvChunks(input: Readable): AsyncGenerator<{ rows: string[][]; e
     wake?.();
   });
   Papa.parse<string[]>(input as unknown as File, {
-    delimiter: DMS_CSV.delimiter,
-    newline: DMS_CSV.rowDelimiter,
+    delimiter,
+    newline: rowDelimiter as Papa.ParseConfig['newline'],
     quoteChar: '"',
     escapeChar: '"',
     header: false,

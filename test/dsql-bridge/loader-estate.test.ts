@@ -4,6 +4,7 @@
  */
 import { DMS_CSV, DmsObjectKey, parseDmsKey } from '../../lambda/dsql-loader/dms-format';
 import { ensureProgressTable, LoaderOptions, loadObject } from '../../lambda/dsql-loader/loader';
+import { configFromEnv } from '../../lambda/dsql-loader/handle';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
 import { bodyOf, createDatabase, dmsCsv, installDsqlLimits, memoryQuarantine, testConnections } from './fixtures';
 
@@ -124,4 +125,46 @@ describe('values above the DSQL per-row and per-column limits', () => {
       await t.close();
     }
   }, 60_000);
+});
+
+describe('an existing DMS endpoint with non-default CsvDelimiter / CsvRowDelimiter', () => {
+  const DDL = [`CREATE TABLE public.pipes (id bigint PRIMARY KEY, body text)`];
+  // DMS S3 target settings CsvDelimiter (default ",") and CsvRowDelimiter (default "\n"):
+  // https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Target.S3.html#CHAP_Target.S3.Configuring
+  const pipeCsv = ['Op|id|body', 'I|1|a, b and c', 'I|2|"quoted | pipe"', 'I|3|@@DMS_NULL@@', ''].join('\r\n');
+
+  test('loads with the endpoint\'s delimiters when configured', async () => {
+    const t = await newTarget(DDL, ['public.pipes']);
+    try {
+      const r = await loadObject({ dmsKey: key('dms/public/pipes/LOAD00000001.csv'), etag: 'p1', body: bodyOf(pipeCsv, 5) }, { ...t.opts, csvDelimiter: '|', csvRowDelimiter: '\r\n' });
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: 3, rowsRejected: 0 });
+      expect((await t.client.query('SELECT id::int, body FROM public.pipes ORDER BY id')).rows).toEqual([
+        { id: 1, body: 'a, b and c' },
+        { id: 2, body: 'quoted | pipe' },
+        { id: 3, body: null },
+      ]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('without that configuration, the error names the delimiter setting (not "columns do not exist")', async () => {
+    const t = await newTarget(DDL, ['public.pipes']);
+    try {
+      await expect(loadObject({ dmsKey: key('dms/public/pipes/LOAD00000001.csv'), etag: 'p1', body: bodyOf(pipeCsv) }, t.opts)).rejects.toThrow(
+        /header "Op\|id\|body" has one field: the file is not delimited by ","; set CSV_DELIMITER to the DMS endpoint's CsvDelimiter/,
+      );
+      expect((await t.client.query('SELECT count(*)::int AS n FROM public.pipes')).rows[0].n).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+test('configFromEnv: CSV_DELIMITER / CSV_ROW_DELIMITER are read (escapes accepted) and checked', () => {
+  const base = { LANDING_PREFIX: 'dms' };
+  expect(configFromEnv({ ...base, CSV_DELIMITER: '|', CSV_ROW_DELIMITER: '\\r\\n' })).toMatchObject({ csvDelimiter: '|', csvRowDelimiter: '\r\n' });
+  expect(configFromEnv({ ...base, CSV_DELIMITER: '\\t' })).toMatchObject({ csvDelimiter: '\t', csvRowDelimiter: undefined });
+  expect(configFromEnv(base)).toMatchObject({ csvDelimiter: undefined, csvRowDelimiter: undefined });
+  expect(() => configFromEnv({ ...base, CSV_DELIMITER: '||', CSV_ROW_DELIMITER: ';' })).toThrow(/CSV_DELIMITER must be one character.*CSV_ROW_DELIMITER must be/);
 });
