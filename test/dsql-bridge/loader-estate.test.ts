@@ -3,8 +3,10 @@
  * transaction limits enforced by triggers, fixtures.ts). Each scenario here failed before its fix.
  */
 import { DMS_CSV, DmsObjectKey, parseDmsKey } from '../../lambda/dsql-loader/dms-format';
+import { ConnectionManager } from '../../lambda/dsql-loader/connection';
 import { ensureProgressTable, LoaderOptions, loadObject } from '../../lambda/dsql-loader/loader';
 import { configFromEnv } from '../../lambda/dsql-loader/handle';
+import { Client } from 'pg';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
 import { bodyOf, createDatabase, dmsCsv, installDsqlLimits, memoryQuarantine, testConnections } from './fixtures';
 
@@ -167,4 +169,57 @@ test('configFromEnv: CSV_DELIMITER / CSV_ROW_DELIMITER are read (escapes accepte
   expect(configFromEnv({ ...base, CSV_DELIMITER: '\\t' })).toMatchObject({ csvDelimiter: '\t', csvRowDelimiter: undefined });
   expect(configFromEnv(base)).toMatchObject({ csvDelimiter: undefined, csvRowDelimiter: undefined });
   expect(() => configFromEnv({ ...base, CSV_DELIMITER: '||', CSV_ROW_DELIMITER: ';' })).toThrow(/CSV_DELIMITER must be one character.*CSV_ROW_DELIMITER must be/);
+});
+
+describe('connection lost after COMMIT reached the server, before its reply', () => {
+  // The worst moment of a drop: the data and the progress row are committed, the loader does not
+  // know it. A loader that redid the batch would apply it twice (CDC: an old after-image over a
+  // newer change); one that skipped ahead without the progress row would lose it. The connection
+  // below runs each COMMIT for real, then destroys its socket and throws like a reset connection.
+  test.each(['full-load', 'cdc'])('%s: every row exactly once, progress and data agree', async (kind) => {
+    const t = await newTarget([`CREATE TABLE public.ledger (id bigint PRIMARY KEY, amount bigint NOT NULL)`], ['public.ledger']);
+    let drops = 0;
+    const db = `estate${dbNo}`;
+    const connections = new ConnectionManager({
+      token: async () => pg.password,
+      connect: async (password) => {
+        const c = new Client({ ...pg.config(db), password });
+        await c.connect();
+        const query = c.query.bind(c) as (...a: unknown[]) => Promise<unknown>;
+        c.on('error', () => undefined);
+        (c as unknown as { query: unknown }).query = (...args: unknown[]) => {
+          const sql = typeof args[0] === 'string' ? args[0] : '';
+          const r = query(...args) as Promise<unknown>;
+          if (!r || typeof r.then !== 'function' || !/\bCOMMIT\b/.test(sql)) return r; // COPY streams pass through
+          return r.then((v) => {
+            if (drops >= 3) return v;
+            drops += 1;
+            c.end().catch(() => undefined);
+            throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+          });
+        };
+        return c;
+      },
+    });
+    try {
+      if (kind === 'cdc') for (const from of [1, 2501, 5001]) await t.client.query(`INSERT INTO public.ledger SELECT g, 0 FROM generate_series(${from}, ${from + 2499}) g WHERE g <= 7000`);
+      const op = kind === 'full-load' ? 'I' : 'U';
+      // amount = id: the sum and count show every row once; the progress row must say 7,000 and done.
+      const rows = Array.from({ length: 7000 }, (_, i) => [op, String(i + 1), String(i + 1)]);
+      const file = kind === 'full-load' ? 'LOAD00000001.csv' : '20261130-010000000.csv';
+      const r = await loadObject({ dmsKey: key(`dms/public/ledger/${file}`), etag: 'x1', body: bodyOf(dmsCsv([DMS_CSV.opColumn, 'id', 'amount'], rows), 65536) }, { ...t.opts, connections });
+      expect(drops).toBe(3);
+      expect(r).toMatchObject({ status: 'loaded', records: 7000 });
+      const agg = (await t.client.query('SELECT count(*)::int AS n, sum(amount)::bigint AS s FROM public.ledger')).rows[0];
+      expect(agg).toEqual({ n: 7000, s: String((7000 * 7001) / 2) });
+      const p = (await t.client.query(`SELECT records_committed::int AS r, done FROM dsql_loader.progress WHERE object_key = 'dms/public/ledger/${file}'`)).rows;
+      expect(p).toEqual([{ r: 7000, done: true }]);
+      // A second delivery changes nothing.
+      const again = await loadObject({ dmsKey: key(`dms/public/ledger/${file}`), etag: 'x1', body: bodyOf(dmsCsv([DMS_CSV.opColumn, 'id', 'amount'], rows)) }, { ...t.opts, connections });
+      expect(again).toMatchObject({ status: 'already-loaded' });
+    } finally {
+      await connections.close();
+      await t.close();
+    }
+  }, 60_000);
 });
