@@ -291,6 +291,45 @@ test('objects since overwritten or deleted: the stale event / backfill item is s
   }
 });
 
+test('keys as S3 event notifications encode them (space as "+", "+" as %2B, UTF-8 percent-encoded), a schema with a dot and a table with a space, plus and unicode', async () => {
+  // S3 event notification keys are URL-encoded form values:
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+  const bucket = 'estate-names';
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const dst4 = await createDatabase(pg, 'dst_names');
+  await dst4.query(`CREATE SCHEMA "sales.eu"`);
+  await dst4.query(`CREATE TABLE "sales.eu"."order lines+ü" (id int PRIMARY KEY, "unit price" numeric(8,2))`);
+  const deps: HandleDeps = {
+    s3,
+    sqs,
+    connections: testConnections(pg, 'dst_names'),
+    config: { landingPrefix: 'dms', quarantinePrefix: 'quarantine', limits: { maxRows: 3000, maxBytes: 8 * 1024 * 1024 }, nullValue: '@@DMS_NULL@@', timestampColumn: 'dms_commit_ts' },
+    metrics: { rowsLoaded: () => {}, rowsRejected: () => {}, retry: () => {}, lagSeconds: () => {} },
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+    waitRetrySeconds: 0,
+  };
+  resetProgressCache();
+  const key = 'dms/sales.eu/order lines+ü/LOAD00000001.csv';
+  const v = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'Op,id,unit price\nI,1,2.50\nI,2,3.75\n' }));
+  const encoded = key.split('/').map((p) => encodeURIComponent(p).replace(/%20/g, '+')).join('/');
+  expect(encoded).toBe('dms/sales.eu/order+lines%2B%C3%BC/LOAD00000001.csv');
+  const body = JSON.stringify({ Records: [{ s3: { bucket: { name: bucket }, object: { key: encoded, versionId: v.VersionId } } }] });
+  try {
+    const msg = { messageId: 'm1', receiptHandle: 'r1', body, attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: queueArn, awsRegion: 'us-east-1' };
+    // Delivered twice (S3 delivers at least once) and with a test event in between.
+    const r = await handleEvent({ Records: [msg, { ...msg, messageId: 'm2', body: JSON.stringify({ Event: 's3:TestEvent' }) }, { ...msg, messageId: 'm3' }] }, deps);
+    expect(r).toEqual({ batchItemFailures: [] });
+    expect((await dst4.query(`SELECT id, "unit price"::text AS p FROM "sales.eu"."order lines+ü" ORDER BY id`)).rows).toEqual([
+      { id: 1, p: '2.50' },
+      { id: 2, p: '3.75' },
+    ]);
+  } finally {
+    await deps.connections.close();
+    await dst4.end();
+  }
+});
+
 test.each([
   ['DbOpsDsqlBridgeWithSource', false],
   ['DbOpsDsqlBridgeWithAccountRoles', true],
