@@ -4,7 +4,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ConnectionManager } from './connection';
 import { DMS_CSV } from './dms-format';
 import { ensureProgressTable, LoaderMetrics, LoadResult, TxnLimits, WaitError } from './loader';
-import { loadS3Object, ObjectRef, retrySoon, s3Quarantine } from './s3-source';
+import { loadS3Object, ObjectRef, retrySoon, s3Quarantine, Skipped } from './s3-source';
 
 /** Loader settings, read from the environment the construct sets. */
 export interface LoaderConfig {
@@ -14,6 +14,10 @@ export interface LoaderConfig {
   readonly limits: TxnLimits;
   readonly nullValue: string;
   readonly timestampColumn: string;
+  /** DMS CsvDelimiter (env CSV_DELIMITER). @default "," */
+  readonly csvDelimiter?: string;
+  /** DMS CsvRowDelimiter (env CSV_ROW_DELIMITER; `\n`, `\r\n` and `\t` escapes accepted). @default "\n" */
+  readonly csvRowDelimiter?: string;
 }
 
 /** Parses and checks the loader's environment; throws one error naming every bad variable. */
@@ -25,6 +29,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): LoaderConfig {
     if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
     return n;
   };
+  const unescape = (v: string) => v.replace(/\\r/g, '\r').replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+  const csvDelimiter = env.CSV_DELIMITER ? unescape(env.CSV_DELIMITER) : undefined;
+  if (csvDelimiter !== undefined && (csvDelimiter.length !== 1 || /["\r\n]/.test(csvDelimiter))) problems.push(`CSV_DELIMITER must be one character other than a quote or line break, got ${JSON.stringify(env.CSV_DELIMITER)}`);
+  const csvRowDelimiter = env.CSV_ROW_DELIMITER ? unescape(env.CSV_ROW_DELIMITER) : undefined;
+  if (csvRowDelimiter !== undefined && !['\n', '\r\n', '\r'].includes(csvRowDelimiter)) problems.push(`CSV_ROW_DELIMITER must be \\n, \\r\\n or \\r, got ${JSON.stringify(env.CSV_ROW_DELIMITER)}`);
   const landingPrefix = env.LANDING_PREFIX ?? '';
   if (!landingPrefix) problems.push('LANDING_PREFIX is not set');
   const cfg: LoaderConfig = {
@@ -34,6 +43,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): LoaderConfig {
     limits: { maxRows: int('MAX_ROWS_PER_TXN', 3000, 2, 3000), maxBytes: int('MAX_BYTES_PER_TXN', 8 * 1024 * 1024, 65536, 10 * 1024 * 1024) },
     nullValue: env.CSV_NULL_VALUE || DMS_CSV.nullValue,
     timestampColumn: env.CSV_TIMESTAMP_COLUMN || DMS_CSV.timestampColumn,
+    csvDelimiter,
+    csvRowDelimiter,
   };
   if (problems.length) throw new Error(`dsql-loader configuration is invalid: ${problems.join('; ')}`);
   return cfg;
@@ -61,7 +72,7 @@ export class TransientError extends Error {
 
 let progressReady = new WeakSet<ConnectionManager>();
 
-async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | { status: 'skipped'; reason: string }> {
+async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | Skipped> {
   if (!progressReady.has(deps.connections)) {
     await ensureProgressTable(await deps.connections.get());
     progressReady.add(deps.connections);
@@ -78,13 +89,21 @@ async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | {
       limits: deps.config.limits,
       nullValue: deps.config.nullValue,
       timestampColumn: deps.config.timestampColumn,
+      csvDelimiter: deps.config.csvDelimiter,
+      csvRowDelimiter: deps.config.csvRowDelimiter,
       metrics: deps.metrics,
       // Leave 60 s to commit the current transaction and report; the next delivery resumes.
       keepGoing: remaining ? () => remaining() > 60_000 : undefined,
       log: (msg, extra) => deps.log.warn(msg, extra ?? {}),
     },
   });
-  if (result.status === 'skipped' && ref.phase !== 'full-load') {
+  if (result.status === 'skipped' && result.kind === 'gone') {
+    // Deleted (or the version expired) before it was loaded: counted so an alarm makes it visible.
+    deps.metrics.objectSkipped?.();
+    deps.log.warn(`object no longer exists: not loaded (ObjectsSkipped metric)`, { key: ref.key, versionId: ref.versionId, reason: result.reason });
+  } else if (result.status === 'skipped' && result.kind === 'superseded') {
+    deps.log.info('object overwritten since listed: its current version loads instead', { key: ref.key, reason: result.reason });
+  } else if (result.status === 'skipped' && ref.phase !== 'full-load') {
     // Not a DMS data file name: kept in S3 but not loaded. Counted so an alarm makes it visible.
     deps.metrics.objectSkipped?.();
     deps.log.warn('not a DMS data file: left in place, not loaded (ObjectsSkipped metric)', { key: ref.key, reason: result.reason });
@@ -102,7 +121,7 @@ type S3EventBody = { Records?: Array<{ s3: { bucket: { name: string }; object: {
  * and a Distributed Map item `{ bucket, key, etag }` (throws `DsqlLoaderWaitError` /
  * `DsqlLoaderTransientError`, which the state machine retries).
  */
-export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps): Promise<SQSBatchResponse | LoadResult | { status: 'skipped'; reason: string }> {
+export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps): Promise<SQSBatchResponse | LoadResult | Skipped> {
   if (event && 'Records' in event && Array.isArray(event.Records)) {
     const failures: SQSBatchResponse['batchItemFailures'] = [];
     for (const msg of event.Records) {

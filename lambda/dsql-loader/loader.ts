@@ -62,6 +62,14 @@ export interface LoaderOptions {
   readonly nullValue?: string;
   /** DMS TimestampColumnName. @default DMS_CSV.timestampColumn */
   readonly timestampColumn?: string;
+  /**
+   * DMS CsvDelimiter of the endpoint that wrote the files (an existing endpoint may use another).
+   * https://docs.aws.amazon.com/dms/latest/userguide/CHAP_Target.S3.html#CHAP_Target.S3.Configuring
+   * @default DMS_CSV.delimiter (",")
+   */
+  readonly csvDelimiter?: string;
+  /** DMS CsvRowDelimiter of that endpoint. @default DMS_CSV.rowDelimiter ("\n") */
+  readonly csvRowDelimiter?: string;
   readonly metrics?: LoaderMetrics;
   /** Stop between transactions when this returns false (Lambda time left); the next run resumes. */
   readonly keepGoing?: () => boolean;
@@ -229,7 +237,9 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
       },
     );
 
-  const target = await retrying((c) => describeTable(c, schema, dmsKey.table));
+  // Narrowed to the columns the file's header names once the header is read (mapHeader): a column
+  // that exists only in DSQL is never written, so it keeps its DEFAULT on insert and its value on update.
+  let target = await retrying((c) => describeTable(c, schema, dmsKey.table));
   const progress = await retrying((c) => readProgress(c, dmsKey.key, etag));
   if (progress?.done) {
     input.body.destroy();
@@ -247,7 +257,7 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
   let ordinalSeen = 0;
 
   let header: string[] | undefined;
-  let mapping: { opIdx: number; tsIdx: number; colIdx: number[] } | undefined;
+  let mapping: { opIdx: number; tsIdx: number; colIdx: number[]; loaded: TargetTable } | undefined;
   let lastEndLine = 0;
   let batch = newBatch(committed, 0);
   let transactions = 0;
@@ -256,8 +266,8 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
   let batchNo = 0;
   let stopped = false;
   const quarantineKeys: string[] = [];
-  const converters = target.columns.map(columnConverter);
-  const pkFlags = target.columns.map((c) => target.primaryKey.includes(c.name));
+  let converters = target.columns.map(columnConverter);
+  let pkFlags = target.columns.map((c) => target.primaryKey.includes(c.name));
   const perRowBytes = (values: (string | null)[]) => {
     let sum = ROW_OVERHEAD_BYTES;
     for (let i = 0; i < values.length; i += 1) sum += valueBytes(target.columns[i], values[i]);
@@ -406,7 +416,8 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
   };
 
   let inflight: Promise<void> | undefined;
-  const chunks = csvChunks(text);
+  const delimiter = opts.csvDelimiter ?? DMS_CSV.delimiter;
+  const chunks = csvChunks(text, delimiter, opts.csvRowDelimiter ?? DMS_CSV.rowDelimiter);
   try {
     for await (const chunk of chunks) {
       for (let i = 0; i < chunk.rows.length; i += 1) {
@@ -419,7 +430,17 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
         if (!header) {
           header = record;
           if (header[0]?.charCodeAt(0) === 0xfeff) header[0] = header[0].slice(1);
+          if (header.length === 1 && target.columns.length > 1) {
+            // One field where the table has several: the endpoint that wrote the file uses another
+            // CsvDelimiter (or CsvRowDelimiter) than the loader is configured for.
+            throw new Error(
+              `${dmsKey.key}: header ${JSON.stringify(header[0].replace(/\r$/, ''))} has one field: the file is not delimited by ${JSON.stringify(delimiter)}; set CSV_DELIMITER to the DMS endpoint's CsvDelimiter (and CSV_ROW_DELIMITER to its CsvRowDelimiter) on the loader function. Nothing was loaded; the object is kept.`,
+            );
+          }
           mapping = mapHeader(header, target, tsColumn, dmsKey.key);
+          target = mapping.loaded;
+          converters = target.columns.map(columnConverter);
+          pkFlags = target.columns.map((c) => target.primaryKey.includes(c.name));
           batch.lastLine = lastEndLine;
           continue;
         }
@@ -470,6 +491,11 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
   }
 
   async function addRow(r: Row) {
+    const tooBig = dsqlRowLimitProblem(target, pkFlags, r.values);
+    if (tooBig) {
+      await addRejected({ ordinal: r.ordinal, line: r.line, reason: tooBig, raw: encodeCsvRecord(r.record, nullValue) });
+      return;
+    }
     const bytes = perRowBytes(r.values);
     if (bytes > maxDataBytes) {
       await addRejected({ ordinal: r.ordinal, line: r.line, reason: `row needs about ${bytes} bytes, more than one transaction may modify (${maxDataBytes})`, raw: encodeCsvRecord(r.record, nullValue) });
@@ -538,7 +564,7 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
  * works (backpressure: the object is never read whole). Per-record parse errors (a quote never
  * closed) come with the chunk, keyed by the record's index in it.
  */
-async function* csvChunks(input: Readable): AsyncGenerator<{ rows: string[][]; errors: Map<number, string> }> {
+async function* csvChunks(input: Readable, delimiter: string, rowDelimiter: string): AsyncGenerator<{ rows: string[][]; errors: Map<number, string> }> {
   const queue: Array<{ rows: string[][]; errors: Map<number, string> }> = [];
   let parser: Papa.Parser | undefined;
   let ended = false;
@@ -550,8 +576,8 @@ async function* csvChunks(input: Readable): AsyncGenerator<{ rows: string[][]; e
     wake?.();
   });
   Papa.parse<string[]>(input as unknown as File, {
-    delimiter: DMS_CSV.delimiter,
-    newline: DMS_CSV.rowDelimiter,
+    delimiter,
+    newline: rowDelimiter as Papa.ParseConfig['newline'],
     quoteChar: '"',
     escapeChar: '"',
     header: false,
@@ -599,6 +625,38 @@ async function* csvChunks(input: Readable): AsyncGenerator<{ rows: string[][]; e
   }
 }
 
+/**
+ * Aurora DSQL's per-row limits (https://docs.aws.amazon.com/aurora-dsql/latest/userguide/CHAP_quotas.html):
+ * a row holds at most 2 MiB, a column that is not part of an index at most 1 MiB, and the primary
+ * key columns together at most 1 KiB; above them DSQL fails the statement with SQLSTATE 54000,
+ * which is not a data error, so one such row would fail its whole batch on every retry and stall
+ * the file (and every later CDC file of the table). Such a row is quarantined instead.
+ * Returns the reason, or undefined when the row fits.
+ */
+export const DSQL_MAX_ROW_BYTES = 2 * 1024 * 1024;
+export const DSQL_MAX_COLUMN_BYTES = 1024 * 1024;
+export const DSQL_MAX_KEY_BYTES = 1024;
+
+function dsqlRowLimitProblem(t: TargetTable, pkFlags: boolean[], values: (string | null)[]): string | undefined {
+  let row = 0;
+  let keyBytes = 0;
+  for (let i = 0; i < values.length; i += 1) {
+    const v = values[i];
+    const stored = valueBytes(t.columns[i], v);
+    row += stored;
+    const data = v === null ? 0 : stored - (FIXED_TYPES.has(t.columns[i].base) ? 0 : 4);
+    if (pkFlags[i]) keyBytes += data;
+    else if (data > DSQL_MAX_COLUMN_BYTES) {
+      return `column ${t.columns[i].name} holds ${data} bytes, above the DSQL column size limit (${DSQL_MAX_COLUMN_BYTES} bytes)`;
+    }
+  }
+  if (keyBytes > DSQL_MAX_KEY_BYTES) return `primary key holds ${keyBytes} bytes, above the DSQL key size limit (${DSQL_MAX_KEY_BYTES} bytes)`;
+  if (row > DSQL_MAX_ROW_BYTES) return `row holds about ${row} bytes, above the DSQL row size limit (${DSQL_MAX_ROW_BYTES} bytes)`;
+  return undefined;
+}
+
+const FIXED_TYPES = new Set(['bool', 'int2', 'int4', 'int8', 'float4', 'float8', 'date', 'timestamp', 'timestamptz', 'time', 'uuid']);
+
 /** A parsed record written back as one CSV line (for quarantine objects). */
 function encodeCsvRecord(record: string[], nullValue: string): string {
   return record.map((f) => (f !== nullValue && /[",\r\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(DMS_CSV.delimiter);
@@ -612,7 +670,13 @@ function quarantineKey(prefix: string, objectKey: string, etag: string, from: nu
   return `${prefix}/${objectKey}/${etag}/records-${String(from).padStart(10, '0')}-${String(to).padStart(10, '0')}.jsonl`;
 }
 
-function mapHeader(header: string[], target: TargetTable, tsColumn: string, key: string): { opIdx: number; tsIdx: number; colIdx: number[] } {
+/**
+ * Maps the header to the target table. `loaded` is the target narrowed to the columns the file
+ * carries (in table order), `colIdx[i]` the field of `loaded.columns[i]`. Columns that exist only in
+ * the target are left out of every INSERT/COPY/UPDATE: a DSQL-only column keeps its DEFAULT on
+ * insert and whatever the application wrote on update (writing NULL there would lose data).
+ */
+function mapHeader(header: string[], target: TargetTable, tsColumn: string, key: string): { opIdx: number; tsIdx: number; colIdx: number[]; loaded: TargetTable } {
   const opIdx = header.indexOf(DMS_CSV.opColumn);
   const tsIdx = header.indexOf(tsColumn);
   const known = new Set(target.columns.map((c) => c.name));
@@ -623,7 +687,9 @@ function mapHeader(header: string[], target: TargetTable, tsColumn: string, key:
   const colIdx = target.columns.map((c) => header.indexOf(c.name));
   const missingPk = target.primaryKey.filter((k) => colIdx[target.columns.findIndex((c) => c.name === k)] < 0);
   if (missingPk.length > 0) throw new Error(`${key}: primary key column(s) ${missingPk.join(', ')} missing from the header`);
-  return { opIdx, tsIdx, colIdx };
+  const keep = target.columns.map((_, i) => colIdx[i] >= 0);
+  const loaded: TargetTable = { ...target, columns: target.columns.filter((_, i) => keep[i]) };
+  return { opIdx, tsIdx, colIdx: colIdx.filter((_, i) => keep[i]), loaded };
 }
 
 /** Data exceptions, integrity violations and invalid text representations: the row is at fault. */

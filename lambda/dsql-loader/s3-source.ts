@@ -58,28 +58,57 @@ export interface S3LoadDeps {
 
 export class SkipError extends Error {}
 
+/** Why an object was not loaded: `not-dms` (not a DMS data file name), `phase` (the other backfill pass loads it), `gone` (the object or version no longer exists), `superseded` (overwritten since it was listed; the current version loads). */
+export type SkipKind = 'not-dms' | 'phase' | 'gone' | 'superseded';
+export interface Skipped {
+  readonly status: 'skipped';
+  readonly reason: string;
+  readonly kind?: SkipKind;
+}
+
 /**
  * Loads one S3 object: parses its key, checks DMS order for CDC files, streams the exact object
  * version (VersionId, or IfMatch on the listed ETag) into the loader. Keys that are not DMS data
  * files are reported and left in place.
  */
-export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<LoadResult | { status: 'skipped'; reason: string }> {
+export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<LoadResult | Skipped> {
   const dmsKey = parseDmsKey(ref.key, deps.landingPrefix);
-  if (typeof dmsKey === 'string') return { status: 'skipped', reason: dmsKey };
-  if (ref.phase === 'full-load' && dmsKey.kind !== 'full-load') return { status: 'skipped', reason: `${ref.key} is a CDC file: the second backfill pass loads it` };
+  if (typeof dmsKey === 'string') return { status: 'skipped', reason: dmsKey, kind: 'not-dms' };
+  if (ref.phase === 'full-load' && dmsKey.kind !== 'full-load') return { status: 'skipped', reason: `${ref.key} is a CDC file: the second backfill pass loads it`, kind: 'phase' };
   const earlier = await earlierKeys(deps.s3, ref.bucket, deps.landingPrefix, dmsKey);
   const client: Client = await deps.connections.get();
   await assertEarlierFilesLoaded(client, dmsKey, earlier);
-  const obj = await withRetry(() =>
-    deps.s3.send(
-      new GetObjectCommand({
-        Bucket: ref.bucket,
-        Key: ref.key,
-        VersionId: ref.versionId,
-        IfMatch: ref.versionId ? undefined : ref.etag,
-      }),
-    ),
-  );
+  let obj;
+  try {
+    obj = await withRetry(() =>
+      deps.s3.send(
+        new GetObjectCommand({
+          Bucket: ref.bucket,
+          Key: ref.key,
+          VersionId: ref.versionId,
+          IfMatch: ref.versionId ? undefined : ref.etag,
+        }),
+      ),
+    );
+  } catch (e) {
+    // The reference points at data that no longer exists: retrying cannot bring it back, and failing
+    // would send an SQS message to the DLQ or fail the whole backfill map (ToleratedFailurePercentage 0).
+    // - 412 PreconditionFailed on IfMatch: the object was overwritten since it was listed; its
+    //   current version has its own event (and is in the next backfill listing).
+    // - NoSuchKey / NoSuchVersion: deleted since (a delete marker, or a version expired by a
+    //   lifecycle rule). Counted (ObjectsSkipped alarm) and logged by the handler.
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html (If-Match → 412; NoSuchKey, NoSuchVersion)
+    const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+    const name = err.name ?? err.Code ?? '';
+    const at = `s3://${ref.bucket}/${ref.key}${ref.versionId ? ` version ${ref.versionId}` : ref.etag ? ` ETag ${ref.etag}` : ''}`;
+    if (name === 'PreconditionFailed' || err.$metadata?.httpStatusCode === 412) {
+      return { status: 'skipped', kind: 'superseded', reason: `${at} was overwritten since it was listed: not loaded; the current version is loaded from its own event or the next backfill` };
+    }
+    if (name === 'NoSuchKey' || name === 'NoSuchVersion') {
+      return { status: 'skipped', kind: 'gone', reason: `${at} no longer exists (${name}): nothing to load` };
+    }
+    throw e;
+  }
   const etag = (obj.ETag ?? ref.etag ?? '').replace(/"/g, '');
   if (!etag) throw new Error(`s3://${ref.bucket}/${ref.key} has no ETag`);
   return loadObject({ dmsKey, etag, body: obj.Body as Readable }, { ...deps.loader, connections: deps.connections });

@@ -12,6 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import {
   CreateBucketCommand,
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectVersionsCommand,
   ListObjectsV2Command,
@@ -212,6 +213,120 @@ test('backfill (Distributed Map items in S3 listing order): pass 1 loads the par
   } finally {
     await deps.connections.close();
     await dst2.end();
+  }
+});
+
+test('objects since overwritten or deleted: the stale event / backfill item is skipped and counted (not a failed map item, not a DLQ message); the current version loads', async () => {
+  // An operator's estate: DMS re-wrote a LOAD file (task restart) between the backfill's listing and
+  // its item; a lifecycle rule expired a noncurrent version before its event was processed; an
+  // object was deleted after the listing. Each reference points at data that no longer exists.
+  const bucket = 'estate-versions'; // no event notifications: the test hands the events over itself
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const dst3 = await createDatabase(pg, 'dst_versions');
+  await dst3.query(`CREATE TABLE public.notes (id int PRIMARY KEY, body text)`);
+  const skippedKeys: string[] = [];
+  const warnings: string[] = [];
+  const deps: HandleDeps = {
+    s3,
+    sqs,
+    connections: testConnections(pg, 'dst_versions'),
+    config: { landingPrefix: 'dms', quarantinePrefix: 'quarantine', limits: { maxRows: 3000, maxBytes: 8 * 1024 * 1024 }, nullValue: '@@DMS_NULL@@', timestampColumn: 'dms_commit_ts' },
+    metrics: { rowsLoaded: () => {}, rowsRejected: () => {}, retry: () => {}, lagSeconds: () => {}, objectSkipped: () => skippedKeys.push('x') },
+    log: { info: () => {}, warn: (m) => warnings.push(m), error: () => {} },
+    waitRetrySeconds: 0,
+  };
+  resetProgressCache();
+  const put = async (Key: string, Body: string) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body }));
+  const s3Event = (key: string, versionId?: string, eTag?: string): SQSEvent => ({
+    Records: [
+      {
+        messageId: 'm1',
+        receiptHandle: 'r1',
+        body: JSON.stringify({ Records: [{ s3: { bucket: { name: bucket }, object: { key: encodeURIComponent(key).replace(/%2F/g, '/'), versionId, eTag } } }] }),
+        attributes: {} as never,
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: queueArn,
+        awsRegion: 'us-east-1',
+      },
+    ],
+  });
+  try {
+    // 1. Backfill item listed with the first version's ETag; DMS then overwrote the object.
+    const v1 = await put('dms/public/notes/LOAD00000001.csv', 'Op,id,body\nI,1,first\n');
+    const listed = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dms/' }))).Contents![0];
+    await put('dms/public/notes/LOAD00000001.csv', 'Op,id,body\nI,1,second\nI,2,second\n');
+    const stale = await handleEvent({ bucket, key: listed.Key!, etag: listed.ETag, phase: 'all' }, deps);
+    expect(stale).toMatchObject({ status: 'skipped' });
+    expect((stale as { reason: string }).reason).toMatch(/overwritten/);
+    // The current version loads (its own event, or the next backfill).
+    const cur = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dms/' }))).Contents![0];
+    expect(await handleEvent({ bucket, key: cur.Key!, etag: cur.ETag, phase: 'all' }, deps)).toMatchObject({ status: 'loaded', rowsApplied: 2 });
+
+    // 2. An SQS event for a version that no longer exists (noncurrent version expired): acknowledged, counted.
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'dms/public/notes/LOAD00000001.csv', VersionId: v1.VersionId }));
+    const gone = await handleEvent(s3Event('dms/public/notes/LOAD00000001.csv', v1.VersionId, listed.ETag!.replace(/"/g, '')), deps);
+    expect(gone).toEqual({ batchItemFailures: [] });
+
+    // 3. A backfill item whose object was deleted after the listing (a delete marker now).
+    await put('dms/public/notes/LOAD00000002.csv', 'Op,id,body\nI,3,third\n');
+    const l2 = (await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dms/public/notes/LOAD00000002' }))).Contents![0];
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: l2.Key! }));
+    const deleted = await handleEvent({ bucket, key: l2.Key!, etag: l2.ETag, phase: 'all' }, deps);
+    expect(deleted).toMatchObject({ status: 'skipped' });
+    expect((deleted as { reason: string }).reason).toMatch(/no longer exists/);
+
+    // Gone objects are counted (ObjectsSkipped alarm) and logged; the overwritten one is not (its current version loads).
+    expect(skippedKeys).toHaveLength(2);
+    expect(warnings.filter((w) => /no longer exists/.test(w))).toHaveLength(2);
+    expect((await dst3.query('SELECT id, body FROM public.notes ORDER BY id')).rows).toEqual([
+      { id: 1, body: 'second' },
+      { id: 2, body: 'second' },
+    ]);
+  } finally {
+    await deps.connections.close();
+    await dst3.end();
+  }
+});
+
+test('keys as S3 event notifications encode them (space as "+", "+" as %2B, UTF-8 percent-encoded), a schema with a dot and a table with a space, plus and unicode', async () => {
+  // S3 event notification keys are URL-encoded form values:
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+  const bucket = 'estate-names';
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const dst4 = await createDatabase(pg, 'dst_names');
+  await dst4.query(`CREATE SCHEMA "sales.eu"`);
+  await dst4.query(`CREATE TABLE "sales.eu"."order lines+ü" (id int PRIMARY KEY, "unit price" numeric(8,2))`);
+  const deps: HandleDeps = {
+    s3,
+    sqs,
+    connections: testConnections(pg, 'dst_names'),
+    config: { landingPrefix: 'dms', quarantinePrefix: 'quarantine', limits: { maxRows: 3000, maxBytes: 8 * 1024 * 1024 }, nullValue: '@@DMS_NULL@@', timestampColumn: 'dms_commit_ts' },
+    metrics: { rowsLoaded: () => {}, rowsRejected: () => {}, retry: () => {}, lagSeconds: () => {} },
+    log: { info: () => {}, warn: () => {}, error: () => {} },
+    waitRetrySeconds: 0,
+  };
+  resetProgressCache();
+  const key = 'dms/sales.eu/order lines+ü/LOAD00000001.csv';
+  const v = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'Op,id,unit price\nI,1,2.50\nI,2,3.75\n' }));
+  const encoded = key.split('/').map((p) => encodeURIComponent(p).replace(/%20/g, '+')).join('/');
+  expect(encoded).toBe('dms/sales.eu/order+lines%2B%C3%BC/LOAD00000001.csv');
+  const body = JSON.stringify({ Records: [{ s3: { bucket: { name: bucket }, object: { key: encoded, versionId: v.VersionId } } }] });
+  try {
+    const msg = { messageId: 'm1', receiptHandle: 'r1', body, attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: queueArn, awsRegion: 'us-east-1' };
+    // Delivered twice (S3 delivers at least once) and with a test event in between.
+    const r = await handleEvent({ Records: [msg, { ...msg, messageId: 'm2', body: JSON.stringify({ Event: 's3:TestEvent' }) }, { ...msg, messageId: 'm3' }] }, deps);
+    expect(r).toEqual({ batchItemFailures: [] });
+    expect((await dst4.query(`SELECT id, "unit price"::text AS p FROM "sales.eu"."order lines+ü" ORDER BY id`)).rows).toEqual([
+      { id: 1, p: '2.50' },
+      { id: 2, p: '3.75' },
+    ]);
+  } finally {
+    await deps.connections.close();
+    await dst4.end();
   }
 });
 
