@@ -20,13 +20,16 @@ export interface RetryOptions {
  */
 export async function withRetry<T>(fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const retryable = opts.retryable ?? isTransientAwsError;
+  const attempts = opts.attempts ?? 5;
   return backOff(fn, {
-    numOfAttempts: opts.attempts ?? 5,
+    numOfAttempts: attempts,
     startingDelay: opts.baseDelayMs ?? 100,
     maxDelay: opts.maxDelayMs ?? 5000,
     jitter: 'full',
     retry: (err, nextAttempt) => {
       if (!retryable(err)) return false;
+      // exponential-backoff asks `retry` after the last attempt too; that failure is not retried, so no onRetry.
+      if (nextAttempt >= attempts) return false;
       opts.onRetry?.(err, nextAttempt);
       return true;
     },

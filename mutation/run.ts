@@ -1,0 +1,58 @@
+/**
+ * Runs StrykerJS once per runtime folder of mutation/folders.json (each folder's mutants judged by that folder's own
+ * unit tests), then prints and enforces the per-folder score with mutation/score.ts.
+ *
+ *   npm run mutation                      every folder, all mutants; rewrites mutation/incremental/<folder>.json
+ *   npm run mutation:incremental          every folder, only mutants whose code or covering tests changed
+ *   npm run mutation -- shared ad-trust   only these folders
+ *
+ * Environment: MUTATION_CONCURRENCY (default 2), MUTATION_TYPECHECK=1 (adds the TypeScript checker).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { failing, formatTable, scoreReports, type MutationReport } from './score';
+
+const root = join(__dirname, '..');
+const folders = JSON.parse(readFileSync(join(__dirname, 'folders.json'), 'utf8')) as Record<string, unknown>;
+
+const args = process.argv.slice(2);
+const incremental = args.includes('--incremental');
+const picked = args.filter((a) => !a.startsWith('--'));
+for (const p of picked) {
+  if (!(p in folders)) {
+    console.error(`unknown folder "${p}"; one of: ${Object.keys(folders).join(', ')}\nusage: npm run mutation[:incremental] [-- <folder>...]`);
+    process.exit(2);
+  }
+}
+const run = picked.length > 0 ? picked : Object.keys(folders);
+
+const reports: MutationReport[] = [];
+const problems: string[] = [];
+for (const name of run) {
+  const report = join(root, 'reports', 'mutation', `${name}.json`);
+  const started = Date.now();
+  console.log(`\n==> mutation: ${name} (${incremental ? 'incremental' : 'full'})`);
+  const res = spawnSync('npx', ['stryker', 'run', 'stryker.config.mjs', ...(incremental ? [] : ['--force'])], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, MUTATION_FOLDER: name },
+  });
+  const secs = Math.round((Date.now() - started) / 1000);
+  console.log(`==> mutation: ${name} took ${secs} s (exit ${res.status})`);
+  if (!existsSync(report) || statSync(report).mtimeMs < started) {
+    problems.push(`${name}: Stryker wrote no report (exit ${res.status}); see its output above`);
+    continue;
+  }
+  reports.push(JSON.parse(readFileSync(report, 'utf8')) as MutationReport);
+}
+
+if (reports.length > 0) {
+  const scores = scoreReports(reports);
+  console.log(`\n${formatTable(scores, 80, 90)}`);
+  for (const f of failing(scores, 80)) problems.push(`${f.folder}: mutation score ${f.score!.toFixed(2)}% is below 80%`);
+}
+if (problems.length > 0) {
+  console.error(`\n${problems.join('\n')}`);
+  process.exit(1);
+}
