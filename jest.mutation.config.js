@@ -15,5 +15,5 @@ module.exports = {
   ...rest,
   testTimeout: 120000,
   testMatch: roots.map((r) => `<rootDir>/${r.replace(/\/+$/, '')}/**/*.test.ts`),
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/', '/\\.stryker-tmp/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/'],
 };

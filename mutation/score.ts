@@ -101,9 +101,9 @@ export function failing(scores: readonly FolderScore[], breakAt: number): Folder
 }
 
 export function formatTable(scores: readonly FolderScore[], breakAt: number, high: number): string {
-  const head = ['folder', 'mutants', 'killed', 'timeout', 'survived', 'no cov', 'errors', 'score', 'verdict'];
+  const head = ['folder', 'mutants', 'killed', 'timeout', 'survived', 'no cov', 'errors', 'ignored', 'score', 'verdict'];
   const rows = scores.map((s) => [
-    s.folder, String(s.mutants), String(s.killed), String(s.timeout), String(s.survived), String(s.noCoverage), String(s.errors),
+    s.folder, String(s.mutants), String(s.killed), String(s.timeout), String(s.survived), String(s.noCoverage), String(s.errors), String(s.ignored),
     s.score === undefined ? 'n/a' : `${s.score.toFixed(2)}%`,
     s.score === undefined ? 'no mutants' : s.score < breakAt ? `FAIL (< ${breakAt}%)` : s.score < high ? `ok, below aim ${high}%` : 'ok',
   ]);

@@ -128,6 +128,11 @@ describe('isTransientAwsError', () => {
     expect(isTransientAwsError({ code: 'ENOENT', name: 'TimeoutError' })).toBe(false);
   });
 
+  test('the error class itself (a function with a throttling name), not an instance, is not transient', () => {
+    class ThrottlingException extends Error {}
+    expect(isTransientAwsError(ThrottlingException)).toBe(false);
+  });
+
   test.each([undefined, null, 'ThrottlingException', 503, true])('a non-object (%p) is not transient', (v) => {
     expect(isTransientAwsError(v)).toBe(false);
   });
