@@ -10,10 +10,14 @@ if (!unit) throw new Error('jest.config.js has no `unit` project');
 const roots = (process.env.MUTATION_TESTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 if (roots.length === 0) throw new Error('MUTATION_TESTS is empty: run through `npm run mutation` (stryker.config.mjs sets it)');
 
+// Test files mutation/folders.json `skipTests` leaves out (each with its reason there); they still run in `npm test`.
+const skip = (process.env.MUTATION_SKIP_TESTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 const { displayName: _name, ...rest } = unit;
 module.exports = {
   ...rest,
   testTimeout: 120000,
   testMatch: roots.map((r) => `<rootDir>/${r.replace(/\/+$/, '')}/**/*.test.ts`),
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/', ...skip.map((f) => `<rootDir>/${escape(f)}$`)],
 };

@@ -5,12 +5,14 @@ import { readFileSync } from 'node:fs';
 
 const folders = JSON.parse(readFileSync(new URL('./mutation/folders.json', import.meta.url), 'utf8'));
 const name = process.env.MUTATION_FOLDER;
-const folder = folders[name];
+const folder = name && !name.startsWith('_') ? folders[name] : undefined;
 if (!folder) {
-  throw new Error(`MUTATION_FOLDER must be one of ${Object.keys(folders).join(', ')}, got ${JSON.stringify(name)}`);
+  const names = Object.keys(folders).filter((k) => !k.startsWith('_'));
+  throw new Error(`MUTATION_FOLDER must be one of ${names.join(', ')}, got ${JSON.stringify(name)}`);
 }
 // Read by jest.mutation.config.js inside Stryker's test-runner processes (they inherit this environment).
 process.env.MUTATION_TESTS = folder.tests.join(',');
+process.env.MUTATION_SKIP_TESTS = Object.keys(folder.skipTests ?? {}).join(',');
 const checker = process.env.MUTATION_TYPECHECK === '1';
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */

@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { failing, formatTable, scoreReports, type MutationReport } from './score';
 
 const root = join(__dirname, '..');
-const folders = JSON.parse(readFileSync(join(__dirname, 'folders.json'), 'utf8')) as Record<string, unknown>;
+const folders = Object.fromEntries(
+  Object.entries(JSON.parse(readFileSync(join(__dirname, 'folders.json'), 'utf8')) as Record<string, unknown>).filter(([k]) => !k.startsWith('_')),
+);
 
 const args = process.argv.slice(2);
 const incremental = args.includes('--incremental');
