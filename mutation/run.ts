@@ -5,6 +5,7 @@
  *   npm run mutation                      every folder, all mutants; rewrites mutation/incremental/<folder>.json
  *   npm run mutation:incremental          every folder, only mutants whose code or covering tests changed
  *   npm run mutation -- shared ad-trust   only these folders
+ *   npm run mutation -- kms-key-change --mutate lambda/kms-key-change/preflight.ts   one folder, some files
  *
  * Environment: MUTATION_CONCURRENCY (default 2), MUTATION_TYPECHECK=1 (adds the TypeScript checker).
  */
@@ -20,7 +21,14 @@ const folders = Object.fromEntries(
 
 const args = process.argv.slice(2);
 const incremental = args.includes('--incremental');
-const picked = args.filter((a) => !a.startsWith('--'));
+// `--mutate <glob,...>` narrows one folder's run to some files (Stryker's own --mutate); its state file then holds only those.
+const at = args.indexOf('--mutate');
+const mutate = at >= 0 ? args[at + 1] : undefined;
+if (at >= 0 && (!mutate || mutate.startsWith('--'))) {
+  console.error('--mutate needs a comma-separated list of files, e.g. --mutate lambda/kms-key-change/preflight.ts');
+  process.exit(2);
+}
+const picked = args.filter((a, i) => !a.startsWith('--') && !(at >= 0 && i === at + 1));
 for (const p of picked) {
   if (!(p in folders)) {
     console.error(`unknown folder "${p}"; one of: ${Object.keys(folders).join(', ')}\nusage: npm run mutation[:incremental] [-- <folder>...]`);
@@ -28,6 +36,10 @@ for (const p of picked) {
   }
 }
 const run = picked.length > 0 ? picked : Object.keys(folders);
+if (mutate && run.length !== 1) {
+  console.error('--mutate works with exactly one folder: npm run mutation -- <folder> --mutate <files>');
+  process.exit(2);
+}
 
 const reports: MutationReport[] = [];
 const problems: string[] = [];
@@ -35,7 +47,7 @@ for (const name of run) {
   const report = join(root, 'reports', 'mutation', `${name}.json`);
   const started = Date.now();
   console.log(`\n==> mutation: ${name} (${incremental ? 'incremental' : 'full'})`);
-  const res = spawnSync('npx', ['stryker', 'run', 'stryker.config.mjs', ...(incremental ? [] : ['--force'])], {
+  const res = spawnSync('npx', ['stryker', 'run', 'stryker.config.mjs', ...(incremental ? [] : ['--force']), ...(mutate ? ['--mutate', mutate] : [])], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, MUTATION_FOLDER: name },
