@@ -290,7 +290,11 @@ export class KerberosGlobalDatabase extends Construct {
       reason: 'Aurora Global Database does not support RDS-managed master passwords, and users log in with Kerberos; the master password is a break-glass credential that operators rotate during a maintenance window.',
     });
     acknowledgeCommonRdsFindings(this.cluster, props.engine);
-    if (this.cluster.monitoringRole) Validations.of(this.cluster.monitoringRole).acknowledge({ id: MONITORING_POLICY, reason: MONITORING_REASON });
+    if (this.cluster.monitoringRole) {
+      Validations.of(this.cluster.monitoringRole).acknowledge({ id: MONITORING_POLICY, reason: MONITORING_REASON });
+      // Kept with the RETAINed instances that use it (no fixed name, so a redeploy never collides with it).
+      this.cluster.monitoringRole.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
     for (const lg of logGroups) this.cluster.node.addDependency(lg);
 
     this.globalCluster = new rds.CfnGlobalCluster(this, 'Global', {
@@ -430,6 +434,7 @@ export class KerberosSecondaryCluster extends Construct {
       managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonRDSEnhancedMonitoringRole')],
     });
     Validations.of(monitoringRole).acknowledge({ id: MONITORING_POLICY, reason: MONITORING_REASON });
+    monitoringRole.applyRemovalPolicy(RemovalPolicy.RETAIN); // kept with the RETAINed instances that use it
     this.instances = Array.from({ length: props.instances ?? 1 }, (_, i) => {
       const inst = new rds.CfnDBInstance(this, `Instance${i + 1}`, {
         dbClusterIdentifier: this.cluster.ref,
