@@ -129,6 +129,19 @@ export function denyGrantsExceptForAwsResources(key: kms.Key): kms.Key {
 
 /** Enhanced Monitoring at 60 s (Control Tower CT.RDS.PR.2): OS metrics into CloudWatch Logs `RDSOSMetrics`, billed as Logs ingestion. */
 const MONITORING_INTERVAL = Duration.seconds(60);
+/** Enhanced Monitoring role, assumable by RDS only for this account's instances (confused-deputy guard, same page). */
+function newMonitoringRole(scope: Construct): iam.Role {
+  const stack = Stack.of(scope);
+  return new iam.Role(scope, 'MonitoringRole', {
+    assumedBy: new iam.ServicePrincipal('monitoring.rds.amazonaws.com', {
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:rds:${stack.region}:${stack.account}:db:*` },
+      },
+    }),
+    managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonRDSEnhancedMonitoringRole')],
+  });
+}
 const MONITORING_POLICY = 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]';
 const MONITORING_REASON = 'The AWS managed policy for Enhanced Monitoring (logs:CreateLogGroup/PutLogEvents/PutRetentionPolicy on the RDS* log groups only); assumable only by monitoring.rds.amazonaws.com. https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Monitoring.OS.Enabling.html';
 
@@ -278,6 +291,7 @@ export class KerberosGlobalDatabase extends Construct {
       backup: { retention: props.backupRetention ?? Duration.days(14) },
       cloudwatchLogsExports: d.logExports,
       monitoringInterval: MONITORING_INTERVAL,
+      monitoringRole: newMonitoringRole(this),
       parameterGroup: new rds.ParameterGroup(this, 'Parameters', { engine: d.engine, description: 'TLS required', parameters: d.tlsParameters, removalPolicy: RemovalPolicy.RETAIN }),
     });
     // The master password of a retained cluster is kept with it (break-glass access). `cluster.secret` is
@@ -429,10 +443,7 @@ export class KerberosSecondaryCluster extends Construct {
     for (const lg of logGroups) this.cluster.node.addDependency(lg);
     acknowledgeCommonRdsFindings(this.cluster, props.engine);
 
-    const monitoringRole = new iam.Role(this, 'MonitoringRole', {
-      assumedBy: new iam.ServicePrincipal('monitoring.rds.amazonaws.com'),
-      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonRDSEnhancedMonitoringRole')],
-    });
+    const monitoringRole = newMonitoringRole(this);
     Validations.of(monitoringRole).acknowledge({ id: MONITORING_POLICY, reason: MONITORING_REASON });
     monitoringRole.applyRemovalPolicy(RemovalPolicy.RETAIN); // kept with the RETAINed instances that use it
     this.instances = Array.from({ length: props.instances ?? 1 }, (_, i) => {

@@ -487,7 +487,7 @@ export class RdsProxyLambda extends Construct {
         parameterGroup,
         copyTagsToSnapshot: true,
         ...piSettings,
-        ...(monitoringInterval.toSeconds() > 0 ? { monitoringInterval } : {}),
+        ...(monitoringInterval.toSeconds() > 0 ? { monitoringInterval, monitoringRole: this.monitoringRole() } : {}),
       });
       (cluster.node.defaultChild as CfnResource).addResourceDependency(postgresLogs.node.defaultChild as CfnResource, 'RDS exports into this log group');
       this.cluster = cluster;
@@ -757,6 +757,23 @@ export class RdsProxyLambda extends Construct {
     } else {
       Annotations.of(this).addInfo('alarmTopic is yours: if it is encrypted with a customer managed key, that key must allow cloudwatch.amazonaws.com kms:GenerateDataKey* and kms:Decrypt.');
     }
+  }
+
+  /**
+   * Enhanced Monitoring role, assumable by RDS only for this account's instances (confused-deputy guard):
+   * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Monitoring.OS.Enabling.html
+   */
+  private monitoringRole(): iam.Role {
+    const stack = Stack.of(this);
+    return new iam.Role(this, 'MonitoringRole', {
+      assumedBy: new iam.ServicePrincipal('monitoring.rds.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:rds:${stack.region}:${stack.account}:db:*` },
+        },
+      }),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonRDSEnhancedMonitoringRole')],
+    });
   }
 
   private addKeyPolicy(statement: iam.PolicyStatement): void {

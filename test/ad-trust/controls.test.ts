@@ -72,6 +72,9 @@ describe('default templates', () => {
       for (const i of instances) {
         expect(i.Properties.MonitoringInterval).toBe(60);
         expect(i.Properties.MonitoringRoleArn).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+        const role = t.findResources('AWS::IAM::Role')[i.Properties.MonitoringRoleArn['Fn::GetAtt'][0]];
+        expect(role.DeletionPolicy).toBe('Retain'); // kept with the retained instance
+        expect(role.Properties.AssumeRolePolicyDocument.Statement[0].Condition.StringEquals['aws:SourceAccount']).toBeDefined();
       }
     }
   });
