@@ -95,7 +95,7 @@ export interface RdsProxyLambdaClusterProps {
    * `RDSOSMetrics` log group, billed as CloudWatch Logs ingestion and storage: the shorter the interval,
    * the more data). `Duration.seconds(0)` turns it off. Control Tower CT.RDS.PR.2 requires it.
    * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Monitoring.OS.html
-   * @default - 60 seconds, with a monitoring role made by aws-cdk-lib (AmazonRDSEnhancedMonitoringRole)
+   * @default - 60 seconds, with a monitoring role (AmazonRDSEnhancedMonitoringRole) only RDS of this account can assume
    */
   readonly monitoringInterval?: Duration;
 }
