@@ -1,4 +1,4 @@
-import { Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -78,16 +78,72 @@ export function deploymentSuffix(scope: Construct): string {
  * set by CloudFormation instead of RDS creating never-expiring groups. RETAINed (audit data); the cluster
  * identifier in their names carries {@link deploymentSuffix}, so a kept group never blocks a redeploy.
  */
-function clusterLogGroups(scope: Construct, clusterIdentifier: string, exports: string[], retention: logs.RetentionDays): logs.LogGroup[] {
+function clusterLogGroups(scope: Construct, clusterIdentifier: string, exports: string[], retention: logs.RetentionDays, key: kms.IKey): logs.LogGroup[] {
+  // Control Tower CT.CLOUDWATCH.PR.3: encrypted with the database key, which must let CloudWatch Logs of this
+  // account and Region use it, bound to log groups by the encryption context.
+  // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+  const stack = Stack.of(scope);
+  const { statementAdded } = key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'AllowCloudWatchLogsInThisAccount',
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${stack.partition}:logs:${stack.region}:${stack.account}:*` } },
+    }),
+  );
+  if (!statementAdded) {
+    Annotations.of(scope).addWarningV2('db-ops-kit:importedKeyLogs', `encryptionKey is imported: its key policy must allow logs.${stack.region}.amazonaws.com to use it (kms:EncryptionContext:aws:logs:arn), or the RDS log groups fail to create.`);
+  }
   return exports.map(
     (name) =>
       new logs.LogGroup(scope, `Logs${name}`, {
         logGroupName: Fn.join('', ['/aws/rds/cluster/', clusterIdentifier, `/${name}`]),
         retention,
+        encryptionKey: key,
         removalPolicy: RemovalPolicy.RETAIN,
       }),
   );
 }
+
+/**
+ * Control Tower CT.KMS.PR.3: grants on the key only for AWS resources. RDS (storage, Performance Insights),
+ * Secrets Manager and Directory Service create their grants on the caller's behalf (kms:GrantIsForAWSResource
+ * is true); CloudWatch Logs uses the key policy. Nothing in the kit calls kms:CreateGrant itself.
+ * https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+ * https://docs.aws.amazon.com/controltower/latest/controlreference/kms-rules.html
+ */
+export function denyGrantsExceptForAwsResources(key: kms.Key): kms.Key {
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DenyGrantsExceptForAwsResources',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+      conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+    }),
+  );
+  return key;
+}
+
+/** Enhanced Monitoring at 60 s (Control Tower CT.RDS.PR.2): OS metrics into CloudWatch Logs `RDSOSMetrics`, billed as Logs ingestion. */
+const MONITORING_INTERVAL = Duration.seconds(60);
+/** Enhanced Monitoring role, assumable by RDS only for this account's instances (confused-deputy guard, same page). */
+function newMonitoringRole(scope: Construct): iam.Role {
+  const stack = Stack.of(scope);
+  return new iam.Role(scope, 'MonitoringRole', {
+    assumedBy: new iam.ServicePrincipal('monitoring.rds.amazonaws.com', {
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:rds:${stack.region}:${stack.account}:db:*` },
+      },
+    }),
+    managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonRDSEnhancedMonitoringRole')],
+  });
+}
+const MONITORING_POLICY = 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]';
+const MONITORING_REASON = 'The AWS managed policy for Enhanced Monitoring (logs:CreateLogGroup/PutLogEvents/PutRetentionPolicy on the RDS* log groups only); assumable only by monitoring.rds.amazonaws.com. https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Monitoring.OS.Enabling.html';
 
 /** Longest identifier prefix: `<prefix>-<region (up to 14)>-<8 hex>` must fit RDS's 63 characters. */
 export const MAX_IDENTIFIER_PREFIX = 39;
@@ -149,7 +205,7 @@ export interface KerberosGlobalDatabaseProps {
   readonly masterUsername?: string;
   /** @default Duration.days(14) */
   readonly backupRetention?: Duration;
-  /** @default logs.RetentionDays.THREE_MONTHS */
+  /** @default logs.RetentionDays.ONE_YEAR (Control Tower CT.CLOUDWATCH.PR.2 requires at least one year) */
   readonly logRetention?: logs.RetentionDays;
 }
 
@@ -192,7 +248,7 @@ export class KerberosGlobalDatabase extends Construct {
     this.engineVersion = d.engine.engineVersion?.fullVersion ?? '';
     this.parameterGroupFamily = d.family;
     this.globalClusterName = props.globalClusterIdentifier.toLowerCase();
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Aurora global database, primary Region', removalPolicy: RemovalPolicy.RETAIN });
+    this.encryptionKey = props.encryptionKey ?? denyGrantsExceptForAwsResources(new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Aurora global database, primary Region', removalPolicy: RemovalPolicy.RETAIN }));
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'Aurora primary cluster: clients on the database port, the directory', allowAllOutbound: false });
     // Kept with the cluster (and its subnet group, parameter group, key, secret): a RETAINed cluster needs them.
     this.securityGroup.applyRemovalPolicy(RemovalPolicy.RETAIN);
@@ -201,7 +257,7 @@ export class KerberosGlobalDatabase extends Construct {
 
     const suffix = deploymentSuffix(this);
     const clusterIdentifier = Fn.join('-', [this.globalClusterName, Stack.of(this).region.toLowerCase(), suffix]);
-    const logGroups = clusterLogGroups(this, clusterIdentifier, d.logExports, props.logRetention ?? logs.RetentionDays.THREE_MONTHS);
+    const logGroups = clusterLogGroups(this, clusterIdentifier, d.logExports, props.logRetention ?? logs.RetentionDays.ONE_YEAR, this.encryptionKey);
     const instanceType = props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.R6G, ec2.InstanceSize.LARGE);
     const instanceProps: rds.ProvisionedClusterInstanceProps = {
       instanceType,
@@ -234,6 +290,8 @@ export class KerberosGlobalDatabase extends Construct {
       copyTagsToSnapshot: true,
       backup: { retention: props.backupRetention ?? Duration.days(14) },
       cloudwatchLogsExports: d.logExports,
+      monitoringInterval: MONITORING_INTERVAL,
+      monitoringRole: newMonitoringRole(this),
       parameterGroup: new rds.ParameterGroup(this, 'Parameters', { engine: d.engine, description: 'TLS required', parameters: d.tlsParameters, removalPolicy: RemovalPolicy.RETAIN }),
     });
     // The master password of a retained cluster is kept with it (break-glass access). `cluster.secret` is
@@ -246,6 +304,11 @@ export class KerberosGlobalDatabase extends Construct {
       reason: 'Aurora Global Database does not support RDS-managed master passwords, and users log in with Kerberos; the master password is a break-glass credential that operators rotate during a maintenance window.',
     });
     acknowledgeCommonRdsFindings(this.cluster, props.engine);
+    if (this.cluster.monitoringRole) {
+      Validations.of(this.cluster.monitoringRole).acknowledge({ id: MONITORING_POLICY, reason: MONITORING_REASON });
+      // Kept with the RETAINed instances that use it (no fixed name, so a redeploy never collides with it).
+      this.cluster.monitoringRole.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    }
     for (const lg of logGroups) this.cluster.node.addDependency(lg);
 
     this.globalCluster = new rds.CfnGlobalCluster(this, 'Global', {
@@ -304,7 +367,7 @@ export interface KerberosSecondaryClusterProps {
   readonly instances?: number;
   /** @default 14 */
   readonly backupRetentionDays?: number;
-  /** @default logs.RetentionDays.THREE_MONTHS */
+  /** @default logs.RetentionDays.ONE_YEAR (Control Tower CT.CLOUDWATCH.PR.2 requires at least one year) */
   readonly logRetention?: logs.RetentionDays;
 }
 
@@ -340,7 +403,7 @@ export class KerberosSecondaryCluster extends Construct {
 
     const d = engineDefaults(props.engine);
     this.port = d.port;
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Aurora global database, secondary Region', removalPolicy: RemovalPolicy.RETAIN });
+    this.encryptionKey = props.encryptionKey ?? denyGrantsExceptForAwsResources(new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'Aurora global database, secondary Region', removalPolicy: RemovalPolicy.RETAIN }));
     this.securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', { vpc: props.vpc, description: 'Aurora secondary cluster: clients on the database port, the directory', allowAllOutbound: false });
     for (const c of props.clientCidrs) this.securityGroup.addIngressRule(ec2.Peer.ipv4(c), ec2.Port.tcp(d.port), `database clients ${c}`);
     allowDirectoryTraffic(this.securityGroup, props.vpc, props.directorySecurityGroupId);
@@ -356,7 +419,7 @@ export class KerberosSecondaryCluster extends Construct {
     for (const r of [this.securityGroup, params]) r.applyRemovalPolicy(RemovalPolicy.RETAIN);
 
     const clusterIdentifier = Fn.join('-', [(props.identifierPrefix ?? 'aurora-kerberos').toLowerCase(), Stack.of(this).region.toLowerCase(), deploymentSuffix(this)]);
-    const logGroups = clusterLogGroups(this, clusterIdentifier, d.logExports, props.logRetention ?? logs.RetentionDays.THREE_MONTHS);
+    const logGroups = clusterLogGroups(this, clusterIdentifier, d.logExports, props.logRetention ?? logs.RetentionDays.ONE_YEAR, this.encryptionKey);
     this.cluster = new rds.CfnDBCluster(this, 'Cluster', {
       dbClusterIdentifier: clusterIdentifier,
       engine: props.engine,
@@ -380,6 +443,9 @@ export class KerberosSecondaryCluster extends Construct {
     for (const lg of logGroups) this.cluster.node.addDependency(lg);
     acknowledgeCommonRdsFindings(this.cluster, props.engine);
 
+    const monitoringRole = newMonitoringRole(this);
+    Validations.of(monitoringRole).acknowledge({ id: MONITORING_POLICY, reason: MONITORING_REASON });
+    monitoringRole.applyRemovalPolicy(RemovalPolicy.RETAIN); // kept with the RETAINed instances that use it
     this.instances = Array.from({ length: props.instances ?? 1 }, (_, i) => {
       const inst = new rds.CfnDBInstance(this, `Instance${i + 1}`, {
         dbClusterIdentifier: this.cluster.ref,
@@ -389,6 +455,8 @@ export class KerberosSecondaryCluster extends Construct {
         autoMinorVersionUpgrade: true,
         enablePerformanceInsights: true,
         performanceInsightsKmsKeyId: this.encryptionKey.keyArn,
+        monitoringInterval: MONITORING_INTERVAL.toSeconds(),
+        monitoringRoleArn: monitoringRole.roleArn,
       });
       inst.applyRemovalPolicy(RemovalPolicy.RETAIN);
       return inst;

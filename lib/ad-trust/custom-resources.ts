@@ -98,7 +98,13 @@ export function newTrustPasswordSecret(scope: Construct, id: string, remoteDomai
  * ds:DescribeDirectories (it exists only after the directory, and CloudFormation does not return it).
  */
 export function lookUpDirectorySecurityGroup(scope: Construct, id: string, directoryId: string, retention: logs.RetentionDays): string {
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
+  // A role that writes only to its own log group, instead of the AWSLambdaBasicExecutionRole CDK would attach
+  // (logs:CreateLogGroup on *); AwsCustomResource adds the ds:DescribeDirectories statement below to it.
+  const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Directory security group lookup (AwsCustomResource)' });
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn] }));
   const lookup = new cr.AwsCustomResource(scope, id, {
+    role,
     onUpdate: {
       service: 'DirectoryService',
       action: 'describeDirectories',
@@ -109,7 +115,7 @@ export function lookUpDirectorySecurityGroup(scope: Construct, id: string, direc
     policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['ds:DescribeDirectories'], resources: ['*'] })]),
     installLatestAwsSdk: false,
     memorySize: 256,
-    logGroup: new logs.LogGroup(scope, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY }),
+    logGroup,
   });
   Validations.of(lookup).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
@@ -122,7 +128,6 @@ export function lookUpDirectorySecurityGroup(scope: Construct, id: string, direc
       ['Serverless-LambdaDLQ', 'The AwsCustomResource singleton is invoked synchronously by CloudFormation, which records failures.'],
       ['Serverless-LambdaTracing', 'The AwsCustomResource singleton is a CDK internal without a tracing option; it makes one read-only DescribeDirectories call.'],
       ['Serverless-LambdaDefaultMemorySize', 'Memory is set through AwsCustomResource memorySize (256 MB).'],
-      ['AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', 'CDK creates the AwsCustomResource singleton role with the basic execution policy for its CloudWatch logs only.'],
       ['AwsSolutions-L1', 'CDK chooses the AwsCustomResource runtime; it is upgraded with aws-cdk-lib.'],
       ['Serverless-LambdaLatestVersion', 'CDK chooses the AwsCustomResource runtime; it is upgraded with aws-cdk-lib.'],
     ] as const) {
@@ -158,7 +163,7 @@ export interface ForestTrustProps {
    * @default false
    */
   readonly selectiveAuth?: boolean;
-  /** @default logs.RetentionDays.THREE_MONTHS */
+  /** @default logs.RetentionDays.ONE_YEAR (Control Tower CT.CLOUDWATCH.PR.2 requires at least one year) */
   readonly logRetention?: logs.RetentionDays;
   /**
    * How long to wait for the trust to be Verified (at most 55 minutes: CloudFormation stops a
@@ -234,7 +239,7 @@ export class ForestTrust extends Construct {
     }
     problems.throwIfAny(this.node.path);
 
-    const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     this.trustPasswordSecret = props.trustPasswordSecret ?? newTrustPasswordSecret(this, 'TrustPassword', props.remoteDomainName, props.encryptionKey);
 
     this.directorySecurityGroupId = props.directorySecurityGroupId ?? lookUpDirectorySecurityGroup(this, 'DirectorySecurityGroup', props.directoryId, retention);
@@ -307,7 +312,7 @@ export interface DirectoryRegionReplicationProps {
    * @default - no rules (clients reach only the primary Region's controllers)
    */
   readonly onPremisesCidrs?: string[];
-  /** @default logs.RetentionDays.THREE_MONTHS */
+  /** @default logs.RetentionDays.ONE_YEAR (Control Tower CT.CLOUDWATCH.PR.2 requires at least one year) */
   readonly logRetention?: logs.RetentionDays;
   /**
    * How long to wait in total for the Region to become Active (Terraform's aws_directory_service_region
@@ -401,7 +406,7 @@ export class DirectoryRegionReplication extends Construct {
     this.handlers = new HandlerPair(this, 'Handlers', {
       entry: 'add-region-handler.ts',
       description: `Replicate directory to ${region}`,
-      logRetention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_YEAR,
       queryInterval: Duration.minutes(1),
       totalTimeout: round,
       runtimeCodeDir: props.runtimeCodeDir,

@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { denyGrantsExceptForAwsResources } from './aurora';
 import { FQDN_RE, NETBIOS_RE, NO_MULTI_REGION_REPLICATION, Problems } from './validation';
 
 export type DirectoryEdition = 'Enterprise' | 'Standard';
@@ -90,7 +91,7 @@ export class ManagedMicrosoftAd extends Construct {
     this.edition = edition;
     this.domainName = props.domainName.toLowerCase();
     this.realm = props.domainName.toUpperCase();
-    this.encryptionKey = props.encryptionKey ?? new kms.Key(this, 'Key', { enableKeyRotation: true, description: `Secrets of directory ${this.domainName}`, removalPolicy: RemovalPolicy.RETAIN });
+    this.encryptionKey = props.encryptionKey ?? denyGrantsExceptForAwsResources(new kms.Key(this, 'Key', { enableKeyRotation: true, description: `Secrets of directory ${this.domainName}`, removalPolicy: RemovalPolicy.RETAIN }));
     this.adminSecret = new secretsmanager.Secret(this, 'AdminPassword', {
       description: `Admin password of AWS Managed Microsoft AD ${this.domainName}`,
       encryptionKey: this.encryptionKey,

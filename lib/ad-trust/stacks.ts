@@ -127,7 +127,7 @@ export interface AdTrustPrimaryStackProps extends StackProps, NetworkProps {
   readonly globalClusterIdentifier?: string;
   /** @default 1 */
   readonly readers?: number;
-  /** @default logs.RetentionDays.THREE_MONTHS */
+  /** @default logs.RetentionDays.ONE_YEAR (Control Tower CT.CLOUDWATCH.PR.2 requires at least one year) */
   readonly logRetention?: logs.RetentionDays;
 }
 
@@ -154,7 +154,7 @@ export class AdTrustPrimaryStack extends Stack {
   constructor(scope: Construct, id: string, props: AdTrustPrimaryStackProps) {
     super(scope, id, { crossRegionReferences: true, ...props });
     const problems = new Problems();
-    const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     problems.check(props.onPremDomainName, (d) => FQDN_RE.test(d), `onPremDomainName "${props.onPremDomainName}" must be a fully qualified domain name, e.g. onprem.example.com`);
     if (FQDN_RE.test(props.onPremDomainName) && FQDN_RE.test(props.domainName) && props.onPremDomainName.toLowerCase() === props.domainName.toLowerCase()) {
       problems.add('domainName and onPremDomainName must differ: a forest trust joins two different forests');
@@ -234,7 +234,7 @@ export interface AdTrustReplicaStackProps extends StackProps, NetworkProps {
   readonly primary: AdTrustPrimaryStack;
   /** @default 1 */
   readonly instances?: number;
-  /** @default logs.RetentionDays.THREE_MONTHS */
+  /** @default logs.RetentionDays.ONE_YEAR (Control Tower CT.CLOUDWATCH.PR.2 requires at least one year) */
   readonly logRetention?: logs.RetentionDays;
   /**
    * Use the replica Region if the directory is already replicated there (added by hand) instead of
@@ -261,7 +261,7 @@ export class AdTrustReplicaStack extends Stack {
       'Strong cross-Region references are intended: the primary stack must not drop the directory ID or role name while the replica stack uses them.',
     );
     const problems = new Problems();
-    const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const primary = props.primary;
     if (Token.isUnresolved(this.region) || Token.isUnresolved(primary.region)) {
       problems.add('both stacks need an explicit region (env.region): cross-Region references and AddRegion depend on it');

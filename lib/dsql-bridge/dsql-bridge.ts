@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aws, CfnOutput, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dms from 'aws-cdk-lib/aws-dms';
@@ -240,6 +240,7 @@ export class DsqlBridge extends Construct {
           conditions: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Aws.PARTITION}:logs:${Aws.REGION}:${Aws.ACCOUNT_ID}:*` } },
         }),
       );
+      denyGrantsExceptForAwsResources(key);
       this.encryptionKey = key;
     }
 
@@ -309,17 +310,28 @@ export class DsqlBridge extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    denyGrantsExceptForAwsResources(this.queueKey);
+    // Only the loader queue may use the DLQ (Control Tower CT.SQS.PR.1: RedriveAllowPolicy byQueue), so no other
+    // queue of the account can pour messages into it that a redrive would then feed to the loader. The queue's ARN
+    // is built from a name derived from the construct path: its GetAtt would be a cycle (queue -> DLQ -> queue).
+    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html
+    const queueName = Names.uniqueResourceName(this, { maxLength: 74, separator: '-' }) + '-queue';
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.queueKey,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      redriveAllowPolicy: {
+        redrivePermission: sqs.RedrivePermission.BY_QUEUE,
+        sourceQueues: [sqs.Queue.fromQueueArn(this, 'LoaderQueueRef', stack.formatArn({ service: 'sqs', resource: queueName }))],
+      },
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'Serverless-SQSRedrivePolicy',
       reason: 'This is the dead-letter queue; operators redrive it to the main queue (StartMessageMoveTask) after fixing the cause.',
     });
     this.queue = new sqs.Queue(this, 'Queue', {
+      queueName,
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.queueKey,
       enforceSSL: true,
@@ -916,4 +928,25 @@ class ResultWritingDistributedMap extends sfn.DistributedMap {
       ResultWriter: { Resource: `arn:${Aws.PARTITION}:states:::s3:putObject`, Parameters: { Bucket: this.results.bucket.bucketName, Prefix: this.results.prefix } },
     };
   }
+}
+
+/**
+ * Control Tower CT.KMS.PR.3: grants on the key only for AWS resources. The services that use these keys either
+ * create their grants on the caller's behalf (DMS, Lambda; kms:GrantIsForAWSResource is true) or call as a
+ * service principal (Aurora DSQL, aws:PrincipalIsAWSService is true); S3, SQS, SNS and CloudWatch Logs use the
+ * key policy or the caller's permissions, not grants. Nothing in the kit calls kms:CreateGrant itself.
+ * https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+ * https://docs.aws.amazon.com/controltower/latest/controlreference/kms-rules.html
+ */
+function denyGrantsExceptForAwsResources(key: kms.Key): void {
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DenyGrantsExceptForAwsResources',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+      conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+    }),
+  );
 }

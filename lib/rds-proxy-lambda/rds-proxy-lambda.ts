@@ -87,6 +87,20 @@ export interface RdsProxyLambdaClusterProps {
    * @default - true
    */
   readonly deletionProtection?: boolean;
+  /**
+   * Master user name of the new cluster (the kit's code reads it from the generated secret).
+   * Control Tower CT.RDS.PR.21 rejects the engine defaults `postgres` and `admin`.
+   * @default - `dbadmin`
+   */
+  readonly masterUsername?: string;
+  /**
+   * Enhanced Monitoring interval of the cluster's instances (OS metrics every N seconds into the
+   * `RDSOSMetrics` log group, billed as CloudWatch Logs ingestion and storage: the shorter the interval,
+   * the more data). `Duration.seconds(0)` turns it off. Control Tower CT.RDS.PR.2 requires it.
+   * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Monitoring.OS.html
+   * @default - 60 seconds, with a monitoring role (AmazonRDSEnhancedMonitoringRole) only RDS of this account can assume
+   */
+  readonly monitoringInterval?: Duration;
 }
 
 /** Props of {@link RdsProxyLambda}. */
@@ -232,8 +246,8 @@ export interface RdsProxyLambdaProps {
    */
   readonly maxDatabaseConnections?: number;
   /**
-   * Retention of the Lambda and database log groups.
-   * @default - one month
+   * Retention of the Lambda and database log groups. Control Tower CT.CLOUDWATCH.PR.2 requires at least one year.
+   * @default - one year (logs.RetentionDays.ONE_YEAR)
    */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -302,7 +316,7 @@ export class RdsProxyLambda extends Construct {
     this.credentialMode = props.credentialMode ?? 'iam';
     this.appUsername = props.appUsername ?? 'app_user';
     this.databaseName = props.existingDatabaseName ?? props.clusterProps?.databaseName ?? 'appdb';
-    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const port = 5432;
 
     this.encryptionKey =
@@ -323,6 +337,23 @@ export class RdsProxyLambda extends Construct {
           conditions: {
             ArnLike: { 'kms:EncryptionContext:aws:logs:arn': `arn:${Stack.of(this).partition}:logs:${region}:${Stack.of(this).account}:*` },
           },
+        }),
+      );
+    }
+    if (!props.encryptionKey) {
+      // Control Tower CT.KMS.PR.3: grants on the kit's key only for AWS resources. RDS (storage, Performance
+      // Insights) and Secrets Manager create their grants on the caller's behalf, where kms:GrantIsForAWSResource
+      // is true; CloudWatch Logs and SNS use the key policy, not grants. Nothing in the kit calls CreateGrant itself.
+      // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+      // https://docs.aws.amazon.com/controltower/latest/controlreference/kms-rules.html
+      this.encryptionKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'DenyGrantsExceptForAwsResources',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['kms:CreateGrant'],
+          resources: ['*'],
+          conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
         }),
       );
     }
@@ -433,6 +464,7 @@ export class RdsProxyLambda extends Construct {
         description: 'db-ops-kit: TLS required, connection logging for audit',
         parameters: { 'rds.force_ssl': '1', log_connections: '1', log_disconnections: '1' },
       });
+      const monitoringInterval = cp.monitoringInterval ?? Duration.seconds(60);
       const piSettings = { enablePerformanceInsights: true, performanceInsightEncryptionKey: this.encryptionKey };
       const writer =
         cp.instances?.writer ?? rds.ClusterInstance.serverlessV2('writer', { autoMinorVersionUpgrade: true });
@@ -458,7 +490,7 @@ export class RdsProxyLambda extends Construct {
         vpc: this.vpc,
         vpcSubnets: subnets,
         securityGroups: clusterSecurityGroups,
-        credentials: rds.Credentials.fromGeneratedSecret('postgres', { encryptionKey: this.encryptionKey }),
+        credentials: rds.Credentials.fromGeneratedSecret(cp.masterUsername ?? 'dbadmin', { encryptionKey: this.encryptionKey }),
         defaultDatabaseName: this.databaseName,
         writer,
         readers: cp.instances?.readers,
@@ -475,6 +507,7 @@ export class RdsProxyLambda extends Construct {
         parameterGroup,
         copyTagsToSnapshot: true,
         ...piSettings,
+        ...(monitoringInterval.toSeconds() > 0 ? { monitoringInterval, monitoringRole: this.monitoringRole() } : {}),
       });
       (cluster.node.defaultChild as CfnResource).addResourceDependency(postgresLogs.node.defaultChild as CfnResource, 'RDS exports into this log group');
       this.cluster = cluster;
@@ -489,6 +522,12 @@ export class RdsProxyLambda extends Construct {
         '@aws-cdk/aws-rds:instancePerformanceInsightsOverridden',
         'Performance Insights is set once at cluster level (with the CMK) and applies to every instance.',
       );
+      if (cluster.monitoringRole) {
+        Validations.of(cluster.monitoringRole).acknowledge({
+          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]',
+          reason: 'The AWS managed policy for Enhanced Monitoring (logs:CreateLogGroup/PutLogEvents/PutRetentionPolicy on the RDS* log groups only); assumable only by monitoring.rds.amazonaws.com.',
+        });
+      }
       Validations.of(cluster).acknowledge({
         id: 'AwsSolutions-RDS11',
         reason: 'The default PostgreSQL port is kept: clients reach the cluster only through RDS Proxy, security groups allow the proxy alone, and a non-default port adds no protection.',
@@ -750,6 +789,23 @@ export class RdsProxyLambda extends Construct {
    */
   private sidSuffix(): string {
     return Names.uniqueResourceName(this, { maxLength: 64, separator: '' });
+  }
+
+  /**
+   * Enhanced Monitoring role, assumable by RDS only for this account's instances (confused-deputy guard):
+   * https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/USER_Monitoring.OS.Enabling.html
+   */
+  private monitoringRole(): iam.Role {
+    const stack = Stack.of(this);
+    return new iam.Role(this, 'MonitoringRole', {
+      assumedBy: new iam.ServicePrincipal('monitoring.rds.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:rds:${stack.region}:${stack.account}:db:*` },
+        },
+      }),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonRDSEnhancedMonitoringRole')],
+    });
   }
 
   private addKeyPolicy(statement: iam.PolicyStatement): void {
@@ -1073,6 +1129,13 @@ function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
   }
   if (cp?.backupRetention && !cp.backupRetention.isUnresolved() && (cp.backupRetention.toDays() < 1 || cp.backupRetention.toDays() > 35)) {
     problems.push(`clusterProps.backupRetention must be 1–35 days, got ${cp.backupRetention.toDays()}`);
+  }
+  // Enhanced Monitoring intervals RDS accepts: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html (MonitoringInterval)
+  if (cp?.monitoringInterval && !cp.monitoringInterval.isUnresolved() && ![0, 1, 5, 10, 15, 30, 60].includes(cp.monitoringInterval.toSeconds())) {
+    problems.push(`clusterProps.monitoringInterval must be 0, 1, 5, 10, 15, 30 or 60 seconds, got ${cp.monitoringInterval.toSeconds()}`);
+  }
+  if (known(cp?.masterUsername) && known(props.appUsername ?? 'app_user') && cp!.masterUsername === (props.appUsername ?? 'app_user')) {
+    problems.push(`clusterProps.masterUsername and appUsername must differ (both "${cp!.masterUsername}")`);
   }
   if (known(props.appUsername) && (!APP_USER_RE.test(props.appUsername!) || ['postgres', 'rdsadmin', 'admin'].includes(props.appUsername!))) {
     problems.push(`appUsername "${props.appUsername}" must be a lower-case PostgreSQL identifier (max 63) and not a master/admin name`);

@@ -4,7 +4,7 @@
  * Over every stack and prop variant; findings not fixed are listed in test/kit/exceptions.ts.
  */
 import { expectReconciled, mergeVariants, reconcile } from './findings';
-import { iamFindings, iamFindingsAllVariants, principals } from './iam';
+import { iamFindings, iamFindingsAllVariants, principals, stateMachineCalls } from './iam';
 import { cloneTemplate, kitStacks } from './stacks';
 
 const stacks = kitStacks();
@@ -37,9 +37,27 @@ describe('deliberately broken templates fail', () => {
 
   test('a write action granted that no code calls is reported as unused', () => {
     const t = cloneTemplate(rds.template);
-    const pol = Object.values(t.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles).includes('QueryFunction'))!;
+    // The query function's role, whatever its logical ID (the pattern names roles after the handler file).
+    const fnId = Object.keys(t.Resources).find((k) => t.Resources[k].Type === 'AWS::Lambda::Function' && k.includes('QueryFunction'))!;
+    const roleId: string = t.Resources[fnId].Properties!.Role['Fn::GetAtt'][0];
+    const pol = Object.values(t.Resources).find((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties!.Roles).includes(roleId))!;
     pol.Properties!.PolicyDocument.Statement.push({ Effect: 'Allow', Action: 'rds:DeleteDBCluster', Resource: '*' });
     expect(iamFindings({ ...rds, template: t }).map((f) => f.rule)).toContain('unused-write rds:DeleteDBCluster');
+  });
+
+  test('a Distributed Map ResultWriter to S3 needs multipart and KMS calls: removing them from the role is reported as denied', () => {
+    const dsql = stacks.find((s) => s.id === 'default/DbOpsDsqlBridge')!;
+    const smId = Object.keys(dsql.template.Resources).find((k) => k.startsWith('DsqlBridgeBackfill') && dsql.template.Resources[k].Type === 'AWS::StepFunctions::StateMachine')!;
+    const calls = stateMachineCalls(dsql.template, smId).map((c) => c.action);
+    expect(calls).toEqual(expect.arrayContaining(['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 'kms:GenerateDataKey', 'kms:Decrypt']));
+    const t = cloneTemplate(dsql.template);
+    for (const r of Object.values(t.Resources)) {
+      if (r.Type !== 'AWS::IAM::Policy') continue;
+      const doc = r.Properties!.PolicyDocument;
+      doc.Statement = doc.Statement.filter((st: any) => st.Sid !== 'WriteBackfillResultsWithBucketKey');
+    }
+    const rules = iamFindings({ ...dsql, template: t }).filter((f) => f.resource.includes('DsqlBridgeBackfill')).map((f) => f.rule);
+    expect(rules).toEqual(expect.arrayContaining(['denied kms:GenerateDataKey']));
   });
 
   test('KMS grants scoped to another key: the dead-letter queue KMS call is denied (resource-level check)', () => {

@@ -190,7 +190,15 @@ export function stateMachineCalls(t: Template, smId: string): Call[] {
       const site = `state ${name}`;
       if (s.Type === 'Task' && typeof s.Resource === 'string') calls.push(...taskCalls(t, s.Resource, s.Parameters ?? s.Arguments ?? {}, site));
       if (s.ItemReader?.Resource) calls.push(...taskCalls(t, s.ItemReader.Resource, s.ItemReader.Parameters ?? s.ItemReader.Arguments ?? {}, `${site} ItemReader`));
-      if (s.ResultWriter?.Resource) calls.push(...taskCalls(t, s.ResultWriter.Resource, s.ResultWriter.Parameters ?? {}, `${site} ResultWriter`));
+      if (s.ResultWriter?.Resource) {
+        calls.push(...taskCalls(t, s.ResultWriter.Resource, s.ResultWriter.Parameters ?? {}, `${site} ResultWriter`));
+        // Step Functions writes the results as a multipart upload, and into an SSE-KMS bucket with the
+        // state machine's role: https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html
+        // ("IAM policies for ResultWriter"; KMS when the bucket is encrypted with a customer managed key).
+        if (/:s3:putObject$/.test(s.ResultWriter.Resource)) {
+          for (const a of ['s3:AbortMultipartUpload', 's3:ListMultipartUploadParts', 'kms:GenerateDataKey', 'kms:Decrypt']) calls.push({ action: a, site: `${site} ResultWriter (multipart upload, SSE-KMS)` });
+        }
+      }
       if (s.Type === 'Map') {
         walk((s.ItemProcessor ?? s.Iterator)?.States);
         if (s.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED') {

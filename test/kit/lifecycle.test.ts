@@ -29,6 +29,15 @@ describe('deliberately broken templates fail', () => {
     expect(rules(t)).not.toContain('retained-fixed-name S/DerivedLogs');
   });
 
+  test('a name derived from the stack ID is per deployment, not fixed; one from the stack name is fixed', () => {
+    const t = cloneTemplate(dsql.template);
+    const fromStackId = { 'Fn::Join': ['-', ['db', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }]] };
+    t.Resources.PerDeployCluster = { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'Retain', Properties: { DBClusterIdentifier: fromStackId } };
+    t.Resources.StackNameLogs = { Type: 'AWS::Logs::LogGroup', DeletionPolicy: 'Retain', Properties: { LogGroupName: { 'Fn::Join': ['', ['/x/', { Ref: 'AWS::StackName' }]] } } };
+    expect(rules(t)).not.toContain('retained-fixed-name S/PerDeployCluster');
+    expect(rules(t)).toContain('retained-fixed-name S/StackNameLogs');
+  });
+
   test('a kept database whose subnet group, subnet and VPC are deleted on destroy', () => {
     const t = cloneTemplate(dsql.template);
     t.Resources.BrokenVpc = { Type: 'AWS::EC2::VPC', Properties: { CidrBlock: '10.0.0.0/16' } };

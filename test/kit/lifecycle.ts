@@ -12,7 +12,8 @@
  * - retained-fixed-name: a resource CloudFormation keeps (Retain, RetainExceptOnCreate) must not carry
  *   a fixed physical name (a name property that references no other resource of the stack): after a
  *   destroy (or a rolled-back first deploy) the kept resource holds the name and the redeploy fails
- *   with "already exists". A name derived from another resource's generated name is not fixed.
+ *   with "already exists". A name derived from another resource's generated name, or from the stack ID
+ *   (new for every deployment of a new stack), is not fixed.
  * - retained-dependency: what a kept resource needs to keep existing — the VPC, subnets, subnet group,
  *   security groups, parameter/option groups, keys, buckets, directory and clusters it references,
  *   transitively — must be kept too; else CloudFormation tries to delete them under it (DELETE_FAILED
@@ -86,6 +87,14 @@ export function refsOf(v: unknown, ids: Set<string>): Set<string> {
   return out;
 }
 
+/**
+ * A name built from `AWS::StackId` is per deployment: a redeploy after destroy, or after deleting a stack whose
+ * first deploy rolled back (ROLLBACK_COMPLETE stacks cannot be updated), runs under a new stack ID and so
+ * gets a new name. `AWS::StackName` is not (the same name comes back).
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html#cfn-pseudo-param-stackid
+ */
+export const fromStackId = (v: unknown): boolean => JSON.stringify(v ?? null).includes('{"Ref":"AWS::StackId"}');
+
 const PROTECTION = ['DeletionProtection', 'DeletionProtectionEnabled', 'DisableApiTermination'];
 
 export function lifecycleFindings(stackName: string, t: Template): Finding[] {
@@ -97,7 +106,7 @@ export function lifecycleFindings(stackName: string, t: Template): Finding[] {
     const p = r.Properties ?? {};
     // retained-fixed-name
     const nameProp = NAME_PROPERTY[r.Type];
-    if (keptOrRetainExceptOnCreate(policy) && nameProp && p[nameProp] !== undefined && refsOf(p[nameProp], ids).size === 0) {
+    if (keptOrRetainExceptOnCreate(policy) && nameProp && p[nameProp] !== undefined && refsOf(p[nameProp], ids).size === 0 && !fromStackId(p[nameProp])) {
       add('retained-fixed-name', id, `${r.Type} is kept (${policy}) with the fixed ${nameProp} "${render(p[nameProp])}": a redeploy after destroy (or after a rolled-back first deploy) fails because the kept resource holds the name. Let CloudFormation generate the name, or derive it from a generated one — or document how a redeploy adopts the kept resource and list it in exceptions.ts`);
     }
     // retained-dependency

@@ -173,7 +173,7 @@ describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
     expect(cluster.DependsOn).toEqual(expect.arrayContaining([pgLogs[0]]));
     t.resourceCountIs('Custom::LogRetention', 0);
     for (const g of groups) {
-      expect(g.Properties.RetentionInDays).toBe(30);
+      expect(g.Properties.RetentionInDays).toBe(365);
       expect(g.Properties.KmsKeyId).toBeDefined();
     }
   });
