@@ -88,8 +88,18 @@ export const renameTarget: StepFn = async (c, s) => {
   const step = 'renameTarget';
   const n = names(s, step);
   const co = need(s.cutover, step, 'cutover record');
-  // The original is renamed but still frozen; prove that again before clients get the copy.
-  const proof = co.done ? 'cutover already done' : await assertCutoverAllowed(c, s, step);
+  // The original is renamed but still frozen; prove that again before clients get the copy. When
+  // the rename of the copy to <id> was already issued (the step crashed or timed out after the call,
+  // and this is a resume or a redrive), clients may already write to the copy under <id>: the proof
+  // ran before that call, and asking again would read the copy's own connections as a broken freeze
+  // and send the operator to a rollback that strands those writes.
+  const current = s.kind === 'instance' ? await getInstance(c.rds, s.sourceId) : await getCluster(c.rds, s.sourceId);
+  const alreadyIssued = current !== undefined && keyOf(current) === s.targetKeyArn;
+  const proof = co.done
+    ? 'cutover already done'
+    : alreadyIssued
+      ? `${s.sourceId} already is the re-keyed copy (the rename was issued before an interruption); finishing it`
+      : await assertCutoverAllowed(c, s, step);
   if (s.kind === 'instance') {
     if (await getInstance(c.rds, n.newId)) {
       await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: n.newId, NewDBInstanceIdentifier: s.sourceId, ApplyImmediately: true })));

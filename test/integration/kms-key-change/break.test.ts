@@ -1,0 +1,59 @@
+/**
+ * Failure paths an operator with an existing estate hits (moto): a crash right after the second
+ * rename while clients already use the re-keyed copy under `<id>`, and a rollback after clients wrote
+ * to the re-keyed copy. The fixture publishes DatabaseConnections as RDS does (moto publishes none).
+ */
+import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { main } from '../../../lambda/kms-key-change/cli';
+import { RekeyState } from '../../../lambda/kms-key-change/state';
+import { STEPS } from '../../../lambda/kms-key-change/steps';
+import { makeInstance, publishConnections, useMotoWorld, World } from './moto-fixtures';
+
+let w: World;
+useMotoWorld((world) => (w = world));
+
+const describe1 = async (id: string) => (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0];
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-break-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function cli(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test('a crash after the second rename was issued, clients already on the copy: --resume --cutover finishes instead of refusing as a broken freeze', async () => {
+  await makeInstance(w, 'late');
+  const file = path.join(dir, 's.json');
+  // The rename call reaches RDS, then the process dies before the state is saved (a Lambda timeout).
+  const real = STEPS.renameTarget;
+  STEPS.renameTarget = async (c, s) => {
+    await real(c, s);
+    throw Object.assign(new Error('injected: the laptop lost its session'), { name: 'InjectedFailure' });
+  };
+  let r;
+  try {
+    r = await cli(['--db-instance', 'late', '--kms-key', w.newKey, '--cutover', '--state-file', file, '--poll-seconds', '0']);
+  } finally {
+    STEPS.renameTarget = real;
+  }
+  expect(r.code).toBe(1);
+  // The rename went through: clients resolve `late` to the re-keyed copy and write to it.
+  expect((await describe1('late')).KmsKeyId).toBe(w.newKey);
+  w.connections.set('late', 6);
+  await publishConnections(w);
+  const resumed = await cli(['--resume', file, '--cutover', '--poll-seconds', '0']);
+  expect(resumed.err).not.toMatch(/FreezeNotHeld|retake the final snapshot/);
+  expect(resumed.code).toBe(0);
+  const s: RekeyState = JSON.parse(fs.readFileSync(file, 'utf8'));
+  expect(s.cutover?.done).toBe(true);
+  w.connections.set('late', 0);
+}, 120_000);
