@@ -5,7 +5,7 @@
  */
 import { ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { call, Clients } from './clients';
-import { applyFreeze, assertFreezeHeld, checkFreezeState, freezeNotApplicable, unfreeze } from './freeze';
+import { applyFreeze, assertFreezeHeld, checkFreezeState, connectionsSince, freezeNotApplicable, unfreeze } from './freeze';
 import { addArtifact, RekeyError, RekeyState } from './state';
 import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
 
@@ -152,6 +152,29 @@ async function cutoverToRollBack(c: Clients, s: RekeyState, step: string): Promi
   return renamedAway ? rec : undefined;
 }
 
+/**
+ * A rollback moves the re-keyed copy away from `<id>`. Once the copy answers to `<id>` clients may
+ * have written to it; those writes would not be in the original that gets the name back. Refuses
+ * (nothing renamed) when DatabaseConnections of the copy under `<id>` exceeded the limit since the
+ * cutover began, unless the operator confirmed (`rollbackStrandsWrites`).
+ */
+async function assertNoWritesStranded(c: Clients, s: RekeyState, step: string, co: NonNullable<RekeyState['cutover']>): Promise<void> {
+  if (s.rollbackStrandsWrites) return;
+  const cur = s.kind === 'instance' ? await getInstance(c.rds, s.sourceId) : await getCluster(c.rds, s.sourceId);
+  if (!cur || keyOf(cur) !== s.targetKeyArn) return; // the copy is not under <id>: no client could reach it by that name
+  const ids = s.kind === 'instance' ? [s.sourceId] : co.memberRenames.map((m) => m.from);
+  const points = await connectionsSince(c, ids.map((id) => ({ dimension: 'DBInstanceIdentifier' as const, id })), new Date(co.at));
+  const busy = points.filter((p) => p.max > (s.maxConnections ?? 0));
+  if (busy.length === 0) return;
+  throw new RekeyError(
+    step,
+    s.sourceId,
+    `clients used the re-keyed ${s.kind} under ${s.sourceId} since the cutover (${busy.slice(0, 5).map((p) => `${p.id}: ${p.max} at ${p.at}`).join(', ')}); a rollback gives ${s.sourceId} back to the original, which lacks every write they made, so nothing was renamed`,
+    `keep the cutover (nothing to do), or stop those clients and roll back anyway, their writes staying only in the copy (kept as ${names(s, step).newId}): npm run kms-change -- --resume ${s.stateFile ?? '<state file>'} --rollback --writes-since-cutover-stay-in-copy`,
+    'WritesSinceCutover',
+  );
+}
+
 export const rollbackRenameNew: StepFn = async (c, s) => {
   const step = 'rollbackRenameNew';
   assertRollbackAllowed(s, step);
@@ -161,6 +184,7 @@ export const rollbackRenameNew: StepFn = async (c, s) => {
   if (!co) return ok(s, step, `no cutover to undo: ${s.sourceId} was never renamed`);
   s.cutover = co;
   const n = names(s, step);
+  await assertNoWritesStranded(c, s, step, co);
   if (s.kind === 'instance') {
     const cur = await getInstance(c.rds, s.sourceId);
     if (cur && keyOf(cur) === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.sourceId, NewDBInstanceIdentifier: n.newId, ApplyImmediately: true })));

@@ -70,6 +70,12 @@ export interface RekeyState {
    * then rests on the operator's word alone.
    */
   freezeOptOut?: string;
+  /**
+   * Set when the operator confirmed a rollback after clients used the re-keyed copy under `<id>`
+   * (CLI `--writes-since-cutover-stay-in-copy`): their writes stay only in the copy (kept under its
+   * -rekey- name). Without it such a rollback is refused.
+   */
+  rollbackStrandsWrites?: string;
   /** Who approved the cutover gate (workflow with a named approver), and when the cutover started. */
   approvedBy?: { approver: string; at: string };
   /** The CLI's state file (named in refusals so the next command can be pasted). */

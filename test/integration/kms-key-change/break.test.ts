@@ -57,3 +57,28 @@ test('a crash after the second rename was issued, clients already on the copy: -
   expect(s.cutover?.done).toBe(true);
   w.connections.set('late', 0);
 }, 120_000);
+
+test('--rollback after a finished cutover whose copy took client connections refuses (writes would be stranded) until the operator confirms, then rolls back and keeps the copy', async () => {
+  await makeInstance(w, 'after');
+  const file = path.join(dir, 's.json');
+  const r = await cli(['--db-instance', 'after', '--kms-key', w.newKey, '--cutover', '--state-file', file, '--poll-seconds', '0']);
+  expect(r.code).toBe(0);
+  const s: RekeyState = JSON.parse(fs.readFileSync(file, 'utf8'));
+  // Clients are on the re-keyed copy, which now answers to `after`.
+  w.connections.set('after', 5);
+  await publishConnections(w);
+  w.connections.set('after', 0);
+  const refused = await cli(['--resume', file, '--rollback', '--poll-seconds', '0']);
+  expect(refused.code).toBe(1);
+  expect(refused.err).toMatch(/clients used the re-keyed instance under after since the cutover \(after: 5 at /);
+  expect(refused.err).toContain(`--resume ${file} --rollback --writes-since-cutover-stay-in-copy`);
+  // Nothing was renamed.
+  expect((await describe1('after')).KmsKeyId).toBe(w.newKey);
+  expect((await describe1(`after-pre-rekey-${s.runId}`)).KmsKeyId).toBe(w.oldKey);
+  // The flag is refused without --rollback.
+  expect((await cli(['--resume', file, '--writes-since-cutover-stay-in-copy'])).code).toBe(2);
+  const back = await cli(['--resume', file, '--rollback', '--writes-since-cutover-stay-in-copy', '--poll-seconds', '0']);
+  expect(back.code).toBe(0);
+  expect((await describe1('after')).KmsKeyId).toBe(w.oldKey);
+  expect((await describe1(s.names!.newId)).KmsKeyId).toBe(w.newKey);
+}, 120_000);
