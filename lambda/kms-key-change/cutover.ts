@@ -5,7 +5,7 @@
  */
 import { ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { call, Clients } from './clients';
-import { applyFreeze, assertFreezeHeld, checkFreezeState, connectionsSince, freezeNotApplicable, unfreeze } from './freeze';
+import { applyFreeze, assertFreezeHeld, checkFreezeState, connectionsSince, freezeNotApplicable, recoverFreeze, unfreeze } from './freeze';
 import { addArtifact, RekeyError, RekeyState } from './state';
 import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
 
@@ -275,6 +275,8 @@ export const checkFreeze: StepFn = async (c, s) => {
 /** Rollback and abort: the original groups go back on the source (it has its own name again). */
 export const rollbackUnfreeze: StepFn = async (c, s) => {
   const step = 'rollbackUnfreeze';
+  // A crash right after the swap leaves no freeze record; the run's group and its tag say what to restore.
+  if (!s.freeze?.groupId && !freezeNotApplicable(s) && !s.freezeOptOut) s.freeze = await recoverFreeze(c, s, s.sourceId);
   if (!s.freeze?.groupId) return ok(s, step, 'no freeze to lift');
   const msg = await unfreeze(c, s, s.sourceId, step);
   s.rolledBack = { ...(s.rolledBack ?? { at: new Date().toISOString() }), done: true };

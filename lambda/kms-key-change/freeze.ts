@@ -274,6 +274,21 @@ export async function assertFreezeHeld(c: Clients, s: RekeyState, step: string, 
 }
 
 /**
+ * The freeze of this run as AWS shows it, for a state document that has none (the run crashed
+ * after the security groups were swapped, before the state was saved): the run's freeze group (by
+ * name in the source's VPC) when it is the only group of `id`, with the originals from its tag.
+ * Undefined when the run never froze `id`.
+ */
+export async function recoverFreeze(c: Clients, s: RekeyState, id: string): Promise<RekeyState['freeze']> {
+  const db = await describeDb(c, s.kind, id);
+  if (!db?.vpcId) return undefined;
+  const group = await findFreezeGroup(c, s, db.vpcId);
+  const fromTag = group?.Tags?.find((t) => t.Key === ORIGINAL_SGS_TAG)?.Value;
+  if (!group?.GroupId || fromTag === undefined || !sameSet(db.groups.map((g) => g.id), [group.GroupId])) return undefined;
+  return { vpcId: db.vpcId, groupId: group.GroupId, originalSecurityGroupIds: fromTag.split(' ').filter(Boolean) };
+}
+
+/**
  * Puts the original security groups back on `id` (the source after a rollback or abort, or the
  * renamed original when the operator releases it). Only when it still has exactly the freeze
  * group; groups someone changed by hand are left alone and reported.

@@ -82,3 +82,29 @@ test('--rollback after a finished cutover whose copy took client connections ref
   expect((await describe1('after')).KmsKeyId).toBe(w.oldKey);
   expect((await describe1(s.names!.newId)).KmsKeyId).toBe(w.newKey);
 }, 120_000);
+
+test('a crash right after the freeze was applied (state not saved): --rollback finds the run\'s freeze group in AWS and puts the original groups back', async () => {
+  await makeInstance(w, 'lost');
+  const before = (await describe1('lost')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort();
+  const file = path.join(dir, 's.json');
+  const real = STEPS.freezeSource;
+  STEPS.freezeSource = async (c, s) => {
+    await real(c, s);
+    throw Object.assign(new Error('injected: the process died before the state was saved'), { name: 'InjectedFailure' });
+  };
+  let r;
+  try {
+    r = await cli(['--db-instance', 'lost', '--kms-key', w.newKey, '--cutover', '--state-file', file, '--poll-seconds', '0']);
+  } finally {
+    STEPS.freezeSource = real;
+  }
+  expect(r.code).toBe(1);
+  expect(JSON.parse(fs.readFileSync(file, 'utf8')).freeze).toBeUndefined();
+  const frozen = (await describe1('lost')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!);
+  expect(frozen).toHaveLength(1);
+  expect(before).not.toContain(frozen[0]);
+  const back = await cli(['--resume', file, '--rollback', '--poll-seconds', '0']);
+  expect(back.code).toBe(0);
+  expect(back.out).toMatch(/original security groups .* put back/);
+  expect((await describe1('lost')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort()).toEqual(before);
+}, 120_000);
