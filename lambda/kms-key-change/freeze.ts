@@ -131,8 +131,18 @@ export async function applyFreeze(c: Clients, s: RekeyState, step: string): Prom
   let group = await findFreezeGroup(c, s, db.vpcId);
   if (!s.freeze) {
     const fromTag = group?.Tags?.find((t) => t.Key === ORIGINAL_SGS_TAG)?.Value;
-    const current = db.groups.map((g) => g.id);
-    s.freeze = { vpcId: db.vpcId, originalSecurityGroupIds: fromTag !== undefined && group && sameSet(current, [group.GroupId!]) ? fromTag.split(' ').filter(Boolean) : current };
+    let current = db.groups.map((g) => g.id);
+    // A run that died frozen (its lock broken, its state lost) left its own freeze group as the only
+    // group: the groups to restore are the ones that group recorded, not the group itself.
+    if (current.length === 1 && !(group && group.GroupId === current[0])) {
+      const other = await groupById(c, current[0]);
+      const theirs = other?.Tags?.find((t) => t.Key === ORIGINAL_SGS_TAG)?.Value;
+      if (theirs !== undefined) {
+        current = theirs.split(' ').filter(Boolean);
+        s.warnings.push(`${s.sourceId} was still frozen by the kit's group ${other!.GroupId} (${other!.GroupName}) of an earlier run; recorded the groups that run replaced (${current.join(', ') || '(none)'}) as the originals`);
+      }
+    }
+    s.freeze = { vpcId: db.vpcId, originalSecurityGroupIds: fromTag !== undefined && group && sameSet(db.groups.map((g) => g.id), [group.GroupId!]) ? fromTag.split(' ').filter(Boolean) : current };
   }
   const originals = s.freeze.originalSecurityGroupIds;
   if (!group) {

@@ -108,3 +108,37 @@ test('a crash right after the freeze was applied (state not saved): --rollback f
   expect(back.out).toMatch(/original security groups .* put back/);
   expect((await describe1('lost')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort()).toEqual(before);
 }, 120_000);
+
+test('a fresh run on a source still frozen by a dead run records the real original groups (from that run\'s freeze group), so its rollback unblocks clients', async () => {
+  await makeInstance(w, 'stale');
+  const before = (await describe1('stale')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort();
+  const f1 = path.join(dir, 'dead.json');
+  const real = STEPS.freezeSource;
+  STEPS.freezeSource = async (c, s) => {
+    await real(c, s);
+    throw Object.assign(new Error('injected: the laptop died'), { name: 'InjectedFailure' });
+  };
+  try {
+    expect((await cli(['--db-instance', 'stale', '--kms-key', w.newKey, '--cutover', '--state-file', f1, '--poll-seconds', '0'])).code).toBe(1);
+  } finally {
+    STEPS.freezeSource = real;
+  }
+  const dead: RekeyState = JSON.parse(fs.readFileSync(f1, 'utf8'));
+  // The operator gives the dead run up (its state file lost) and starts again.
+  expect((await cli(['--db-instance', 'stale', '--break-lock', dead.runId])).code).toBe(0);
+  await new Promise((r) => setTimeout(r, 1100)); // a new run id (seconds)
+  const f2 = path.join(dir, 'fresh.json');
+  const realCopy = STEPS.checkCopy;
+  STEPS.checkCopy = async () => {
+    throw Object.assign(new Error('injected: copy failed'), { name: 'InjectedFailure' });
+  };
+  try {
+    expect((await cli(['--db-instance', 'stale', '--kms-key', w.newKey, '--cutover', '--state-file', f2, '--poll-seconds', '0'])).code).toBe(1);
+  } finally {
+    STEPS.checkCopy = realCopy;
+  }
+  const fresh: RekeyState = JSON.parse(fs.readFileSync(f2, 'utf8'));
+  expect([...fresh.freeze!.originalSecurityGroupIds].sort()).toEqual(before);
+  expect((await cli(['--resume', f2, '--rollback', '--poll-seconds', '0'])).code).toBe(0);
+  expect((await describe1('stale')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort()).toEqual(before);
+}, 120_000);
