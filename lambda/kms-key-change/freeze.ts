@@ -117,8 +117,16 @@ const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].so
  * group's tag when the state was lost in a crash.
  */
 export async function applyFreeze(c: Clients, s: RekeyState, step: string): Promise<string> {
-  const db = await describeDb(c, s.kind, s.sourceId);
-  if (!db) throw new RekeyError(step, s.sourceId, `no DB ${s.kind} of this name exists in ${s.region}`, 'check the identifier; nothing was changed');
+  const described = await describeDb(c, s.kind, s.sourceId);
+  if (!described) throw new RekeyError(step, s.sourceId, `no DB ${s.kind} of this name exists in ${s.region}`, 'check the identifier; nothing was changed');
+  let db = described;
+  if (!db.vpcId && db.groups.length > 0) {
+    // No DB subnet group in the description (the default VPC as some API views show it): a VPC
+    // security group belongs to exactly one VPC, and RDS requires the DB's groups to be in its VPC
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_VPC.WorkingWithRDSInstanceinaVPC.html).
+    const vpcId = (await groupById(c, db.groups[0].id))?.VpcId;
+    if (vpcId) db = { ...db, vpcId };
+  }
   if (!db.vpcId) {
     throw new RekeyError(
       step,
@@ -291,11 +299,12 @@ export async function assertFreezeHeld(c: Clients, s: RekeyState, step: string, 
  */
 export async function recoverFreeze(c: Clients, s: RekeyState, id: string): Promise<RekeyState['freeze']> {
   const db = await describeDb(c, s.kind, id);
-  if (!db?.vpcId) return undefined;
-  const group = await findFreezeGroup(c, s, db.vpcId);
+  const vpcId = db?.vpcId ?? (db?.groups.length ? (await groupById(c, db.groups[0].id))?.VpcId : undefined);
+  if (!db || !vpcId) return undefined;
+  const group = await findFreezeGroup(c, s, vpcId);
   const fromTag = group?.Tags?.find((t) => t.Key === ORIGINAL_SGS_TAG)?.Value;
   if (!group?.GroupId || fromTag === undefined || !sameSet(db.groups.map((g) => g.id), [group.GroupId])) return undefined;
-  return { vpcId: db.vpcId, groupId: group.GroupId, originalSecurityGroupIds: fromTag.split(' ').filter(Boolean) };
+  return { vpcId, groupId: group.GroupId, originalSecurityGroupIds: fromTag.split(' ').filter(Boolean) };
 }
 
 /**

@@ -3,7 +3,7 @@
  * rename while clients already use the re-keyed copy under `<id>`, and a rollback after clients wrote
  * to the re-keyed copy. The fixture publishes DatabaseConnections as RDS does (moto publishes none).
  */
-import { DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -141,4 +141,19 @@ test('a fresh run on a source still frozen by a dead run records the real origin
   expect([...fresh.freeze!.originalSecurityGroupIds].sort()).toEqual(before);
   expect((await cli(['--resume', f2, '--rollback', '--poll-seconds', '0'])).code).toBe(0);
   expect((await describe1('stale')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort()).toEqual(before);
+}, 120_000);
+
+test('a source in the default VPC that the API shows without a DB subnet group is still frozen (the VPC comes from its security group)', async () => {
+  w.connections.set('dflt', 0);
+  await w.rds.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'dflt', DBInstanceClass: 'db.t4g.medium', Engine: 'postgres', EngineVersion: '17.2', AllocatedStorage: 20, MasterUsername: 'app', MasterUserPassword: 'not-a-real-password-1', StorageEncrypted: true, KmsKeyId: w.oldKey }));
+  const d = await describe1('dflt');
+  expect(d.DBSubnetGroup).toBeUndefined();
+  const before = d.VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!);
+  const file = path.join(dir, 's.json');
+  const r = await cli(['--db-instance', 'dflt', '--kms-key', w.newKey, '--cutover', '--state-file', file, '--poll-seconds', '0']);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  const s: RekeyState = JSON.parse(fs.readFileSync(file, 'utf8'));
+  expect(s.freeze!.originalSecurityGroupIds).toEqual(before);
+  expect((await describe1(`dflt-pre-rekey-${s.runId}`)).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId)).toEqual([s.freeze!.groupId]);
 }, 120_000);
