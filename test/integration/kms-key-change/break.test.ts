@@ -157,3 +157,30 @@ test('a source in the default VPC that the API shows without a DB subnet group i
   expect(s.freeze!.originalSecurityGroupIds).toEqual(before);
   expect((await describe1(`dflt-pre-rekey-${s.runId}`)).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId)).toEqual([s.freeze!.groupId]);
 }, 120_000);
+
+test('a state file edited to name another source is refused before anything is touched', async () => {
+  await makeInstance(w, 'ownr');
+  await makeInstance(w, 'othr');
+  const file = path.join(dir, 'ownr.json');
+  const real = STEPS.checkCopy;
+  STEPS.checkCopy = async () => {
+    throw Object.assign(new Error('injected: copy failed'), { name: 'InjectedFailure' });
+  };
+  try {
+    expect((await cli(['--db-instance', 'ownr', '--kms-key', w.newKey, '--cutover', '--state-file', file, '--poll-seconds', '0'])).code).toBe(1);
+  } finally {
+    STEPS.checkCopy = real;
+  }
+  const other = path.join(dir, 'othr.json');
+  fs.writeFileSync(other, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), sourceId: 'othr' }));
+  const othrBefore = (await describe1('othr')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!);
+  for (const args of [['--cutover'], ['--rollback']]) {
+    const r = await cli(['--resume', other, ...args, '--poll-seconds', '0']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/the state document belongs to ownr, not othr/);
+  }
+  expect((await describe1('othr')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!)).toEqual(othrBefore);
+  // The real state file still rolls its own run back (ownr unfrozen).
+  expect((await cli(['--resume', file, '--rollback', '--poll-seconds', '0'])).code).toBe(0);
+  expect((await describe1('ownr')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort()).toEqual([...w.sg].sort());
+}, 120_000);
