@@ -49,6 +49,9 @@ export const USAGE = `usage: npm run kms-change -- (--db-instance <id> | --db-cl
                                 the source since its snapshot (implies --no-freeze)
   --rollback                    with --resume: rename back (the re-keyed copy is kept); before a
                                 cutover: abort (puts the original security groups back)
+  --writes-since-cutover-stay-in-copy  with --resume --rollback after a cutover whose copy clients
+                                already used: roll back anyway; their writes stay only in the
+                                re-keyed copy (kept under its -rekey- name), not in <id>
   --release-original            with --resume after cutover: put the original security groups back
                                 on <id>-pre-rekey-<run> (it is frozen until then)
   --resume <file>               continue the run recorded in this state file
@@ -77,6 +80,7 @@ export interface CliOptions {
   maxConnections?: number;
   releaseOriginal: boolean;
   rollback: boolean;
+  writesSinceCutoverStayInCopy: boolean;
   resume?: string;
   breakLock?: string;
   stateFile?: string;
@@ -110,6 +114,7 @@ export function parseCli(argv: string[]): CliOptions {
         'max-connections': { type: 'string' },
         'release-original': { type: 'boolean', default: false },
         rollback: { type: 'boolean', default: false },
+        'writes-since-cutover-stay-in-copy': { type: 'boolean', default: false },
         resume: { type: 'string' },
         'break-lock': { type: 'string' },
         'state-file': { type: 'string' },
@@ -131,6 +136,7 @@ export function parseCli(argv: string[]): CliOptions {
     maxConnections: v['max-connections'] === undefined ? undefined : Number(v['max-connections']),
     releaseOriginal: !!v['release-original'],
     rollback: !!v.rollback,
+    writesSinceCutoverStayInCopy: !!v['writes-since-cutover-stay-in-copy'],
     resume: v.resume,
     breakLock: v['break-lock'],
     stateFile: v['state-file'],
@@ -173,6 +179,7 @@ export function parseCli(argv: string[]): CliOptions {
   if (o.noFreeze && !o.cutover) problems.push('--no-freeze applies only with --cutover (only a cutover run freezes the source)');
   if (o.maxConnections !== undefined && !(Number.isInteger(o.maxConnections) && o.maxConnections >= 0)) problems.push('--max-connections must be a whole number >= 0');
   if (o.releaseOriginal && (!o.resume || o.cutover || o.rollback)) problems.push('--release-original takes only --resume <state file of a finished cutover>');
+  if (o.writesSinceCutoverStayInCopy && !(o.resume && o.rollback)) problems.push('--writes-since-cutover-stay-in-copy applies only with --resume <file> --rollback');
   if (problems.length) throw new UsageError(problems.join('\n'));
   return o;
 }
@@ -261,6 +268,7 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
     if (o.noFreeze) state.freezeOptOut = `--no-freeze at ${new Date().toISOString()}: the kit did not block clients or check connections; writes that reached ${state.sourceId} after the final snapshot are not in the new ${state.kind}`;
   }
   if (o.maxConnections !== undefined) state.maxConnections = o.maxConnections;
+  if (o.writesSinceCutoverStayInCopy) state.rollbackStrandsWrites = `--writes-since-cutover-stay-in-copy at ${new Date().toISOString()}: writes clients made to the re-keyed copy under ${state.sourceId} stay only in the copy`;
   state.stateFile = stateFile;
   const c = clientsFor(state.region, state.targetRegion);
   const save = (s: RekeyState) => {

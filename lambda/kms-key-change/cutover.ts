@@ -5,7 +5,7 @@
  */
 import { ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
 import { call, Clients } from './clients';
-import { applyFreeze, assertFreezeHeld, checkFreezeState, freezeNotApplicable, unfreeze } from './freeze';
+import { applyFreeze, assertFreezeHeld, checkFreezeState, connectionsSince, freezeNotApplicable, recoverFreeze, unfreeze } from './freeze';
 import { addArtifact, RekeyError, RekeyState } from './state';
 import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
 
@@ -88,8 +88,18 @@ export const renameTarget: StepFn = async (c, s) => {
   const step = 'renameTarget';
   const n = names(s, step);
   const co = need(s.cutover, step, 'cutover record');
-  // The original is renamed but still frozen; prove that again before clients get the copy.
-  const proof = co.done ? 'cutover already done' : await assertCutoverAllowed(c, s, step);
+  // The original is renamed but still frozen; prove that again before clients get the copy. When
+  // the rename of the copy to <id> was already issued (the step crashed or timed out after the call,
+  // and this is a resume or a redrive), clients may already write to the copy under <id>: the proof
+  // ran before that call, and asking again would read the copy's own connections as a broken freeze
+  // and send the operator to a rollback that strands those writes.
+  const current = s.kind === 'instance' ? await getInstance(c.rds, s.sourceId) : await getCluster(c.rds, s.sourceId);
+  const alreadyIssued = current !== undefined && keyOf(current) === s.targetKeyArn;
+  const proof = co.done
+    ? 'cutover already done'
+    : alreadyIssued
+      ? `${s.sourceId} already is the re-keyed copy (the rename was issued before an interruption); finishing it`
+      : await assertCutoverAllowed(c, s, step);
   if (s.kind === 'instance') {
     if (await getInstance(c.rds, n.newId)) {
       await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: n.newId, NewDBInstanceIdentifier: s.sourceId, ApplyImmediately: true })));
@@ -142,6 +152,29 @@ async function cutoverToRollBack(c: Clients, s: RekeyState, step: string): Promi
   return renamedAway ? rec : undefined;
 }
 
+/**
+ * A rollback moves the re-keyed copy away from `<id>`. Once the copy answers to `<id>` clients may
+ * have written to it; those writes would not be in the original that gets the name back. Refuses
+ * (nothing renamed) when DatabaseConnections of the copy under `<id>` exceeded the limit since the
+ * cutover began, unless the operator confirmed (`rollbackStrandsWrites`).
+ */
+async function assertNoWritesStranded(c: Clients, s: RekeyState, step: string, co: NonNullable<RekeyState['cutover']>): Promise<void> {
+  if (s.rollbackStrandsWrites) return;
+  const cur = s.kind === 'instance' ? await getInstance(c.rds, s.sourceId) : await getCluster(c.rds, s.sourceId);
+  if (!cur || keyOf(cur) !== s.targetKeyArn) return; // the copy is not under <id>: no client could reach it by that name
+  const ids = s.kind === 'instance' ? [s.sourceId] : co.memberRenames.map((m) => m.from);
+  const points = await connectionsSince(c, ids.map((id) => ({ dimension: 'DBInstanceIdentifier' as const, id })), new Date(co.at));
+  const busy = points.filter((p) => p.max > (s.maxConnections ?? 0));
+  if (busy.length === 0) return;
+  throw new RekeyError(
+    step,
+    s.sourceId,
+    `clients used the re-keyed ${s.kind} under ${s.sourceId} since the cutover (${busy.slice(0, 5).map((p) => `${p.id}: ${p.max} at ${p.at}`).join(', ')}); a rollback gives ${s.sourceId} back to the original, which lacks every write they made, so nothing was renamed`,
+    `keep the cutover (nothing to do), or stop those clients and roll back anyway, their writes staying only in the copy (kept as ${names(s, step).newId}): npm run kms-change -- --resume ${s.stateFile ?? '<state file>'} --rollback --writes-since-cutover-stay-in-copy`,
+    'WritesSinceCutover',
+  );
+}
+
 export const rollbackRenameNew: StepFn = async (c, s) => {
   const step = 'rollbackRenameNew';
   assertRollbackAllowed(s, step);
@@ -151,6 +184,7 @@ export const rollbackRenameNew: StepFn = async (c, s) => {
   if (!co) return ok(s, step, `no cutover to undo: ${s.sourceId} was never renamed`);
   s.cutover = co;
   const n = names(s, step);
+  await assertNoWritesStranded(c, s, step, co);
   if (s.kind === 'instance') {
     const cur = await getInstance(c.rds, s.sourceId);
     if (cur && keyOf(cur) === s.targetKeyArn) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: s.sourceId, NewDBInstanceIdentifier: n.newId, ApplyImmediately: true })));
@@ -241,6 +275,8 @@ export const checkFreeze: StepFn = async (c, s) => {
 /** Rollback and abort: the original groups go back on the source (it has its own name again). */
 export const rollbackUnfreeze: StepFn = async (c, s) => {
   const step = 'rollbackUnfreeze';
+  // A crash right after the swap leaves no freeze record; the run's group and its tag say what to restore.
+  if (!s.freeze?.groupId && !freezeNotApplicable(s) && !s.freezeOptOut) s.freeze = await recoverFreeze(c, s, s.sourceId);
   if (!s.freeze?.groupId) return ok(s, step, 'no freeze to lift');
   const msg = await unfreeze(c, s, s.sourceId, step);
   s.rolledBack = { ...(s.rolledBack ?? { at: new Date().toISOString() }), done: true };

@@ -117,8 +117,16 @@ const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].so
  * group's tag when the state was lost in a crash.
  */
 export async function applyFreeze(c: Clients, s: RekeyState, step: string): Promise<string> {
-  const db = await describeDb(c, s.kind, s.sourceId);
-  if (!db) throw new RekeyError(step, s.sourceId, `no DB ${s.kind} of this name exists in ${s.region}`, 'check the identifier; nothing was changed');
+  const described = await describeDb(c, s.kind, s.sourceId);
+  if (!described) throw new RekeyError(step, s.sourceId, `no DB ${s.kind} of this name exists in ${s.region}`, 'check the identifier; nothing was changed');
+  let db = described;
+  if (!db.vpcId && db.groups.length > 0) {
+    // No DB subnet group in the description (the default VPC as some API views show it): a VPC
+    // security group belongs to exactly one VPC, and RDS requires the DB's groups to be in its VPC
+    // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_VPC.WorkingWithRDSInstanceinaVPC.html).
+    const vpcId = (await groupById(c, db.groups[0].id))?.VpcId;
+    if (vpcId) db = { ...db, vpcId };
+  }
   if (!db.vpcId) {
     throw new RekeyError(
       step,
@@ -131,8 +139,18 @@ export async function applyFreeze(c: Clients, s: RekeyState, step: string): Prom
   let group = await findFreezeGroup(c, s, db.vpcId);
   if (!s.freeze) {
     const fromTag = group?.Tags?.find((t) => t.Key === ORIGINAL_SGS_TAG)?.Value;
-    const current = db.groups.map((g) => g.id);
-    s.freeze = { vpcId: db.vpcId, originalSecurityGroupIds: fromTag !== undefined && group && sameSet(current, [group.GroupId!]) ? fromTag.split(' ').filter(Boolean) : current };
+    let current = db.groups.map((g) => g.id);
+    // A run that died frozen (its lock broken, its state lost) left its own freeze group as the only
+    // group: the groups to restore are the ones that group recorded, not the group itself.
+    if (current.length === 1 && !(group && group.GroupId === current[0])) {
+      const other = await groupById(c, current[0]);
+      const theirs = other?.Tags?.find((t) => t.Key === ORIGINAL_SGS_TAG)?.Value;
+      if (theirs !== undefined) {
+        current = theirs.split(' ').filter(Boolean);
+        s.warnings.push(`${s.sourceId} was still frozen by the kit's group ${other!.GroupId} (${other!.GroupName}) of an earlier run; recorded the groups that run replaced (${current.join(', ') || '(none)'}) as the originals`);
+      }
+    }
+    s.freeze = { vpcId: db.vpcId, originalSecurityGroupIds: fromTag !== undefined && group && sameSet(db.groups.map((g) => g.id), [group.GroupId!]) ? fromTag.split(' ').filter(Boolean) : current };
   }
   const originals = s.freeze.originalSecurityGroupIds;
   if (!group) {
@@ -271,6 +289,22 @@ export async function assertFreezeHeld(c: Clients, s: RekeyState, step: string, 
   const busy = points.filter((p) => p.max > (s.maxConnections ?? 0));
   if (busy.length > 0) return refuse(`DatabaseConnections shows clients after the final snapshot (${busy.slice(0, 5).map((p) => `${p.id}: ${p.max} at ${p.at}`).join(', ')})`);
   return `freeze held since the final snapshot: ${db.id} has only ${f.groupId} (no inbound rules), no client connection since ${s.snapshotStartedAt}`;
+}
+
+/**
+ * The freeze of this run as AWS shows it, for a state document that has none (the run crashed
+ * after the security groups were swapped, before the state was saved): the run's freeze group (by
+ * name in the source's VPC) when it is the only group of `id`, with the originals from its tag.
+ * Undefined when the run never froze `id`.
+ */
+export async function recoverFreeze(c: Clients, s: RekeyState, id: string): Promise<RekeyState['freeze']> {
+  const db = await describeDb(c, s.kind, id);
+  const vpcId = db?.vpcId ?? (db?.groups.length ? (await groupById(c, db.groups[0].id))?.VpcId : undefined);
+  if (!db || !vpcId) return undefined;
+  const group = await findFreezeGroup(c, s, vpcId);
+  const fromTag = group?.Tags?.find((t) => t.Key === ORIGINAL_SGS_TAG)?.Value;
+  if (!group?.GroupId || fromTag === undefined || !sameSet(db.groups.map((g) => g.id), [group.GroupId])) return undefined;
+  return { vpcId, groupId: group.GroupId, originalSecurityGroupIds: fromTag.split(' ').filter(Boolean) };
 }
 
 /**

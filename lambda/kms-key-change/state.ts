@@ -70,6 +70,12 @@ export interface RekeyState {
    * then rests on the operator's word alone.
    */
   freezeOptOut?: string;
+  /**
+   * Set when the operator confirmed a rollback after clients used the re-keyed copy under `<id>`
+   * (CLI `--writes-since-cutover-stay-in-copy`): their writes stay only in the copy (kept under its
+   * -rekey- name). Without it such a rollback is refused.
+   */
+  rollbackStrandsWrites?: string;
   /** Who approved the cutover gate (workflow with a named approver), and when the cutover started. */
   approvedBy?: { approver: string; at: string };
   /** The CLI's state file (named in refusals so the next command can be pasted). */
@@ -200,6 +206,17 @@ export function assertState(v: unknown): RekeyState {
   if (typeof s.runId !== 'string' || !/^\d{14}$/.test(s.runId)) problems.push('runId must be 14 digits');
   if (!Array.isArray(s.artifacts)) problems.push('artifacts must be a list');
   if (problems.length > 0) throw new Error(`invalid state document: ${problems.join('; ')}`);
+  // A state document copied or edited to name another database would rename, unfreeze or roll back
+  // the wrong resources: the names the run derived from its source (preflight) and the captured
+  // source must agree with sourceId.
+  const snap = (s as { names?: { sourceSnapshot?: unknown } }).names?.sourceSnapshot;
+  const m = typeof snap === 'string' ? /^(.+)-rekey-(\d{14})-src$/.exec(snap) : null;
+  const captured = (s.source as { instance?: { id?: unknown }; cluster?: { id?: unknown } } | undefined);
+  const capturedId = captured?.instance?.id ?? captured?.cluster?.id;
+  const owner = m?.[1] ?? (typeof capturedId === 'string' ? capturedId : undefined);
+  if ((m && (m[1] !== s.sourceId || m[2] !== s.runId)) || (typeof capturedId === 'string' && capturedId !== s.sourceId)) {
+    throw new Error(`invalid state document: the state document belongs to ${owner}, not ${s.sourceId} (run ${m?.[2] ?? s.runId}); resume that run with its own file, or start a new run for ${s.sourceId}`);
+  }
   if (!Array.isArray(s.warnings)) s.warnings = [];
   return s;
 }

@@ -420,7 +420,9 @@ describe('runner, plan, handler', () => {
   test('handler: unknown step and a state for another database are refused', async () => {
     const env = { REKEY_KIND: 'instance', REKEY_SOURCE_ID: 'orders', REKEY_TARGET_KEY_ARN: NEW_KEY, AWS_REGION: 'us-east-1' };
     await expect(handleStep({ step: 'dropDatabase' as never }, env)).rejects.toThrow(/unknown step "dropDatabase"/);
-    await expect(handleStep({ step: 'verify', state: { ...preflighted(), sourceId: 'billing' } }, env)).rejects.toThrow(/state is for instance billing, this function is configured for instance orders/);
+    await expect(handleStep({ step: 'verify', state: { ...preflighted(), sourceId: 'billing' } }, env)).rejects.toThrow(/the state document belongs to orders, not billing/);
+    // A consistent state of another database passes the document check and meets the handler's own.
+    await expect(handleStep({ step: 'verify', state: { ...preflighted(), sourceId: 'billing', names: undefined, source: undefined } }, env)).rejects.toThrow(/state is for instance billing, this function is configured for instance orders/);
     await expect(handleStep({ step: 'verify', state: { version: 2 } as never }, env)).rejects.toThrow(/invalid state document: version must be 1/);
     await expect(handleStep({ step: 'verify', state: { ...preflighted(), kmsKey: 'arn:aws:kms:us-east-1:123456789012:key/other' } }, env)).rejects.toThrow(/kmsKey is "arn:aws:kms:us-east-1:123456789012:key\/other", configured/);
     await expect(handleStep({ step: 'verify', state: { ...preflighted(), targetRegion: 'eu-west-1' } }, env)).rejects.toThrow(/targetRegion is "eu-west-1", configured ""/);
