@@ -22,7 +22,7 @@ import { clientsFor } from '../lambda/kms-key-change/clients';
 import { phasesFor, runPhases } from '../lambda/kms-key-change/runner';
 import { newState } from '../lambda/kms-key-change/state';
 import { startMoto } from '../test/helpers/moto';
-import { makeCluster, makeInstance, makeWorld } from '../test/integration/kms-key-change/moto-fixtures';
+import { makeCluster, makeInstance, makeWorld, publishConnections } from '../test/integration/kms-key-change/moto-fixtures';
 
 /** Target: the kit may make at most this many times the baseline's API calls. */
 const MAX_CALL_RATIO = 12;
@@ -42,12 +42,19 @@ function countCalls(client: { middlewareStack: { add: (mw: any, opts: any) => vo
 export async function bench(): Promise<BenchResult> {
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   const moto = await startMoto();
+  let timer: NodeJS.Timeout | undefined;
   try {
     const w = await makeWorld();
     const kitCalls = { n: 0 };
     const c = clientsFor('us-east-1');
     countCalls(c.rds, kitCalls);
     countCalls(c.kms, kitCalls);
+    // The write freeze (security-group swap, DatabaseConnections quiet check) calls EC2 and CloudWatch.
+    countCalls(c.ec2, kitCalls);
+    countCalls(c.cw, kitCalls);
+    // RDS publishes DatabaseConnections for every instance; moto does not, so play CloudWatch's part
+    // (0 connections: a quiet source), as the integration tests do.
+    timer = setInterval(() => void publishConnections(w).catch(() => undefined), 250);
     const bare = new RDSClient({ region: 'us-east-1' });
     const bareCalls = { n: 0 };
     countCalls(bare, bareCalls);
@@ -118,7 +125,7 @@ export async function bench(): Promise<BenchResult> {
       `${clusterCallRatio.toFixed(1)}×`,
     ]);
 
-    notes.push(`Instance: ${ROUNDS} rounds on one moto server, times are means; cluster: one run each. The kit's extra calls are the describes of preflight (source, key, key policy, proxies, names), one check per start step, the parity report, idempotency look-ups and finalize tags.`);
+    notes.push(`Instance: ${ROUNDS} rounds on one moto server, times are means; cluster: one run each. The kit's extra calls are the describes of preflight (source, key, key policy, proxies, names), the run lock (tag, read back after a 5 s settle pause, release), the write freeze (no-ingress security group, swap, DatabaseConnections quiet check, proof before each rename), one check per start step, the parity report, idempotency look-ups and finalize tags.`);
     notes.push('On AWS a snapshot, copy and restore each take minutes and a check costs one Describe call per poll interval, so the overhead is noise next to the data movement; the estimate the plan prints (e.g. ~85 min for 50 GiB) is what matters.');
     for (const [what, ratio] of [['instance', instCallRatio], ['cluster', clusterCallRatio]] as const) {
       notes.push(ratio <= MAX_CALL_RATIO ? `target met (${what}): API calls ≤ ${MAX_CALL_RATIO}× the bare script (${ratio.toFixed(1)}×)` : `MISSED (${what}): API calls ${ratio.toFixed(1)}× the bare script, target ≤ ${MAX_CALL_RATIO}×`);
@@ -130,6 +137,7 @@ export async function bench(): Promise<BenchResult> {
       notes,
     };
   } finally {
+    if (timer) clearInterval(timer);
     await moto.stop();
   }
 }
