@@ -1,5 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { ConfigurationError, DatabaseUnavailableError } from './errors';
+import { parseSecretJson } from './secret-json';
+
+export { parseSecretJson };
 
 /** A user name and password (or IAM token) for one new connection. Never log `password`. */
 export interface DbCredentials {
@@ -114,20 +117,6 @@ export function powertoolsSecretFetcher(secretArn: string, maxAgeSeconds: number
 }
 
 /** Rejects with `onTimeout()` if `p` has not settled within `ms` (the timer never keeps the process alive). */
-/**
- * A secret's value as an object: a string is parsed as JSON. A string that is not JSON gives `undefined`
- * (the caller reports "not a JSON object") — never JSON.parse's message, which quotes the start of its input,
- * i.e. of the password.
- */
-export function parseSecretJson(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
-  try {
-    return JSON.parse(value);
-  } catch {
-    return undefined;
-  }
-}
-
 export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const t = new Promise<never>((_, reject) => {

@@ -30,7 +30,7 @@ import { Client } from 'pg';
 import { withRetry } from '../shared/retry';
 import { createLogger } from '../shared/logger';
 import { ensureAppRole } from './bootstrap';
-import { parseSecretJson } from './credentials';
+import { parseSecretJson } from './secret-json';
 import { isAuthFailure } from './errors';
 import { tlsOptions } from './tls';
 

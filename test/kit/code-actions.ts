@@ -39,6 +39,7 @@ export const CLIENT_PREFIX: Record<string, string> = {
   'client-ec2': 'ec2',
   'client-lambda': 'lambda',
   'client-cloudwatch-logs': 'logs',
+  'client-cloudwatch': 'cloudwatch',
 };
 
 /**

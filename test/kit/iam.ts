@@ -267,6 +267,9 @@ const DEPENDENT: Record<string, string[]> = {
     'ec2:DeleteNetworkInterface', 'ec2:DeleteSecurityGroup', 'ec2:RevokeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress',
   ],
   'ds:RemoveRegion': ['ec2:DeleteNetworkInterface', 'ec2:DeleteSecurityGroup', 'ec2:RevokeSecurityGroupEgress', 'ec2:RevokeSecurityGroupIngress'],
+  // Tag on create: CreateSecurityGroup with TagSpecifications also needs ec2:CreateTags
+  // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/supported-iam-actions-tagging.html).
+  'ec2:CreateSecurityGroup': ['ec2:CreateTags'],
   'ds:CreateTrust': ['ds:CreateConditionalForwarder'],
   'ds:DeleteTrust': ['ds:DeleteConditionalForwarder'],
   'rds:CreateBlueGreenDeployment': ['rds:CreateDBInstanceReadReplica', 'rds:CreateDBInstance', 'rds:CreateDBCluster', 'rds:AddTagsToResource', 'rds:ModifyDBInstance', 'rds:ModifyDBCluster'],
