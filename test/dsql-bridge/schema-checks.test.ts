@@ -3,33 +3,12 @@
  * and (where the failure was an apply error or lost data) the converted DDL applied to a real PostgreSQL
  * (embedded, one server for this file) one statement per transaction.
  */
-import { applyStatements } from '../../lambda/dsql-loader/schema-apply';
-import { destructiveKind, functionStatements, initParser } from '../../lambda/dsql-loader/schema-ast';
+import { destructiveKind, functionStatements } from '../../lambda/dsql-loader/schema-ast';
 import { ConversionResult, convertSchema, Finding } from '../../lambda/dsql-loader/schema-convert';
-import { startPostgres, TestPostgres } from '../helpers/postgres';
+import { useSchemaTarget } from './schema-target';
 
-let pg: TestPostgres;
-let dbs = 0;
-beforeAll(async () => {
-  pg = await startPostgres();
-  await initParser();
-}, 120_000);
-afterAll(async () => {
-  await pg?.stop();
-});
-
-/** Applies schema then post-load into a fresh database (or `db`) and returns that database's name. */
-async function apply(r: ConversionResult, db?: string): Promise<string> {
-  const name = db ?? `checks_${(dbs += 1)}`;
-  if (!db) await pg.query(`CREATE DATABASE ${name}`);
-  const c = await pg.client(name);
-  try {
-    await applyStatements(c, r.statements, { target: 'postgres', phases: ['schema', 'post-load'] });
-  } finally {
-    await c.end();
-  }
-  return name;
-}
+const target = useSchemaTarget('checks');
+const apply = target.apply;
 
 const rules = (r: ConversionResult, rule: string): Array<Pick<Finding, 'object' | 'severity'>> =>
   r.findings.filter((f) => f.rule === rule).map((f) => ({ object: f.object, severity: f.severity }));
@@ -52,11 +31,11 @@ DELETE FROM public.orders;`;
   expect(r.statements.map((s) => s.object)).toEqual(['schema app', 'table public.orders']);
   expect(r.statements.filter((s) => destructiveKind(s.sql))).toEqual([]);
   // A target that already holds the table and rows: applying fails on CREATE (the table exists) and the rows stay.
-  await pg.query('CREATE DATABASE clean_target');
-  await pg.query('CREATE TABLE public.orders (id bigint PRIMARY KEY, total numeric)', [], 'clean_target');
-  await pg.query('INSERT INTO public.orders VALUES (1, 9.5), (2, 3)', [], 'clean_target');
+  await target.pg().query('CREATE DATABASE clean_target');
+  await target.pg().query('CREATE TABLE public.orders (id bigint PRIMARY KEY, total numeric)', [], 'clean_target');
+  await target.pg().query('INSERT INTO public.orders VALUES (1, 9.5), (2, 3)', [], 'clean_target');
   await expect(apply(r, 'clean_target')).rejects.toThrow(/relation "orders" already exists/);
-  expect(await pg.query('SELECT count(*)::int AS n FROM public.orders', [], 'clean_target')).toEqual([{ n: 2 }]);
+  expect(await target.pg().query('SELECT count(*)::int AS n FROM public.orders', [], 'clean_target')).toEqual([{ n: 2 }]);
 });
 
 test('the last check catches a destructive statement whatever the spelling', () => {
@@ -96,9 +75,9 @@ CREATE VIEW public.joined AS SELECT n.data AS note, jsonb_typeof(j.data) AS kind
     { object: 'view public.joined', severity: 'warning' },
   ]);
   const db = await apply(r);
-  await pg.query(`INSERT INTO public.jobs (id, data) VALUES (1, '{"flag": true}')`, [], db);
-  await expect(pg.query(`INSERT INTO public.jobs (id, data) VALUES (2, '[1]')`, [], db)).rejects.toMatchObject({ code: '23514' });
-  expect(await pg.query('SELECT id::int FROM public.flagged', [], db)).toEqual([{ id: 1 }]);
+  await target.pg().query(`INSERT INTO public.jobs (id, data) VALUES (1, '{"flag": true}')`, [], db);
+  await expect(target.pg().query(`INSERT INTO public.jobs (id, data) VALUES (2, '[1]')`, [], db)).rejects.toMatchObject({ code: '23514' });
+  expect(await target.pg().query('SELECT id::int FROM public.flagged', [], db)).toEqual([{ id: 1 }]);
 });
 
 test('defaults and generated columns: extension/PG18 functions replaced or removed, VIRTUAL becomes STORED', async () => {
@@ -128,8 +107,8 @@ ALTER TABLE ONLY public.things ALTER COLUMN minutes SET DEFAULT public.digest_le
   ]);
   expect(rules(r, 'generated-virtual')).toEqual([{ object: 'column public.things.hours', severity: 'warning' }]);
   const db = await apply(r);
-  await pg.query('INSERT INTO public.things (minutes) VALUES (90)', [], db);
-  const row = (await pg.query<{ hours: string; id: string; plain: string }>('SELECT hours, id, plain FROM public.things', [], db))[0];
+  await target.pg().query('INSERT INTO public.things (minutes) VALUES (90)', [], db);
+  const row = (await target.pg().query<{ hours: string; id: string; plain: string }>('SELECT hours, id, plain FROM public.things', [], db))[0];
   expect(Number(row.hours)).toBe(1.5);
   expect(row.id).toMatch(/^[0-9a-f-]{36}$/);
 });
@@ -214,8 +193,8 @@ CREATE FUNCTION public.positive(n numeric) RETURNS boolean LANGUAGE sql IMMUTABL
     'function public.first_item',
   ]);
   const db = await apply(r);
-  await pg.query('INSERT INTO public.items VALUES (1, 2.5)', [], db);
-  expect(await pg.query('SELECT t FROM public.totals', [], db)).toEqual([{ t: '5.0' }]);
+  await target.pg().query('INSERT INTO public.items VALUES (1, 2.5)', [], db);
+  expect(await target.pg().query('SELECT t FROM public.totals', [], db)).toEqual([{ t: '5.0' }]);
 });
 
 test('partitions: their indexes and foreign keys move to the parent (merged), ALTERs on them are reported, nothing silently dropped', async () => {
@@ -242,7 +221,7 @@ ALTER TABLE ONLY public.payment_2025 ADD CONSTRAINT payment_2025_customer_fkey F
   expect(rules(r, 'partition-foreign-key')).toHaveLength(2);
   expect(rules(r, 'dropped-table-change')).toEqual([{ object: 'table public.payment_2025', severity: 'warning' }]);
   const db = await apply(r);
-  const fks = await pg.query(`SELECT conrelid::regclass::text AS t, conname FROM pg_constraint WHERE contype = 'f'`, [], db);
+  const fks = await target.pg().query(`SELECT conrelid::regclass::text AS t, conname FROM pg_constraint WHERE contype = 'f'`, [], db);
   expect(fks).toEqual([{ t: 'payment', conname: 'payment_2024_customer_fkey' }]);
 });
 

@@ -12,35 +12,16 @@ import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import { applyStatements } from '../../lambda/dsql-loader/schema-apply';
-import { destructiveKind, initParser } from '../../lambda/dsql-loader/schema-ast';
+import { destructiveKind } from '../../lambda/dsql-loader/schema-ast';
 import { ConversionResult, convertedSql, convertSchema } from '../../lambda/dsql-loader/schema-convert';
 import { REPO_ROOT } from '../helpers/copy-app';
-import { startPostgres, TestPostgres } from '../helpers/postgres';
+import { useSchemaTarget } from './schema-target';
 
 const run = promisify(execFile);
 const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
 
-let pg: TestPostgres;
-let dbs = 0;
-beforeAll(async () => {
-  pg = await startPostgres();
-  await initParser();
-}, 120_000);
-afterAll(async () => {
-  await pg?.stop();
-});
-
-async function apply(r: ConversionResult, db?: string): Promise<string> {
-  const name = db ?? `hostile_${(dbs += 1)}`;
-  if (!db) await pg.query(`CREATE DATABASE ${name}`);
-  const c = await pg.client(name);
-  try {
-    await applyStatements(c, r.statements, { target: 'postgres', phases: ['schema', 'post-load'] });
-  } finally {
-    await c.end();
-  }
-  return name;
-}
+const target = useSchemaTarget('hostile');
+const apply = target.apply;
 
 const objects = (r: ConversionResult, rule: string) => r.findings.filter((f) => f.rule === rule).map((f) => f.object);
 
@@ -64,12 +45,12 @@ GRANT pg_read_all_data TO app GRANTED BY postgres;`;
   expect(r.findings.filter((f) => f.rule === 'unsupported-statement').every((f) => f.severity === 'error')).toBe(true);
   expect(r.statements.map((s) => s.sql).join('\n')).not.toMatch(/SCRAM|SUPERUSER|DELETE|wipe_all/);
   // A target that already holds rows: nothing in the converted DDL touches them.
-  await pg.query('CREATE DATABASE hostile_target');
-  await pg.query('CREATE SCHEMA IF NOT EXISTS other', [], 'hostile_target');
-  await pg.query('CREATE TABLE other.keep (id bigint PRIMARY KEY)', [], 'hostile_target');
-  await pg.query('INSERT INTO other.keep VALUES (1), (2)', [], 'hostile_target');
+  await target.pg().query('CREATE DATABASE hostile_target');
+  await target.pg().query('CREATE SCHEMA IF NOT EXISTS other', [], 'hostile_target');
+  await target.pg().query('CREATE TABLE other.keep (id bigint PRIMARY KEY)', [], 'hostile_target');
+  await target.pg().query('INSERT INTO other.keep VALUES (1), (2)', [], 'hostile_target');
   await apply(r, 'hostile_target');
-  expect(await pg.query('SELECT count(*)::int AS n FROM other.keep', [], 'hostile_target')).toEqual([{ n: 2 }]);
+  expect(await target.pg().query('SELECT count(*)::int AS n FROM other.keep', [], 'hostile_target')).toEqual([{ n: 2 }]);
 });
 
 test('the last line of defence finds DELETE/TRUNCATE nested in a statement, not only at its top', async () => {
@@ -119,10 +100,10 @@ CREATE FUNCTION "My Schema".f(x integer) RETURNS integer LANGUAGE sql AS $_$ SEL
   const r = await convertSchema(dump);
   expect(r.findings.filter((f) => f.rule === 'unparsed')).toEqual([]);
   const db = await apply(r);
-  await pg.query(`INSERT INTO "My Schema"."Order Items" ("Id") VALUES (1)`, [], db);
-  const row = await pg.query<Record<string, string>>(`SELECT "the ""name""" AS a, note FROM "My Schema"."Order Items"`, [], db);
+  await target.pg().query(`INSERT INTO "My Schema"."Order Items" ("Id") VALUES (1)`, [], db);
+  const row = await target.pg().query<Record<string, string>>(`SELECT "the ""name""" AS a, note FROM "My Schema"."Order Items"`, [], db);
   expect(row).toEqual([{ a: 'a;b DROP TABLE x; -- no comment', note: "it's; fine" }]);
-  expect(await pg.query(`SELECT "My Schema".f(1) AS v`, [], db)).toEqual([{ v: 2 }]);
+  expect(await target.pg().query(`SELECT "My Schema".f(1) AS v`, [], db)).toEqual([{ v: 2 }]);
 });
 
 test('inheritance: the child keeps the columns it inherits (pg_dump lists only its own), so its indexes apply', async () => {
@@ -136,7 +117,7 @@ CREATE INDEX child_created ON public.child USING btree (created);`;
   const child = r.findings.find((f) => f.rule === 'inheritance' && f.object === 'table public.child')!;
   expect(child.fix).toContain('id, created');
   const db = await apply(r);
-  const cols = await pg.query<{ c: string }>(`SELECT string_agg(attname, ',' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = 'public.child'::regclass AND attnum > 0`, [], db);
+  const cols = await target.pg().query<{ c: string }>(`SELECT string_agg(attname, ',' ORDER BY attnum) AS c FROM pg_attribute WHERE attrelid = 'public.child'::regclass AND attnum > 0`, [], db);
   expect(cols).toEqual([{ c: 'id,created,extra' }]);
 });
 
@@ -156,9 +137,9 @@ CREATE INDEX events_ip ON public.events USING btree (ip_addr);`;
   expect(idx).toContain('(ip_addr)::inet');
   expect(r.statements.find((s) => s.object === 'index public.events_ip')!.sql).toMatch(/\(ip_addr\)$/);
   const db = await apply(r);
-  await pg.query(`INSERT INTO public.events VALUES (1, '10.0.0.1')`, [], db);
-  await expect(pg.query(`INSERT INTO public.events VALUES (2, '::1')`, [], db)).rejects.toMatchObject({ code: '23514' });
-  expect(await pg.query('SELECT fam FROM public.v', [], db)).toEqual([{ fam: 4 }]);
+  await target.pg().query(`INSERT INTO public.events VALUES (1, '10.0.0.1')`, [], db);
+  await expect(target.pg().query(`INSERT INTO public.events VALUES (2, '::1')`, [], db)).rejects.toMatchObject({ code: '23514' });
+  expect(await target.pg().query('SELECT fam FROM public.v', [], db)).toEqual([{ fam: 4 }]);
 });
 
 test('ALTER INDEX … SET STATISTICS (danbooru) is removed with a finding: the index is built after the load or dropped', async () => {
@@ -223,13 +204,13 @@ ALTER TABLE ONLY public.b ADD CONSTRAINT b_a_fkey FOREIGN KEY (a_id) REFERENCES 
 CREATE INDEX b_a_idx ON public.b USING btree (a_id);
 CREATE VIEW public.va AS SELECT id FROM public.a;`;
   const r = await convertSchema(dump);
-  await pg.query('CREATE DATABASE hostile_resume');
+  await target.pg().query('CREATE DATABASE hostile_resume');
   // A first --apply that died after the first table (connection lost), then the load started writing rows.
-  const c0 = await pg.client('hostile_resume');
+  const c0 = await target.pg().client('hostile_resume');
   await applyStatements(c0, r.statements.slice(0, 1), { target: 'postgres', phases: ['schema'] });
   await c0.end();
-  await pg.query(`INSERT INTO public.a VALUES (1, 'kept')`, [], 'hostile_resume');
-  const c = await pg.client('hostile_resume');
+  await target.pg().query(`INSERT INTO public.a VALUES (1, 'kept')`, [], 'hostile_resume');
+  const c = await target.pg().client('hostile_resume');
   try {
     await expect(applyStatements(c, r.statements, { target: 'postgres', phases: ['schema', 'post-load'] })).rejects.toThrow(/table public\.a already exists on the target.*--resume/s);
     const res = await applyStatements(c, r.statements, { target: 'postgres', phases: ['schema', 'post-load'], skipExisting: true });
@@ -241,7 +222,7 @@ CREATE VIEW public.va AS SELECT id FROM public.a;`;
   } finally {
     await c.end();
   }
-  expect(await pg.query('SELECT id, v FROM public.a', [], 'hostile_resume')).toEqual([{ id: '1', v: 'kept' }]);
+  expect(await target.pg().query('SELECT id, v FROM public.a', [], 'hostile_resume')).toEqual([{ id: '1', v: 'kept' }]);
 });
 
 test('PostgreSQL 18 table-level NOT NULL constraints and ALTER TABLE ADD COLUMN / SET NOT NULL are folded into CREATE TABLE, the added column converted like the others', async () => {
@@ -264,7 +245,7 @@ ALTER TABLE public.t ADD CONSTRAINT t_d_nn NOT NULL d NO INHERIT;`;
   expect(objects(r, 'array-column')).toEqual(['column public.t.d']);
   expect(objects(r, 'not-null-constraint')).toEqual(['constraint t_b_nn on public.t', 'constraint t_d_nn on public.t']);
   const db = await apply(r);
-  const cols = await pg.query<{ attname: string; t: string; nn: boolean }>(
+  const cols = await target.pg().query<{ attname: string; t: string; nn: boolean }>(
     `SELECT attname, format_type(atttypid, atttypmod) AS t, attnotnull AS nn FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attnum > 0 ORDER BY attnum`, [], db);
   expect(cols).toEqual([
     { attname: 'id', t: 'bigint', nn: true },
@@ -299,8 +280,8 @@ ALTER TYPE public.mood ADD VALUE IF NOT EXISTS 'happy' AFTER 'ok';`;
   expect(objects(r, 'enum-type')).toContain('type public.mood');
   expect(r.findings.filter((f) => f.rule === 'unsupported-statement')).toEqual([]);
   const db = await apply(r);
-  await pg.query(`INSERT INTO public.first VALUES (1, 'happy')`, [], db);
-  await expect(pg.query(`INSERT INTO public.first VALUES (2, 'angry')`, [], db)).rejects.toMatchObject({ code: '23514' });
+  await target.pg().query(`INSERT INTO public.first VALUES (1, 'happy')`, [], db);
+  await expect(target.pg().query(`INSERT INTO public.first VALUES (2, 'angry')`, [], db)).rejects.toMatchObject({ code: '23514' });
 });
 
 test("converted.sql run through the converter again (an operator re-converting a colleague's output) keeps every statement", async () => {
@@ -316,15 +297,15 @@ describe.each(['quote-all-identifiers.sql', 'clean-if-exists.sql'])('real pg_dum
     const r = await convertSchema(fs.readFileSync(path.join(__dirname, 'fixtures', 'pg15', file), 'utf8'));
     expect(r.findings.filter((f) => f.rule === 'unknown-type')).toEqual([]);
     const db = await apply(r);
-    const t = await pg.query<{ attname: string; t: string }>(
+    const t = await target.pg().query<{ attname: string; t: string }>(
       `SELECT attname, format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = '"Sales Dept"."Order"'::regclass AND attname IN ('st', 'meta', 'amount') ORDER BY attname`, [], db);
     expect(t).toEqual([{ attname: 'amount', t: 'numeric(12,2)' }, { attname: 'meta', t: 'json' }, { attname: 'st', t: 'text' }]);
-    await pg.query(`INSERT INTO "Sales Dept"."Order" (st, meta) VALUES ('it''s shipped', '{"a": 1}')`, [], db);
-    await expect(pg.query(`INSERT INTO "Sales Dept"."Order" (st, meta) VALUES ('lost', '{}')`, [], db)).rejects.toMatchObject({ code: '23514' });
-    await expect(pg.query(`INSERT INTO "Sales Dept"."Order" (st, meta) VALUES ('new', '[]')`, [], db)).rejects.toMatchObject({ code: '23514' });
-    await pg.query(`INSERT INTO "Sales Dept".line (order_id, qty) VALUES (1, 2)`, [], db);
-    await pg.query(`INSERT INTO public.child (id, extra) VALUES (1, 'x')`, [], db);
-    expect(await pg.query(`SELECT created IS NOT NULL AS c FROM public.child`, [], db)).toEqual([{ c: true }]);
+    await target.pg().query(`INSERT INTO "Sales Dept"."Order" (st, meta) VALUES ('it''s shipped', '{"a": 1}')`, [], db);
+    await expect(target.pg().query(`INSERT INTO "Sales Dept"."Order" (st, meta) VALUES ('lost', '{}')`, [], db)).rejects.toMatchObject({ code: '23514' });
+    await expect(target.pg().query(`INSERT INTO "Sales Dept"."Order" (st, meta) VALUES ('new', '[]')`, [], db)).rejects.toMatchObject({ code: '23514' });
+    await target.pg().query(`INSERT INTO "Sales Dept".line (order_id, qty) VALUES (1, 2)`, [], db);
+    await target.pg().query(`INSERT INTO public.child (id, extra) VALUES (1, 'x')`, [], db);
+    expect(await target.pg().query(`SELECT created IS NOT NULL AS c FROM public.child`, [], db)).toEqual([{ c: true }]);
   });
 });
 
