@@ -5,34 +5,22 @@
  */
 import { CreateDBInstanceCommand, DescribeDBInstancesCommand } from '@aws-sdk/client-rds';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { main } from '../../../lambda/kms-key-change/cli';
 import { RekeyState } from '../../../lambda/kms-key-change/state';
 import { STEPS } from '../../../lambda/kms-key-change/steps';
-import { makeInstance, publishConnections, useMotoWorld, World } from './moto-fixtures';
+import { makeInstance, publishConnections, runCli, useMotoWorld, useTempDir, World } from './moto-fixtures';
 
 let w: World;
 useMotoWorld((world) => (w = world));
 
 const describe1 = async (id: string) => (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0];
 
-let dir: string;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-break-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const tmp = useTempDir('rekey-break-');
+const cli = runCli;
 
 test('a crash after the second rename was issued, clients already on the copy: --resume --cutover finishes instead of refusing as a broken freeze', async () => {
   await makeInstance(w, 'late');
-  const file = path.join(dir, 's.json');
+  const file = path.join(tmp(), 's.json');
   // The rename call reaches RDS, then the process dies before the state is saved (a Lambda timeout).
   const real = STEPS.renameTarget;
   STEPS.renameTarget = async (c, s) => {
@@ -60,7 +48,7 @@ test('a crash after the second rename was issued, clients already on the copy: -
 
 test('--rollback after a finished cutover whose copy took client connections refuses (writes would be stranded) until the operator confirms, then rolls back and keeps the copy', async () => {
   await makeInstance(w, 'after');
-  const file = path.join(dir, 's.json');
+  const file = path.join(tmp(), 's.json');
   const r = await cli(['--db-instance', 'after', '--kms-key', w.newKey, '--cutover', '--state-file', file, '--poll-seconds', '0']);
   expect(r.code).toBe(0);
   const s: RekeyState = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -86,7 +74,7 @@ test('--rollback after a finished cutover whose copy took client connections ref
 test('a crash right after the freeze was applied (state not saved): --rollback finds the run\'s freeze group in AWS and puts the original groups back', async () => {
   await makeInstance(w, 'lost');
   const before = (await describe1('lost')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort();
-  const file = path.join(dir, 's.json');
+  const file = path.join(tmp(), 's.json');
   const real = STEPS.freezeSource;
   STEPS.freezeSource = async (c, s) => {
     await real(c, s);
@@ -112,7 +100,7 @@ test('a crash right after the freeze was applied (state not saved): --rollback f
 test('a fresh run on a source still frozen by a dead run records the real original groups (from that run\'s freeze group), so its rollback unblocks clients', async () => {
   await makeInstance(w, 'stale');
   const before = (await describe1('stale')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort();
-  const f1 = path.join(dir, 'dead.json');
+  const f1 = path.join(tmp(), 'dead.json');
   const real = STEPS.freezeSource;
   STEPS.freezeSource = async (c, s) => {
     await real(c, s);
@@ -127,7 +115,7 @@ test('a fresh run on a source still frozen by a dead run records the real origin
   // The operator gives the dead run up (its state file lost) and starts again.
   expect((await cli(['--db-instance', 'stale', '--break-lock', dead.runId])).code).toBe(0);
   await new Promise((r) => setTimeout(r, 1100)); // a new run id (seconds)
-  const f2 = path.join(dir, 'fresh.json');
+  const f2 = path.join(tmp(), 'fresh.json');
   const realCopy = STEPS.checkCopy;
   STEPS.checkCopy = async () => {
     throw Object.assign(new Error('injected: copy failed'), { name: 'InjectedFailure' });
@@ -149,7 +137,7 @@ test('a source in the default VPC that the API shows without a DB subnet group i
   const d = await describe1('dflt');
   expect(d.DBSubnetGroup).toBeUndefined();
   const before = d.VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!);
-  const file = path.join(dir, 's.json');
+  const file = path.join(tmp(), 's.json');
   const r = await cli(['--db-instance', 'dflt', '--kms-key', w.newKey, '--cutover', '--state-file', file, '--poll-seconds', '0']);
   expect(r.err).toBe('');
   expect(r.code).toBe(0);
@@ -161,7 +149,7 @@ test('a source in the default VPC that the API shows without a DB subnet group i
 test('a state file edited to name another source is refused before anything is touched', async () => {
   await makeInstance(w, 'ownr');
   await makeInstance(w, 'othr');
-  const file = path.join(dir, 'ownr.json');
+  const file = path.join(tmp(), 'ownr.json');
   const real = STEPS.checkCopy;
   STEPS.checkCopy = async () => {
     throw Object.assign(new Error('injected: copy failed'), { name: 'InjectedFailure' });
@@ -171,7 +159,7 @@ test('a state file edited to name another source is refused before anything is t
   } finally {
     STEPS.checkCopy = real;
   }
-  const other = path.join(dir, 'othr.json');
+  const other = path.join(tmp(), 'othr.json');
   fs.writeFileSync(other, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), sourceId: 'othr' }));
   const othrBefore = (await describe1('othr')).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!);
   for (const args of [['--cutover'], ['--rollback']]) {

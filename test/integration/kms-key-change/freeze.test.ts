@@ -7,15 +7,13 @@
  */
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { main } from '../../../lambda/kms-key-change/cli';
 import { clientsFor } from '../../../lambda/kms-key-change/clients';
 import { holderIn } from '../../../lambda/kms-key-change/lock';
 import { phasesFor, runPhases } from '../../../lambda/kms-key-change/runner';
 import { newState, RekeyState } from '../../../lambda/kms-key-change/state';
 import { STEPS } from '../../../lambda/kms-key-change/steps';
-import { makeInstance, publishConnections, useMotoWorld, World } from './moto-fixtures';
+import { makeInstance, publishConnections, runCli, useMotoWorld, useTempDir, World } from './moto-fixtures';
 
 let w: World;
 useMotoWorld((world) => (w = world));
@@ -25,18 +23,8 @@ const describe1 = async (id: string) => (await w.rds.send(new DescribeDBInstance
 const groups = async (id: string) => (await describe1(id)).VpcSecurityGroups!.map((g) => g.VpcSecurityGroupId!).sort();
 const exists = async (id: string) => describe1(id).then(() => true, () => false);
 
-let dir: string;
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rekey-freeze-'));
-});
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-async function cli(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const tmp = useTempDir('rekey-freeze-');
+const cli = runCli;
 
 test('the quiet check waits while connections opened before the freeze are still open, then the snapshot follows', async () => {
   await makeInstance(w, 'busy');
@@ -70,7 +58,7 @@ test('the quiet check waits while connections opened before the freeze are still
 test('CLI: failure after the final snapshot, writes re-opened, then --resume --cutover is refused and the run can be rolled back', async () => {
   await makeInstance(w, 'reopen');
   const before = await groups('reopen');
-  const file = path.join(dir, 'state.json');
+  const file = path.join(tmp(), 'state.json');
   const real = STEPS.applySettings;
   STEPS.applySettings = async () => {
     throw Object.assign(new Error('injected: ModifyDBInstance throttled for good'), { name: 'InjectedFailure' });
@@ -125,7 +113,7 @@ test('CLI: failure after the final snapshot, writes re-opened, then --resume --c
 test('CLI: a failed second rename names what exists (the original renamed and frozen, no <id>) and --rollback restores <id>', async () => {
   await makeInstance(w, 'half');
   const before = await groups('half');
-  const file = path.join(dir, 'state.json');
+  const file = path.join(tmp(), 'state.json');
   const real = STEPS.renameTarget;
   STEPS.renameTarget = async () => {
     throw Object.assign(new Error('injected: InvalidDBInstanceState on the second rename'), { name: 'InvalidDBInstanceStateFault' });
@@ -154,7 +142,7 @@ test('CLI: a failed second rename names what exists (the original renamed and fr
 test('CLI: after cutover the original stays frozen until --release-original puts its groups back', async () => {
   await makeInstance(w, 'keep');
   const before = await groups('keep');
-  const file = path.join(dir, 'state.json');
+  const file = path.join(tmp(), 'state.json');
   const r = await cli(['--db-instance', 'keep', '--kms-key', w.newKey, '--cutover', '--state-file', file, '--poll-seconds', '0']);
   expect(r.code).toBe(0);
   const s: RekeyState = JSON.parse(fs.readFileSync(file, 'utf8'));

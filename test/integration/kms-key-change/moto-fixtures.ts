@@ -6,6 +6,10 @@
 import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateSecurityGroupCommand, CreateSubnetCommand, CreateVpcCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { main as cliMain } from '../../../lambda/kms-key-change/cli';
 import { MotoServer, startMoto } from '../../helpers/moto';
 import {
   CreateDBClusterCommand,
@@ -175,4 +179,24 @@ export function withoutIdentity(s: CapturedSettings): unknown {
   };
   if (s.kind === 'instance') return strip(s.instance as unknown as Record<string, unknown>);
   return { ...strip(s.cluster as unknown as Record<string, unknown>), members: s.cluster.members.map((m) => strip(m as unknown as Record<string, unknown>)) };
+}
+
+/** A fresh temporary folder per test of the calling file (for state files), removed after each test. */
+export function useTempDir(prefix: string): () => string {
+  let dir: string | undefined;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  afterEach(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return () => dir!;
+}
+
+/** Runs the kms-change CLI in-process and returns its exit code and printed lines. */
+export async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await cliMain(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
 }
