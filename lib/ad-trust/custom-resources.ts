@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { allowCloudWatchLogs } from './aurora';
 import { HandlerPair } from './handler-function';
 import { checkDistinctCidrs, FQDN_RE, isIpv4, Problems } from './validation';
 
@@ -97,8 +98,10 @@ export function newTrustPasswordSecret(scope: Construct, id: string, remoteDomai
  * The security group AWS created for a directory's domain controllers, read once with
  * ds:DescribeDirectories (it exists only after the directory, and CloudFormation does not return it).
  */
-export function lookUpDirectorySecurityGroup(scope: Construct, id: string, directoryId: string, retention: logs.RetentionDays): string {
-  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
+export function lookUpDirectorySecurityGroup(scope: Construct, id: string, directoryId: string, retention: logs.RetentionDays, encryptionKey?: kms.IKey): string {
+  // Control Tower CT.CLOUDWATCH.PR.3: encrypted with the given key (its policy must allow CloudWatch Logs).
+  if (encryptionKey) allowCloudWatchLogs(scope, encryptionKey, 'the directory security group lookup log group');
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention, encryptionKey, removalPolicy: RemovalPolicy.DESTROY });
   // A role that writes only to its own log group, instead of the AWSLambdaBasicExecutionRole CDK would attach
   // (logs:CreateLogGroup on *); AwsCustomResource adds the ds:DescribeDirectories statement below to it.
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Directory security group lookup (AwsCustomResource)' });

@@ -362,6 +362,17 @@ describe('pattern adTrust from cdk.json context, step 2 (createTrust=true, auror
     expect(ec2.Condition).toEqual({ StringEquals: { 'aws:RequestedRegion': ['us-west-2', 'us-east-1'] } });
   });
 
+  test('primary: flow logs and the directory security group lookup log with the directory key, whose policy lets CloudWatch Logs of this account use it (CT.CLOUDWATCH.PR.3)', () => {
+    const groups = primary.findResources('AWS::Logs::LogGroup');
+    const keyOf = (re: RegExp) => groups[Object.keys(groups).find((id) => re.test(id))!].Properties.KmsKeyId;
+    for (const re of [/^FlowLogs/, /^DirectorySecurityGroupLogs/]) expect(keyOf(re)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DirectoryKey/), 'Arn'] });
+    const keys = primary.findResources('AWS::KMS::Key');
+    const dirKey = keys[Object.keys(keys).find((id) => /^DirectoryKey/.test(id))!];
+    const logsSt = dirKey.Properties.KeyPolicy.Statement.filter((st: any) => st.Principal?.Service === 'logs.us-east-1.amazonaws.com');
+    expect(logsSt).toHaveLength(1);
+    expect(JSON.stringify(logsSt[0].Condition)).toContain('kms:EncryptionContext:aws:logs:arn');
+  });
+
   test('every log group has a retention', () => {
     for (const t of [primary, replica]) {
       for (const lg of Object.values<any>(t.findResources('AWS::Logs::LogGroup'))) expect(lg.Properties.RetentionInDays).toBeGreaterThan(0);
