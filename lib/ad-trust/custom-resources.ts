@@ -318,6 +318,11 @@ export interface DirectoryRegionReplicationProps {
   /** @default logs.RetentionDays.ONE_YEAR (Control Tower CT.CLOUDWATCH.PR.2 requires at least one year) */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * Key for the handlers' log groups (Control Tower CT.CLOUDWATCH.PR.3).
+   * @default - the log groups use CloudWatch Logs' own encryption
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
    * How long to wait in total for the Region to become Active (Terraform's aws_directory_service_region
    * allows 180 minutes). CloudFormation fails any custom resource after one hour, so the wait is split
    * over a chain of custom resources of at most 55 minutes each (`Resource` starts AddRegion and hands
@@ -413,6 +418,7 @@ export class DirectoryRegionReplication extends Construct {
       queryInterval: Duration.minutes(1),
       totalTimeout: round,
       runtimeCodeDir: props.runtimeCodeDir,
+      encryptionKey: props.encryptionKey,
     });
     const directoryArns = [directoryArn(this, props.directoryId, props.primaryRegion), directoryArn(this, props.directoryId)];
     this.handlers.addToRolePolicy(new iam.PolicyStatement({ actions: ['ds:DescribeRegions'], resources: directoryArns }));

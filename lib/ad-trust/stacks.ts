@@ -4,7 +4,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { allowCloudWatchLogs, AuroraEngineName, KerberosGlobalDatabase, KerberosSecondaryCluster } from './aurora';
+import { allowCloudWatchLogs, AuroraEngineName, denyGrantsExceptForAwsResources, KerberosGlobalDatabase, KerberosSecondaryCluster } from './aurora';
 import { DirectoryRegionReplication, ForestTrust, lookUpDirectorySecurityGroup, newTrustPasswordSecret } from './custom-resources';
 import { DirectoryAccessRole, DirectoryEdition, ManagedMicrosoftAd } from './directory';
 import { checkDistinctCidrs, FQDN_RE, Problems } from './validation';
@@ -284,7 +284,10 @@ export class AdTrustReplicaStack extends Stack {
     checkNetwork(problems, props);
     problems.throwIfAny(this.node.path);
     this.vpc = buildVpc(this, props, retention);
-    addFlowLogs(this, this.vpc, retention);
+    // The replica Region's own key for its logs (flow logs, Region-replication handlers): those exist before the
+    // secondary cluster and its key. Retained like the other keys; no fixed name.
+    const logsKey = denyGrantsExceptForAwsResources(new kms.Key(this, 'LogsKey', { enableKeyRotation: true, description: 'AD trust replica Region: VPC flow logs and deploy-time handler logs', removalPolicy: RemovalPolicy.RETAIN }));
+    addFlowLogs(this, this.vpc, retention, logsKey);
 
     this.replication = new DirectoryRegionReplication(this, 'DirectoryRegion', {
       directoryId: primary.directory.directoryId,
@@ -292,6 +295,7 @@ export class AdTrustReplicaStack extends Stack {
       vpc: this.vpc,
       onPremisesCidrs: primary.onPremisesCidrs,
       logRetention: retention,
+      encryptionKey: logsKey,
       adoptExisting: props.adoptExistingRegion,
       runtimeCodeDir: props.runtimeCodeDir,
     });
