@@ -74,14 +74,11 @@ export function deploymentSuffix(scope: Construct): string {
 }
 
 /**
- * Creates the CloudWatch log groups RDS exports to (`/aws/rds/cluster/<id>/<log>`) so their retention is
- * set by CloudFormation instead of RDS creating never-expiring groups. RETAINed (audit data); the cluster
- * identifier in their names carries {@link deploymentSuffix}, so a kept group never blocks a redeploy.
+ * Lets CloudWatch Logs of this account and Region use `key` for log groups (bound by the encryption context), or
+ * warns when the key is imported and its policy cannot be changed here.
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
  */
-function clusterLogGroups(scope: Construct, clusterIdentifier: string, exports: string[], retention: logs.RetentionDays, key: kms.IKey): logs.LogGroup[] {
-  // Control Tower CT.CLOUDWATCH.PR.3: encrypted with the database key, which must let CloudWatch Logs of this
-  // account and Region use it, bound to log groups by the encryption context.
-  // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+export function allowCloudWatchLogs(scope: Construct, key: kms.IKey, what: string): void {
   const stack = Stack.of(scope);
   const { statementAdded } = key.addToResourcePolicy(
     new iam.PolicyStatement({
@@ -93,8 +90,20 @@ function clusterLogGroups(scope: Construct, clusterIdentifier: string, exports: 
     }),
   );
   if (!statementAdded) {
-    Annotations.of(scope).addWarningV2('db-ops-kit:importedKeyLogs', `encryptionKey is imported: its key policy must allow logs.${stack.region}.amazonaws.com to use it (kms:EncryptionContext:aws:logs:arn), or the RDS log groups fail to create.`);
+    Annotations.of(scope).addWarningV2('db-ops-kit:importedKeyLogs', `encryptionKey is imported: its key policy must allow logs.${stack.region}.amazonaws.com to use it (kms:EncryptionContext:aws:logs:arn), or ${what} fail to create.`);
   }
+}
+
+/**
+ * Creates the CloudWatch log groups RDS exports to (`/aws/rds/cluster/<id>/<log>`) so their retention is
+ * set by CloudFormation instead of RDS creating never-expiring groups. RETAINed (audit data); the cluster
+ * identifier in their names carries {@link deploymentSuffix}, so a kept group never blocks a redeploy.
+ */
+function clusterLogGroups(scope: Construct, clusterIdentifier: string, exports: string[], retention: logs.RetentionDays, key: kms.IKey): logs.LogGroup[] {
+  // Control Tower CT.CLOUDWATCH.PR.3: encrypted with the database key, which must let CloudWatch Logs of this
+  // account and Region use it, bound to log groups by the encryption context.
+  // https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+  allowCloudWatchLogs(scope, key, 'the RDS log groups');
   return exports.map(
     (name) =>
       new logs.LogGroup(scope, `Logs${name}`, {

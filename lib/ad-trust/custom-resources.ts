@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { allowCloudWatchLogs } from './aurora';
 import { HandlerPair } from './handler-function';
 import { checkDistinctCidrs, FQDN_RE, isIpv4, Problems } from './validation';
 
@@ -97,8 +98,10 @@ export function newTrustPasswordSecret(scope: Construct, id: string, remoteDomai
  * The security group AWS created for a directory's domain controllers, read once with
  * ds:DescribeDirectories (it exists only after the directory, and CloudFormation does not return it).
  */
-export function lookUpDirectorySecurityGroup(scope: Construct, id: string, directoryId: string, retention: logs.RetentionDays): string {
-  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention, removalPolicy: RemovalPolicy.DESTROY });
+export function lookUpDirectorySecurityGroup(scope: Construct, id: string, directoryId: string, retention: logs.RetentionDays, encryptionKey?: kms.IKey): string {
+  // Control Tower CT.CLOUDWATCH.PR.3: encrypted with the given key (its policy must allow CloudWatch Logs).
+  if (encryptionKey) allowCloudWatchLogs(scope, encryptionKey, 'the directory security group lookup log group');
+  const logGroup = new logs.LogGroup(scope, `${id}Logs`, { retention, encryptionKey, removalPolicy: RemovalPolicy.DESTROY });
   // A role that writes only to its own log group, instead of the AWSLambdaBasicExecutionRole CDK would attach
   // (logs:CreateLogGroup on *); AwsCustomResource adds the ds:DescribeDirectories statement below to it.
   const role = new iam.Role(scope, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: 'Directory security group lookup (AwsCustomResource)' });
@@ -315,6 +318,11 @@ export interface DirectoryRegionReplicationProps {
   /** @default logs.RetentionDays.ONE_YEAR (Control Tower CT.CLOUDWATCH.PR.2 requires at least one year) */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * Key for the handlers' log groups (Control Tower CT.CLOUDWATCH.PR.3).
+   * @default - the log groups use CloudWatch Logs' own encryption
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
    * How long to wait in total for the Region to become Active (Terraform's aws_directory_service_region
    * allows 180 minutes). CloudFormation fails any custom resource after one hour, so the wait is split
    * over a chain of custom resources of at most 55 minutes each (`Resource` starts AddRegion and hands
@@ -410,6 +418,7 @@ export class DirectoryRegionReplication extends Construct {
       queryInterval: Duration.minutes(1),
       totalTimeout: round,
       runtimeCodeDir: props.runtimeCodeDir,
+      encryptionKey: props.encryptionKey,
     });
     const directoryArns = [directoryArn(this, props.directoryId, props.primaryRegion), directoryArn(this, props.directoryId)];
     this.handlers.addToRolePolicy(new iam.PolicyStatement({ actions: ['ds:DescribeRegions'], resources: directoryArns }));

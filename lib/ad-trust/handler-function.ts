@@ -2,12 +2,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { allowCloudWatchLogs } from './aurora';
 
 /** Runtime code of this pattern; resolved relative to this file so `lib/ad-trust` + `lambda/ad-trust` can be copied together. */
 export const LAMBDA_DIR = path.join(__dirname, '../../lambda/ad-trust');
@@ -35,6 +37,12 @@ export interface HandlerPairProps {
    * @default - `lambda/ad-trust` two folders up from `lib/ad-trust/` (the kit's layout)
    */
   readonly runtimeCodeDir?: string;
+  /**
+   * Key for the four log groups (Control Tower CT.CLOUDWATCH.PR.3); a statement letting CloudWatch Logs of this
+   * account use it is added to its policy.
+   * @default - the log groups use CloudWatch Logs' own encryption
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -54,13 +62,14 @@ export class HandlerPair extends Construct {
     const entry = path.join(path.resolve(props.runtimeCodeDir ?? LAMBDA_DIR), props.entry);
     if (!fs.existsSync(entry)) throw new Error(`[${this.node.path}] ${entry} does not exist: point runtimeCodeDir at your copy of lambda/ad-trust/`);
     // Roles without the AWS managed AWSLambdaBasicExecutionRole: each may write only to its own log group.
+    if (props.encryptionKey) allowCloudWatchLogs(this, props.encryptionKey, 'the custom resource handler log groups');
     const roleFor = (name: string, logGroup: logs.ILogGroup) => {
       const role = new iam.Role(this, `${name}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `${props.description}: ${name}` });
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`] }));
       return role;
     };
     const common = (handler: 'onEvent' | 'isComplete') => {
-      const logGroup = new logs.LogGroup(this, `${handler}Logs`, { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+      const logGroup = new logs.LogGroup(this, `${handler}Logs`, { retention: props.logRetention, encryptionKey: props.encryptionKey, removalPolicy: RemovalPolicy.DESTROY });
       const fn = new NodejsFunction(this, handler === 'onEvent' ? 'OnEvent' : 'IsComplete', {
         entry,
         handler,
@@ -80,8 +89,8 @@ export class HandlerPair extends Construct {
     };
     this.onEventFn = common('onEvent');
     this.isCompleteFn = common('isComplete');
-    const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
-    const waiterLogs = new logs.LogGroup(this, 'WaiterLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const frameworkLogs = new logs.LogGroup(this, 'ProviderLogs', { retention: props.logRetention, encryptionKey: props.encryptionKey, removalPolicy: RemovalPolicy.DESTROY });
+    const waiterLogs = new logs.LogGroup(this, 'WaiterLogs', { retention: props.logRetention, encryptionKey: props.encryptionKey, removalPolicy: RemovalPolicy.DESTROY });
     this.provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.onEventFn,
       isCompleteHandler: this.isCompleteFn,

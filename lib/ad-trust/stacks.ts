@@ -1,9 +1,10 @@
 import { Annotations, CfnOutput, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { AuroraEngineName, KerberosGlobalDatabase, KerberosSecondaryCluster } from './aurora';
+import { allowCloudWatchLogs, AuroraEngineName, denyGrantsExceptForAwsResources, KerberosGlobalDatabase, KerberosSecondaryCluster } from './aurora';
 import { DirectoryRegionReplication, ForestTrust, lookUpDirectorySecurityGroup, newTrustPasswordSecret } from './custom-resources';
 import { DirectoryAccessRole, DirectoryEdition, ManagedMicrosoftAd } from './directory';
 import { checkDistinctCidrs, FQDN_RE, Problems } from './validation';
@@ -60,9 +61,14 @@ function buildVpc(scope: Construct, props: NetworkProps, logRetention: logs.Rete
   for (const c of vpc.node.findAll()) {
     if (c instanceof ec2.CfnVPC || c instanceof ec2.CfnSubnet) c.applyRemovalPolicy(RemovalPolicy.RETAIN);
   }
-  const flowLogs = new logs.LogGroup(scope, 'FlowLogs', { retention: logRetention, removalPolicy: RemovalPolicy.RETAIN });
-  vpc.addFlowLog('FlowLog', { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.ALL });
   return vpc;
+}
+
+/** VPC flow logs (ALL traffic) into a retained log group, encrypted with `key` when given (Control Tower CT.CLOUDWATCH.PR.3). */
+function addFlowLogs(scope: Construct, vpc: ec2.IVpc, logRetention: logs.RetentionDays, key?: kms.IKey): void {
+  if (key) allowCloudWatchLogs(scope, key, 'the VPC flow log group');
+  const flowLogs = new logs.LogGroup(scope, 'FlowLogs', { retention: logRetention, encryptionKey: key, removalPolicy: RemovalPolicy.RETAIN });
+  vpc.addFlowLog('FlowLog', { destination: ec2.FlowLogDestination.toCloudWatchLogs(flowLogs), trafficType: ec2.FlowLogTrafficType.ALL });
 }
 
 function cidrOf(props: NetworkProps): string | undefined {
@@ -180,9 +186,11 @@ export class AdTrustPrimaryStack extends Stack {
       replicaRegions: [props.replicaRegion],
     });
     this.directoryRole = new DirectoryAccessRole(this, 'DirectoryAccessRole');
+    // The flow logs are encrypted with the directory's key (created with the directory, after the VPC).
+    addFlowLogs(this, this.vpc, retention, this.directory.encryptionKey);
 
     this.trustPasswordSecret = props.trustPasswordSecret ?? newTrustPasswordSecret(this, 'TrustPassword', props.onPremDomainName, this.directory.encryptionKey);
-    this.directorySecurityGroupId = lookUpDirectorySecurityGroup(this, 'DirectorySecurityGroup', this.directory.directoryId, retention);
+    this.directorySecurityGroupId = lookUpDirectorySecurityGroup(this, 'DirectorySecurityGroup', this.directory.directoryId, retention, this.directory.encryptionKey);
     if (props.createTrust ?? false) {
       this.trust = new ForestTrust(this, 'Trust', {
         directoryId: this.directory.directoryId,
@@ -276,6 +284,10 @@ export class AdTrustReplicaStack extends Stack {
     checkNetwork(problems, props);
     problems.throwIfAny(this.node.path);
     this.vpc = buildVpc(this, props, retention);
+    // The replica Region's own key for its logs (flow logs, Region-replication handlers): those exist before the
+    // secondary cluster and its key. Retained like the other keys; no fixed name.
+    const logsKey = denyGrantsExceptForAwsResources(new kms.Key(this, 'LogsKey', { enableKeyRotation: true, description: 'AD trust replica Region: VPC flow logs and deploy-time handler logs', removalPolicy: RemovalPolicy.RETAIN }));
+    addFlowLogs(this, this.vpc, retention, logsKey);
 
     this.replication = new DirectoryRegionReplication(this, 'DirectoryRegion', {
       directoryId: primary.directory.directoryId,
@@ -283,6 +295,7 @@ export class AdTrustReplicaStack extends Stack {
       vpc: this.vpc,
       onPremisesCidrs: primary.onPremisesCidrs,
       logRetention: retention,
+      encryptionKey: logsKey,
       adoptExisting: props.adoptExistingRegion,
       runtimeCodeDir: props.runtimeCodeDir,
     });

@@ -761,7 +761,9 @@ export class DsqlBridge extends Construct {
         captureDdls: false,
       },
     });
-    sourceEndpoint.node.addDependency(secretRole);
+    // The role's policy (read on the secret) must exist before DMS tests the endpoint; the role itself is
+    // already a GetAtt dependency (SecretsManagerAccessRoleArn), so depending on it again is cfn-lint W3005.
+    sourceEndpoint.node.addDependency(secretRole.node.findChild('DefaultPolicy'));
     const schemas = source.schemas ?? ['public'];
     const replication = new dms.CfnReplicationConfig(this, 'Replication', {
       replicationConfigIdentifier: `${Stack.of(this).stackName}-dsql-bridge`.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 255),

@@ -155,6 +155,20 @@ export class KmsKeyChangeWorkflow extends Construct {
       });
     if (!props.notificationKey) {
       (this.notificationKey as kms.Key).grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${region}.amazonaws.com`));
+      // Control Tower CT.KMS.PR.3: grants on the key only for AWS resources. SNS, SQS, CloudWatch Logs and
+      // EventBridge use the key policy, not grants; nothing in the workflow calls kms:CreateGrant itself.
+      // https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-grant-is-for-aws-resource
+      // https://docs.aws.amazon.com/controltower/latest/controlreference/kms-rules.html
+      (this.notificationKey as kms.Key).addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'DenyGrantsExceptForAwsResources',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['kms:CreateGrant'],
+          resources: ['*'],
+          conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+        }),
+      );
     }
     this.approvalTopic = new sns.Topic(this, 'ApprovalTopic', { masterKey: this.notificationKey, enforceSSL: true, displayName: `Approve KMS key change cutover of ${sourceId}` });
     this.failureTopic = new sns.Topic(this, 'FailureTopic', { masterKey: this.notificationKey, enforceSSL: true, displayName: `KMS key change of ${sourceId} failed` });
@@ -351,13 +365,17 @@ export class KmsKeyChangeWorkflow extends Construct {
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       timeout: props.executionTimeout ?? Duration.days(120),
     });
-    this.notificationKey.grant(this.stateMachine.role, 'kms:GenerateDataKey', 'kms:Decrypt');
+    // Only the non-share variants publish (approval / parity notices) to the encrypted topics.
+    if (!props.shareWithAccount) this.notificationKey.grant(this.stateMachine.role, 'kms:GenerateDataKey', 'kms:Decrypt');
 
     const failureDlq = new sqs.Queue(this, 'FailureNotificationDlq', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.notificationKey,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      // Only the EventBridge rule target below writes here (through the queue policy); no queue may name this
+      // queue as its dead-letter queue. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html
+      redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.DENY_ALL },
     });
     this.failureRule = new events.Rule(this, 'ExecutionFailedRule', {
       description: `KMS key change of ${sourceId}: failed, timed-out or aborted executions`,
@@ -367,8 +385,31 @@ export class KmsKeyChangeWorkflow extends Construct {
         detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [this.stateMachine.stateMachineArn] },
       },
     });
+    // Confused-deputy protection: the topic policy lets events.amazonaws.com publish only for this rule in this
+    // account. The SnsTopic target grants to a bare service principal, so it gets a view of the topic whose
+    // grantPublish writes a conditioned topic-policy statement instead (the key grant for EventBridge is below;
+    // the rule ARN in the key policy would be a cycle: key -> rule -> state machine -> its policy -> topic -> key).
+    // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
+    const rule = this.failureRule;
+    const failureTopic = this.failureTopic;
+    const scopedFailureTopic: sns.ITopic = Object.create(failureTopic, {
+      grantPublish: {
+        value: (grantee: iam.IGrantable) => {
+          failureTopic.addToResourcePolicy(
+            new iam.PolicyStatement({
+              sid: 'FailureRulePublishes',
+              principals: [grantee.grantPrincipal],
+              actions: ['sns:Publish'],
+              resources: [failureTopic.topicArn],
+              conditions: { ArnEquals: { 'aws:SourceArn': rule.ruleArn }, StringEquals: { 'aws:SourceAccount': stack.account } },
+            }),
+          );
+          return iam.Grant.drop(grantee, 'sns:Publish (topic policy statement FailureRulePublishes)');
+        },
+      },
+    });
     this.failureRule.addTarget(
-      new targets.SnsTopic(this.failureTopic, {
+      new targets.SnsTopic(scopedFailureTopic, {
         deadLetterQueue: failureDlq,
         message: events.RuleTargetInput.fromObject({
           database: `${this.kind} ${sourceId}`,
@@ -385,8 +426,14 @@ export class KmsKeyChangeWorkflow extends Construct {
       { id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is the dead-letter queue of the failure-notification rule target; a DLQ of a DLQ would only move the same messages again.' },
     );
     if (!props.notificationKey) {
-      // EventBridge publishes to the encrypted topic; it needs the key for that.
-      this.notificationKey.grant(new iam.ServicePrincipal('events.amazonaws.com'), 'kms:GenerateDataKey', 'kms:Decrypt');
+      // EventBridge publishes to the encrypted topic; it needs the key for that, for this account only (the rule's
+      // ARN here would be a cycle: key -> rule -> state machine -> its policy -> approval topic -> key).
+      // https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+      this.notificationKey.grant(
+        new iam.PrincipalWithConditions(new iam.ServicePrincipal('events.amazonaws.com'), { StringEquals: { 'aws:SourceAccount': stack.account } }),
+        'kms:GenerateDataKey',
+        'kms:Decrypt',
+      );
     }
 
     const fnLogicalId = stack.getLogicalId(this.stepFunction.node.defaultChild as lambda.CfnFunction);

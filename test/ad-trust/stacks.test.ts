@@ -362,6 +362,30 @@ describe('pattern adTrust from cdk.json context, step 2 (createTrust=true, auror
     expect(ec2.Condition).toEqual({ StringEquals: { 'aws:RequestedRegion': ['us-west-2', 'us-east-1'] } });
   });
 
+  test('primary: flow logs and the directory security group lookup log with the directory key, whose policy lets CloudWatch Logs of this account use it (CT.CLOUDWATCH.PR.3)', () => {
+    const groups = primary.findResources('AWS::Logs::LogGroup');
+    const keyOf = (re: RegExp) => groups[Object.keys(groups).find((id) => re.test(id))!].Properties.KmsKeyId;
+    for (const re of [/^FlowLogs/, /^DirectorySecurityGroupLogs/]) expect(keyOf(re)).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^DirectoryKey/), 'Arn'] });
+    const keys = primary.findResources('AWS::KMS::Key');
+    const dirKey = keys[Object.keys(keys).find((id) => /^DirectoryKey/.test(id))!];
+    const logsSt = dirKey.Properties.KeyPolicy.Statement.filter((st: any) => st.Principal?.Service === 'logs.us-east-1.amazonaws.com');
+    expect(logsSt).toHaveLength(1);
+    expect(JSON.stringify(logsSt[0].Condition)).toContain('kms:EncryptionContext:aws:logs:arn');
+  });
+
+  test('replica: flow logs and the Region-replication handler, provider and waiter logs with the replica logs key (CT.CLOUDWATCH.PR.3)', () => {
+    const groups = replica.findResources('AWS::Logs::LogGroup');
+    const ids = Object.keys(groups).filter((id) => /^FlowLogs|^DirectoryRegionHandlers/.test(id));
+    expect(ids).toHaveLength(5);
+    for (const id of ids) expect(groups[id].Properties.KmsKeyId).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^LogsKey/), 'Arn'] });
+    const keys = replica.findResources('AWS::KMS::Key');
+    const logsKey = keys[Object.keys(keys).find((id) => /^LogsKey/.test(id))!];
+    expect(logsKey.DeletionPolicy).toBe('Retain');
+    const st = logsKey.Properties.KeyPolicy.Statement;
+    expect(st.filter((x: any) => x.Principal?.Service === 'logs.us-west-2.amazonaws.com' && JSON.stringify(x.Condition).includes('kms:EncryptionContext:aws:logs:arn'))).toHaveLength(1);
+    expect(st.some((x: any) => x.Effect === 'Deny' && x.Action === 'kms:CreateGrant')).toBe(true);
+  });
+
   test('every log group has a retention', () => {
     for (const t of [primary, replica]) {
       for (const lg of Object.values<any>(t.findResources('AWS::Logs::LogGroup'))) expect(lg.Properties.RetentionInDays).toBeGreaterThan(0);

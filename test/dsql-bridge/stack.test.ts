@@ -176,6 +176,17 @@ describe('DbOpsDsqlBridge stack', () => {
     ts.hasResourceProperties('AWS::DMS::ReplicationSubnetGroup', { SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'] });
   });
 
+  test('source endpoint waits for the secret role policy, not the role it already references (cfn-lint W3005)', () => {
+    const ts = Template.fromStack(withSource(testApp()));
+    const [endpoint] = Object.values(ts.findResources('AWS::DMS::Endpoint', { Properties: { EndpointType: 'source' } })) as any[];
+    const roleArn = endpoint.Properties.PostgreSqlSettings.SecretsManagerAccessRoleArn['Fn::GetAtt'][0];
+    const policies = ts.findResources('AWS::IAM::Policy');
+    const rolePolicy = Object.keys(policies).find((id) => policies[id].Properties.Roles.some((r: any) => r.Ref === roleArn));
+    expect(rolePolicy).toBeDefined();
+    expect(endpoint.DependsOn).toContain(rolePolicy);
+    expect(endpoint.DependsOn).not.toContain(roleArn);
+  });
+
   test('snapshot', () => {
     expect(t.toJSON()).toMatchSnapshot();
   });

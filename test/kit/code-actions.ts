@@ -37,9 +37,9 @@ export const CLIENT_PREFIX: Record<string, string> = {
   'client-dsql': 'dsql',
   'client-ssm': 'ssm',
   'client-ec2': 'ec2',
+  'client-cloudwatch': 'cloudwatch',
   'client-lambda': 'lambda',
   'client-cloudwatch-logs': 'logs',
-  'client-cloudwatch': 'cloudwatch',
 };
 
 /**

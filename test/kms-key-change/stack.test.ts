@@ -166,6 +166,43 @@ describe('variants', () => {
     expect(statements(sh).flatMap(actionsOf)).toContain('rds:ModifyDBSnapshotAttribute');
   });
 
+  test('notification key: CreateGrant denied unless for an AWS resource (Control Tower CT.KMS.PR.3)', () => {
+    const key = Object.values(synth().findResources('AWS::KMS::Key'))[0] as any;
+    expect(key.Properties.KeyPolicy.Statement).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'kms:CreateGrant',
+        Principal: { AWS: '*' },
+        Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+      }),
+    );
+  });
+
+  test('failure DLQ: no queue may redrive into it; topic policy lets EventBridge publish only for the failure rule', () => {
+    const t = synth();
+    const [dlq] = Object.values(t.findResources('AWS::SQS::Queue')) as any[];
+    expect(dlq.Properties.RedriveAllowPolicy).toEqual({ redrivePermission: 'denyAll' });
+    const [ruleId] = Object.keys(t.findResources('AWS::Events::Rule'));
+    const topicStatements = Object.values(t.findResources('AWS::SNS::TopicPolicy')).flatMap((p: any) => p.Properties.PolicyDocument.Statement);
+    const events = topicStatements.filter((st: any) => st.Principal?.Service === 'events.amazonaws.com');
+    expect(events).toHaveLength(1);
+    expect(events[0].Condition).toEqual({ ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ruleId, 'Arn'] } }, StringEquals: { 'aws:SourceAccount': '123456789012' } });
+    const keyStatements = (Object.values(t.findResources('AWS::KMS::Key'))[0] as any).Properties.KeyPolicy.Statement;
+    const keyForEvents = keyStatements.filter((st: any) => st.Principal?.Service === 'events.amazonaws.com');
+    expect(keyForEvents).toHaveLength(1);
+    expect(keyForEvents[0].Condition).toEqual({ StringEquals: { 'aws:SourceAccount': '123456789012' } });
+  });
+
+  test('share variant publishes to no topic, so the state machine gets no notification-key permissions', () => {
+    const keyActions = (tpl: Template) => {
+      const smRole = Object.keys(tpl.findResources('AWS::IAM::Role')).find((id) => /StateMachineRole/.test(id))!;
+      const pol = Object.values(tpl.findResources('AWS::IAM::Policy')).find((p: any) => p.Properties.Roles.some((r: any) => r.Ref === smRole)) as any;
+      return pol.Properties.PolicyDocument.Statement.filter((st: any) => JSON.stringify(st.Resource).includes('NotificationKey')).flatMap(actionsOf);
+    };
+    expect(keyActions(synth())).toEqual(expect.arrayContaining(['kms:GenerateDataKey', 'kms:Decrypt']));
+    expect(keyActions(synth({ shareWithAccount: '210987654321' }))).toEqual([]);
+  });
+
   test('cdk-nag: no unacknowledged findings for instance, cluster, blue-green and cross-Region', () => {
     expect(
       nagFindings((app) => {
