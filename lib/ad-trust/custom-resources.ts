@@ -483,7 +483,8 @@ export class DirectoryRegionReplication extends Construct {
           ReplicateId: this.resource.ref,
         },
       });
-      wait.node.addDependency(previous);
+      // The first wait already references the replicate resource (ReplicateId); the later ones follow their predecessor.
+      if (previous !== this.resource) wait.node.addDependency(previous);
       previous = wait;
     }
     this.ready = previous;

@@ -314,8 +314,9 @@ export class AdTrustReplicaStack extends Stack {
     });
     // The global cluster is joined by name: deploy the primary stack (which creates it) first.
     this.addStackDependency(primary, 'the secondary cluster joins the global cluster created by the primary stack');
-    // Kerberos in this Region needs the directory's domain controllers here first.
-    this.database.node.addDependency(this.replication);
+    // Kerberos in this Region needs the directory's domain controllers here first. The cluster waits for the
+    // last resource of the Region chain (its security group already references that resource by GetAtt).
+    this.database.cluster.node.addDependency(this.replication.ready);
 
     new CfnOutput(this, 'ReplicaDnsIps', { value: this.replication.dnsIpAddressesCsv, description: 'Domain controllers (DNS, KDC) in the replica Region' });
     new CfnOutput(this, 'SecondaryClusterEndpoint', { value: this.database.clusterEndpoint, description: 'Cluster endpoint (replica Region; writer after a failover)' });

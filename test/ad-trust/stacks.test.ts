@@ -255,7 +255,10 @@ describe('pattern adTrust from cdk.json context, step 2 (createTrust=true, auror
     const [readyId, readyRes] = ready[0];
     expect(readyRes.Properties).toMatchObject({ Stage: 'wait', SoftDeadlineSeconds: '0', RegionName: 'us-west-2', ReplicateId: { Ref: regionId } });
     // Each link depends on the one before it (and so is deleted before it: the waits let a Region being built finish first).
-    for (let i = 1; i < chain.length; i++) expect(chain[i][1].DependsOn).toContain(chain[i - 1][0]);
+    // (by DependsOn, or by a Ref in its properties, which CloudFormation orders the same way; cfn-lint W3005
+    // flags a DependsOn that repeats a Ref).
+    const dependsOn = (r: any, on: string) => [...(r.DependsOn ?? []), ...(JSON.stringify(r.Properties).includes(`{"Ref":"${on}"}`) ? [on] : [])];
+    for (let i = 1; i < chain.length; i++) expect(dependsOn(chain[i][1], chain[i - 1][0])).toContain(chain[i - 1][0]);
     const round = Number(res.Properties.RoundSeconds);
     for (const [, r] of chain) {
       expect(r.Properties.ServiceToken).toEqual(res.Properties.ServiceToken);
@@ -273,7 +276,8 @@ describe('pattern adTrust from cdk.json context, step 2 (createTrust=true, auror
     expect(def).toContain(`\\"MaxAttempts\\":${round / 60}`); // one-minute polls per resource: under the one-hour limit
     expect(sm.Properties.LoggingConfiguration.Level).toBe('ALL');
     const cluster = Object.values<any>(replica.findResources('AWS::RDS::DBCluster'))[0];
-    expect(cluster.DependsOn).toEqual(expect.arrayContaining([regionId, readyId]));
+    // The last link of the chain, which itself follows every link back to the replicate resource.
+    expect(cluster.DependsOn).toContain(readyId);
     // DNS IPs and the security group come from the resource that completes only when the Region is Active.
     expect(JSON.stringify(replica.toJSON().Outputs.ReplicaDnsIps.Value)).toContain(readyId);
     const fns = Object.values<any>(replica.findResources('AWS::Lambda::Function')).filter((f) => /Replicate directory/.test(f.Properties.Description ?? ''));
