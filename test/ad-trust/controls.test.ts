@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { AdTrustPrimaryStack, AdTrustPrimaryStackProps, AdTrustReplicaStack } from '../../lib/ad-trust/stacks';
 import { testApp } from '../helpers/app';
+import { DENY_GRANTS_STATEMENT } from '../helpers/key-controls';
 
 const BASE: AdTrustPrimaryStackProps = {
   env: { region: 'us-east-1' },
@@ -27,14 +28,7 @@ function build(props: Partial<AdTrustPrimaryStackProps> = {}): { p: Template; r:
   return { p: Template.fromStack(primary), r: Template.fromStack(replica) };
 }
 
-const DENY_GRANTS = {
-  Sid: 'DenyGrantsExceptForAwsResources',
-  Effect: 'Deny',
-  Principal: { AWS: '*' },
-  Action: 'kms:CreateGrant',
-  Resource: '*',
-  Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
-};
+const DENY_GRANTS = DENY_GRANTS_STATEMENT;
 
 describe('default templates', () => {
   const { p, r } = build();

@@ -5,6 +5,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { DsqlBridgeStack } from '../../lib/dsql-bridge';
 import { testApp } from '../helpers/app';
+import { DENY_GRANTS_STATEMENT } from '../helpers/key-controls';
 
 const t = Template.fromStack(new DsqlBridgeStack(testApp(), 'DbOpsDsqlBridge', { env: { account: '123456789012', region: 'us-east-1' } }));
 
@@ -12,14 +13,7 @@ test('CT.KMS.PR.3: both keys deny kms:CreateGrant unless an AWS service asks for
   const keys = Object.entries(t.findResources('AWS::KMS::Key'));
   expect(keys.map(([id]) => id).sort()).toEqual([expect.stringMatching(/^DsqlBridgeKey/), expect.stringMatching(/^DsqlBridgeQueueKey/)]);
   for (const [, k] of keys) {
-    expect(k.Properties.KeyPolicy.Statement).toContainEqual({
-      Sid: 'DenyGrantsExceptForAwsResources',
-      Effect: 'Deny',
-      Principal: { AWS: '*' },
-      Action: 'kms:CreateGrant',
-      Resource: '*',
-      Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
-    });
+    expect(k.Properties.KeyPolicy.Statement).toContainEqual(DENY_GRANTS_STATEMENT);
   }
 });
 

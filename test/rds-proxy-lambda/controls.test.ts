@@ -8,6 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { RdsProxyLambdaProps } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
 import { RdsProxyLambdaStack } from '../../lib/rds-proxy-lambda/stack';
 import { testApp } from '../helpers/app';
+import { DENY_GRANTS_STATEMENT } from '../helpers/key-controls';
 
 const env = { account: '123456789012', region: 'us-east-1' };
 const synth = (pattern: RdsProxyLambdaProps = {}) =>
@@ -20,14 +21,7 @@ describe('default template', () => {
     t.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
-          {
-            Sid: 'DenyGrantsExceptForAwsResources',
-            Effect: 'Deny',
-            Principal: { AWS: '*' },
-            Action: 'kms:CreateGrant',
-            Resource: '*',
-            Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
-          },
+          DENY_GRANTS_STATEMENT,
         ]),
       },
     });
