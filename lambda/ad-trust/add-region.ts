@@ -192,7 +192,8 @@ export async function startAddRegion(primary: DirectoryServiceClient, p: AddRegi
   // Status values: https://docs.aws.amazon.com/directoryservice/latest/devguide/API_RegionDescription.html
   const existing = found && found.Status !== 'Deleted' ? found : undefined;
   if (existing) {
-    if (!p.AdoptExisting) throw refuseExistingRegion(p, existing);
+    // A Region being removed cannot become Active again: "wait, then deploy" is the answer, adopt or not.
+    if (!p.AdoptExisting || existing.Status === 'Deleting') throw refuseExistingRegion(p, existing);
     checkRegionAdoptable(p, existing);
     return 'adopted';
   }
@@ -216,7 +217,7 @@ export async function startAddRegion(primary: DirectoryServiceClient, p: AddRegi
       if (r) {
         const launched = r.LaunchTime ? new Date(r.LaunchTime).getTime() : undefined;
         if (launched !== undefined && launched >= startedAt - CLOCK_SKEW_MS) return 'started';
-        if (!p.AdoptExisting) throw refuseExistingRegion(p, r);
+        if (!p.AdoptExisting || r.Status === 'Deleting') throw refuseExistingRegion(p, r);
         checkRegionAdoptable(p, r);
         return 'adopted';
       }

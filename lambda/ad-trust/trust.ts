@@ -211,7 +211,8 @@ export const CLOCK_SKEW_MS = 60_000;
 export async function createTrust(ds: DirectoryServiceClient, sm: SecretsManagerClient, p: TrustProps, now: () => number = Date.now): Promise<{ trustId: string; created: boolean }> {
   const existing = await findTrust(ds, p.DirectoryId, p.RemoteDomainName);
   if (existing?.TrustId) {
-    if (!p.AdoptExisting) throw refuseExisting(p, existing);
+    // A trust being deleted cannot become Verified again: "wait, then deploy" is the answer, adopt or not.
+    if (!p.AdoptExisting || existing.TrustState === 'Deleting') throw refuseExisting(p, existing);
     checkAdoptable(p, existing);
     return { trustId: existing.TrustId, created: false };
   }
@@ -240,7 +241,7 @@ export async function createTrust(ds: DirectoryServiceClient, sm: SecretsManager
       if (t?.TrustId) {
         const createdAt = t.CreatedDateTime ? new Date(t.CreatedDateTime).getTime() : undefined;
         if (createdAt !== undefined && createdAt >= startedAt - CLOCK_SKEW_MS) return { trustId: t.TrustId, created: true };
-        if (!p.AdoptExisting) throw refuseExisting(p, t);
+        if (!p.AdoptExisting || t.TrustState === 'Deleting') throw refuseExisting(p, t);
         checkAdoptable(p, t);
         return { trustId: t.TrustId, created: false };
       }
