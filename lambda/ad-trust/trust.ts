@@ -313,14 +313,11 @@ export async function checkTrustReady(
   return { TrustId: trustId, TrustState: state, RemoteDomainName: t.RemoteDomainName ?? '' };
 }
 
-/** One poll after delete: true once the trust is gone. */
+/**
+ * One poll after delete: true once the trust is gone. A directory that is itself gone is answered with
+ * EntityDoesNotExistException too, which describeTrust already turns into "no trust".
+ */
 export async function checkTrustDeleted(ds: DirectoryServiceClient, directoryId: string, trustId: string): Promise<boolean> {
-  try {
-    const t = await describeTrust(ds, directoryId, trustId);
-    return !t || t.TrustState === 'Deleted';
-  } catch (e) {
-    // The directory itself is gone: so is the trust.
-    if ((e as { name?: string }).name === 'EntityDoesNotExistException') return true;
-    throw e;
-  }
+  const t = await describeTrust(ds, directoryId, trustId);
+  return !t || t.TrustState === 'Deleted';
 }

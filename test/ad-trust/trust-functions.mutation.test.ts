@@ -240,6 +240,9 @@ describe('Directory Service calls (aws-sdk-client-mock, see the header)', () => 
     expect(await checkTrustDeleted(client, DIR, 't-0123456789')).toBe(false);
     ds.on(DescribeTrustsCommand).resolves({ Trusts: [trust('t-0123456789', 'onprem.example.com', 'Verified')] });
     expect(await checkTrustDeleted(client, DIR, 't-0123456789')).toBe(false);
+    // DescribeTrusts' EntityDoesNotExistException: the trust, or the whole directory, is gone.
+    ds.on(DescribeTrustsCommand).rejects(new EntityDoesNotExistException({ message: 'Directory d-1234567890 does not exist', $metadata: {} }));
+    expect(await checkTrustDeleted(client, DIR, 't-0123456789')).toBe(true);
     ds.on(DescribeTrustsCommand).rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }));
     await expect(checkTrustDeleted(client, DIR, 't-0123456789')).rejects.toThrow('denied');
   });
