@@ -64,11 +64,10 @@ export function checkDistinctCidrs(problems: Problems, named: Array<[string, str
   for (const [name, cidr] of known) {
     if (!cidrRange(cidr)) problems.add(`${name} "${cidr}" is not an IPv4 CIDR (example: 10.10.0.0/16)`);
   }
-  for (let i = 0; i < known.length; i++) {
-    for (let j = i + 1; j < known.length; j++) {
-      if (cidrsOverlap(known[i][1], known[j][1])) {
-        problems.add(`${known[i][0]} ${known[i][1]} overlaps ${known[j][0]} ${known[j][1]}; the networks are routed to each other and must not overlap`);
-      }
+  // Each pair once, in input order.
+  known.forEach(([nameA, a], i) => {
+    for (const [nameB, b] of known.slice(i + 1)) {
+      if (cidrsOverlap(a, b)) problems.add(`${nameA} ${a} overlaps ${nameB} ${b}; the networks are routed to each other and must not overlap`);
     }
-  }
+  });
 }

@@ -118,12 +118,12 @@ describe('physical IDs', () => {
 
 describe('checkRegionAdoptable', () => {
   test('Active in the same VPC (or a VPC AWS does not report) is adoptable', () => {
-    expect(() => checkRegionAdoptable(PROPS, { RegionName: 'us-west-2', Status: 'Active', VpcSettings: { VpcId: 'vpc-0abc' } })).not.toThrow();
+    expect(() => checkRegionAdoptable(PROPS, { RegionName: 'us-west-2', Status: 'Active', VpcSettings: { VpcId: 'vpc-0abc', SubnetIds: [] } })).not.toThrow();
     expect(() => checkRegionAdoptable(PROPS, { RegionName: 'us-west-2', Status: 'Active' })).not.toThrow();
   });
 
   test('the refusal names every problem and what exists now', () => {
-    expect(() => checkRegionAdoptable(PROPS, { RegionName: 'us-west-2', VpcSettings: { VpcId: 'vpc-0def' }, LaunchTime: new Date('2026-01-05T10:00:00Z') })).toThrow(
+    expect(() => checkRegionAdoptable(PROPS, { RegionName: 'us-west-2', VpcSettings: { VpcId: 'vpc-0def', SubnetIds: [] }, LaunchTime: new Date('2026-01-05T10:00:00Z') })).toThrow(
       'AddRegion: cannot adopt Region us-west-2 (status unknown, VPC vpc-0def, launched 2026-01-05T10:00:00.000Z) of directory d-1234567890: ' +
         'it is in vpc-0def, not vpc-0abc (point the stack at that VPC or remove the Region); its status is unknown, not Active (wait until it is Active, or fix it in the console). Nothing was changed.',
     );
@@ -227,7 +227,7 @@ describe('Directory Service calls (aws-sdk-client-mock, see the header)', () => 
   });
 
   test('startAddRegion refuses an existing Region, adopts it when asked and it fits', async () => {
-    ds.on(DescribeRegionsCommand).resolves(region({ Status: 'Active', VpcSettings: { VpcId: 'vpc-0abc' } }));
+    ds.on(DescribeRegionsCommand).resolves(region({ Status: 'Active', VpcSettings: { VpcId: 'vpc-0abc', SubnetIds: [] } }));
     await expect(startAddRegion(primary, PROPS)).rejects.toThrow(
       'AddRegion: directory d-1234567890 is already replicated to us-west-2 (status Active, VPC vpc-0abc), and this stack did not add it. ' +
         'Nothing was changed; the kit never takes over or removes a Region it did not add. To use that Region with this stack (it must be Active in vpc-0abc; it is left in place when the stack is deleted), ' +
@@ -247,7 +247,7 @@ describe('Directory Service calls (aws-sdk-client-mock, see the header)', () => 
     const already = new DirectoryAlreadyInRegionException({ message: 'already', $metadata: {} });
     const at = (launch: Date | undefined, props = PROPS) => {
       ds.reset();
-      ds.on(DescribeRegionsCommand).rejectsOnce(new EntityDoesNotExistException({ message: 'not yet', $metadata: {} })).resolves(region({ Status: 'Creating', VpcSettings: { VpcId: 'vpc-0abc' }, LaunchTime: launch }));
+      ds.on(DescribeRegionsCommand).rejectsOnce(new EntityDoesNotExistException({ message: 'not yet', $metadata: {} })).resolves(region({ Status: 'Creating', VpcSettings: { VpcId: 'vpc-0abc', SubnetIds: [] }, LaunchTime: launch }));
       ds.on(AddRegionCommand).rejects(already);
       return startAddRegion(primary, props, () => t0);
     };
@@ -257,7 +257,7 @@ describe('Directory Service calls (aws-sdk-client-mock, see the header)', () => 
     await expect(at(undefined)).rejects.toThrow(/and this stack did not add it/);
     await expect(at(new Date(t0 - 3_600_000), { ...PROPS, AdoptExisting: true })).rejects.toThrow(/cannot adopt Region us-west-2 \(status Creating/);
     ds.reset();
-    ds.on(DescribeRegionsCommand).rejectsOnce(new EntityDoesNotExistException({ message: 'not yet', $metadata: {} })).resolves(region({ Status: 'Active', VpcSettings: { VpcId: 'vpc-0abc' }, LaunchTime: new Date(0) }));
+    ds.on(DescribeRegionsCommand).rejectsOnce(new EntityDoesNotExistException({ message: 'not yet', $metadata: {} })).resolves(region({ Status: 'Active', VpcSettings: { VpcId: 'vpc-0abc', SubnetIds: [] }, LaunchTime: new Date(0) }));
     ds.on(AddRegionCommand).rejects(already);
     expect(await startAddRegion(primary, { ...PROPS, AdoptExisting: true }, () => t0)).toBe('adopted');
     // The exception with no Region listed afterwards is passed on as it is.

@@ -15,7 +15,6 @@ import {
   DirectoryServiceClient,
   Trust,
   UpdateConditionalForwarderCommand,
-  UpdateTrustCommand,
 } from '@aws-sdk/client-directory-service';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CdkCustomResourceEvent, CdkCustomResourceIsCompleteEvent } from 'aws-lambda';
