@@ -48,3 +48,18 @@ test('with DSQL_ENDPOINT an empty SQS batch is answered without touching the dat
 test('a bad loader setting fails the cold start naming it', () => {
   expect(() => load({ DSQL_ENDPOINT: 'x.dsql.us-east-1.on.aws', MAX_ROWS_PER_TXN: '5000' })).toThrow('dsql-loader configuration is invalid: MAX_ROWS_PER_TXN must be an integer in 2..3000, got "5000"');
 });
+
+test('the structured error log of a malformed message names the message (powertools JSON on stdout/stderr)', async () => {
+  const { handler } = load({ DSQL_ENDPOINT: 'x.dsql.us-east-1.on.aws', POWERTOOLS_LOG_LEVEL: 'INFO' });
+  let out = '';
+  // The logger writes JSON lines to stdout, errors to stderr: both captured.
+  const spies = [process.stdout, process.stderr].map((s) => jest.spyOn(s, 'write').mockImplementation((chunk: string | Uint8Array) => ((out += String(chunk)), true)));
+  try {
+    const event = { Records: [{ messageId: 'msg-7', receiptHandle: 'r', body: 'not json', eventSourceARN: 'arn:aws:sqs:us-east-1:123456789012:q' }] };
+    expect(await handler(event as never)).toEqual({ batchItemFailures: [{ itemIdentifier: 'msg-7' }] });
+  } finally {
+    for (const s of spies) s.mockRestore();
+  }
+  const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  expect(lines.find((l) => l.level === 'ERROR')).toMatchObject({ message: 'message body is not JSON; it goes to the DLQ after its retries', messageId: 'msg-7', service: 'dsql-loader' });
+});
