@@ -91,7 +91,7 @@ export interface LoadResult {
   readonly objectKey: string;
   readonly etag: string;
   readonly table: string;
-  /** Data records in the object seen so far (applied + rejected). */
+  /** Data records of the object committed so far (applied + rejected); for `incomplete`, where the next run resumes. */
   readonly records: number;
   /** Rows applied by this run. */
   readonly rowsApplied: number;
@@ -473,7 +473,8 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
     objectKey: dmsKey.key,
     etag,
     table: tableName,
-    records: ordinalSeen,
+    // Stopped: the records committed (where the next run resumes), not the ones read ahead into the batch it dropped.
+    records: stopped ? committed : ordinalSeen,
     rowsApplied: applied,
     rowsRejected: rejectedTotal,
     transactions,

@@ -1,0 +1,443 @@
+/**
+ * The loader's S3/SQS side (handle.ts, s3-source.ts) as unit tests: objects in a moto S3 bucket
+ * (versioned), messages in a moto SQS queue, rows in a real PostgreSQL (embedded; one server and one moto
+ * for this file, one bucket and database per test). test/integration/dsql-bridge/pipeline.test.ts runs the
+ * deployed handler end to end; these look at each decision: event shapes, skipped objects and their
+ * metric, overwritten/deleted objects, CDC order waits and how soon a message comes back, quarantine
+ * objects, the Lambda-timeout stop, and the environment checks.
+ */
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutBucketVersioningCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
+import { Client } from 'pg';
+import { configFromEnv, handleEvent, HandleDeps, LoaderConfig, resetProgressCache } from '../../lambda/dsql-loader/handle';
+import { DMS_CSV } from '../../lambda/dsql-loader/dms-format';
+import { earlierKeys, retrySoon } from '../../lambda/dsql-loader/s3-source';
+import { parseDmsKey } from '../../lambda/dsql-loader/dms-format';
+import { MotoServer, startMoto } from '../helpers/moto';
+import { startPostgres, TestPostgres } from '../helpers/postgres';
+import { createDatabase, dmsCsv, testConnections } from './fixtures';
+
+let moto: MotoServer;
+let pg: TestPostgres;
+let s3: S3Client;
+let sqs: SQSClient;
+const savedEnv = { ...process.env };
+
+
+const HEADER = [DMS_CSV.opColumn, DMS_CSV.timestampColumn, 'id', 'name'];
+const TS = '2026-11-30 10:00:00.000000';
+const load = (rows: Array<[number, string]>) => dmsCsv(['id', 'name'], rows.map(([id, n]) => [String(id), n]));
+const cdc = (rows: Array<[string, number, string]>) => dmsCsv(HEADER, rows.map(([op, id, n]) => [op, TS, String(id), n]));
+
+let n = 0;
+interface World {
+  bucket: string;
+  db: string;
+  client: Client;
+  deps: HandleDeps;
+  logs: Array<[string, string, object]>;
+  skipped: number;
+  put(key: string, body: string): Promise<{ etag: string; versionId?: string }>;
+  rows(): Promise<Array<{ id: number; name: string }>>;
+  close(): Promise<void>;
+}
+
+async function world(config: Partial<LoaderConfig> = {}, extra: Partial<HandleDeps> = {}): Promise<World> {
+  n += 1;
+  const bucket = `landing-${n}`;
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+  const db = `s3h${n}`;
+  const client = await createDatabase(pg, db);
+  await client.query('CREATE TABLE public.t (id bigint PRIMARY KEY, name text NOT NULL)');
+  const connections = testConnections(pg, db);
+  const logs: Array<[string, string, object]> = [];
+  const w: World = {
+    bucket,
+    db,
+    client,
+    logs,
+    skipped: 0,
+    deps: {
+      s3,
+      sqs,
+      connections,
+      config: { landingPrefix: 'dms', quarantinePrefix: 'quarantine', limits: { maxRows: 3000, maxBytes: 8 * 1024 * 1024 }, nullValue: DMS_CSV.nullValue, timestampColumn: DMS_CSV.timestampColumn, ...config },
+      metrics: { rowsLoaded: () => {}, rowsRejected: () => {}, retry: () => {}, lagSeconds: () => {}, objectSkipped: () => (w.skipped += 1) },
+      log: {
+        info: (m, e = {}) => logs.push(['info', m, e]),
+        warn: (m, e = {}) => logs.push(['warn', m, e]),
+        error: (m, e = {}) => logs.push(['error', m, e]),
+      },
+      ...extra,
+    },
+    async put(key, body) {
+      const r = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      return { etag: r.ETag!, versionId: r.VersionId };
+    },
+    async rows() {
+      return (await client.query<{ id: number; name: string }>('SELECT id::int, name FROM public.t ORDER BY id')).rows;
+    },
+    async close() {
+      await connections.close();
+      await client.end();
+    },
+  };
+  return w;
+}
+
+function s3Message(messageId: string, bucket: string, key: string, opts: { versionId?: string; eTag?: string; queueArn?: string; receiptHandle?: string } = {}): SQSEvent['Records'][number] {
+  return {
+    messageId,
+    receiptHandle: opts.receiptHandle ?? `rh-${messageId}`,
+    body: JSON.stringify({ Records: [{ s3: { bucket: { name: bucket }, object: { key, versionId: opts.versionId, eTag: opts.eTag } } }] }),
+    attributes: {} as never,
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: opts.queueArn ?? 'arn:aws:sqs:us-east-1:123456789012:no-such-queue',
+    awsRegion: 'us-east-1',
+  };
+}
+
+/** A real queue holding one received message: its ARN and receipt handle, and how to see whether it is visible again. */
+async function queueWithMessage(name: string, visibilityTimeout = 600): Promise<{ arn: string; receiptHandle: string; visibleNow(): Promise<boolean> }> {
+  const url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: { VisibilityTimeout: String(visibilityTimeout) } }))).QueueUrl!;
+  const arn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+  await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'm' }));
+  const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 1 }));
+  const receiptHandle = got.Messages![0].ReceiptHandle!;
+  return {
+    arn,
+    receiptHandle,
+    async visibleNow() {
+      const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 1, WaitTimeSeconds: 0 }));
+      return (again.Messages ?? []).length > 0;
+    },
+  };
+}
+
+describe('configFromEnv', () => {
+  test('defaults: quarantine prefix, DSQL limits (3,000 rows, 8 MiB), the DMS NULL token and timestamp column, no schema override', () => {
+    expect(configFromEnv({ LANDING_PREFIX: 'dms', TARGET_SCHEMA: '', QUARANTINE_PREFIX: '', MAX_ROWS_PER_TXN: '' })).toEqual({
+      landingPrefix: 'dms',
+      quarantinePrefix: 'quarantine',
+      targetSchema: undefined,
+      limits: { maxRows: 3000, maxBytes: 8 * 1024 * 1024 },
+      nullValue: DMS_CSV.nullValue,
+      timestampColumn: DMS_CSV.timestampColumn,
+      csvDelimiter: undefined,
+      csvRowDelimiter: undefined,
+    });
+  });
+
+  test('every variable read; escapes in the CSV delimiters; the limits at their bounds accepted', () => {
+    expect(
+      configFromEnv({
+        LANDING_PREFIX: 'land/dms',
+        QUARANTINE_PREFIX: 'q',
+        TARGET_SCHEMA: 'app',
+        MAX_ROWS_PER_TXN: '2',
+        MAX_BYTES_PER_TXN: String(10 * 1024 * 1024),
+        CSV_NULL_VALUE: '~N~',
+        CSV_TIMESTAMP_COLUMN: 'ts',
+        CSV_DELIMITER: '\\t',
+        CSV_ROW_DELIMITER: '\\r\\n',
+      }),
+    ).toEqual({ landingPrefix: 'land/dms', quarantinePrefix: 'q', targetSchema: 'app', limits: { maxRows: 2, maxBytes: 10 * 1024 * 1024 }, nullValue: '~N~', timestampColumn: 'ts', csvDelimiter: '\t', csvRowDelimiter: '\r\n' });
+    expect(configFromEnv({ LANDING_PREFIX: 'd', MAX_ROWS_PER_TXN: '3000', MAX_BYTES_PER_TXN: '65536', CSV_DELIMITER: '|', CSV_ROW_DELIMITER: '\\r' })).toMatchObject({
+      limits: { maxRows: 3000, maxBytes: 65536 },
+      csvDelimiter: '|',
+      csvRowDelimiter: '\r',
+    });
+    expect(configFromEnv({ LANDING_PREFIX: 'd', CSV_ROW_DELIMITER: '\\n' }).csvRowDelimiter).toBe('\n');
+  });
+
+  test('one error naming every bad variable', () => {
+    const bad = () =>
+      configFromEnv({ MAX_ROWS_PER_TXN: '3001', MAX_BYTES_PER_TXN: '65535', CSV_DELIMITER: '"', CSV_ROW_DELIMITER: ';' });
+    expect(bad).toThrow(
+      'dsql-loader configuration is invalid: CSV_DELIMITER must be one character other than a quote or line break, got "\\""; CSV_ROW_DELIMITER must be \\n, \\r\\n or \\r, got ";"; LANDING_PREFIX is not set; MAX_ROWS_PER_TXN must be an integer in 2..3000, got "3001"; MAX_BYTES_PER_TXN must be an integer in 65536..10485760, got "65535"',
+    );
+    expect(() => configFromEnv({ LANDING_PREFIX: 'd', MAX_ROWS_PER_TXN: '1' })).toThrow('MAX_ROWS_PER_TXN must be an integer in 2..3000, got "1"');
+    expect(() => configFromEnv({ LANDING_PREFIX: 'd', MAX_ROWS_PER_TXN: '2.5' })).toThrow('MAX_ROWS_PER_TXN must be an integer in 2..3000, got "2.5"');
+    expect(() => configFromEnv({ LANDING_PREFIX: 'd', MAX_BYTES_PER_TXN: String(10 * 1024 * 1024 + 1) })).toThrow('MAX_BYTES_PER_TXN must be an integer in 65536..10485760');
+    for (const d of ['ab', '\\n', '\\r', ',,']) expect(() => configFromEnv({ LANDING_PREFIX: 'd', CSV_DELIMITER: d })).toThrow(`CSV_DELIMITER must be one character other than a quote or line break, got ${JSON.stringify(d)}`);
+    expect(() => configFromEnv({ LANDING_PREFIX: 'd', CSV_ROW_DELIMITER: '\\t' })).toThrow('CSV_ROW_DELIMITER must be \\n, \\r\\n or \\r');
+  });
+});
+
+// moto and PostgreSQL start only when a test below runs (configFromEnv needs neither), once for the file.
+describe('with moto S3/SQS and PostgreSQL', () => {
+  beforeAll(async () => {
+    [moto, pg] = await Promise.all([startMoto(), startPostgres()]);
+    s3 = new S3Client({ forcePathStyle: true, region: 'us-east-1' });
+    sqs = new SQSClient({ region: 'us-east-1' });
+  }, 120_000);
+  afterAll(async () => {
+    s3?.destroy();
+    sqs?.destroy();
+    await Promise.all([moto?.stop(), pg?.stop()]);
+    process.env = savedEnv;
+  });
+
+  describe('handleEvent: SQS messages with S3 event notifications', () => {
+    beforeEach(() => resetProgressCache());
+
+    test('a LOAD file with a URL-encoded key (+ is a space) loads into the table, creating the progress table first', async () => {
+      const w = await world();
+      try {
+        await w.client.query('CREATE TABLE public."my t" (id bigint PRIMARY KEY, name text NOT NULL)');
+        await w.put('dms/public/my t/LOAD00000001.csv', load([[1, 'a'], [2, 'b']]));
+        const r = await handleEvent({ Records: [s3Message('m1', w.bucket, 'dms/public/my+t/LOAD00000001.csv')] }, w.deps);
+        expect(r).toEqual({ batchItemFailures: [] });
+        expect((await w.client.query('SELECT id::int, name FROM public."my t" ORDER BY id')).rows).toEqual([{ id: 1, name: 'a' }, { id: 2, name: 'b' }]);
+        const progress = await w.client.query('SELECT object_key, records_committed::int AS n, done FROM dsql_loader.progress');
+        expect(progress.rows).toEqual([{ object_key: 'dms/public/my t/LOAD00000001.csv', n: 2, done: true }]);
+        expect(w.logs.find(([, m]) => m === 'object processed')?.[2]).toMatchObject({ status: 'loaded', objectKey: 'dms/public/my t/LOAD00000001.csv', rowsApplied: 2 });
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('a CDC file whose LOAD file is not loaded waits: a batch failure, back in waitRetrySeconds; the LOAD file then the retry load both in order', async () => {
+      const w = await world({}, { waitRetrySeconds: 0 });
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        await w.put('dms/public/t/20261130-100000000.csv', cdc([['U', 1, 'a2'], ['I', 2, 'b']]));
+        const q = await queueWithMessage(`wait-${n}`);
+        const first = await handleEvent({ Records: [s3Message('c1', w.bucket, 'dms/public/t/20261130-100000000.csv', { queueArn: q.arn, receiptHandle: q.receiptHandle })] }, w.deps);
+        expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: 'c1' }] });
+        expect(await w.rows()).toEqual([]);
+        expect(w.logs.some(([lvl, m]) => lvl === 'info' && m.includes('waits: 1 earlier file(s) of public.t are not loaded yet (first: dms/public/t/LOAD00000001.csv)'))).toBe(true);
+        // waitRetrySeconds 0: ChangeMessageVisibility made the message visible again at once.
+        expect(await q.visibleNow()).toBe(true);
+        const second = await handleEvent(
+          { Records: [s3Message('l1', w.bucket, 'dms/public/t/LOAD00000001.csv'), s3Message('c1', w.bucket, 'dms/public/t/20261130-100000000.csv')] },
+          w.deps,
+        );
+        expect(second).toEqual({ batchItemFailures: [] });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a2' }, { id: 2, name: 'b' }]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('by default a waiting file comes back after 30 s, not at once', async () => {
+      const w = await world();
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        await w.put('dms/public/t/20261130-100000000.csv', cdc([['I', 2, 'b']]));
+        const q = await queueWithMessage(`wait-default-${n}`, 0);
+        const r = await handleEvent({ Records: [s3Message('c1', w.bucket, 'dms/public/t/20261130-100000000.csv', { queueArn: q.arn, receiptHandle: q.receiptHandle })] }, w.deps);
+        expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'c1' }] });
+        // The queue's own visibility timeout is 0: only the loader's ChangeMessageVisibility (30 s) hides it.
+        expect(await q.visibleNow()).toBe(false);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('a message that is not JSON and one that fails to load are batch failures, logged as errors; a test event and a good message are not', async () => {
+      const w = await world();
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        const r = await handleEvent(
+          {
+            Records: [
+              { ...s3Message('bad', w.bucket, 'x'), body: '{not json' },
+              { ...s3Message('test', w.bucket, 'x'), body: JSON.stringify({ Event: 's3:TestEvent' }) },
+              s3Message('nobucket', `no-such-bucket-${n}`, 'dms/public/t/LOAD00000002.csv'),
+              s3Message('ok', w.bucket, 'dms/public/t/LOAD00000001.csv'),
+            ],
+          },
+          w.deps,
+        );
+        expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'bad' }, { itemIdentifier: 'nobucket' }] });
+        const errors = w.logs.filter(([lvl]) => lvl === 'error');
+        expect(errors.map(([, m, e]) => [m, (e as { messageId: string }).messageId])).toEqual([
+          ['message body is not JSON; it goes to the DLQ after its retries', 'bad'],
+          ['loading failed; the message will be retried and the object is kept', 'nobucket'],
+        ]);
+        expect(String((errors[1][2] as { error: string }).error)).toContain('NoSuchBucket');
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('a key that is not a DMS data file is left in place, counted (ObjectsSkipped) and warned about', async () => {
+      const w = await world();
+      try {
+        await w.put('dms/public/t/notes.txt', 'hello');
+        const r = await handleEvent({ Records: [s3Message('m', w.bucket, 'dms/public/t/notes.txt')] }, w.deps);
+        expect(r).toEqual({ batchItemFailures: [] });
+        expect(w.skipped).toBe(1);
+        expect(w.logs.filter(([lvl]) => lvl === 'warn').map(([, m, e]) => [m, (e as { key: string }).key])).toEqual([['not a DMS data file: left in place, not loaded (ObjectsSkipped metric)', 'dms/public/t/notes.txt']]);
+        expect((await s3.send(new ListObjectsV2Command({ Bucket: w.bucket }))).Contents?.map((o) => o.Key)).toEqual(['dms/public/t/notes.txt']);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('stopping before the Lambda timeout: a batch failure made visible at once; the next delivery resumes where it stopped', async () => {
+      // Time left before each transaction: enough for the first, then under the 60 s the loader keeps for committing.
+      let asked = 0;
+      const w = await world({ limits: { maxRows: 2, maxBytes: 8 * 1024 * 1024 } }, { remainingMs: () => (asked++ === 0 ? 60_001 : 60_000) });
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a'], [2, 'b'], [3, 'c']]));
+        const q = await queueWithMessage(`timeout-${n}`);
+        const r = await handleEvent({ Records: [s3Message('m', w.bucket, 'dms/public/t/LOAD00000001.csv', { queueArn: q.arn, receiptHandle: q.receiptHandle })] }, w.deps);
+        expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'm' }] });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
+        expect(w.logs.filter(([, m]) => m.includes('stopped before'))).toEqual([['info', 'dms/public/t/LOAD00000001.csv: stopped before the Lambda timeout at record 1; the retry resumes there', {}]]);
+        expect(await q.visibleNow()).toBe(true);
+        const more = { ...w.deps, remainingMs: () => 61_000 };
+        expect(await handleEvent({ Records: [s3Message('m', w.bucket, 'dms/public/t/LOAD00000001.csv')] }, more)).toEqual({ batchItemFailures: [] });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }, { id: 2, name: 'b' }, { id: 3, name: 'c' }]);
+      } finally {
+        await w.close();
+      }
+    });
+  });
+
+  describe('handleEvent: Distributed Map items', () => {
+    beforeEach(() => resetProgressCache());
+
+    test('an item with the listed ETag loads that version; the full-load pass skips CDC files without counting them', async () => {
+      const w = await world();
+      try {
+        const v = await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        await w.put('dms/public/t/20261130-100000000.csv', cdc([['I', 2, 'b']]));
+        const r = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv', etag: v.etag, phase: 'full-load' }, w.deps);
+        expect(r).toMatchObject({ status: 'loaded', etag: v.etag.replace(/"/g, ''), rowsApplied: 1 });
+        const skip = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/20261130-100000000.csv', phase: 'full-load' }, w.deps);
+        expect(skip).toEqual({ status: 'skipped', kind: 'phase', reason: 'dms/public/t/20261130-100000000.csv is a CDC file: the second backfill pass loads it' });
+        expect(w.skipped).toBe(0);
+        expect(w.logs.filter(([, m]) => m === 'skipped in this pass')).toHaveLength(1);
+        expect(await handleEvent({ bucket: w.bucket, key: 'dms/public/t/20261130-100000000.csv', phase: 'all' }, w.deps)).toMatchObject({ status: 'loaded', rowsApplied: 1 });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }, { id: 2, name: 'b' }]);
+        // In the full-load pass a non-DMS key is skipped quietly (the second pass counts it).
+        expect(await handleEvent({ bucket: w.bucket, key: 'dms/readme.md', phase: 'full-load' }, w.deps)).toMatchObject({ status: 'skipped', kind: 'not-dms' });
+        expect(w.skipped).toBe(0);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('overwritten since listed (ETag no longer matches): skipped as superseded, not counted; the current version loads', async () => {
+      const w = await world();
+      try {
+        const old = await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'old']]));
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'new']]));
+        const r = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv', etag: old.etag }, w.deps);
+        expect(r).toEqual({
+          status: 'skipped',
+          kind: 'superseded',
+          reason: `s3://${w.bucket}/dms/public/t/LOAD00000001.csv ETag ${old.etag} was overwritten since it was listed: not loaded; the current version is loaded from its own event or the next backfill`,
+        });
+        expect(w.skipped).toBe(0);
+        expect(w.logs.some(([lvl, m]) => lvl === 'info' && m === 'object overwritten since listed: its current version loads instead')).toBe(true);
+        expect(await w.rows()).toEqual([]);
+        // The exact old version by VersionId still loads (VersionId wins over the ETag).
+        const byVersion = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv', versionId: old.versionId, etag: '"not-it"' }, w.deps);
+        expect(byVersion).toMatchObject({ status: 'loaded', etag: old.etag.replace(/"/g, '') });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'old' }]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('deleted since listed (NoSuchKey) or a version gone (NoSuchVersion): skipped as gone, counted and warned', async () => {
+      const w = await world();
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        await s3.send(new DeleteObjectCommand({ Bucket: w.bucket, Key: 'dms/public/t/LOAD00000001.csv' }));
+        const gone = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }, w.deps);
+        expect(gone).toEqual({ status: 'skipped', kind: 'gone', reason: `s3://${w.bucket}/dms/public/t/LOAD00000001.csv no longer exists (NoSuchKey): nothing to load` });
+        const v = await w.put('dms/public/t/LOAD00000002.csv', load([[2, 'b']]));
+        await s3.send(new DeleteObjectCommand({ Bucket: w.bucket, Key: 'dms/public/t/LOAD00000002.csv', VersionId: v.versionId }));
+        const noVersion = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000002.csv', versionId: v.versionId }, w.deps);
+        expect(noVersion).toMatchObject({ status: 'skipped', kind: 'gone' });
+        expect((noVersion as { reason: string }).reason).toMatch(new RegExp(`^s3://${w.bucket}/dms/public/t/LOAD00000002\\.csv version ${v.versionId} no longer exists \\(NoSuch(Version|Key)\\): nothing to load$`));
+        expect(w.skipped).toBe(2);
+        expect(w.logs.filter(([lvl, m]) => lvl === 'warn' && m === 'object no longer exists: not loaded (ObjectsSkipped metric)').map(([, , e]) => (e as { key: string }).key)).toEqual([
+          'dms/public/t/LOAD00000001.csv',
+          'dms/public/t/LOAD00000002.csv',
+        ]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('a CDC item whose LOAD file is not loaded throws DsqlLoaderWaitError; a stop before the timeout throws DsqlLoaderTransientError', async () => {
+      const w = await world({ limits: { maxRows: 2, maxBytes: 8 * 1024 * 1024 } });
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a'], [2, 'b'], [3, 'c']]));
+        await w.put('dms/public/t/20261130-100000000.csv', cdc([['D', 1, 'a']]));
+        await expect(handleEvent({ bucket: w.bucket, key: 'dms/public/t/20261130-100000000.csv' }, w.deps)).rejects.toMatchObject({ name: 'DsqlLoaderWaitError' });
+        let asked = 0;
+        const tight = { ...w.deps, remainingMs: () => (asked++ === 0 ? 90_000 : 1000) };
+        await expect(handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }, tight)).rejects.toMatchObject({
+          name: 'DsqlLoaderTransientError',
+          message: 'dms/public/t/LOAD00000001.csv: stopped before the Lambda timeout at record 1; the retry resumes there',
+        });
+        expect(await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }, w.deps)).toMatchObject({ status: 'loaded', resumedFrom: 1 });
+        expect(await handleEvent({ bucket: w.bucket, key: 'dms/public/t/20261130-100000000.csv' }, w.deps)).toMatchObject({ status: 'loaded' });
+        expect(await w.rows()).toEqual([{ id: 2, name: 'b' }, { id: 3, name: 'c' }]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('malformed rows go to a quarantine object in the same bucket (NDJSON, under the quarantine prefix); the good rows load', async () => {
+      const w = await world({ quarantinePrefix: 'bad-rows' });
+      try {
+        const body = 'id,name\n1,a\nnot-a-number,b\n3,c\n';
+        await w.put('dms/public/t/LOAD00000001.csv', body);
+        const r = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }, w.deps);
+        expect(r).toMatchObject({ status: 'loaded', rowsApplied: 2, rowsRejected: 1 });
+        const keys = (r as { quarantineKeys: string[] }).quarantineKeys;
+        expect(keys).toHaveLength(1);
+        expect(keys[0].startsWith('bad-rows/')).toBe(true);
+        const head = await s3.send(new HeadObjectCommand({ Bucket: w.bucket, Key: keys[0] }));
+        expect(head.ContentType).toBe('application/x-ndjson');
+        const text = await (await s3.send(new GetObjectCommand({ Bucket: w.bucket, Key: keys[0] }))).Body!.transformToString();
+        const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatchObject({ line: 3 });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }, { id: 3, name: 'c' }]);
+      } finally {
+        await w.close();
+      }
+    });
+  });
+
+  describe('earlierKeys and retrySoon', () => {
+    test('earlierKeys lists only files of the same table DMS wrote before this one (LOAD files, earlier CDC files), none for a LOAD file', async () => {
+      const w = await world();
+      try {
+        for (const k of ['dms/public/t/LOAD00000001.csv', 'dms/public/t/LOAD00000002.csv', 'dms/public/t/20261130-090000000.csv', 'dms/public/t/20261130-100000000.csv', 'dms/public/t/20261130-110000000.csv', 'dms/public/t/notes.txt', 'dms/public/t2/LOAD00000001.csv']) {
+          await w.put(k, 'x');
+        }
+        const key = parseDmsKey('dms/public/t/20261130-100000000.csv', 'dms');
+        if (typeof key === 'string') throw new Error(key);
+        expect((await earlierKeys(s3, w.bucket, 'dms', key)).sort()).toEqual(['dms/public/t/20261130-090000000.csv', 'dms/public/t/LOAD00000001.csv', 'dms/public/t/LOAD00000002.csv']);
+        const loadKey = parseDmsKey('dms/public/t/LOAD00000002.csv', 'dms');
+        if (typeof loadKey === 'string') throw new Error(loadKey);
+        expect(await earlierKeys(s3, w.bucket, 'dms', loadKey)).toEqual([]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('retrySoon sets the visibility of the message on the queue the ARN names; a queue that does not exist is ignored', async () => {
+      const q = await queueWithMessage(`retry-soon-${n}`);
+      expect(await q.visibleNow()).toBe(false);
+      await retrySoon(sqs, q.arn, q.receiptHandle, 0);
+      expect(await q.visibleNow()).toBe(true);
+      await expect(retrySoon(sqs, 'arn:aws:sqs:us-east-1:123456789012:does-not-exist', 'rh', 0)).resolves.toBeUndefined();
+    });
+  });
+});
