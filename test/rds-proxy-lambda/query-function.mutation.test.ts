@@ -20,6 +20,8 @@ import { ConnectionManager } from '../../lambda/rds-proxy-query/connection';
 import { CredentialProvider } from '../../lambda/rds-proxy-query/credentials';
 import { createQueryHandler, createQueryRuntime, DEADLINE_RESERVE_MS, runtimeFromEnvironment } from '../../lambda/rds-proxy-query/query-function';
 import { tlsOptions } from '../../lambda/rds-proxy-query/tls';
+import { onEvent } from '../../lambda/rds-proxy-query/db-bootstrap';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { createLogger } from '../../lambda/shared/logger';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -452,5 +454,75 @@ describe('connection manager against a login-refusing endpoint', () => {
     } finally {
       await ep.close();
     }
+  });
+
+  describe('db-bootstrap connecting as the master user', () => {
+    const MASTER_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:master-AbCdEf';
+    const APP_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app-GhIjKl';
+    const create = {
+      RequestType: 'Create',
+      ServiceToken: 'x',
+      ResponseURL: 'https://example.invalid/response',
+      StackId: 'arn:aws:cloudformation:us-east-1:123456789012:stack/S/1',
+      RequestId: 'r',
+      LogicalResourceId: 'AppRole',
+      ResourceType: 'Custom::AppRole',
+      ResourceProperties: { ServiceToken: 'x', MasterSecretArn: MASTER_ARN, AppSecretArn: APP_ARN, DatabaseName: 'appdb' },
+    } as CloudFormationCustomResourceEvent;
+    const secrets = (master: Record<string, unknown>) => async (arn: string) =>
+      arn === MASTER_ARN ? { host: 'localhost', username: 'cluster_admin', password: 'master-Passw0rd', ...master } : { username: 'app_rw', password: 'app-Passw0rd' };
+
+    async function bootstrap(refuse: { code: string; message: string }, attempts: number, ca: string | undefined) {
+      const ep = await new RefusingEndpoint(cert, () => refuse).start();
+      const saved = process.env.DB_TLS_CA_FILE;
+      if (ca) process.env.DB_TLS_CA_FILE = ca;
+      else delete process.env.DB_TLS_CA_FILE;
+      try {
+        const { result: err, lines } = await captureLogs(() => onEvent(create, { fetchSecret: secrets({ port: ep.port }), connectAttempts: attempts }).catch((e: Error) => e));
+        return { err: err as Error, ep, retries: lines.filter((l) => l.message === 'connect failed; retrying') };
+      } finally {
+        if (saved === undefined) delete process.env.DB_TLS_CA_FILE;
+        else process.env.DB_TLS_CA_FILE = saved;
+        await ep.close();
+      }
+    }
+
+    test('a refused master login is not retried; the master secret\'s user and password are what was sent', async () => {
+      const { err, ep, retries } = await bootstrap({ code: '28P01', message: 'password authentication failed for user "cluster_admin"' }, 5, caFile);
+      expect(err.message).toBe(`db-bootstrap: cannot connect to localhost:${ep.port}/appdb as the master user: password authentication failed for user "cluster_admin"`);
+      expect(err.cause).toMatchObject({ code: '28P01' });
+      expect(ep.logins).toEqual([{ user: 'cluster_admin', database: 'appdb', password: 'master-Passw0rd' }]);
+      expect(retries).toEqual([]);
+    });
+
+    test('a refusal that may pass (53300) is retried up to connectAttempts, each retry logged with its attempt number', async () => {
+      const { err, ep, retries } = await bootstrap({ code: '53300', message: 'too many connections' }, 3, caFile);
+      expect(err.message).toBe(`db-bootstrap: cannot connect to localhost:${ep.port}/appdb as the master user: too many connections`);
+      expect(ep.logins).toHaveLength(3);
+      expect(retries.map((l) => [l.level, l.attempt, l.error])).toEqual([
+        ['WARN', 1, 'too many connections'],
+        ['WARN', 2, 'too many connections'],
+      ]);
+    }, 30_000);
+
+    test('a certificate the function does not trust is not retried', async () => {
+      const { err, ep } = await bootstrap({ code: '28P01', message: 'unused' }, 5, undefined);
+      expect(err.message).toMatch(new RegExp(`^db-bootstrap: cannot connect to localhost:${ep.port}/appdb as the master user: .*certificate`));
+      expect(ep.logins).toEqual([]);
+    });
+
+    test('connectTimeoutMs bounds each attempt; the port defaults to 5432', async () => {
+      const silent = await silentEndpoint();
+      try {
+        const t0 = Date.now();
+        const err = await onEvent(create, { fetchSecret: secrets({ host: '127.0.0.1', port: silent.port }), connectAttempts: 1, connectTimeoutMs: 300 }).catch((e: Error) => e);
+        expect(err.message).toBe(`db-bootstrap: cannot connect to 127.0.0.1:${silent.port}/appdb as the master user: timeout expired`);
+        expect(Date.now() - t0).toBeLessThan(8_000);
+      } finally {
+        await silent.close();
+      }
+      const noPort = await onEvent(create, { fetchSecret: secrets({ host: '127.0.0.1' }), connectAttempts: 1, connectTimeoutMs: 500 }).catch((e: Error) => e);
+      expect(noPort.message).toMatch(/^db-bootstrap: cannot connect to 127\.0\.0\.1:5432\/appdb as the master user: /);
+    });
   });
 });
