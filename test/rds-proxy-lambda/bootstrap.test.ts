@@ -142,6 +142,20 @@ describe('db-bootstrap onEvent', () => {
     expect(await canLogin(role, 'dba-chosen-Passw0rd')).toBe(false);
   });
 
+  test('a role that someone else created (the master holds no ADMIN OPTION on it) is refused with what to run, and left as it was', async () => {
+    const role = 'app_foreign';
+    await pg.query(`create role ${role} login password 'dba-Passw0rd-1'`); // made by a superuser, not by the master
+    appSecret = { username: role, password: 'secret-Passw0rd-2' };
+    const err = await onEvent(event('Create', { SchemaName: 'foreign_s' }, role), { fetchSecret }).catch((e: Error) => e);
+    expect((err as Error).message).toBe(
+      `role "${role}" exists but the master user "${MASTER.username}" may not alter it (permission denied to alter role, SQLSTATE 42501): ` +
+        'since PostgreSQL 16 a CREATEROLE user alters only roles it holds WITH ADMIN OPTION. ' +
+        `Have a role that may run GRANT "${role}" TO "${MASTER.username}" WITH ADMIN OPTION, or name a new role in the app secret's "username".`,
+    );
+    expect(await canLogin(role, 'dba-Passw0rd-1')).toBe(true);
+    expect(await pg.query('select 1 from pg_namespace where nspname = $1', ['foreign_s'], 'appdb')).toHaveLength(0);
+  });
+
   test('Update re-applies grants but never resets the password (rotation may have changed it)', async () => {
     const role = 'app_update';
     await deployed(role, 'upd', 'app-Passw0rd-first');

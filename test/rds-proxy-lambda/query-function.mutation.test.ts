@@ -287,7 +287,10 @@ class RefusingEndpoint {
   private accept(raw: net.Socket): void {
     this.track(raw);
     raw.once('data', (first) => {
-      if (first.length < 8 || first.readInt32BE(4) !== 80877103) return raw.destroy(); // TLS is required
+      if (first.length < 8 || first.readInt32BE(4) !== 80877103) {
+        raw.destroy(); // TLS is required
+        return;
+      }
       raw.write('S');
       const secure = new tls.TLSSocket(raw, { isServer: true, cert: this.pki.cert, key: this.pki.key });
       this.track(secure);
@@ -515,13 +518,13 @@ describe('connection manager against a login-refusing endpoint', () => {
       const silent = await silentEndpoint();
       try {
         const t0 = Date.now();
-        const err = await onEvent(create, { fetchSecret: secrets({ host: '127.0.0.1', port: silent.port }), connectAttempts: 1, connectTimeoutMs: 300 }).catch((e: Error) => e);
+        const err = await onEvent(create, { fetchSecret: secrets({ host: '127.0.0.1', port: silent.port }), connectAttempts: 1, connectTimeoutMs: 300 }).then(() => new Error('connected'), (e: Error) => e);
         expect(err.message).toBe(`db-bootstrap: cannot connect to 127.0.0.1:${silent.port}/appdb as the master user: timeout expired`);
         expect(Date.now() - t0).toBeLessThan(8_000);
       } finally {
         await silent.close();
       }
-      const noPort = await onEvent(create, { fetchSecret: secrets({ host: '127.0.0.1' }), connectAttempts: 1, connectTimeoutMs: 500 }).catch((e: Error) => e);
+      const noPort = await onEvent(create, { fetchSecret: secrets({ host: '127.0.0.1' }), connectAttempts: 1, connectTimeoutMs: 500 }).then(() => new Error('connected'), (e: Error) => e);
       expect(noPort.message).toMatch(/^db-bootstrap: cannot connect to 127\.0\.0\.1:5432\/appdb as the master user: /);
     });
   });
