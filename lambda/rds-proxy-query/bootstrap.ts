@@ -1,5 +1,6 @@
 import * as crypto from 'crypto';
 import { ClientBase, escapeIdentifier, escapeLiteral } from 'pg';
+import { sqlState } from './errors';
 
 /** What {@link ensureAppRole} makes sure exists. */
 export interface AppRoleSpec {
@@ -93,7 +94,9 @@ export async function ensureAppRole(client: ClientBase, spec: AppRoleSpec): Prom
       await client.query(`create role ${role} with login password ${passwordLiteral(spec.password)}`);
       passwordSet = true;
     } else {
-      await client.query(`alter role ${role} with login`);
+      await client.query(`alter role ${role} with login`).catch((e: unknown) => {
+        throw notAdminError(e, spec.roleName, me.user);
+      });
       // Like NOLOGIN, an expired password (VALID UNTIL in the past) or CONNECTION LIMIT 0 locks the proxy out;
       // a future expiry or a positive limit is a DBA's deliberate choice and is kept.
       // https://www.postgresql.org/docs/current/sql-createrole.html
@@ -133,6 +136,21 @@ export async function ensureAppRole(client: ClientBase, spec: AppRoleSpec): Prom
     await client.query('rollback').catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Since PostgreSQL 16 a CREATEROLE user may alter only roles it holds WITH ADMIN OPTION (the roles it created
+ * itself); a role a DBA made by hand is refused with 42501. Say so and what to run, instead of pg's bare message.
+ * https://www.postgresql.org/docs/16/sql-alterrole.html
+ */
+function notAdminError(e: unknown, roleName: string, master: string): unknown {
+  if (sqlState(e) !== '42501') return e;
+  return new Error(
+    `role "${roleName}" exists but the master user "${master}" may not alter it (${(e as Error).message}, SQLSTATE 42501): ` +
+      'since PostgreSQL 16 a CREATEROLE user alters only roles it holds WITH ADMIN OPTION. ' +
+      `Have a role that may run GRANT ${escapeIdentifier(roleName)} TO ${escapeIdentifier(master)} WITH ADMIN OPTION, or name a new role in the app secret's "username".`,
+    { cause: e },
+  );
 }
 
 /** `'SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey>'` for printable-ASCII passwords, else the escaped clear password. */

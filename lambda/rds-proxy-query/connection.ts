@@ -77,7 +77,8 @@ export class ConnectionManager {
     if (!existing) return this.open(deadline).then((client) => this.run<R>(client, text, values, deadline));
     // Warm path: promise chains rather than extra async/await layers.
     return this.run<R>(existing, text, values, deadline).catch((e: unknown) => {
-      if (!(e instanceof DatabaseUnavailableError)) throw e;
+      // Only a connection that failed (run() discarded it) is replaced; "no time left" leaves a healthy one in place.
+      if (!(e instanceof DatabaseUnavailableError) || this.client === existing) throw e;
       this.opts.logger.warn('reused connection failed; reconnecting once', { error: e.message });
       return this.open(deadline).then((fresh) => this.run<R>(fresh, text, values, deadline));
     });

@@ -108,21 +108,22 @@ export const DEADLINE_RESERVE_MS = 250;
 
 export function createQueryHandler(init: () => QueryRuntime): (event: unknown, context?: InvocationContext) => Promise<QueryResponse> {
   let rt: QueryRuntime | undefined;
-  const onError = (e: unknown): never => {
+  const onError = (runtime: QueryRuntime, e: unknown): never => {
     const err = e as Error;
     const level = err.name === 'BadRequestError' ? 'warn' : 'error';
-    rt?.logger[level]('query failed', { errorType: err.name, error: err.message, ...rt.connection.stats() });
+    runtime.logger[level]('query failed', { errorType: err.name, error: err.message, ...runtime.connection.stats() });
     throw e;
   };
   // A plain promise chain rather than another async/await layer: this is the warm path.
   return (event: unknown, context?: InvocationContext) => {
     const deadline = typeof context?.getRemainingTimeInMillis === 'function' ? Date.now() + context.getRemainingTimeInMillis() - DEADLINE_RESERVE_MS : undefined;
+    let runtime: QueryRuntime;
     try {
-      rt ??= init();
+      runtime = rt ??= init();
     } catch (e) {
       return Promise.reject(e);
     }
-    return runQuery(rt, event, deadline).catch(onError);
+    return runQuery(runtime, event, deadline).catch((e: unknown) => onError(runtime, e));
   };
 }
 

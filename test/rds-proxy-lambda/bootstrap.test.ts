@@ -52,7 +52,7 @@ const fetchSecret = async (arn: string) => {
   throw new Error(`ResourceNotFoundException: ${arn}`);
 };
 
-function event(type: 'Create' | 'Update' | 'Delete', props: Record<string, unknown> = {}): CloudFormationCustomResourceEvent {
+function event(type: 'Create' | 'Update' | 'Delete', props: Record<string, unknown> = {}, role = APP): CloudFormationCustomResourceEvent {
   const base = {
     ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
     ResponseURL: 'https://example.invalid/response',
@@ -63,20 +63,26 @@ function event(type: 'Create' | 'Update' | 'Delete', props: Record<string, unkno
     ResourceProperties: { ServiceToken: 'x', MasterSecretArn: MASTER_ARN, AppSecretArn: APP_ARN, DatabaseName: 'appdb', ...props },
   };
   if (type === 'Create') return { ...base, RequestType: 'Create' } as CloudFormationCustomResourceEvent;
-  if (type === 'Update') return { ...base, RequestType: 'Update', PhysicalResourceId: `appdb/${APP}`, OldResourceProperties: base.ResourceProperties } as CloudFormationCustomResourceEvent;
-  return { ...base, RequestType: 'Delete', PhysicalResourceId: `appdb/${APP}` } as CloudFormationCustomResourceEvent;
+  if (type === 'Update') return { ...base, RequestType: 'Update', PhysicalResourceId: `appdb/${role}`, OldResourceProperties: base.ResourceProperties } as CloudFormationCustomResourceEvent;
+  return { ...base, RequestType: 'Delete', PhysicalResourceId: `appdb/${role}` } as CloudFormationCustomResourceEvent;
 }
 
-/** Logs in as the app role over verified TLS, like the proxy would. */
-async function loginAsApp(password: string): Promise<Client> {
-  const c = new Client({ host: 'localhost', port: pg.port, database: 'appdb', user: APP, password, ssl: tlsOptions(pki.caFile) });
+/** Logs in as `role` over verified TLS, like the proxy would. */
+async function loginAs(role: string, password: string): Promise<Client> {
+  const c = new Client({ host: 'localhost', port: pg.port, database: 'appdb', user: role, password, ssl: tlsOptions(pki.caFile) });
   await c.connect();
   return c;
 }
 
-async function canLogin(password: string): Promise<boolean> {
+async function loginAsMaster(): Promise<Client> {
+  const c = new Client({ host: 'localhost', port: pg.port, database: 'appdb', user: MASTER.username, password: MASTER.password, ssl: tlsOptions(pki.caFile) });
+  await c.connect();
+  return c;
+}
+
+async function canLogin(role: string, password: string): Promise<boolean> {
   try {
-    const c = await loginAsApp(password);
+    const c = await loginAs(role, password);
     await c.end();
     return true;
   } catch (e) {
@@ -85,15 +91,26 @@ async function canLogin(password: string): Promise<boolean> {
   }
 }
 
+/**
+ * Each test owns its role and schema (so it runs alone: `npx jest <file> -t '<name>'`): a first Create for
+ * `role` with schema `schema` and password `password`, as the first deploy would leave them.
+ */
+async function deployed(role: string, schema: string, password: string): Promise<void> {
+  appSecret = { username: role, password };
+  await onEvent(event('Create', { SchemaName: schema }, role), { fetchSecret });
+  fetched = [];
+}
+
 describe('db-bootstrap onEvent', () => {
   test('Create makes a login role with the secret password, CONNECT, and schema app it owns; running it twice is harmless', async () => {
     appSecret = { username: APP, password: 'app-Passw0rd-first' };
     const r1 = await onEvent(event('Create'), { fetchSecret });
     expect(r1).toEqual({ PhysicalResourceId: `appdb/${APP}`, Data: { RoleName: APP, SchemaName: 'app', DatabaseName: 'appdb' } });
+    expect(fetched).toEqual([MASTER_ARN, APP_ARN]);
     const r2 = await onEvent(event('Create'), { fetchSecret });
     expect(r2.PhysicalResourceId).toBe(r1.PhysicalResourceId);
 
-    const c = await loginAsApp(appSecret.password);
+    const c = await loginAs(APP, appSecret.password);
     try {
       await c.query('create table app.items (id int primary key, name text)');
       await c.query("insert into app.items values (1, 'kept')");
@@ -110,105 +127,159 @@ describe('db-bootstrap onEvent', () => {
     expect(stored[0].rolpassword).toMatch(/^SCRAM-SHA-256\$4096:/);
   });
 
+  test('Create on a role that already exists sets the secret\'s password (the secret is the source of truth for a new deployment)', async () => {
+    const role = 'app_recreate';
+    // Created by the master user (an earlier stack that was destroyed; its role was kept, as Delete keeps it).
+    const m = await loginAsMaster();
+    try {
+      await m.query(`create role ${role} login password 'dba-chosen-Passw0rd'`);
+    } finally {
+      await m.end();
+    }
+    appSecret = { username: role, password: 'secret-Passw0rd-new' };
+    await onEvent(event('Create', { SchemaName: 'recreate' }, role), { fetchSecret });
+    expect(await canLogin(role, 'secret-Passw0rd-new')).toBe(true);
+    expect(await canLogin(role, 'dba-chosen-Passw0rd')).toBe(false);
+  });
+
+  test('a role that someone else created (the master holds no ADMIN OPTION on it) is refused with what to run, and left as it was', async () => {
+    const role = 'app_foreign';
+    await pg.query(`create role ${role} login password 'dba-Passw0rd-1'`); // made by a superuser, not by the master
+    appSecret = { username: role, password: 'secret-Passw0rd-2' };
+    const err = await onEvent(event('Create', { SchemaName: 'foreign_s' }, role), { fetchSecret }).catch((e: Error) => e);
+    expect((err as Error).message).toBe(
+      `role "${role}" exists but the master user "${MASTER.username}" may not alter it (permission denied to alter role, SQLSTATE 42501): ` +
+        'since PostgreSQL 16 a CREATEROLE user alters only roles it holds WITH ADMIN OPTION. ' +
+        `Have a role that may run GRANT "${role}" TO "${MASTER.username}" WITH ADMIN OPTION, or name a new role in the app secret's "username".`,
+    );
+    expect(await canLogin(role, 'dba-Passw0rd-1')).toBe(true);
+    expect(await pg.query('select 1 from pg_namespace where nspname = $1', ['foreign_s'], 'appdb')).toHaveLength(0);
+  });
+
   test('Update re-applies grants but never resets the password (rotation may have changed it)', async () => {
+    const role = 'app_update';
+    await deployed(role, 'upd', 'app-Passw0rd-first');
     // A rotation changed the password in the database; the secret we read still shows the previous
     // value (e.g. an Update that runs between the rotation's setSecret and finishSecret steps).
-    await pg.query(`alter role ${APP} password 'rotated-Passw0rd-2'`);
-    appSecret = { username: APP, password: 'app-Passw0rd-first' };
-    await pg.query(`revoke connect on database appdb from ${APP}; revoke connect on database appdb from public; revoke usage, create on schema app from ${APP}`, [], 'appdb');
-    await pg.query(`alter role ${APP} nologin`);
+    await pg.query(`alter role ${role} password 'rotated-Passw0rd-2'`);
+    await pg.query(`revoke connect on database appdb from ${role}; revoke connect on database appdb from public; revoke usage, create on schema upd from ${role}`, [], 'appdb');
+    await pg.query(`alter role ${role} nologin`);
+    try {
+      await onEvent(event('Update', { SchemaName: 'upd' }, role), { fetchSecret });
 
-    await onEvent(event('Update'), { fetchSecret });
-
-    expect(await canLogin('rotated-Passw0rd-2')).toBe(true);
-    expect(await canLogin('app-Passw0rd-first')).toBe(false);
-    const priv = await pg.query<{ connect: boolean; usage: boolean; create: boolean }>(
-      "select has_database_privilege($1, 'appdb', 'CONNECT') as connect, has_schema_privilege($1, 'app', 'USAGE') as usage, has_schema_privilege($1, 'app', 'CREATE') as create",
-      [APP],
-      'appdb',
-    );
-    expect(priv[0]).toEqual({ connect: true, usage: true, create: true });
-    await pg.query('grant connect on database appdb to public');
+      expect(await canLogin(role, 'rotated-Passw0rd-2')).toBe(true);
+      expect(await canLogin(role, 'app-Passw0rd-first')).toBe(false);
+      const priv = await pg.query<{ connect: boolean; usage: boolean; create: boolean }>(
+        "select has_database_privilege($1, 'appdb', 'CONNECT') as connect, has_schema_privilege($1, 'upd', 'USAGE') as usage, has_schema_privilege($1, 'upd', 'CREATE') as create",
+        [role],
+        'appdb',
+      );
+      expect(priv[0]).toEqual({ connect: true, usage: true, create: true });
+    } finally {
+      await pg.query('grant connect on database appdb to public');
+    }
   });
 
   test('StatementTimeoutMs / IdleInTransactionTimeoutMs become the role defaults on Create and Update; a bad value is refused', async () => {
-    appSecret = { username: APP, password: 'app-Passw0rd-first' };
+    const role = 'app_timeouts';
+    appSecret = { username: role, password: 'app-Passw0rd-first' };
     const settings = async () =>
-      (await pg.query<{ setconfig: string[] }>('select s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1 and s.setdatabase = 0', [APP]))[0]?.setconfig ?? [];
-    await onEvent(event('Create', { StatementTimeoutMs: '4500', IdleInTransactionTimeoutMs: '4000' }), { fetchSecret });
+      (await pg.query<{ setconfig: string[] }>('select s.setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1 and s.setdatabase = 0', [role]))[0]?.setconfig ?? [];
+    await onEvent(event('Create', { SchemaName: 'tmo', StatementTimeoutMs: '4500', IdleInTransactionTimeoutMs: '4000' }, role), { fetchSecret });
     expect((await settings()).sort()).toEqual(['idle_in_transaction_session_timeout=4000', 'statement_timeout=4500']);
-    await onEvent(event('Update', { StatementTimeoutMs: '2500', IdleInTransactionTimeoutMs: '2500' }), { fetchSecret });
+    await onEvent(event('Update', { SchemaName: 'tmo', StatementTimeoutMs: '2500', IdleInTransactionTimeoutMs: '2500' }, role), { fetchSecret });
     expect((await settings()).sort()).toEqual(['idle_in_transaction_session_timeout=2500', 'statement_timeout=2500']);
     // What a new session of the role gets from the server (no client SET).
-    const c = await loginAsApp(appSecret.password);
+    const c = await loginAs(role, appSecret.password);
     try {
       expect((await c.query('show statement_timeout')).rows[0].statement_timeout).toBe('2500ms');
     } finally {
       await c.end();
     }
-    await expect(onEvent(event('Update', { StatementTimeoutMs: '5s; drop role x' }), { fetchSecret })).rejects.toThrow(/StatementTimeoutMs must be an integer number of milliseconds/);
+    await expect(onEvent(event('Update', { SchemaName: 'tmo', StatementTimeoutMs: '5s; drop role x' }, role), { fetchSecret })).rejects.toThrow(
+      /StatementTimeoutMs must be an integer number of milliseconds/,
+    );
     expect((await settings()).sort()).toEqual(['idle_in_transaction_session_timeout=2500', 'statement_timeout=2500']);
-    // Leave the role as the previous tests left it (the next test logs in with the rotated password).
-    await pg.query(`alter role ${APP} reset all`);
-    await pg.query(`alter role ${APP} password 'rotated-Passw0rd-2'`);
+    // Only the timeout that is given is set: an Update with one leaves the other as it is.
+    await onEvent(event('Update', { SchemaName: 'tmo', StatementTimeoutMs: '1500' }, role), { fetchSecret });
+    expect((await settings()).sort()).toEqual(['idle_in_transaction_session_timeout=2500', 'statement_timeout=1500']);
   });
 
   test('a DBA\'s per-database setting for the role (ALTER ROLE … IN DATABASE … SET statement_timeout = 0) does not silently cancel the configured timeouts', async () => {
+    const role = 'app_perdb';
+    await deployed(role, 'perdb', 'perdb-Passw0rd-2');
     // PostgreSQL applies role-and-database settings over role-wide ones, so a role-wide default alone loses.
-    await pg.query(`alter role ${APP} in database appdb set statement_timeout = 0`);
-    await pg.query(`alter role ${APP} in database appdb set idle_in_transaction_session_timeout = 0`);
-    appSecret = { username: APP, password: 'rotated-Passw0rd-2' };
-    await onEvent(event('Update', { StatementTimeoutMs: '3500', IdleInTransactionTimeoutMs: '3000' }), { fetchSecret });
-    const c = await loginAsApp('rotated-Passw0rd-2');
+    await pg.query(`alter role ${role} in database appdb set statement_timeout = 0`);
+    await pg.query(`alter role ${role} in database appdb set idle_in_transaction_session_timeout = 0`);
+    await onEvent(event('Update', { SchemaName: 'perdb', StatementTimeoutMs: '3500', IdleInTransactionTimeoutMs: '3000' }, role), { fetchSecret });
+    const c = await loginAs(role, 'perdb-Passw0rd-2');
     try {
       expect((await c.query('show statement_timeout')).rows[0].statement_timeout).toBe('3500ms');
       expect((await c.query('show idle_in_transaction_session_timeout')).rows[0].idle_in_transaction_session_timeout).toBe('3s');
     } finally {
       await c.end();
     }
-    await pg.query(`alter role ${APP} in database appdb reset all`);
-    await pg.query(`alter role ${APP} reset all`);
   });
 
   test('an existing role that cannot log in for other reasons (expired VALID UNTIL, CONNECTION LIMIT 0) is made usable by Update; a positive limit is kept', async () => {
-    await pg.query(`alter role ${APP} valid until '2000-01-01' connection limit 0`);
-    expect(await canLogin('rotated-Passw0rd-2').catch(() => false)).toBe(false);
-    appSecret = { username: APP, password: 'rotated-Passw0rd-2' };
-    await onEvent(event('Update'), { fetchSecret });
-    expect(await canLogin('rotated-Passw0rd-2')).toBe(true);
+    const role = 'app_locked';
+    await deployed(role, 'locked', 'locked-Passw0rd-2');
+    await pg.query(`alter role ${role} valid until '2000-01-01' connection limit 0`);
+    expect(await canLogin(role, 'locked-Passw0rd-2').catch(() => false)).toBe(false);
+    await onEvent(event('Update', { SchemaName: 'locked' }, role), { fetchSecret });
+    expect(await canLogin(role, 'locked-Passw0rd-2')).toBe(true);
+    const state = async () =>
+      (await pg.query<{ rolconnlimit: number; until: string | null }>("select rolconnlimit, to_char(rolvaliduntil, 'YYYY') as until from pg_roles where rolname = $1", [role]))[0];
+    expect(await state()).toEqual({ rolconnlimit: -1, until: null }); // 'infinity' formats as NULL year
     // A DBA's deliberate positive connection limit and a future expiry are theirs to keep.
-    await pg.query(`alter role ${APP} connection limit 50 valid until '2999-01-01'`);
-    await onEvent(event('Update'), { fetchSecret });
-    const r = (await pg.query<{ rolconnlimit: number; until: string }>('select rolconnlimit, to_char(rolvaliduntil, \'YYYY\') as until from pg_roles where rolname = $1', [APP]))[0];
-    expect(r).toEqual({ rolconnlimit: 50, until: '2999' });
-    await pg.query(`alter role ${APP} connection limit -1 valid until 'infinity'`);
+    await pg.query(`alter role ${role} connection limit 50 valid until '2999-01-01'`);
+    await onEvent(event('Update', { SchemaName: 'locked' }, role), { fetchSecret });
+    expect(await state()).toEqual({ rolconnlimit: 50, until: '2999' });
   });
 
   test('Delete leaves the role, its schema and its data, and reads no secret', async () => {
-    const r = await onEvent(event('Delete'), { fetchSecret });
-    expect(r).toEqual({ PhysicalResourceId: `appdb/${APP}` });
+    const role = 'app_delete';
+    await deployed(role, 'del', 'delete-Passw0rd-1');
+    const c = await loginAs(role, 'delete-Passw0rd-1');
+    try {
+      await c.query("create table del.items (id int primary key, name text); insert into del.items values (1, 'kept')");
+    } finally {
+      await c.end();
+    }
+    const r = await onEvent(event('Delete', {}, role), { fetchSecret });
+    expect(r).toEqual({ PhysicalResourceId: `appdb/${role}` });
     expect(fetched).toEqual([]);
-    expect(await pg.query('select 1 from pg_roles where rolname = $1', [APP])).toHaveLength(1);
-    expect(await pg.query('select name from app.items', [], 'appdb')).toEqual([{ name: 'kept' }]);
+    expect(await pg.query('select 1 from pg_roles where rolname = $1', [role])).toHaveLength(1);
+    expect(await pg.query('select name from del.items', [], 'appdb')).toEqual([{ name: 'kept' }]);
   });
 
   test('bad input fails with a message that names the problem, and changes nothing', async () => {
+    const role = 'app_badinput';
+    await deployed(role, 'bad', 'bad-Passw0rd-1');
     await expect(onEvent(event('Create', { MasterSecretArn: '', DatabaseName: undefined }), { fetchSecret })).rejects.toThrow(
       /ResourceProperties.MasterSecretArn is required; ResourceProperties.DatabaseName is required/,
     );
     appSecret = { username: MASTER.username, password: 'x' };
     await expect(onEvent(event('Create'), { fetchSecret })).rejects.toThrow(/must not be the master user/);
-    appSecret = { username: APP, password: '' };
-    await expect(onEvent(event('Create'), { fetchSecret })).rejects.toThrow(/non-empty "username" and "password"/);
+    appSecret = { username: role, password: '' };
+    await expect(onEvent(event('Create', { SchemaName: 'bad' }, role), { fetchSecret })).rejects.toThrow(/non-empty "username" and "password"/);
     appSecret = { username: 'pg_monitor', password: 'x-Passw0rd' };
     await expect(onEvent(event('Create'), { fetchSecret })).rejects.toThrow(/reserved/);
-    expect(await canLogin('rotated-Passw0rd-2')).toBe(true);
+    // A role that exists as a superuser is refused, and its password is left alone.
+    await pg.query("create role app_super superuser login password 'super-Passw0rd-1'");
+    appSecret = { username: 'app_super', password: 'other-Passw0rd' };
+    await expect(onEvent(event('Create', { SchemaName: 'bad' }, 'app_super'), { fetchSecret })).rejects.toThrow(
+      'role "app_super" exists and is a superuser; refusing to use it as the application role',
+    );
+    expect(await canLogin('app_super', 'super-Passw0rd-1')).toBe(true);
+    // Nothing of the refused requests reached the deployed role.
+    expect(await canLogin(role, 'bad-Passw0rd-1')).toBe(true);
   });
 
   test('an untrusted server certificate is rejected, and classed as not worth a retry', async () => {
     process.env.DB_TLS_CA_FILE = pki.otherCaFile;
     try {
-      appSecret = { username: APP, password: 'whatever-Passw0rd' };
+      appSecret = { username: 'app_untrusted', password: 'whatever-Passw0rd' };
       const err = await onEvent(event('Create'), { fetchSecret, connectAttempts: 5 }).catch((e: Error) => e);
       expect(err).toBeInstanceOf(Error);
       expect((err as Error).message).toMatch(/cannot connect to localhost:\d+\/appdb as the master user: .*certificate/);
