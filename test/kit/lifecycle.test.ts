@@ -58,6 +58,58 @@ describe('deliberately broken templates fail', () => {
     expect(rules(t)).not.toContain('deletion-protection S/BrokenDb');
   });
 
+  test('a kept resource needs its dependencies kept at least as long (Retain > RetainExceptOnCreate > Delete)', () => {
+    const t = cloneTemplate(dsql.template);
+    t.Resources.PartKey = { Type: 'AWS::KMS::Key', DeletionPolicy: 'RetainExceptOnCreate', Properties: {} };
+    t.Resources.KeptDb = { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'Retain', Properties: { KmsKeyId: { 'Fn::GetAtt': ['PartKey', 'Arn'] } } };
+    t.Resources.GoneSubnetGroup = { Type: 'AWS::RDS::DBSubnetGroup', Properties: { SubnetIds: [], DBSubnetGroupDescription: 'x' } };
+    t.Resources.PartDb = { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'RetainExceptOnCreate', Properties: { DBSubnetGroupName: { Ref: 'GoneSubnetGroup' }, KmsKeyId: { Ref: 'PartKey' } } };
+    expect(rules(t)).toEqual(expect.arrayContaining(['retained-dependency S/KeptDb->PartKey', 'retained-dependency S/PartDb->GoneSubnetGroup']));
+    // RetainExceptOnCreate is enough for a RetainExceptOnCreate resource.
+    expect(rules(t)).not.toContain('retained-dependency S/PartDb->PartKey');
+  });
+
+  test('kept parameter groups and security groups with fixed names', () => {
+    const t = cloneTemplate(dsql.template);
+    t.Resources.NamedParams = { Type: 'AWS::RDS::DBClusterParameterGroup', DeletionPolicy: 'Retain', Properties: { DBClusterParameterGroupName: 'app-params', Family: 'aurora-postgresql16', Description: 'x', Parameters: {} } };
+    t.Resources.NamedSg = { Type: 'AWS::EC2::SecurityGroup', DeletionPolicy: 'Retain', Properties: { GroupName: 'db', GroupDescription: 'x' } };
+    expect(rules(t)).toEqual(expect.arrayContaining(['retained-fixed-name S/NamedParams', 'retained-fixed-name S/NamedSg']));
+  });
+
+  test('a member of a global database that CloudFormation would delete or snapshot (pattern 4 template)', () => {
+    const primary = stacks.find((s) => s.id === 'default/DbOpsAdTrustPrimary')!;
+    expect(lifecycleFindings('S', primary.template).filter((f) => f.rule === 'global-member-deleted')).toEqual([]);
+    const t = cloneTemplate(primary.template);
+    const [clusterId] = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::RDS::DBCluster')!;
+    t.Resources[clusterId].DeletionPolicy = 'Snapshot';
+    expect(rules(t).filter((r) => r.startsWith('global-member-deleted'))).toEqual([`global-member-deleted S/${clusterId}`]);
+    const [globalId] = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::RDS::GlobalCluster')!;
+    t.Resources[globalId].Properties!.GlobalClusterIdentifier = 'db-ops-kit-kerberos';
+    expect(rules(t)).toContain(`retained-fixed-name S/${globalId}`);
+  });
+
+  test('pattern 1: its kept cluster and log group pass only because of RETAIN and the per-deployment identifier', () => {
+    const rds = stacks.find((s) => s.id === 'default/DbOpsRdsProxyLambda')!;
+    const mine = (t: any) => rules(t).filter((r) => /RdsProxyLambda(Cluster|PostgresqlLogs)/.test(r));
+    expect(mine(rds.template)).toEqual([]);
+    const t = cloneTemplate(rds.template);
+    const [clusterId] = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::RDS::DBCluster')!;
+    const [logsId] = Object.entries(t.Resources).find(([, r]) => JSON.stringify(r.Properties?.LogGroupName ?? '').includes('/postgresql'))!;
+    // The earlier kit version: Snapshot + protection, identifier and log group from the construct path only.
+    t.Resources[clusterId].DeletionPolicy = 'Snapshot';
+    t.Resources[clusterId].Properties!.DBClusterIdentifier = 'dbopsrdsproxylambda-2141dd5f';
+    t.Resources[logsId].Properties!.LogGroupName = '/aws/rds/cluster/dbopsrdsproxylambda-2141dd5f/postgresql';
+    const found = mine(t);
+    expect(found).toEqual(expect.arrayContaining([`deletion-protection S/${clusterId}`, `retained-fixed-name S/${logsId}`]));
+    // ... and the kept instances would lose their cluster.
+    expect(found.filter((r) => r.startsWith('retained-dependency')).length).toBeGreaterThan(0);
+    // Kept, but its subnet group deleted under it.
+    const t2 = cloneTemplate(rds.template);
+    const [subnetGroupId] = Object.entries(t2.Resources).find(([, r]) => r.Type === 'AWS::RDS::DBSubnetGroup')!;
+    t2.Resources[subnetGroupId].DeletionPolicy = 'Delete';
+    expect(mine(t2)).toContain(`retained-dependency S/${clusterId}->${subnetGroupId}`);
+  });
+
   test('a custom resource whose handler has no Delete test, and an AwsCustomResource that writes without onDelete', () => {
     const rds = stacks.find((s) => s.id === 'default/DbOpsRdsProxyLambda')!;
     // The real bootstrap handler is covered by test/rds-proxy-lambda/bootstrap.test.ts ...

@@ -16,8 +16,14 @@
  *   (new for every deployment of a new stack), is not fixed.
  * - retained-dependency: what a kept resource needs to keep existing — the VPC, subnets, subnet group,
  *   security groups, parameter/option groups, keys, buckets, directory and clusters it references,
- *   transitively — must be kept too; else CloudFormation tries to delete them under it (DELETE_FAILED
- *   for a VPC/subnet/SG in use, or a kept database whose key is scheduled for deletion).
+ *   transitively — must be kept at least as long; else CloudFormation tries to delete them under it
+ *   (DELETE_FAILED for a VPC/subnet/SG in use, or a kept database whose key is scheduled for deletion).
+ *   "As long": Retain needs Retain; RetainExceptOnCreate needs RetainExceptOnCreate or Retain (a Retain
+ *   resource whose dependency is only RetainExceptOnCreate loses it when a later create rolls back).
+ * - global-member-deleted: a cluster in an Aurora global database (GlobalClusterIdentifier set, or the
+ *   source of a GlobalCluster) with DeletionPolicy Delete/Snapshot: RDS refuses to delete a member of a
+ *   global cluster (it must be removed from it first), so a destroy ends DELETE_FAILED.
+ *   https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-managing.html#aurora-global-database-deleting
  * - deletion-protection: deletion protection on at create time is allowed only with DeletionPolicy
  *   Retain (CloudFormation then never deletes the resource, neither in a rollback nor in a destroy).
  *   With Delete, Snapshot or RetainExceptOnCreate a failed first deploy cannot roll back and a
@@ -42,6 +48,9 @@ export const NAME_PROPERTY: Record<string, string> = {
   'AWS::RDS::DBInstance': 'DBInstanceIdentifier',
   'AWS::RDS::GlobalCluster': 'GlobalClusterIdentifier',
   'AWS::RDS::DBSubnetGroup': 'DBSubnetGroupName',
+  'AWS::RDS::DBClusterParameterGroup': 'DBClusterParameterGroupName',
+  'AWS::RDS::DBParameterGroup': 'DBParameterGroupName',
+  'AWS::EC2::SecurityGroup': 'GroupName',
   'AWS::S3::Bucket': 'BucketName',
   'AWS::SQS::Queue': 'QueueName',
   'AWS::SNS::Topic': 'TopicName',
@@ -62,8 +71,9 @@ export const DEPENDENCY_TYPES = new Set([
   'AWS::DSQL::Cluster', 'AWS::DMS::ReplicationSubnetGroup',
 ]);
 
-const KEPT = new Set(['Retain']);
-const keptOrRetainExceptOnCreate = (p?: string) => p === 'Retain' || p === 'RetainExceptOnCreate';
+/** How long CloudFormation keeps a resource: 2 = always (Retain), 1 = except when its own create rolls back, 0 = not. */
+const STRENGTH: Record<string, number> = { Retain: 2, RetainExceptOnCreate: 1 };
+export const keptStrength = (policy?: string): number => STRENGTH[policy ?? 'Delete'] ?? 0;
 
 /** Logical IDs a value references (Ref, GetAtt, Sub ${X}). */
 export function refsOf(v: unknown, ids: Set<string>): Set<string> {
@@ -106,11 +116,12 @@ export function lifecycleFindings(stackName: string, t: Template): Finding[] {
     const p = r.Properties ?? {};
     // retained-fixed-name
     const nameProp = NAME_PROPERTY[r.Type];
-    if (keptOrRetainExceptOnCreate(policy) && nameProp && p[nameProp] !== undefined && refsOf(p[nameProp], ids).size === 0 && !fromStackId(p[nameProp])) {
+    if (keptStrength(policy) > 0 && nameProp && p[nameProp] !== undefined && refsOf(p[nameProp], ids).size === 0 && !fromStackId(p[nameProp])) {
       add('retained-fixed-name', id, `${r.Type} is kept (${policy}) with the fixed ${nameProp} "${render(p[nameProp])}": a redeploy after destroy (or after a rolled-back first deploy) fails because the kept resource holds the name. Let CloudFormation generate the name, or derive it from a generated one — or document how a redeploy adopts the kept resource and list it in exceptions.ts`);
     }
     // retained-dependency
-    if (KEPT.has(policy)) {
+    const kept = keptStrength(policy);
+    if (kept > 0) {
       const seen = new Set<string>();
       const queue = [...refsOf(p, ids)];
       while (queue.length) {
@@ -119,11 +130,20 @@ export function lifecycleFindings(stackName: string, t: Template): Finding[] {
         seen.add(d);
         const dr = t.Resources[d];
         if (!DEPENDENCY_TYPES.has(dr.Type)) continue;
-        if (!KEPT.has(dr.DeletionPolicy ?? 'Delete')) {
-          add('retained-dependency', `${id}->${d}`, `${r.Type} ${id} is kept (Retain) but depends on ${dr.Type} ${d}, which a destroy deletes (${dr.DeletionPolicy ?? 'Delete'}): give ${d} RemovalPolicy.RETAIN too, or do not keep ${id}`);
+        if (keptStrength(dr.DeletionPolicy) < kept) {
+          const when = keptStrength(dr.DeletionPolicy) === 0 ? 'a destroy deletes' : 'a rolled-back create deletes';
+          add('retained-dependency', `${id}->${d}`, `${r.Type} ${id} is kept (${policy}) but depends on ${dr.Type} ${d}, which ${when} (${dr.DeletionPolicy ?? 'Delete'}): give ${d} RemovalPolicy.RETAIN too, or do not keep ${id}`);
           continue; // reported; its own dependencies follow once it is kept
         }
         queue.push(...refsOf(dr.Properties ?? {}, ids));
+      }
+    }
+    // global-member-deleted
+    const globalSource = r.Type === 'AWS::RDS::GlobalCluster' ? [...refsOf(p.SourceDBClusterIdentifier, ids)] : [];
+    for (const member of [...globalSource, ...(r.Type === 'AWS::RDS::DBCluster' && p.GlobalClusterIdentifier !== undefined ? [id] : [])]) {
+      const mp = t.Resources[member].DeletionPolicy ?? 'Delete';
+      if ((mp === 'Delete' || mp === 'Snapshot') && !out.some((f) => f.rule === 'global-member-deleted' && f.resource === `${stackName}/${member}`)) {
+        add('global-member-deleted', member, `AWS::RDS::DBCluster ${member} is a member of a global database with DeletionPolicy ${mp}: RDS refuses to delete a global cluster member (DELETE_FAILED); keep it (RemovalPolicy.RETAIN) and document how to detach and delete it`);
       }
     }
     // deletion-protection
