@@ -77,7 +77,7 @@ export interface RdsProxyLambdaClusterProps {
    * the identifier `Names.uniqueResourceName(construct, { maxLength: 60, separator: '-' }).toLowerCase()` —
    * pin it here (`aws cloudformation describe-stack-resources` shows it), because CloudFormation changes a
    * DBClusterIdentifier only by REPLACING the cluster.
-   * @default - `<construct path prefix>-<first 8 hex digits of the stack ID>`, e.g. `dbopsrdsproxylambda-rdsproxylambda-6b1f0e2a-1c2fa620`
+   * @default - `<construct path prefix>-<first 8 hex digits of the stack ID>`, e.g. `dbopsrdsproxylambda-2141dd5f-1c2fa620` for the kit stack
    */
   readonly clusterIdentifier?: string;
   /**
