@@ -1,7 +1,9 @@
 import * as path from 'path';
 import {
   Annotations,
+  Aspects,
   Aws,
+  CfnDeletionPolicy,
   CfnResource,
   CustomResource,
   Duration,
@@ -534,10 +536,15 @@ export class RdsProxyLambda extends Construct {
       (cluster.node.defaultChild as CfnResource).addResourceDependency(postgresLogs.node.defaultChild as CfnResource, 'RDS exports into this log group');
       this.cluster = cluster;
       this.masterSecret = cluster.secret!;
-      if (removalPolicy === RemovalPolicy.RETAIN) {
-        // A kept cluster keeps what it needs to exist and to be used (DESIGN.md "Lifecycle"). CDK already keeps
-        // its instances and subnet group with RETAIN, and the key is RETAIN anyway.
+      if (removalPolicy === RemovalPolicy.RETAIN || removalPolicy === RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE) {
+        // A kept cluster keeps what it needs to exist and to be used (DESIGN.md "Lifecycle"), under the same policy:
+        // RETAIN keeps them always; RETAIN_ON_UPDATE_OR_DELETE (RetainExceptOnCreate) keeps them on destroy and
+        // replacement and deletes them, like the cluster, when the deploy that created them rolls back. CDK gives
+        // the subnet group and the instances RETAIN only for RETAIN (the instances get Delete otherwise), so they
+        // are listed here too. The key is RETAIN anyway.
         const keep = [
+          cluster.node.tryFindChild('Subnets'),
+          ...cluster.node.children.filter((c) => c.node.defaultChild instanceof rds.CfnDBInstance),
           clusterSg,
           cluster.node.tryFindChild('Secret'), // the master secret: the only copy of the master password
           parameterGroup.node.defaultChild ?? parameterGroup,
@@ -546,8 +553,9 @@ export class RdsProxyLambda extends Construct {
         ];
         for (const c of keep) {
           const cfn = c && (CfnResource.isCfnResource(c) ? c : c.node.defaultChild);
-          if (cfn && CfnResource.isCfnResource(cfn)) cfn.applyRemovalPolicy(RemovalPolicy.RETAIN);
+          if (cfn && CfnResource.isCfnResource(cfn)) cfn.applyRemovalPolicy(removalPolicy);
         }
+        if (props.existingVpc) this.warnIfVpcIsDeletedUnderKeptCluster(props.existingVpc, subnets, removalPolicy);
       }
       masterRotation = cluster.addRotationSingleUser({
         automaticallyAfter: rotationInterval,
@@ -857,6 +865,38 @@ export class RdsProxyLambda extends Construct {
     if (!/^[a-z]/.test(prefix)) prefix = `db${prefix}`.slice(0, 50).replace(/-$/, '');
     const stackUuid = Fn.select(2, Fn.split('/', Aws.STACK_ID));
     return `${prefix}-${Fn.select(0, Fn.split('-', stackUuid))}`;
+  }
+
+  /**
+   * The kit never changes the removal policy of `existingVpc`. When that VPC is defined in this app (not
+   * imported), a destroy of the stack holding it deletes its subnets and the VPC while the kept cluster (and its
+   * subnet group) still live in them: CloudFormation ends DELETE_FAILED ("has dependencies"). Checked at synth
+   * (an aspect), so a removal policy the owner applies after creating this construct counts.
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+   */
+  private warnIfVpcIsDeletedUnderKeptCluster(vpc: ec2.IVpc, subnets: ec2.SubnetSelection, policy: RemovalPolicy): void {
+    const strength = (p?: CfnDeletionPolicy) => (p === CfnDeletionPolicy.RETAIN ? 2 : p === CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE ? 1 : 0);
+    const needed = policy === RemovalPolicy.RETAIN ? 2 : 1;
+    Aspects.of(this).add({
+      visit: (node) => {
+        if (node !== this) return;
+        const weak = [vpc, ...vpc.selectSubnets(subnets).subnets]
+          .map((c) => c.node.defaultChild)
+          .filter((c): c is CfnResource => !!c && CfnResource.isCfnResource(c) && strength(c.cfnOptions.deletionPolicy) < needed);
+        if (weak.length === 0) return;
+        const byStack = new Map<Stack, string[]>();
+        for (const c of weak) byStack.set(Stack.of(c), [...(byStack.get(Stack.of(c)) ?? []), c.node.scope!.node.path]);
+        for (const [stack, paths] of byStack) {
+          Annotations.of(this).addWarningV2(
+            'db-ops-kit:keptClusterVpcDeleted',
+            `existingVpc ${paths.join(', ')} is deleted by a destroy of ${stack === Stack.of(this) ? 'this stack' : `stack ${stack.stackName}`}, ` +
+              `but the cluster (removalPolicy ${policy}) is kept and still lives in its subnets: the destroy ends DELETE_FAILED. ` +
+              'Give the VPC and these subnets RemovalPolicy.RETAIN (e.g. `(subnet.node.defaultChild as CfnResource).applyRemovalPolicy(RemovalPolicy.RETAIN)`), ' +
+              'or import a VPC that lives longer (ec2.Vpc.fromLookup), or let the cluster go with the stack: clusterProps { removalPolicy: RemovalPolicy.SNAPSHOT, deletionProtection: false }.',
+          );
+        }
+      },
+    });
   }
 
   private addKeyPolicy(statement: iam.PolicyStatement): void {

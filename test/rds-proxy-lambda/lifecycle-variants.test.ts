@@ -1,0 +1,88 @@
+/**
+ * The kit's lifecycle rules (test/kit/lifecycle.ts) over prop variants of RdsProxyLambda that the kit-wide
+ * registry (test/kit/stacks.ts, cdk.json context only) cannot express: every removal policy the construct
+ * accepts, an own key, two instances in one stack, a nested stack — and an operator's own VPC defined in the
+ * same stack, which a destroy deletes under the kept cluster.
+ */
+import { NestedStack, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Construct } from 'constructs';
+import { testApp } from '../helpers/app';
+import { RdsProxyLambda } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
+import { lifecycleFindings } from '../kit/lifecycle';
+
+const env = { account: '123456789012', region: 'us-east-1' };
+const azs = ['us-east-1a', 'us-east-1b'];
+const findings = (s: Stack) => lifecycleFindings(s.stackName, Template.fromStack(s).toJSON() as any).map((f) => `${f.rule} ${f.resource}`);
+
+const variants: Array<[string, (s: Construct) => void]> = [
+  ['RETAIN (default)', (s) => new RdsProxyLambda(s, 'P', { availabilityZones: azs })],
+  [
+    'RETAIN_ON_UPDATE_OR_DELETE, protection off',
+    (s) => new RdsProxyLambda(s, 'P', { availabilityZones: azs, clusterProps: { removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, deletionProtection: false } }),
+  ],
+  ['SNAPSHOT, protection off', (s) => new RdsProxyLambda(s, 'P', { availabilityZones: azs, clusterProps: { removalPolicy: RemovalPolicy.SNAPSHOT, deletionProtection: false } })],
+  ['DESTROY, protection off', (s) => new RdsProxyLambda(s, 'P', { availabilityZones: azs, clusterProps: { removalPolicy: RemovalPolicy.DESTROY, deletionProtection: false } })],
+  ['own key', (s) => new RdsProxyLambda(s, 'P', { availabilityZones: azs, encryptionKey: new kms.Key(s, 'OwnKey', { enableKeyRotation: true }) })],
+  [
+    'two instances in one stack',
+    (s) => {
+      new RdsProxyLambda(s, 'P', { availabilityZones: azs });
+      new RdsProxyLambda(s, 'Q', { availabilityZones: azs, vpcCidr: '10.30.0.0/16' });
+    },
+  ],
+];
+
+describe.each(variants)('%s', (_name, make) => {
+  test('no lifecycle finding (no kept resource with a fixed name, every kept resource keeps what it needs, protection only with Retain)', () => {
+    const s = new Stack(testApp(), 'Variant', { env });
+    make(s);
+    expect(findings(s)).toEqual([]);
+  });
+});
+
+test('RETAIN_ON_UPDATE_OR_DELETE: what the cluster needs follows the same policy (kept on destroy and replacement, deleted with a rolled-back create)', () => {
+  const s = new Stack(testApp(), 'Variant', { env });
+  new RdsProxyLambda(s, 'P', { availabilityZones: azs, clusterProps: { removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, deletionProtection: false } });
+  const t = Template.fromStack(s).toJSON();
+  const policyOf = (type: string) => Object.values<any>(t.Resources).filter((r) => r.Type === type).map((r) => r.DeletionPolicy);
+  for (const type of ['AWS::RDS::DBCluster', 'AWS::RDS::DBInstance', 'AWS::RDS::DBSubnetGroup', 'AWS::RDS::DBClusterParameterGroup', 'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::IAM::Role']) {
+    expect([type, ...new Set(policyOf(type).filter((p) => p !== undefined))]).toEqual([type, 'RetainExceptOnCreate']);
+  }
+});
+
+test('in a nested stack the identifier comes from the nested stack\'s own ID, and the rules hold', () => {
+  const parent = new Stack(testApp(), 'Parent', { env });
+  const child = new NestedStack(parent, 'Child');
+  new RdsProxyLambda(child, 'P', { availabilityZones: azs });
+  expect(findings(child)).toEqual([]);
+});
+
+describe('an operator VPC defined in the same stack (existingVpc: new ec2.Vpc(...))', () => {
+  const build = (retainVpc: boolean) => {
+    const s = new Stack(testApp(), 'Byo', { env });
+    const vpc = new ec2.Vpc(s, 'TheirVpc', { availabilityZones: azs, subnetConfiguration: [{ name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    new RdsProxyLambda(s, 'P', { existingVpc: vpc });
+    // The operator's choice, possibly made after the construct exists: the kit checks at synth, not at construction.
+    if (retainVpc) for (const c of [vpc, ...vpc.isolatedSubnets]) (c.node.defaultChild as any).applyRemovalPolicy(RemovalPolicy.RETAIN);
+    return s;
+  };
+  const warning = Match.stringLikeRegexp('existingVpc .* is deleted by a destroy of this stack');
+
+  test('the kit does not touch it, so the kept cluster would lose its VPC and subnets on destroy: synth warns with what to do', () => {
+    const s = build(false);
+    const t = Template.fromStack(s);
+    t.hasResource('AWS::EC2::VPC', Match.not(Match.objectLike({ DeletionPolicy: Match.anyValue() })));
+    const w = Annotations.fromStack(s).findWarning('*', warning);
+    expect(w).toHaveLength(1);
+    expect(String(w[0].entry.data)).toMatch(/TheirVpc.*TheirVpc\/dbSubnet1.*TheirVpc\/dbSubnet2.*RemovalPolicy\.RETAIN.*deletionProtection: false/s);
+    // The lifecycle rule sees the same thing.
+    expect(findings(s)).toEqual(expect.arrayContaining([expect.stringMatching(/^retained-dependency Byo\/PCluster[0-9A-F]+->TheirVpc/)]));
+  });
+
+  test('kept by the operator (RemovalPolicy.RETAIN on the VPC and subnets): no warning, no finding', () => {
+    const s = build(true);
+    expect(Annotations.fromStack(s).findWarning('*', warning)).toHaveLength(0);
+    expect(findings(s)).toEqual([]);
+  });
+});
