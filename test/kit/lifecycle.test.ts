@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expectReconciled, mergeVariants, reconcile } from './findings';
-import { customResourceFindings, deleteTestsFor, lifecycleFindings } from './lifecycle';
+import { SAMPLE_STACK_IDS, customResourceFindings, deleteTestsFor, evaluateName, lifecycleFindings } from './lifecycle';
 import { cloneTemplate, kitStacks } from './stacks';
 
 const stacks = kitStacks();
@@ -36,6 +36,26 @@ describe('deliberately broken templates fail', () => {
     t.Resources.StackNameLogs = { Type: 'AWS::Logs::LogGroup', DeletionPolicy: 'Retain', Properties: { LogGroupName: { 'Fn::Join': ['', ['/x/', { Ref: 'AWS::StackName' }]] } } };
     expect(rules(t)).not.toContain('retained-fixed-name S/PerDeployCluster');
     expect(rules(t)).toContain('retained-fixed-name S/StackNameLogs');
+  });
+
+  test('a name that merely mentions the stack ID but takes a constant part of it is fixed', () => {
+    const t = cloneTemplate(dsql.template);
+    const split = (sep: string) => ({ 'Fn::Split': [sep, { Ref: 'AWS::StackId' }] });
+    // `arn:aws:cloudformation:us` (the ARN up to the Region's first hyphen) and the stack NAME: the same for a redeploy.
+    t.Resources.ArnHeadCluster = { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'Retain', Properties: { DBClusterIdentifier: { 'Fn::Join': ['-', ['db', { 'Fn::Select': [0, split('-')] }]] } } };
+    t.Resources.StackNameLogs = { Type: 'AWS::Logs::LogGroup', DeletionPolicy: 'Retain', Properties: { LogGroupName: { 'Fn::Join': ['', ['/x/', { 'Fn::Select': [1, split('/')] }]] } } };
+    t.Resources.SubStackId = { Type: 'AWS::Logs::LogGroup', DeletionPolicy: 'Retain', Properties: { LogGroupName: { 'Fn::Sub': '/x/${AWS::StackId}' } } };
+    expect(rules(t)).toEqual(expect.arrayContaining(['retained-fixed-name S/ArnHeadCluster', 'retained-fixed-name S/StackNameLogs']));
+    expect(rules(t)).not.toContain('retained-fixed-name S/SubStackId');
+  });
+
+  test('evaluateName: the pattern-1 default identifier under real stack IDs (including hyphenated stack names and aws-cn)', () => {
+    const head = { 'Fn::Select': [0, { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] }] };
+    const id = { 'Fn::Join': ['', ['dbopsrdsproxylambda-2141dd5f-', head]] };
+    expect(evaluateName(id, 'arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/my-db-stack/1c2fa620-34ae-11f0-9b7c-0a1b2c3d4e5f')).toBe('dbopsrdsproxylambda-2141dd5f-1c2fa620');
+    expect(evaluateName({ 'Fn::Sub': ['${A}-${AWS::Region}', { A: 'x' }] }, SAMPLE_STACK_IDS[0])).toBe('x-us-east-1');
+    // Unknown to the evaluator (a resource reference): no value.
+    expect(evaluateName({ 'Fn::Join': ['', [{ Ref: 'Other' }]] }, SAMPLE_STACK_IDS[0])).toBeUndefined();
   });
 
   test('a kept database whose subnet group, subnet and VPC are deleted on destroy', () => {

@@ -98,12 +98,86 @@ export function refsOf(v: unknown, ids: Set<string>): Set<string> {
 }
 
 /**
- * A name built from `AWS::StackId` is per deployment: a redeploy after destroy, or after deleting a stack whose
- * first deploy rolled back (ROLLBACK_COMPLETE stacks cannot be updated), runs under a new stack ID and so
- * gets a new name. `AWS::StackName` is not (the same name comes back).
+ * Two stack IDs of the same stack name in the same account and Region, as CloudFormation forms them
+ * (`arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<uuid>`): a stack deleted and deployed again.
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html#cfn-pseudo-param-stackid
  */
-export const fromStackId = (v: unknown): boolean => JSON.stringify(v ?? null).includes('{"Ref":"AWS::StackId"}');
+export const SAMPLE_STACK_IDS = [
+  'arn:aws:cloudformation:us-east-1:123456789012:stack/My-Stack/1c2fa620-34ae-11f0-9b7c-0a1b2c3d4e5f',
+  'arn:aws:cloudformation:us-east-1:123456789012:stack/My-Stack/e07d4b90-8f12-11f0-a2c1-12ab34cd56ef',
+];
+
+/**
+ * The value of a name expression under a stack ID (pseudo parameters derived from it), for names built only
+ * from literals, pseudo parameters and Fn::Join / Fn::Select / Fn::Split / Fn::Sub; undefined when it references
+ * anything else (a resource, a parameter, an import).
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference.html
+ */
+export function evaluateName(v: unknown, stackId: string): string | undefined {
+  const [, partition, , region, account, rest] = stackId.split(':');
+  const pseudo: Record<string, string> = {
+    'AWS::StackId': stackId,
+    'AWS::StackName': rest.split('/')[1],
+    'AWS::Region': region,
+    'AWS::AccountId': account,
+    'AWS::Partition': partition,
+    'AWS::URLSuffix': partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com',
+  };
+  const ev = (x: unknown, vars: Record<string, string> = {}): unknown => {
+    if (typeof x === 'string' || typeof x === 'number') return String(x);
+    if (Array.isArray(x)) {
+      const items = x.map((i) => ev(i, vars));
+      return items.some((i) => i === undefined) ? undefined : items;
+    }
+    if (!x || typeof x !== 'object') return undefined;
+    const [[fn, arg]] = Object.entries(x);
+    if (Object.keys(x).length !== 1) return undefined;
+    const a = arg as any;
+    switch (fn) {
+      case 'Ref':
+        return vars[a] ?? pseudo[a];
+      case 'Fn::Join': {
+        const parts = ev(a[1], vars) as string[] | undefined;
+        return parts?.join(a[0]);
+      }
+      case 'Fn::Split': {
+        const src = ev(a[1], vars);
+        return typeof src === 'string' ? src.split(a[0]) : undefined;
+      }
+      case 'Fn::Select': {
+        const list = ev(a[1], vars) as string[] | undefined;
+        return list?.[Number(a[0])];
+      }
+      case 'Fn::Sub': {
+        const [text, map] = Array.isArray(a) ? a : [a, {}];
+        const local: Record<string, string> = { ...vars };
+        for (const [k, mv] of Object.entries(map ?? {})) {
+          const val = ev(mv, vars);
+          if (typeof val !== 'string') return undefined;
+          local[k] = val;
+        }
+        let unknown = false;
+        const out = String(text).replace(/\$\{([^}!][^}]*)\}/g, (_m, name: string) => local[name] ?? pseudo[name] ?? ((unknown = true), ''));
+        return unknown ? undefined : out;
+      }
+      default:
+        return undefined;
+    }
+  };
+  const r = ev(v);
+  return typeof r === 'string' ? r : undefined;
+}
+
+/**
+ * A name is per deployment when it evaluates differently under two stack IDs of the same stack name: a
+ * redeploy after destroy, or after deleting a stack whose first deploy rolled back (ROLLBACK_COMPLETE stacks
+ * cannot be updated), runs under a new stack ID. A name that only mentions `AWS::StackId` but keeps a constant
+ * part of it (the ARN's head, the stack name) is fixed, like one built from `AWS::StackName`.
+ */
+export const perDeployment = (v: unknown): boolean => {
+  const [a, b] = SAMPLE_STACK_IDS.map((id) => evaluateName(v, id));
+  return a !== undefined && b !== undefined && a !== b;
+};
 
 const PROTECTION = ['DeletionProtection', 'DeletionProtectionEnabled', 'DisableApiTermination'];
 
@@ -116,7 +190,7 @@ export function lifecycleFindings(stackName: string, t: Template): Finding[] {
     const p = r.Properties ?? {};
     // retained-fixed-name
     const nameProp = NAME_PROPERTY[r.Type];
-    if (keptStrength(policy) > 0 && nameProp && p[nameProp] !== undefined && refsOf(p[nameProp], ids).size === 0 && !fromStackId(p[nameProp])) {
+    if (keptStrength(policy) > 0 && nameProp && p[nameProp] !== undefined && refsOf(p[nameProp], ids).size === 0 && !perDeployment(p[nameProp])) {
       add('retained-fixed-name', id, `${r.Type} is kept (${policy}) with the fixed ${nameProp} "${render(p[nameProp])}": a redeploy after destroy (or after a rolled-back first deploy) fails because the kept resource holds the name. Let CloudFormation generate the name, or derive it from a generated one — or document how a redeploy adopts the kept resource and list it in exceptions.ts`);
     }
     // retained-dependency

@@ -9,7 +9,8 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Construct } from 'constructs';
 import { testApp } from '../helpers/app';
 import { RdsProxyLambda } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
-import { lifecycleFindings } from '../kit/lifecycle';
+import { isClusterIdentifier } from '../../lib/rds-proxy-lambda/validation';
+import { SAMPLE_STACK_IDS, evaluateName, lifecycleFindings } from '../kit/lifecycle';
 
 const env = { account: '123456789012', region: 'us-east-1' };
 const azs = ['us-east-1a', 'us-east-1b'];
@@ -84,5 +85,39 @@ describe('an operator VPC defined in the same stack (existingVpc: new ec2.Vpc(..
     const s = build(true);
     expect(Annotations.fromStack(s).findWarning('*', warning)).toHaveLength(0);
     expect(findings(s)).toEqual([]);
+  });
+});
+
+describe('the default cluster identifier, evaluated under real stack IDs, is a valid DBClusterIdentifier and its log group follows it', () => {
+  // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBCluster.html (DBClusterIdentifier:
+  // 1–63 letters, digits or hyphens; first a letter; no trailing hyphen, no two consecutive hyphens)
+  const cases: Array<[string, string]> = [
+    ['DbOpsRdsProxyLambda', 'RdsProxyLambda'],
+    ['S', '9lives'],
+    ['X'.repeat(120), 'Some-Very--Long-Construct-Id-That-Goes-On-And-On-'],
+    ['Prod-Stack', 'orders_db-'],
+  ];
+  const evaluated = (stackName: string, id: string) => {
+    const s = new Stack(testApp(), stackName, { env });
+    new RdsProxyLambda(new Construct(s, 'Team-'), id, { availabilityZones: azs });
+    const t = Template.fromStack(s).toJSON();
+    const cluster = Object.values<any>(t.Resources).find((r) => r.Type === 'AWS::RDS::DBCluster');
+    const logs = Object.values<any>(t.Resources).filter((r) => r.Type === 'AWS::Logs::LogGroup' && r.Properties.LogGroupName);
+    return { expr: cluster.Properties.DBClusterIdentifier, logNames: logs.map((l) => l.Properties.LogGroupName) };
+  };
+  test.each(cases)('stack %s, construct %s', (stackName, id) => {
+    const { expr, logNames } = evaluated(stackName, id);
+    const ids = SAMPLE_STACK_IDS.map((sid) => evaluateName(expr, sid)!);
+    for (const [i, cid] of ids.entries()) {
+      expect(isClusterIdentifier(cid)).toBe(true);
+      expect(logNames.map((n) => evaluateName(n, SAMPLE_STACK_IDS[i]))).toEqual([`/aws/rds/cluster/${cid}/postgresql`]);
+    }
+    // New for a redeploy under a new stack ID.
+    expect(ids[0]).not.toBe(ids[1]);
+  });
+  test('the check catches a broken expression (the ARN head instead of the UUID head)', () => {
+    const { expr } = evaluated('S', 'P');
+    const broken = JSON.parse(JSON.stringify(expr).replace('{"Fn::Select":[2,', '{"Fn::Select":[0,'));
+    expect(isClusterIdentifier(evaluateName(broken, SAMPLE_STACK_IDS[0])!)).toBe(false);
   });
 });
