@@ -100,7 +100,9 @@ export interface RdsProxyLambdaClusterProps {
    * PostgreSQL log group. Nothing of that carries a fixed name, so a redeploy creates a new set beside it.
    * SNAPSHOT or DESTROY need `deletionProtection: false` (synth fails otherwise: CloudFormation cannot delete a
    * protected cluster, so a failed first deploy would end ROLLBACK_FAILED and a destroy DELETE_FAILED); then the
-   * dependencies are deleted with the stack as usual.
+   * dependencies are deleted with the stack as usual. RETAIN_ON_UPDATE_OR_DELETE (also only with
+   * `deletionProtection: false`: it deletes on a rolled-back create) keeps the same dependencies under the same
+   * policy. With an `existingVpc` defined in your app, synth warns unless that VPC and its subnets are kept too.
    * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
    * @default - RemovalPolicy.RETAIN (with deletion protection: CloudFormation never deletes the database)
    */
