@@ -81,6 +81,20 @@ describe('an operator VPC defined in the same stack (existingVpc: new ec2.Vpc(..
     expect(findings(s)).toEqual(expect.arrayContaining([expect.stringMatching(/^retained-dependency Byo\/PCluster[0-9A-F]+->TheirVpc/)]));
   });
 
+  test('a VPC from another stack of the app (cross-stack reference): the warning names that stack; an imported VPC gets none', () => {
+    const app = testApp();
+    const net = new Stack(app, 'Network', { env });
+    const vpc = new ec2.Vpc(net, 'Shared', { availabilityZones: azs, subnetConfiguration: [{ name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    const s = new Stack(app, 'Db', { env });
+    new RdsProxyLambda(s, 'P', { existingVpc: vpc });
+    const w = Annotations.fromStack(s).findWarning('*', Match.stringLikeRegexp('existingVpc .* is deleted by a destroy of stack Network'));
+    expect(w).toHaveLength(1);
+    const imported = new Stack(testApp(), 'Imp', { env });
+    const ivpc = ec2.Vpc.fromVpcAttributes(imported, 'V', { vpcId: 'vpc-0123456789abcdef1', availabilityZones: azs, isolatedSubnetIds: ['subnet-1', 'subnet-2'], vpcCidrBlock: '10.1.0.0/16' });
+    new RdsProxyLambda(imported, 'P', { existingVpc: ivpc });
+    expect(Annotations.fromStack(imported).findWarning('*', Match.stringLikeRegexp('is deleted by a destroy'))).toHaveLength(0);
+  });
+
   test('kept by the operator (RemovalPolicy.RETAIN on the VPC and subnets): no warning, no finding', () => {
     const s = build(true);
     expect(Annotations.fromStack(s).findWarning('*', warning)).toHaveLength(0);
