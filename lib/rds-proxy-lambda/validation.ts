@@ -94,8 +94,9 @@ export function propProblems(props: RdsProxyLambdaProps): string[] {
     problems.push(`clusterProps.backupRetention must be 1–35 whole days (BackupRetentionPeriod), got ${cp!.backupRetention!.toHumanString()}`);
   }
   // Enhanced Monitoring intervals RDS accepts: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html (MonitoringInterval)
-  if (cp?.monitoringInterval && !cp.monitoringInterval.isUnresolved() && ![0, 1, 5, 10, 15, 30, 60].includes(cp.monitoringInterval.toSeconds())) {
-    problems.push(`clusterProps.monitoringInterval must be 0, 1, 5, 10, 15, 30 or 60 seconds, got ${cp.monitoringInterval.toSeconds()}`);
+  const monitoring = cp?.monitoringInterval && !cp.monitoringInterval.isUnresolved() ? cp.monitoringInterval.toSeconds({ integral: false }) : undefined;
+  if (monitoring !== undefined && ![0, 1, 5, 10, 15, 30, 60].includes(monitoring)) {
+    problems.push(`clusterProps.monitoringInterval must be 0, 1, 5, 10, 15, 30 or 60 seconds, got ${monitoring}`);
   }
   if (known(cp?.masterUsername) && known(props.appUsername ?? 'app_user') && cp!.masterUsername === (props.appUsername ?? 'app_user')) {
     problems.push(`clusterProps.masterUsername and appUsername must differ (both "${cp!.masterUsername}")`);
@@ -108,6 +109,14 @@ export function propProblems(props: RdsProxyLambdaProps): string[] {
   }
   // Not whole seconds: statementTimeout and idleInTransactionSessionTimeout may be given in milliseconds.
   const seconds = (d: Duration | undefined) => (d && !d.isUnresolved() ? d.toSeconds({ integral: false }) : undefined);
+  // Whole seconds in CloudFormation (Lambda Timeout, RDS Proxy ConnectionBorrowTimeout and IdleClientTimeout);
+  // aws-cdk-lib's toSeconds() would throw on a fraction without naming the prop.
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-function.html#cfn-lambda-function-timeout
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbproxy.html#cfn-rds-dbproxy-idleclienttimeout
+  for (const [name, d] of [['functionTimeout', props.functionTimeout], ['borrowTimeout', props.borrowTimeout], ['idleClientTimeout', props.idleClientTimeout]] as const) {
+    const v = seconds(d);
+    if (v !== undefined && !Number.isInteger(v)) problems.push(`${name} must be whole seconds, got ${v}`);
+  }
   const borrow = seconds(props.borrowTimeout);
   if (borrow !== undefined && (borrow < 1 || borrow > 3600)) {
     problems.push(`borrowTimeout must be 1–3600 seconds (RDS Proxy ConnectionBorrowTimeout), got ${borrow}`);

@@ -185,6 +185,27 @@ describe('credentials, pool and function', () => {
   });
 });
 
+describe('durations CloudFormation takes in whole seconds: a fraction is a collected problem, not a CDK crash', () => {
+  // Lambda Timeout, RDS Proxy ConnectionBorrowTimeout / IdleClientTimeout and the instances' MonitoringInterval are
+  // integers of seconds; aws-cdk-lib converts them with toSeconds(), which throws on a fraction without naming the
+  // construct or the prop, and before the other problems are collected.
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-function.html#cfn-lambda-function-timeout
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-rds-dbproxytargetgroup-connectionpoolconfigurationinfoformat.html
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbproxy.html#cfn-rds-dbproxy-idleclienttimeout
+  test.each([
+    ['functionTimeout', { functionTimeout: Duration.millis(10_500) }, /functionTimeout must be whole seconds, got 10\.5/],
+    ['borrowTimeout', { borrowTimeout: Duration.millis(1500) }, /borrowTimeout must be whole seconds, got 1\.5/],
+    ['idleClientTimeout', { idleClientTimeout: Duration.millis(90_500) }, /idleClientTimeout must be whole seconds, got 90\.5/],
+    ['monitoringInterval', { clusterProps: { monitoringInterval: Duration.millis(1500) } }, /monitoringInterval must be 0, 1, 5, 10, 15, 30 or 60 seconds, got 1\.5/],
+  ] as Array<[string, RdsProxyLambdaProps, RegExp]>)('%s', (_name, props, message) => {
+    expect(() => problems(props)).not.toThrow();
+    expect(problems(props).join('\n')).toMatch(message);
+  });
+  test('whole seconds given in milliseconds are fine', () => {
+    expect(problems({ functionTimeout: Duration.millis(20_000), borrowTimeout: Duration.millis(3000), idleClientTimeout: Duration.millis(60_000), clusterProps: { monitoringInterval: Duration.millis(30_000) } })).toEqual([]);
+  });
+});
+
 test('budgetInput: defaults and unresolved durations fall back', () => {
   expect(budgetInput({})).toEqual({ functionTimeoutMs: 15_000, borrowTimeoutMs: undefined, statementTimeoutMs: undefined, idleInTransactionTimeoutMs: undefined });
   expect(budgetInput({ functionTimeout: Duration.seconds(30), borrowTimeout: Duration.seconds(4) })).toMatchObject({ functionTimeoutMs: 30_000, borrowTimeoutMs: 4000 });
