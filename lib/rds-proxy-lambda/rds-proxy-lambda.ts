@@ -102,7 +102,7 @@ export interface RdsProxyLambdaClusterProps {
    * protected cluster, so a failed first deploy would end ROLLBACK_FAILED and a destroy DELETE_FAILED); then the
    * dependencies are deleted with the stack as usual. RETAIN_ON_UPDATE_OR_DELETE (also only with
    * `deletionProtection: false`: it deletes on a rolled-back create) keeps the same dependencies under the same
-   * policy. With an `existingVpc` defined in your app, synth warns unless that VPC and its subnets are kept too.
+   * policy. With an `existingVpc` or `encryptionKey` defined in your app, synth warns unless they are kept too.
    * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
    * @default - RemovalPolicy.RETAIN (with deletion protection: CloudFormation never deletes the database)
    */
@@ -557,7 +557,7 @@ export class RdsProxyLambda extends Construct {
           const cfn = c && (CfnResource.isCfnResource(c) ? c : c.node.defaultChild);
           if (cfn && CfnResource.isCfnResource(cfn)) cfn.applyRemovalPolicy(removalPolicy);
         }
-        if (props.existingVpc) this.warnIfVpcIsDeletedUnderKeptCluster(props.existingVpc, subnets, removalPolicy);
+        this.warnIfDeletedUnderKeptCluster(props.existingVpc, subnets, props.encryptionKey, removalPolicy);
       }
       masterRotation = cluster.addRotationSingleUser({
         automaticallyAfter: rotationInterval,
@@ -870,31 +870,41 @@ export class RdsProxyLambda extends Construct {
   }
 
   /**
-   * The kit never changes the removal policy of `existingVpc`. When that VPC is defined in this app (not
-   * imported), a destroy of the stack holding it deletes its subnets and the VPC while the kept cluster (and its
-   * subnet group) still live in them: CloudFormation ends DELETE_FAILED ("has dependencies"). Checked at synth
-   * (an aspect), so a removal policy the owner applies after creating this construct counts.
+   * The kit never changes the removal policy of what it is given. When `existingVpc` or `encryptionKey` is
+   * defined in this app (not imported), a destroy of the stack holding it deletes the subnets and the VPC while
+   * the kept cluster (and its subnet group) still live in them — CloudFormation ends DELETE_FAILED ("has
+   * dependencies") — or schedules the key for deletion, after which the kept cluster, its snapshots and the kept
+   * master secret can no longer be decrypted. Checked at synth (an aspect), so a removal policy the owner applies
+   * after creating this construct counts.
    * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+   * https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html
    */
-  private warnIfVpcIsDeletedUnderKeptCluster(vpc: ec2.IVpc, subnets: ec2.SubnetSelection, policy: RemovalPolicy): void {
+  private warnIfDeletedUnderKeptCluster(vpc: ec2.IVpc | undefined, subnets: ec2.SubnetSelection, key: kms.IKey | undefined, policy: RemovalPolicy): void {
     const strength = (p?: CfnDeletionPolicy) => (p === CfnDeletionPolicy.RETAIN ? 2 : p === CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE ? 1 : 0);
     const needed = policy === RemovalPolicy.RETAIN ? 2 : 1;
+    const weak = (cs: Construct[]) =>
+      cs.map((c) => c.node.defaultChild).filter((c): c is CfnResource => !!c && CfnResource.isCfnResource(c) && strength(c.cfnOptions.deletionPolicy) < needed);
+    const where = (c: CfnResource) => (Stack.of(c) === Stack.of(this) ? 'this stack' : `stack ${Stack.of(c).stackName}`);
     Aspects.of(this).add({
       visit: (node) => {
         if (node !== this) return;
-        const weak = [vpc, ...vpc.selectSubnets(subnets).subnets]
-          .map((c) => c.node.defaultChild)
-          .filter((c): c is CfnResource => !!c && CfnResource.isCfnResource(c) && strength(c.cfnOptions.deletionPolicy) < needed);
-        if (weak.length === 0) return;
-        const byStack = new Map<Stack, string[]>();
-        for (const c of weak) byStack.set(Stack.of(c), [...(byStack.get(Stack.of(c)) ?? []), c.node.scope!.node.path]);
+        const byStack = new Map<string, string[]>();
+        for (const c of vpc ? weak([vpc, ...vpc.selectSubnets(subnets).subnets]) : []) byStack.set(where(c), [...(byStack.get(where(c)) ?? []), c.node.scope!.node.path]);
         for (const [stack, paths] of byStack) {
           Annotations.of(this).addWarningV2(
             'db-ops-kit:keptClusterVpcDeleted',
-            `existingVpc ${paths.join(', ')} is deleted by a destroy of ${stack === Stack.of(this) ? 'this stack' : `stack ${stack.stackName}`}, ` +
+            `existingVpc ${paths.join(', ')} is deleted by a destroy of ${stack}, ` +
               `but the cluster (removalPolicy ${policy}) is kept and still lives in its subnets: the destroy ends DELETE_FAILED. ` +
               'Give the VPC and these subnets RemovalPolicy.RETAIN (e.g. `(subnet.node.defaultChild as CfnResource).applyRemovalPolicy(RemovalPolicy.RETAIN)`), ' +
               'or import a VPC that lives longer (ec2.Vpc.fromLookup), or let the cluster go with the stack: clusterProps { removalPolicy: RemovalPolicy.SNAPSHOT, deletionProtection: false }.',
+          );
+        }
+        for (const c of key ? weak([key]) : []) {
+          Annotations.of(this).addWarningV2(
+            'db-ops-kit:keptClusterKeyDeleted',
+            `encryptionKey ${c.node.scope!.node.path} is scheduled for deletion by a destroy of ${where(c)}, but the cluster (removalPolicy ${policy}) is kept: ` +
+              'once the key is deleted the kept cluster, its snapshots and its master secret cannot be decrypted. Give the key RemovalPolicy.RETAIN, ' +
+              'or let the cluster go with the stack: clusterProps { removalPolicy: RemovalPolicy.SNAPSHOT, deletionProtection: false }.',
           );
         }
       },

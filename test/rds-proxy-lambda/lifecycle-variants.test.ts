@@ -135,3 +135,20 @@ describe('the default cluster identifier, evaluated under real stack IDs, is a v
     expect(isClusterIdentifier(evaluateName(broken, SAMPLE_STACK_IDS[0])!)).toBe(false);
   });
 });
+
+test('an own key defined in the app that a destroy schedules for deletion: the kept cluster would become unreadable, so synth warns', () => {
+  const build = (policy: RemovalPolicy) => {
+    const s = new Stack(testApp(), 'OwnKey', { env });
+    const key = new kms.Key(s, 'TheirKey', { enableKeyRotation: true, removalPolicy: policy });
+    new RdsProxyLambda(s, 'P', { availabilityZones: azs, encryptionKey: key });
+    return s;
+  };
+  const warning = Match.stringLikeRegexp('encryptionKey .*TheirKey.* is scheduled for deletion by a destroy of this stack');
+  const broken = build(RemovalPolicy.DESTROY);
+  expect(Annotations.fromStack(broken).findWarning('*', warning)).toHaveLength(1);
+  expect(findings(broken)).toEqual(expect.arrayContaining([expect.stringMatching(/^retained-dependency OwnKey\/PCluster[0-9A-F]+->TheirKey/)]));
+  const kept = build(RemovalPolicy.RETAIN);
+  expect(Annotations.fromStack(kept).findWarning('*', warning)).toHaveLength(0);
+  expect(findings(kept)).toEqual([]);
+});
+
