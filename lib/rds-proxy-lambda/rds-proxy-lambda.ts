@@ -1,16 +1,18 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import {
   Annotations,
+  Aspects,
+  Aws,
+  CfnDeletionPolicy,
   CfnResource,
   CustomResource,
   Duration,
+  Fn,
   Names,
   RemovalPolicy,
   Stack,
   TagManager,
   Tags,
-  Token,
   Validations,
   aws_cloudwatch as cloudwatch,
   aws_cloudwatch_actions as cwActions,
@@ -27,6 +29,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { timeoutBudget } from './budget';
+import { budgetInput, validateProps } from './validation';
 
 /** How the query Lambda authenticates to RDS Proxy. */
 export type CredentialMode = 'iam' | 'secret';
@@ -62,9 +65,21 @@ export interface RdsProxyLambdaClusterProps {
   /** @default - 4 ACUs */
   readonly serverlessV2MaxCapacity?: number;
   /**
-   * Cluster identifier. Set explicitly so the PostgreSQL log group can be created up front (KMS-encrypted, with
-   * retention) before RDS writes to it.
-   * @default - a name unique to this construct's path, e.g. `dbopsrdsproxylambda-rdsproxylambda-1a2b3c4d`
+   * Cluster identifier. The PostgreSQL log group `/aws/rds/cluster/<clusterIdentifier>/postgresql` is created
+   * up front under the same name (KMS-encrypted, with retention, kept on destroy) before RDS exports into it.
+   *
+   * The default is known before the cluster exists and is new for every new stack: a prefix unique to this
+   * construct's path plus the first 8 hex digits of the stack's own `AWS::StackId` UUID. It stays the same for
+   * every update of the stack, and a redeploy after a destroy (or after deleting a stack whose first deploy
+   * rolled back) runs under a new stack ID, so neither the kept cluster nor its kept log group blocks it.
+   *
+   * A fixed identifier (this prop) keeps the same name across redeploys: a redeploy after a destroy then fails
+   * with "already exists" on the kept cluster and log group until you delete them or adopt them (README,
+   * "Redeploy after destroy"). **Stacks deployed with a kit version before the per-deployment default** have
+   * the identifier `Names.uniqueResourceName(construct, { maxLength: 60, separator: '-' }).toLowerCase()` —
+   * pin it here (`aws cloudformation describe-stack-resources` shows it), because CloudFormation changes a
+   * DBClusterIdentifier only by REPLACING the cluster.
+   * @default - `<construct path prefix>-<first 8 hex digits of the stack ID>`, e.g. `dbopsrdsproxylambda-2141dd5f-1c2fa620` for the kit stack
    */
   readonly clusterIdentifier?: string;
   /**
@@ -78,12 +93,23 @@ export interface RdsProxyLambdaClusterProps {
    */
   readonly backupRetention?: Duration;
   /**
-   * What happens to the cluster when the stack is deleted or the resource is replaced.
-   * @default - RemovalPolicy.SNAPSHOT (a final snapshot is kept; the cluster also has deletion protection)
+   * What happens to the cluster when the stack is deleted, when the cluster is replaced, and when the deploy that
+   * created it rolls back. With RETAIN (the default) CloudFormation never deletes the cluster, and what it needs
+   * to keep existing is kept with it: its writer/readers, subnet group, the kit VPC and its subnets, the cluster
+   * security group, the cluster parameter group, the master secret, the monitoring role, the KMS key and the
+   * PostgreSQL log group. Nothing of that carries a fixed name, so a redeploy creates a new set beside it.
+   * SNAPSHOT or DESTROY need `deletionProtection: false` (synth fails otherwise: CloudFormation cannot delete a
+   * protected cluster, so a failed first deploy would end ROLLBACK_FAILED and a destroy DELETE_FAILED); then the
+   * dependencies are deleted with the stack as usual. RETAIN_ON_UPDATE_OR_DELETE (also only with
+   * `deletionProtection: false`: it deletes on a rolled-back create) keeps the same dependencies under the same
+   * policy. With an `existingVpc` or `encryptionKey` defined in your app, synth warns unless they are kept too.
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+   * @default - RemovalPolicy.RETAIN (with deletion protection: CloudFormation never deletes the database)
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Deletion protection on the cluster.
+   * Deletion protection on the cluster (Control Tower CT.RDS.PR.8). Allowed only with `removalPolicy` RETAIN.
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rds-dbcluster.html#cfn-rds-dbcluster-deletionprotection
    * @default - true
    */
   readonly deletionProtection?: boolean;
@@ -263,9 +289,6 @@ export interface RdsProxyLambdaProps {
   readonly runtimeCodeDir?: string;
 }
 
-const APP_USER_RE = /^[a-z_][a-z0-9_]{0,62}$/;
-const DB_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
 /**
  * Aurora PostgreSQL behind RDS Proxy with a Lambda that reuses one connection and caches credentials.
  *
@@ -309,7 +332,7 @@ export class RdsProxyLambda extends Construct {
 
   constructor(scope: Construct, id: string, props: RdsProxyLambdaProps = {}) {
     super(scope, id);
-    validateProps(this, props);
+    validateProps(this.node.path, props);
     this.runtimeCodeDir = path.resolve(props.runtimeCodeDir ?? path.join(__dirname, '..', '..', 'lambda', 'rds-proxy-query'));
 
     const budget = timeoutBudget(budgetInput(props)).budget;
@@ -475,15 +498,17 @@ export class RdsProxyLambda extends Construct {
         const maxAcu = cp.serverlessV2MaxCapacity ?? 4;
         derivedMaxConnections = Math.min(5000, Math.floor((maxAcu * 2 * 1024 ** 3) / 9531392));
       }
-      const clusterIdentifier = cp.clusterIdentifier ?? Names.uniqueResourceName(this, { maxLength: 60, separator: '-' }).toLowerCase();
+      const clusterIdentifier = cp.clusterIdentifier ?? this.perDeploymentClusterIdentifier();
       // Created before the cluster so RDS writes into a KMS-encrypted group with retention (instead of creating an
-      // AWS-encrypted one that CDK's log-retention helper would have to adjust afterwards).
+      // AWS-encrypted one without retention itself). Kept on destroy for audit; its name follows the identifier,
+      // which is per deployment by default (see clusterIdentifier), so a redeploy does not collide with it.
       const postgresLogs = new logs.LogGroup(this, 'PostgresqlLogs', {
         logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
         retention: logRetention,
         encryptionKey: this.encryptionKey,
         removalPolicy: RemovalPolicy.RETAIN,
       });
+      const removalPolicy = cp.removalPolicy ?? RemovalPolicy.RETAIN;
       const cluster = new rds.DatabaseCluster(this, 'Cluster', {
         clusterIdentifier,
         engine,
@@ -499,8 +524,9 @@ export class RdsProxyLambda extends Construct {
         storageEncrypted: true,
         storageEncryptionKey: this.encryptionKey,
         iamAuthentication: true,
+        // Protected and never deleted by CloudFormation (validation.ts refuses protection with a deleting policy).
         deletionProtection: cp.deletionProtection ?? true,
-        removalPolicy: cp.removalPolicy ?? RemovalPolicy.SNAPSHOT,
+        removalPolicy,
         backup: { retention: cp.backupRetention ?? Duration.days(7), preferredWindow: '03:00-04:00' },
         preferredMaintenanceWindow: 'sun:05:00-sun:06:00',
         cloudwatchLogsExports: ['postgresql'],
@@ -512,6 +538,27 @@ export class RdsProxyLambda extends Construct {
       (cluster.node.defaultChild as CfnResource).addResourceDependency(postgresLogs.node.defaultChild as CfnResource, 'RDS exports into this log group');
       this.cluster = cluster;
       this.masterSecret = cluster.secret!;
+      if (removalPolicy === RemovalPolicy.RETAIN || removalPolicy === RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE) {
+        // A kept cluster keeps what it needs to exist and to be used (DESIGN.md "Lifecycle"), under the same policy:
+        // RETAIN keeps them always; RETAIN_ON_UPDATE_OR_DELETE (RetainExceptOnCreate) keeps them on destroy and
+        // replacement and deletes them, like the cluster, when the deploy that created them rolls back. CDK gives
+        // the subnet group and the instances RETAIN only for RETAIN (the instances get Delete otherwise), so they
+        // are listed here too. The key is RETAIN anyway.
+        const keep = [
+          cluster.node.tryFindChild('Subnets'),
+          ...cluster.node.children.filter((c) => c.node.defaultChild instanceof rds.CfnDBInstance),
+          clusterSg,
+          cluster.node.tryFindChild('Secret'), // the master secret: the only copy of the master password
+          parameterGroup.node.defaultChild ?? parameterGroup,
+          cluster.monitoringRole,
+          ...(props.existingVpc ? [] : [this.vpc, ...this.vpc.selectSubnets(subnets).subnets]),
+        ];
+        for (const c of keep) {
+          const cfn = c && (CfnResource.isCfnResource(c) ? c : c.node.defaultChild);
+          if (cfn && CfnResource.isCfnResource(cfn)) cfn.applyRemovalPolicy(removalPolicy);
+        }
+        this.warnIfDeletedUnderKeptCluster(props.existingVpc, subnets, props.encryptionKey, removalPolicy);
+      }
       masterRotation = cluster.addRotationSingleUser({
         automaticallyAfter: rotationInterval,
         vpcSubnets: subnets,
@@ -808,6 +855,62 @@ export class RdsProxyLambda extends Construct {
     });
   }
 
+  /**
+   * `<prefix>-<8 hex digits of the stack ID>`: known before the cluster is created (so its log group can be made
+   * first), the same for every update of this stack, new for every new stack. `AWS::StackId` is
+   * `arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<uuid>`; its UUID's first group is lower-case
+   * hex, which fits an identifier's tail (the prefix supplies the leading letter; 50 + 1 + 8 ≤ 63 characters).
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/pseudo-parameter-reference.html#cfn-pseudo-param-stackid
+   */
+  private perDeploymentClusterIdentifier(): string {
+    let prefix = Names.uniqueResourceName(this, { maxLength: 50, separator: '-' }).toLowerCase().replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-').replace(/-$/, '');
+    if (!/^[a-z]/.test(prefix)) prefix = `db${prefix}`.slice(0, 50).replace(/-$/, '');
+    const stackUuid = Fn.select(2, Fn.split('/', Aws.STACK_ID));
+    return `${prefix}-${Fn.select(0, Fn.split('-', stackUuid))}`;
+  }
+
+  /**
+   * The kit never changes the removal policy of what it is given. When `existingVpc` or `encryptionKey` is
+   * defined in this app (not imported), a destroy of the stack holding it deletes the subnets and the VPC while
+   * the kept cluster (and its subnet group) still live in them — CloudFormation ends DELETE_FAILED ("has
+   * dependencies") — or schedules the key for deletion, after which the kept cluster, its snapshots and the kept
+   * master secret can no longer be decrypted. Checked at synth (an aspect), so a removal policy the owner applies
+   * after creating this construct counts.
+   * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+   * https://docs.aws.amazon.com/kms/latest/developerguide/deleting-keys.html
+   */
+  private warnIfDeletedUnderKeptCluster(vpc: ec2.IVpc | undefined, subnets: ec2.SubnetSelection, key: kms.IKey | undefined, policy: RemovalPolicy): void {
+    const strength = (p?: CfnDeletionPolicy) => (p === CfnDeletionPolicy.RETAIN ? 2 : p === CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE ? 1 : 0);
+    const needed = policy === RemovalPolicy.RETAIN ? 2 : 1;
+    const weak = (cs: Construct[]) =>
+      cs.map((c) => c.node.defaultChild).filter((c): c is CfnResource => !!c && CfnResource.isCfnResource(c) && strength(c.cfnOptions.deletionPolicy) < needed);
+    const where = (c: CfnResource) => (Stack.of(c) === Stack.of(this) ? 'this stack' : `stack ${Stack.of(c).stackName}`);
+    Aspects.of(this).add({
+      visit: (node) => {
+        if (node !== this) return;
+        const byStack = new Map<string, string[]>();
+        for (const c of vpc ? weak([vpc, ...vpc.selectSubnets(subnets).subnets]) : []) byStack.set(where(c), [...(byStack.get(where(c)) ?? []), c.node.scope!.node.path]);
+        for (const [stack, paths] of byStack) {
+          Annotations.of(this).addWarningV2(
+            'db-ops-kit:keptClusterVpcDeleted',
+            `existingVpc ${paths.join(', ')} is deleted by a destroy of ${stack}, ` +
+              `but the cluster (removalPolicy ${policy}) is kept and still lives in its subnets: the destroy ends DELETE_FAILED. ` +
+              'Give the VPC and these subnets RemovalPolicy.RETAIN (e.g. `(subnet.node.defaultChild as CfnResource).applyRemovalPolicy(RemovalPolicy.RETAIN)`), ' +
+              'or import a VPC that lives longer (ec2.Vpc.fromLookup), or let the cluster go with the stack: clusterProps { removalPolicy: RemovalPolicy.SNAPSHOT, deletionProtection: false }.',
+          );
+        }
+        for (const c of key ? weak([key]) : []) {
+          Annotations.of(this).addWarningV2(
+            'db-ops-kit:keptClusterKeyDeleted',
+            `encryptionKey ${c.node.scope!.node.path} is scheduled for deletion by a destroy of ${where(c)}, but the cluster (removalPolicy ${policy}) is kept: ` +
+              'once the key is deleted the kept cluster, its snapshots and its master secret cannot be decrypted. Give the key RemovalPolicy.RETAIN, ' +
+              'or let the cluster go with the stack: clusterProps { removalPolicy: RemovalPolicy.SNAPSHOT, deletionProtection: false }.',
+          );
+        }
+      },
+    });
+  }
+
   private addKeyPolicy(statement: iam.PolicyStatement): void {
     const { statementAdded } = this.encryptionKey.addToResourcePolicy(statement);
     if (!statementAdded) {
@@ -1062,143 +1165,3 @@ function findSecretsManagerEndpoint(scope: Construct, vpc: ec2.IVpc): ec2.IInter
   }
   return undefined;
 }
-
-/** The timeout budget's input from the props (unresolved durations fall back to their defaults). */
-function budgetInput(props: RdsProxyLambdaProps) {
-  const ms = (d: Duration | undefined) => (d && !d.isUnresolved() ? d.toMilliseconds() : undefined);
-  return {
-    functionTimeoutMs: ms(props.functionTimeout) ?? 15_000,
-    borrowTimeoutMs: ms(props.borrowTimeout),
-    statementTimeoutMs: ms(props.statementTimeout),
-    idleInTransactionTimeoutMs: ms(props.idleInTransactionSessionTimeout),
-  };
-}
-
-/** Collects every problem with the props and throws once, naming the construct path. */
-function validateProps(scope: Construct, props: RdsProxyLambdaProps): void {
-  const problems: string[] = [];
-  const known = (v: unknown) => v !== undefined && !Token.isUnresolved(v);
-  if (props.existingCluster && props.clusterProps) {
-    problems.push('pass either existingCluster or clusterProps, not both');
-  }
-  if (props.existingCluster && !props.existingMasterSecret) {
-    problems.push('existingCluster needs existingMasterSecret (used once at deploy time to create the application role)');
-  }
-  if (!props.existingCluster && (props.existingMasterSecret || props.existingDatabaseName)) {
-    problems.push('existingMasterSecret and existingDatabaseName apply only with existingCluster');
-  }
-  if (props.secretsManagerEndpoint && !props.existingVpc) {
-    problems.push('secretsManagerEndpoint applies only with existingVpc (the kit VPC has its own endpoint)');
-  }
-  if (
-    props.existingVpc &&
-    !props.vpcSubnets &&
-    props.existingVpc.isolatedSubnets.length === 0 &&
-    props.existingVpc.privateSubnets.length === 0
-  ) {
-    problems.push(
-      'existingVpc has no private subnets (isolated or with egress), only public ones: Aurora, RDS Proxy and the functions belong in private subnets ' +
-        '(a Lambda in a public subnet gets no public IP and no route to Secrets Manager). Add private subnets in two AZs, or pass vpcSubnets explicitly.',
-    );
-  }
-  if (props.existingVpc && (props.vpcCidr || props.availabilityZones)) {
-    problems.push('vpcCidr and availabilityZones configure the new VPC; do not pass them with existingVpc');
-  }
-  if (known(props.vpcCidr) && !/^(\d{1,3}\.){3}\d{1,3}\/(1[6-9]|2[0-4])$/.test(props.vpcCidr!)) {
-    problems.push(`vpcCidr "${props.vpcCidr}" must be an IPv4 CIDR with a prefix from /16 to /24`);
-  }
-  if (props.availabilityZones && props.availabilityZones.length < 2) {
-    problems.push('availabilityZones needs at least two zones (Aurora and RDS Proxy need subnets in two AZs)');
-  }
-  const cp = props.clusterProps;
-  if (cp?.instances && cp.instances.readers && cp.instances.readers.length > 0 && !cp.instances.writer) {
-    problems.push('clusterProps.instances has readers but no writer: give instances.writer (or omit instances for the default writer)');
-  }
-  if (known(cp?.serverlessV2MinCapacity) && (cp!.serverlessV2MinCapacity! < 0 || cp!.serverlessV2MinCapacity! > 256 || (cp!.serverlessV2MinCapacity! * 2) % 1 !== 0)) {
-    problems.push(`clusterProps.serverlessV2MinCapacity ${cp!.serverlessV2MinCapacity} must be 0–256 in steps of 0.5`);
-  }
-  if (known(cp?.serverlessV2MaxCapacity) && (cp!.serverlessV2MaxCapacity! < 1 || cp!.serverlessV2MaxCapacity! > 256 || (cp!.serverlessV2MaxCapacity! * 2) % 1 !== 0)) {
-    problems.push(`clusterProps.serverlessV2MaxCapacity ${cp!.serverlessV2MaxCapacity} must be 1–256 in steps of 0.5`);
-  }
-  if (known(cp?.serverlessV2MinCapacity) && known(cp?.serverlessV2MaxCapacity) && cp!.serverlessV2MinCapacity! > cp!.serverlessV2MaxCapacity!) {
-    problems.push('clusterProps.serverlessV2MinCapacity is above serverlessV2MaxCapacity');
-  }
-  const dbName = props.existingDatabaseName ?? cp?.databaseName;
-  if (known(dbName) && !DB_NAME_RE.test(dbName!)) {
-    problems.push(`database name "${dbName}" must start with a letter or _ and contain only letters, digits and _ (max 63)`);
-  }
-  if (cp?.backupRetention && !cp.backupRetention.isUnresolved() && (cp.backupRetention.toDays() < 1 || cp.backupRetention.toDays() > 35)) {
-    problems.push(`clusterProps.backupRetention must be 1–35 days, got ${cp.backupRetention.toDays()}`);
-  }
-  // Enhanced Monitoring intervals RDS accepts: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html (MonitoringInterval)
-  if (cp?.monitoringInterval && !cp.monitoringInterval.isUnresolved() && ![0, 1, 5, 10, 15, 30, 60].includes(cp.monitoringInterval.toSeconds())) {
-    problems.push(`clusterProps.monitoringInterval must be 0, 1, 5, 10, 15, 30 or 60 seconds, got ${cp.monitoringInterval.toSeconds()}`);
-  }
-  if (known(cp?.masterUsername) && known(props.appUsername ?? 'app_user') && cp!.masterUsername === (props.appUsername ?? 'app_user')) {
-    problems.push(`clusterProps.masterUsername and appUsername must differ (both "${cp!.masterUsername}")`);
-  }
-  if (known(props.appUsername) && (!APP_USER_RE.test(props.appUsername!) || ['postgres', 'rdsadmin', 'admin'].includes(props.appUsername!))) {
-    problems.push(`appUsername "${props.appUsername}" must be a lower-case PostgreSQL identifier (max 63) and not a master/admin name`);
-  }
-  if (props.credentialMode !== undefined && !['iam', 'secret'].includes(props.credentialMode)) {
-    problems.push(`credentialMode must be "iam" or "secret", got "${props.credentialMode}"`);
-  }
-  const seconds = (d: Duration | undefined) => (d && !d.isUnresolved() ? d.toSeconds() : undefined);
-  const borrow = seconds(props.borrowTimeout);
-  if (borrow !== undefined && (borrow < 1 || borrow > 3600)) {
-    problems.push(`borrowTimeout must be 1–3600 seconds (RDS Proxy ConnectionBorrowTimeout), got ${borrow}`);
-  }
-  const fnTimeout = seconds(props.functionTimeout);
-  if (fnTimeout !== undefined && (fnTimeout < 1 || fnTimeout > 900)) {
-    problems.push(`functionTimeout must be 1–900 seconds, got ${fnTimeout}`);
-  }
-  const stmt = seconds(props.statementTimeout);
-  if (stmt !== undefined && (stmt < 0.1 || stmt > 3600)) {
-    problems.push(`statementTimeout must be 100 ms to 1 hour, got ${stmt} s`);
-  }
-  const idleTx = seconds(props.idleInTransactionSessionTimeout);
-  if (idleTx !== undefined && (idleTx < 0.1 || idleTx > 3600)) {
-    problems.push(`idleInTransactionSessionTimeout must be 100 ms to 1 hour, got ${idleTx} s`);
-  }
-  if ((borrow === undefined || (borrow >= 1 && borrow <= 3600)) && (fnTimeout === undefined || (fnTimeout >= 1 && fnTimeout <= 900))) {
-    problems.push(...timeoutBudget(budgetInput(props)).problems);
-  }
-  const cid = cp?.clusterIdentifier;
-  if (known(cid) && (!/^[a-z][a-z0-9-]{0,62}$/.test(cid!) || cid!.includes('--') || cid!.endsWith('-'))) {
-    problems.push(`clusterProps.clusterIdentifier "${cid}" must be 1–63 lower-case letters, digits and single hyphens, starting with a letter`);
-  }
-  const idle = seconds(props.idleClientTimeout);
-  if (idle !== undefined && (idle < 1 || idle > 28800)) {
-    problems.push(`idleClientTimeout must be 1 second to 8 hours, got ${idle} s`);
-  }
-  const maxPct = props.maxConnectionsPercent;
-  if (known(maxPct) && (!Number.isInteger(maxPct) || maxPct! < 1 || maxPct! > 100)) {
-    problems.push(`maxConnectionsPercent must be an integer 1–100, got ${maxPct}`);
-  }
-  const idlePct = props.maxIdleConnectionsPercent;
-  if (known(idlePct) && (!Number.isInteger(idlePct) || idlePct! < 0 || idlePct! > (maxPct ?? 90))) {
-    problems.push(`maxIdleConnectionsPercent must be an integer 0–maxConnectionsPercent (${maxPct ?? 90}), got ${idlePct}`);
-  }
-  const rot = props.rotationInterval;
-  if (rot && !rot.isUnresolved() && (rot.toDays() < 1 || rot.toDays() > 1000)) {
-    problems.push(`rotationInterval must be 1–1000 days, got ${rot.toDays()}`);
-  }
-  const rc = props.reservedConcurrency;
-  if (rc !== undefined && rc !== false && known(rc) && (!Number.isInteger(rc) || rc < 1)) {
-    problems.push(`reservedConcurrency must be a positive integer or false, got ${rc}`);
-  }
-  const mdc = props.maxDatabaseConnections;
-  if (known(mdc) && (!Number.isInteger(mdc) || mdc! < 1 || mdc! > 262_143)) {
-    problems.push(`maxDatabaseConnections must be an integer 1–262143, got ${mdc}`);
-  }
-  if (known(props.functionMemoryMb) && (props.functionMemoryMb! < 128 || props.functionMemoryMb! > 10240)) {
-    problems.push(`functionMemoryMb must be 128–10240, got ${props.functionMemoryMb}`);
-  }
-  if (props.runtimeCodeDir !== undefined && !fs.existsSync(path.join(props.runtimeCodeDir, 'index.ts'))) {
-    problems.push(`runtimeCodeDir "${props.runtimeCodeDir}" has no index.ts: point it at your copy of lambda/rds-proxy-query/`);
-  }
-  if (problems.length > 0) {
-    throw new Error(`[${scope.node.path}] invalid RdsProxyLambda props:\n  - ${problems.join('\n  - ')}`);
-  }
-}
-

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expectReconciled, mergeVariants, reconcile } from './findings';
-import { customResourceFindings, deleteTestsFor, lifecycleFindings } from './lifecycle';
+import { SAMPLE_STACK_IDS, customResourceFindings, deleteTestsFor, evaluateName, lifecycleFindings } from './lifecycle';
 import { cloneTemplate, kitStacks } from './stacks';
 
 const stacks = kitStacks();
@@ -38,6 +38,26 @@ describe('deliberately broken templates fail', () => {
     expect(rules(t)).toContain('retained-fixed-name S/StackNameLogs');
   });
 
+  test('a name that merely mentions the stack ID but takes a constant part of it is fixed', () => {
+    const t = cloneTemplate(dsql.template);
+    const split = (sep: string) => ({ 'Fn::Split': [sep, { Ref: 'AWS::StackId' }] });
+    // `arn:aws:cloudformation:us` (the ARN up to the Region's first hyphen) and the stack NAME: the same for a redeploy.
+    t.Resources.ArnHeadCluster = { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'Retain', Properties: { DBClusterIdentifier: { 'Fn::Join': ['-', ['db', { 'Fn::Select': [0, split('-')] }]] } } };
+    t.Resources.StackNameLogs = { Type: 'AWS::Logs::LogGroup', DeletionPolicy: 'Retain', Properties: { LogGroupName: { 'Fn::Join': ['', ['/x/', { 'Fn::Select': [1, split('/')] }]] } } };
+    t.Resources.SubStackId = { Type: 'AWS::Logs::LogGroup', DeletionPolicy: 'Retain', Properties: { LogGroupName: { 'Fn::Sub': '/x/${AWS::StackId}' } } };
+    expect(rules(t)).toEqual(expect.arrayContaining(['retained-fixed-name S/ArnHeadCluster', 'retained-fixed-name S/StackNameLogs']));
+    expect(rules(t)).not.toContain('retained-fixed-name S/SubStackId');
+  });
+
+  test('evaluateName: the pattern-1 default identifier under real stack IDs (including hyphenated stack names and aws-cn)', () => {
+    const head = { 'Fn::Select': [0, { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] }] };
+    const id = { 'Fn::Join': ['', ['dbopsrdsproxylambda-2141dd5f-', head]] };
+    expect(evaluateName(id, 'arn:aws-cn:cloudformation:cn-north-1:123456789012:stack/my-db-stack/1c2fa620-34ae-11f0-9b7c-0a1b2c3d4e5f')).toBe('dbopsrdsproxylambda-2141dd5f-1c2fa620');
+    expect(evaluateName({ 'Fn::Sub': ['${A}-${AWS::Region}', { A: 'x' }] }, SAMPLE_STACK_IDS[0])).toBe('x-us-east-1');
+    // Unknown to the evaluator (a resource reference): no value.
+    expect(evaluateName({ 'Fn::Join': ['', [{ Ref: 'Other' }]] }, SAMPLE_STACK_IDS[0])).toBeUndefined();
+  });
+
   test('a kept database whose subnet group, subnet and VPC are deleted on destroy', () => {
     const t = cloneTemplate(dsql.template);
     t.Resources.BrokenVpc = { Type: 'AWS::EC2::VPC', Properties: { CidrBlock: '10.0.0.0/16' } };
@@ -56,6 +76,58 @@ describe('deliberately broken templates fail', () => {
     expect(rules(t)).toEqual(expect.arrayContaining(['deletion-protection S/BrokenDb', 'deletion-protection S/BrokenDsql']));
     t.Resources.BrokenDb.DeletionPolicy = 'Retain';
     expect(rules(t)).not.toContain('deletion-protection S/BrokenDb');
+  });
+
+  test('a kept resource needs its dependencies kept at least as long (Retain > RetainExceptOnCreate > Delete)', () => {
+    const t = cloneTemplate(dsql.template);
+    t.Resources.PartKey = { Type: 'AWS::KMS::Key', DeletionPolicy: 'RetainExceptOnCreate', Properties: {} };
+    t.Resources.KeptDb = { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'Retain', Properties: { KmsKeyId: { 'Fn::GetAtt': ['PartKey', 'Arn'] } } };
+    t.Resources.GoneSubnetGroup = { Type: 'AWS::RDS::DBSubnetGroup', Properties: { SubnetIds: [], DBSubnetGroupDescription: 'x' } };
+    t.Resources.PartDb = { Type: 'AWS::RDS::DBCluster', DeletionPolicy: 'RetainExceptOnCreate', Properties: { DBSubnetGroupName: { Ref: 'GoneSubnetGroup' }, KmsKeyId: { Ref: 'PartKey' } } };
+    expect(rules(t)).toEqual(expect.arrayContaining(['retained-dependency S/KeptDb->PartKey', 'retained-dependency S/PartDb->GoneSubnetGroup']));
+    // RetainExceptOnCreate is enough for a RetainExceptOnCreate resource.
+    expect(rules(t)).not.toContain('retained-dependency S/PartDb->PartKey');
+  });
+
+  test('kept parameter groups and security groups with fixed names', () => {
+    const t = cloneTemplate(dsql.template);
+    t.Resources.NamedParams = { Type: 'AWS::RDS::DBClusterParameterGroup', DeletionPolicy: 'Retain', Properties: { DBClusterParameterGroupName: 'app-params', Family: 'aurora-postgresql16', Description: 'x', Parameters: {} } };
+    t.Resources.NamedSg = { Type: 'AWS::EC2::SecurityGroup', DeletionPolicy: 'Retain', Properties: { GroupName: 'db', GroupDescription: 'x' } };
+    expect(rules(t)).toEqual(expect.arrayContaining(['retained-fixed-name S/NamedParams', 'retained-fixed-name S/NamedSg']));
+  });
+
+  test('a member of a global database that CloudFormation would delete or snapshot (pattern 4 template)', () => {
+    const primary = stacks.find((s) => s.id === 'default/DbOpsAdTrustPrimary')!;
+    expect(lifecycleFindings('S', primary.template).filter((f) => f.rule === 'global-member-deleted')).toEqual([]);
+    const t = cloneTemplate(primary.template);
+    const [clusterId] = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::RDS::DBCluster')!;
+    t.Resources[clusterId].DeletionPolicy = 'Snapshot';
+    expect(rules(t).filter((r) => r.startsWith('global-member-deleted'))).toEqual([`global-member-deleted S/${clusterId}`]);
+    const [globalId] = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::RDS::GlobalCluster')!;
+    t.Resources[globalId].Properties!.GlobalClusterIdentifier = 'db-ops-kit-kerberos';
+    expect(rules(t)).toContain(`retained-fixed-name S/${globalId}`);
+  });
+
+  test('pattern 1: its kept cluster and log group pass only because of RETAIN and the per-deployment identifier', () => {
+    const rds = stacks.find((s) => s.id === 'default/DbOpsRdsProxyLambda')!;
+    const mine = (t: any) => rules(t).filter((r) => /RdsProxyLambda(Cluster|PostgresqlLogs)/.test(r));
+    expect(mine(rds.template)).toEqual([]);
+    const t = cloneTemplate(rds.template);
+    const [clusterId] = Object.entries(t.Resources).find(([, r]) => r.Type === 'AWS::RDS::DBCluster')!;
+    const [logsId] = Object.entries(t.Resources).find(([, r]) => JSON.stringify(r.Properties?.LogGroupName ?? '').includes('/postgresql'))!;
+    // The earlier kit version: Snapshot + protection, identifier and log group from the construct path only.
+    t.Resources[clusterId].DeletionPolicy = 'Snapshot';
+    t.Resources[clusterId].Properties!.DBClusterIdentifier = 'dbopsrdsproxylambda-2141dd5f';
+    t.Resources[logsId].Properties!.LogGroupName = '/aws/rds/cluster/dbopsrdsproxylambda-2141dd5f/postgresql';
+    const found = mine(t);
+    expect(found).toEqual(expect.arrayContaining([`deletion-protection S/${clusterId}`, `retained-fixed-name S/${logsId}`]));
+    // ... and the kept instances would lose their cluster.
+    expect(found.filter((r) => r.startsWith('retained-dependency')).length).toBeGreaterThan(0);
+    // Kept, but its subnet group deleted under it.
+    const t2 = cloneTemplate(rds.template);
+    const [subnetGroupId] = Object.entries(t2.Resources).find(([, r]) => r.Type === 'AWS::RDS::DBSubnetGroup')!;
+    t2.Resources[subnetGroupId].DeletionPolicy = 'Delete';
+    expect(mine(t2)).toContain(`retained-dependency S/${clusterId}->${subnetGroupId}`);
   });
 
   test('a custom resource whose handler has no Delete test, and an AwsCustomResource that writes without onDelete', () => {

@@ -16,8 +16,14 @@
  *   (new for every deployment of a new stack), is not fixed.
  * - retained-dependency: what a kept resource needs to keep existing — the VPC, subnets, subnet group,
  *   security groups, parameter/option groups, keys, buckets, directory and clusters it references,
- *   transitively — must be kept too; else CloudFormation tries to delete them under it (DELETE_FAILED
- *   for a VPC/subnet/SG in use, or a kept database whose key is scheduled for deletion).
+ *   transitively — must be kept at least as long; else CloudFormation tries to delete them under it
+ *   (DELETE_FAILED for a VPC/subnet/SG in use, or a kept database whose key is scheduled for deletion).
+ *   "As long": Retain needs Retain; RetainExceptOnCreate needs RetainExceptOnCreate or Retain (a Retain
+ *   resource whose dependency is only RetainExceptOnCreate loses it when a later create rolls back).
+ * - global-member-deleted: a cluster in an Aurora global database (GlobalClusterIdentifier set, or the
+ *   source of a GlobalCluster) with DeletionPolicy Delete/Snapshot: RDS refuses to delete a member of a
+ *   global cluster (it must be removed from it first), so a destroy ends DELETE_FAILED.
+ *   https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-global-database-managing.html#aurora-global-database-deleting
  * - deletion-protection: deletion protection on at create time is allowed only with DeletionPolicy
  *   Retain (CloudFormation then never deletes the resource, neither in a rollback nor in a destroy).
  *   With Delete, Snapshot or RetainExceptOnCreate a failed first deploy cannot roll back and a
@@ -42,6 +48,9 @@ export const NAME_PROPERTY: Record<string, string> = {
   'AWS::RDS::DBInstance': 'DBInstanceIdentifier',
   'AWS::RDS::GlobalCluster': 'GlobalClusterIdentifier',
   'AWS::RDS::DBSubnetGroup': 'DBSubnetGroupName',
+  'AWS::RDS::DBClusterParameterGroup': 'DBClusterParameterGroupName',
+  'AWS::RDS::DBParameterGroup': 'DBParameterGroupName',
+  'AWS::EC2::SecurityGroup': 'GroupName',
   'AWS::S3::Bucket': 'BucketName',
   'AWS::SQS::Queue': 'QueueName',
   'AWS::SNS::Topic': 'TopicName',
@@ -62,8 +71,9 @@ export const DEPENDENCY_TYPES = new Set([
   'AWS::DSQL::Cluster', 'AWS::DMS::ReplicationSubnetGroup',
 ]);
 
-const KEPT = new Set(['Retain']);
-const keptOrRetainExceptOnCreate = (p?: string) => p === 'Retain' || p === 'RetainExceptOnCreate';
+/** How long CloudFormation keeps a resource: 2 = always (Retain), 1 = except when its own create rolls back, 0 = not. */
+const STRENGTH: Record<string, number> = { Retain: 2, RetainExceptOnCreate: 1 };
+export const keptStrength = (policy?: string): number => STRENGTH[policy ?? 'Delete'] ?? 0;
 
 /** Logical IDs a value references (Ref, GetAtt, Sub ${X}). */
 export function refsOf(v: unknown, ids: Set<string>): Set<string> {
@@ -88,12 +98,86 @@ export function refsOf(v: unknown, ids: Set<string>): Set<string> {
 }
 
 /**
- * A name built from `AWS::StackId` is per deployment: a redeploy after destroy, or after deleting a stack whose
- * first deploy rolled back (ROLLBACK_COMPLETE stacks cannot be updated), runs under a new stack ID and so
- * gets a new name. `AWS::StackName` is not (the same name comes back).
+ * Two stack IDs of the same stack name in the same account and Region, as CloudFormation forms them
+ * (`arn:<partition>:cloudformation:<region>:<account>:stack/<name>/<uuid>`): a stack deleted and deployed again.
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/pseudo-parameter-reference.html#cfn-pseudo-param-stackid
  */
-export const fromStackId = (v: unknown): boolean => JSON.stringify(v ?? null).includes('{"Ref":"AWS::StackId"}');
+export const SAMPLE_STACK_IDS = [
+  'arn:aws:cloudformation:us-east-1:123456789012:stack/My-Stack/1c2fa620-34ae-11f0-9b7c-0a1b2c3d4e5f',
+  'arn:aws:cloudformation:us-east-1:123456789012:stack/My-Stack/e07d4b90-8f12-11f0-a2c1-12ab34cd56ef',
+];
+
+/**
+ * The value of a name expression under a stack ID (pseudo parameters derived from it), for names built only
+ * from literals, pseudo parameters and Fn::Join / Fn::Select / Fn::Split / Fn::Sub; undefined when it references
+ * anything else (a resource, a parameter, an import).
+ * https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference.html
+ */
+export function evaluateName(v: unknown, stackId: string): string | undefined {
+  const [, partition, , region, account, rest] = stackId.split(':');
+  const pseudo: Record<string, string> = {
+    'AWS::StackId': stackId,
+    'AWS::StackName': rest.split('/')[1],
+    'AWS::Region': region,
+    'AWS::AccountId': account,
+    'AWS::Partition': partition,
+    'AWS::URLSuffix': partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com',
+  };
+  const ev = (x: unknown, vars: Record<string, string> = {}): unknown => {
+    if (typeof x === 'string' || typeof x === 'number') return String(x);
+    if (Array.isArray(x)) {
+      const items = x.map((i) => ev(i, vars));
+      return items.some((i) => i === undefined) ? undefined : items;
+    }
+    if (!x || typeof x !== 'object') return undefined;
+    const [[fn, arg]] = Object.entries(x);
+    if (Object.keys(x).length !== 1) return undefined;
+    const a = arg as any;
+    switch (fn) {
+      case 'Ref':
+        return vars[a] ?? pseudo[a];
+      case 'Fn::Join': {
+        const parts = ev(a[1], vars) as string[] | undefined;
+        return parts?.join(a[0]);
+      }
+      case 'Fn::Split': {
+        const src = ev(a[1], vars);
+        return typeof src === 'string' ? src.split(a[0]) : undefined;
+      }
+      case 'Fn::Select': {
+        const list = ev(a[1], vars) as string[] | undefined;
+        return list?.[Number(a[0])];
+      }
+      case 'Fn::Sub': {
+        const [text, map] = Array.isArray(a) ? a : [a, {}];
+        const local: Record<string, string> = { ...vars };
+        for (const [k, mv] of Object.entries(map ?? {})) {
+          const val = ev(mv, vars);
+          if (typeof val !== 'string') return undefined;
+          local[k] = val;
+        }
+        let unknown = false;
+        const out = String(text).replace(/\$\{([^}!][^}]*)\}/g, (_m, name: string) => local[name] ?? pseudo[name] ?? ((unknown = true), ''));
+        return unknown ? undefined : out;
+      }
+      default:
+        return undefined;
+    }
+  };
+  const r = ev(v);
+  return typeof r === 'string' ? r : undefined;
+}
+
+/**
+ * A name is per deployment when it evaluates differently under two stack IDs of the same stack name: a
+ * redeploy after destroy, or after deleting a stack whose first deploy rolled back (ROLLBACK_COMPLETE stacks
+ * cannot be updated), runs under a new stack ID. A name that only mentions `AWS::StackId` but keeps a constant
+ * part of it (the ARN's head, the stack name) is fixed, like one built from `AWS::StackName`.
+ */
+export const perDeployment = (v: unknown): boolean => {
+  const [a, b] = SAMPLE_STACK_IDS.map((id) => evaluateName(v, id));
+  return a !== undefined && b !== undefined && a !== b;
+};
 
 const PROTECTION = ['DeletionProtection', 'DeletionProtectionEnabled', 'DisableApiTermination'];
 
@@ -106,11 +190,12 @@ export function lifecycleFindings(stackName: string, t: Template): Finding[] {
     const p = r.Properties ?? {};
     // retained-fixed-name
     const nameProp = NAME_PROPERTY[r.Type];
-    if (keptOrRetainExceptOnCreate(policy) && nameProp && p[nameProp] !== undefined && refsOf(p[nameProp], ids).size === 0 && !fromStackId(p[nameProp])) {
+    if (keptStrength(policy) > 0 && nameProp && p[nameProp] !== undefined && refsOf(p[nameProp], ids).size === 0 && !perDeployment(p[nameProp])) {
       add('retained-fixed-name', id, `${r.Type} is kept (${policy}) with the fixed ${nameProp} "${render(p[nameProp])}": a redeploy after destroy (or after a rolled-back first deploy) fails because the kept resource holds the name. Let CloudFormation generate the name, or derive it from a generated one — or document how a redeploy adopts the kept resource and list it in exceptions.ts`);
     }
     // retained-dependency
-    if (KEPT.has(policy)) {
+    const kept = keptStrength(policy);
+    if (kept > 0) {
       const seen = new Set<string>();
       const queue = [...refsOf(p, ids)];
       while (queue.length) {
@@ -119,11 +204,20 @@ export function lifecycleFindings(stackName: string, t: Template): Finding[] {
         seen.add(d);
         const dr = t.Resources[d];
         if (!DEPENDENCY_TYPES.has(dr.Type)) continue;
-        if (!KEPT.has(dr.DeletionPolicy ?? 'Delete')) {
-          add('retained-dependency', `${id}->${d}`, `${r.Type} ${id} is kept (Retain) but depends on ${dr.Type} ${d}, which a destroy deletes (${dr.DeletionPolicy ?? 'Delete'}): give ${d} RemovalPolicy.RETAIN too, or do not keep ${id}`);
+        if (keptStrength(dr.DeletionPolicy) < kept) {
+          const when = keptStrength(dr.DeletionPolicy) === 0 ? 'a destroy deletes' : 'a rolled-back create deletes';
+          add('retained-dependency', `${id}->${d}`, `${r.Type} ${id} is kept (${policy}) but depends on ${dr.Type} ${d}, which ${when} (${dr.DeletionPolicy ?? 'Delete'}): give ${d} RemovalPolicy.RETAIN too, or do not keep ${id}`);
           continue; // reported; its own dependencies follow once it is kept
         }
         queue.push(...refsOf(dr.Properties ?? {}, ids));
+      }
+    }
+    // global-member-deleted
+    const globalSource = r.Type === 'AWS::RDS::GlobalCluster' ? [...refsOf(p.SourceDBClusterIdentifier, ids)] : [];
+    for (const member of [...globalSource, ...(r.Type === 'AWS::RDS::DBCluster' && p.GlobalClusterIdentifier !== undefined ? [id] : [])]) {
+      const mp = t.Resources[member].DeletionPolicy ?? 'Delete';
+      if ((mp === 'Delete' || mp === 'Snapshot') && !out.some((f) => f.rule === 'global-member-deleted' && f.resource === `${stackName}/${member}`)) {
+        add('global-member-deleted', member, `AWS::RDS::DBCluster ${member} is a member of a global database with DeletionPolicy ${mp}: RDS refuses to delete a global cluster member (DELETE_FAILED); keep it (RemovalPolicy.RETAIN) and document how to detach and delete it`);
       }
     }
     // deletion-protection

@@ -2,7 +2,7 @@
 import { testApp } from '../helpers/app';
 import { Template } from 'aws-cdk-lib/assertions';
 import { RdsProxyLambdaStack } from '../../lib/rds-proxy-lambda/stack';
-import { alarmDeliveryProblems } from './alarm-delivery';
+import { alarmDeliveryProblems } from '../kit/alarms';
 
 const env = { account: '123456789012', region: 'us-east-1' };
 const azs = ['us-east-1a', 'us-east-1b'];

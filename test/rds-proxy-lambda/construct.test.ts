@@ -1,4 +1,4 @@
-import { Duration, Stack, aws_ec2 as ec2, aws_kms as kms, aws_rds as rds, aws_secretsmanager as sm } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, aws_ec2 as ec2, aws_kms as kms, aws_rds as rds, aws_secretsmanager as sm } from 'aws-cdk-lib';
 import { testApp } from '../helpers/app';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { RdsProxyLambda, RdsProxyLambdaProps } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
@@ -21,10 +21,10 @@ describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
   const { stack, t } = synth();
   const idOf = (c: any) => stack.getLogicalId(c.node.defaultChild);
 
-  test('Aurora PostgreSQL: CMK storage encryption, IAM auth, deletion protection, snapshot on delete, backups, logs', () => {
+  test('Aurora PostgreSQL: CMK storage encryption, IAM auth, deletion protection, kept on delete, backups, logs', () => {
     t.hasResource('AWS::RDS::DBCluster', {
-      DeletionPolicy: 'Snapshot',
-      UpdateReplacePolicy: 'Snapshot',
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
       Properties: Match.objectLike({
         Engine: 'aurora-postgresql',
         StorageEncrypted: true,
@@ -168,8 +168,10 @@ describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
     const groups = Object.values(resourcesOf(t, 'AWS::Logs::LogGroup'));
     expect(groups.length).toBeGreaterThanOrEqual(5);
     const cluster = Object.values(resourcesOf(t, 'AWS::RDS::DBCluster'))[0];
-    const pgLogs = Object.entries(resourcesOf(t, 'AWS::Logs::LogGroup')).find(([, g]) => String(g.Properties.LogGroupName).endsWith('/postgresql'))!;
-    expect(pgLogs[1].Properties.LogGroupName).toBe(`/aws/rds/cluster/${cluster.Properties.DBClusterIdentifier}/postgresql`);
+    const pgLogs = Object.entries(resourcesOf(t, 'AWS::Logs::LogGroup')).find(([, g]) => JSON.stringify(g.Properties.LogGroupName ?? '').includes('/postgresql'))!;
+    // The same per-deployment identifier expression, between RDS's fixed prefix and suffix.
+    const [prefix, id] = cluster.Properties.DBClusterIdentifier['Fn::Join'][1];
+    expect(pgLogs[1].Properties.LogGroupName).toEqual({ 'Fn::Join': ['', [`/aws/rds/cluster/${prefix}`, id, '/postgresql']] });
     expect(cluster.DependsOn).toEqual(expect.arrayContaining([pgLogs[0]]));
     t.resourceCountIs('Custom::LogRetention', 0);
     for (const g of groups) {
@@ -190,6 +192,99 @@ describe('DbOpsRdsProxyLambda (default: IAM mode)', () => {
 
   test('snapshot', () => {
     expect(t.toJSON()).toMatchSnapshot();
+  });
+});
+
+describe('lifecycle: kept cluster, per-deployment identifier, upgrades', () => {
+  const kept = (t: Template) =>
+    Object.entries(t.toJSON().Resources as Record<string, any>)
+      .filter(([, r]) => r.DeletionPolicy === 'Retain')
+      .map(([, r]) => r.Type)
+      .sort();
+  const stackUuidHead = { 'Fn::Select': [0, { 'Fn::Split': ['-', { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] }] }] };
+
+  test('the default identifier is `<path prefix>-<first group of the stack ID UUID>`, and the log group follows it', () => {
+    const { t } = synth();
+    const cluster = Object.values(t.findResources('AWS::RDS::DBCluster'))[0];
+    // The prefix is the identifier earlier kit versions used for this construct path (see the pinned test below).
+    expect(cluster.Properties.DBClusterIdentifier).toEqual({ 'Fn::Join': ['', ['dbopsrdsproxylambda-2141dd5f-', stackUuidHead]] });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: { 'Fn::Join': ['', ['/aws/rds/cluster/dbopsrdsproxylambda-2141dd5f-', stackUuidHead, '/postgresql']] } });
+  });
+
+  test('a deep construct path still gives a valid identifier (prefix ≤ 50 characters, letter first, no double hyphen)', () => {
+    const app = testApp();
+    const stack = new Stack(app, 'Deep'.repeat(30), { env });
+    new RdsProxyLambda(stack, 'Some-Very--Long-Construct-Id-That-Goes-On', { availabilityZones: azs });
+    const cluster = Object.values(Template.fromStack(stack).findResources('AWS::RDS::DBCluster'))[0];
+    const prefix: string = cluster.Properties.DBClusterIdentifier['Fn::Join'][1][0];
+    expect(prefix.length).toBeLessThanOrEqual(51);
+    // The stack ID part is 8 lower-case hex digits: the whole identifier fits 63 characters and the RDS pattern.
+    expect(`${prefix}1c2fa620`).toMatch(/^[a-z][a-z0-9-]{0,62}$/);
+    expect(`${prefix}1c2fa620`).not.toContain('--');
+  });
+
+  test('upgrade pin: clusterProps.clusterIdentifier set to the old default reproduces the identifier and log group name of earlier kit versions', () => {
+    // Values of the committed snapshot before the per-deployment default (DBClusterIdentifier is a replacement
+    // property: anything else would replace the deployed cluster).
+    const { t } = synth({ clusterProps: { clusterIdentifier: 'dbopsrdsproxylambda-2141dd5f' } });
+    const cluster = Object.values(t.findResources('AWS::RDS::DBCluster'))[0];
+    expect(cluster.Properties.DBClusterIdentifier).toBe('dbopsrdsproxylambda-2141dd5f');
+    t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/rds/cluster/dbopsrdsproxylambda-2141dd5f/postgresql' });
+    // Deletion protection stays on: an upgraded cluster is never unprotected.
+    expect(cluster.Properties.DeletionProtection).toBe(true);
+  });
+
+  test('RETAIN (default): the cluster keeps its instances, subnet group, VPC, subnets, security group, parameter group, master secret, monitoring role and key', () => {
+    const { stack, t } = synth();
+    expect(kept(t)).toEqual(
+      [
+        'AWS::EC2::SecurityGroup',
+        'AWS::EC2::Subnet',
+        'AWS::EC2::Subnet',
+        'AWS::EC2::VPC',
+        'AWS::IAM::Role',
+        'AWS::KMS::Key',
+        'AWS::Logs::LogGroup',
+        'AWS::Logs::LogGroup',
+        'AWS::Logs::LogGroup',
+        'AWS::Logs::LogGroup',
+        'AWS::Logs::LogGroup',
+        'AWS::RDS::DBCluster',
+        'AWS::RDS::DBClusterParameterGroup',
+        'AWS::RDS::DBInstance',
+        'AWS::RDS::DBSubnetGroup',
+        'AWS::SecretsManager::Secret',
+      ].sort(),
+    );
+    // The kept secret is the master secret (the cluster's password), not the application secret.
+    const secrets = t.findResources('AWS::SecretsManager::Secret');
+    const keptSecret = Object.keys(secrets).filter((k) => secrets[k].DeletionPolicy === 'Retain');
+    expect(keptSecret).not.toContain(stack.getLogicalId(stack.pattern.appSecret.node.defaultChild as any));
+    expect(JSON.stringify(Object.values(t.findResources('AWS::RDS::DBCluster'))[0].Properties.MasterUserPassword)).toContain(keptSecret[0]);
+  });
+
+  test('SNAPSHOT with deletion protection off: CloudFormation snapshots and deletes the cluster, and deletes what only it needed', () => {
+    const { t } = synth({ clusterProps: { removalPolicy: RemovalPolicy.SNAPSHOT, deletionProtection: false } });
+    t.hasResource('AWS::RDS::DBCluster', { DeletionPolicy: 'Snapshot', Properties: Match.objectLike({ DeletionProtection: false }) });
+    // Only the key and the log groups (audit) stay.
+    expect(kept(t)).toEqual(['AWS::KMS::Key', ...new Array(5).fill('AWS::Logs::LogGroup')]);
+  });
+
+  test('an existing VPC is never given a removal policy (it is not the stack\'s)', () => {
+    const app = testApp();
+    const s = new Stack(app, 'ByoVpc', { env });
+    const vpc = ec2.Vpc.fromVpcAttributes(s, 'V', { vpcId: 'vpc-0123456789abcdef1', availabilityZones: azs, isolatedSubnetIds: ['subnet-1', 'subnet-2'], vpcCidrBlock: '10.1.0.0/16' });
+    new RdsProxyLambda(s, 'P', { existingVpc: vpc });
+    const t = Template.fromStack(s);
+    t.resourceCountIs('AWS::EC2::VPC', 0);
+    t.hasResource('AWS::RDS::DBSubnetGroup', { DeletionPolicy: 'Retain' });
+  });
+
+  test('bad props fail synth naming the construct path (the rules are in validation.test.ts)', () => {
+    const s = new Stack(testApp(), 'S', { env });
+    expect(() => new RdsProxyLambda(s, 'Pattern', { availabilityZones: azs, clusterProps: { removalPolicy: RemovalPolicy.SNAPSHOT } })).toThrow(
+      /^\[S\/Pattern\] invalid RdsProxyLambda props:\n  - clusterProps.removalPolicy snapshot with deletion protection on/,
+    );
   });
 });
 

@@ -24,7 +24,8 @@ test.each(['iam', 'secret'] as const)('teardown table = resources kept after des
   const kept = stack.node
     .findAll()
     .filter((c): c is CfnResource => CfnResource.isCfnResource(c) && [CfnDeletionPolicy.RETAIN, CfnDeletionPolicy.SNAPSHOT, CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE].includes(c.cfnOptions.deletionPolicy as CfnDeletionPolicy))
-    .map((c) => (c.node.id === 'Resource' ? c.node.scope!.node.id : c.node.id))
+    // Path inside the pattern construct, without the L1's own `Resource`/`Default` id (e.g. `Vpc/isolatedSubnet1`).
+    .map((c) => c.node.path.slice(stack.pattern.node.path.length + 1).replace(/\/(Resource|Default|Subnet)$/, ''))
     .sort();
   expect(tableNames('Teardown')).toEqual(kept);
 });
