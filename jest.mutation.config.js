@@ -18,6 +18,7 @@ const { displayName: _name, ...rest } = unit;
 module.exports = {
   ...rest,
   testTimeout: 120000,
-  testMatch: roots.map((r) => `<rootDir>/${r.replace(/\/+$/, '')}/**/*.test.ts`),
+  // An entry is a test folder or one test file (`.test.ts`).
+  testMatch: roots.map((r) => (r.endsWith('.test.ts') ? `<rootDir>/${r}` : `<rootDir>/${r.replace(/\/+$/, '')}/**/*.test.ts`)),
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/', ...skip.map((f) => `<rootDir>/${escape(f)}$`)],
 };
