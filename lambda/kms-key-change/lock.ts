@@ -25,8 +25,9 @@ import { DBCluster, DBInstance, DescribeDBClustersCommand, DescribeDBInstancesCo
 import { call, Clients, describeOrUndefined, isNotFound } from './clients';
 import { PreflightError, Problem } from './preflight';
 import { RekeyError, RekeyState, SourceKind } from './state';
+import { LOCK_TAG, RUN_SOURCE_TAG } from './workflow';
 
-export const LOCK_TAG = 'db-ops-kit:rekey-lock';
+export { LOCK_TAG } from './workflow';
 
 /** Pause between setting the lock tag and reading it back. `REKEY_LOCK_SETTLE_MS` overrides (tests use 0). */
 export function lockSettleMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -59,6 +60,8 @@ interface LockRead {
   readonly exists: boolean;
   /** Run id in the lock tag, if any. */
   readonly holder?: string;
+  /** Value of the run tag (RUN_SOURCE_TAG), if any. */
+  readonly runTag?: string;
 }
 
 /** The resource's ARN from DescribeDBInstances/DescribeDBClusters, or undefined when it does not exist. */
@@ -80,7 +83,7 @@ async function readLock(rds: RDSClient, kind: SourceKind, id: string): Promise<L
   if (!arn) return { id, exists: false };
   try {
     const r = await call(() => rds.send(new ListTagsForResourceCommand({ ResourceName: arn })));
-    return { id, arn, exists: true, holder: holderIn(r?.TagList) };
+    return { id, arn, exists: true, holder: holderIn(r?.TagList), runTag: r?.TagList?.find((t) => t.Key === RUN_SOURCE_TAG)?.Value };
   } catch (e) {
     if (isNotFound(e)) return { id, exists: false };
     throw e;
@@ -120,8 +123,12 @@ export async function acquireLock(c: Clients, s: RekeyState, opts: { settleMs?: 
   if (others.length > 0) throw new PreflightError(others.map((r) => heldProblem(s, r.id, r.holder!)));
   const free = present.filter((r) => !r.holder);
   for (const r of free) {
+    // The first write of a run: the lock, and on a resource that lacks it (the source, the first time
+    // the kit works on it) the run tag that every later RDS write of the Steps role is scoped by. The
+    // role may add the run tag only to exactly the configured source ARN (lib/kms-key-change).
+    const Tags = [{ Key: LOCK_TAG, Value: s.runId }, ...(r.runTag === s.sourceId ? [] : [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }])];
     try {
-      await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: LOCK_TAG, Value: s.runId }] })));
+      await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags })));
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }

@@ -1,9 +1,10 @@
 /** Helpers every step module shares: the result type, state accessors, describe calls, kit tags. */
 import { DBCluster, DBInstance, DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient, Tag } from '@aws-sdk/client-rds';
 import { Clients, describeOrUndefined } from './clients';
-import { LOCK_TAG, releaseLock } from './lock';
+import { releaseLock } from './lock';
 import type { CapturedCluster, CapturedInstance, CapturedSettings } from './settings';
 import { RekeyError, RekeyState } from './state';
+import { LOCK_TAG, RUN_SOURCE_TAG } from './workflow';
 
 export interface StepResult {
   readonly state: RekeyState;
@@ -27,7 +28,8 @@ export function need<T>(v: T | undefined, step: string, what: string): T {
 export function kitTags(s: RekeyState, role: string): Tag[] {
   return [
     { Key: 'db-ops-kit:rekey-run', Value: s.runId },
-    { Key: 'db-ops-kit:rekey-source', Value: s.sourceId },
+    // The run tag: the Steps role's RDS writes are scoped by it (workflow.ts RUN_SOURCE_TAG).
+    { Key: RUN_SOURCE_TAG, Value: s.sourceId },
     { Key: 'db-ops-kit:rekey-role', Value: role },
   ];
 }

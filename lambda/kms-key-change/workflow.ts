@@ -3,6 +3,17 @@
  * so both run exactly the same sequence. Plain data; no SDK imports (the CDK code imports it).
  */
 
+/**
+ * The run tag: every RDS resource a run writes to carries `db-ops-kit:rekey-source=<source id>` (the
+ * source gets it with the run lock, everything the run creates gets it at creation). The Steps role
+ * allows RDS writes only on resources with this tag, or on creates only when the request carries it
+ * (lib/kms-key-change, grantStepPermissions), so a database that merely shares the name prefix is out
+ * of reach.
+ */
+export const RUN_SOURCE_TAG = 'db-ops-kit:rekey-source';
+/** The run lock tag (lock.ts); here so the construct and the read-only poll modules need not import lock.ts. */
+export const LOCK_TAG = 'db-ops-kit:rekey-lock';
+
 export type StepName =
   | 'preflight'
   | 'freezeSource'

@@ -13,7 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, ROLLBACK_PHASES, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
+import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, LOCK_TAG, Phase, ROLLBACK_PHASES, RUN_SOURCE_TAG, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
 
 export type KeyChangeMethod = 'snapshot' | 'blue-green';
 
@@ -487,55 +487,81 @@ export class KmsKeyChangeWorkflow extends Construct {
     ];
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadOnlyDescribe', actions: describe, resources: ['*'] }));
 
+    // RDS writes are scoped by the run tag, not by names: a database that only shares the name prefix
+    // (orders-db-reporting next to orders-db) carries no `db-ops-kit:rekey-source=<id>` tag, so the
+    // role cannot touch it. Existing resources: aws:ResourceTag/<key> (RDS db, cluster, snapshot,
+    // cluster-snapshot and deployment resources support it); creates: aws:RequestTag/<key> (the create
+    // actions support it, and a create with Tags is also authorized as rds:AddTagsToResource).
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html
+    // The one bootstrap write (RunTagOnSource) puts the tag on exactly the configured source ARN.
+    const runTagged = { StringEquals: { [`aws:ResourceTag/${RUN_SOURCE_TAG}`]: id } };
+    const taggedAtCreate = { StringEquals: { [`aws:RequestTag/${RUN_SOURCE_TAG}`]: id } };
     const snapType = this.kind === 'instance' ? 'snapshot' : 'cluster-snapshot';
     const dbType = this.kind === 'instance' ? 'db' : 'cluster';
     const rekeySnapshots = regions.map((r) => arn(r, snapType, `${id}-rekey-*`));
     const groups = (r: string) => [arn(r, 'pg', '*'), arn(r, 'og', '*'), arn(r, 'subgrp', '*'), arn(r, 'secgrp', '*'), arn(r, 'cluster-pg', '*')];
     const newNames = crossRegion ? [arn(targetRegion, dbType, id)] : [arn(stack.region, dbType, `${id}-rekey-*`)];
-    // Cluster members have names not known at synth time; instances are matched by the run's suffixes.
-    const memberNames = this.kind === 'cluster' ? (crossRegion ? [arn(targetRegion, 'db', '*')] : [arn(stack.region, 'db', '*')]) : [];
+    // Names the run creates (tag-on-create is authorized per name): Aurora members are <member>-rekey-<run>
+    // in the same Region, their own names in another Region (not known at synth time there).
+    const newMemberNames = this.kind === 'cluster' ? [crossRegion ? arn(targetRegion, 'db', '*') : arn(stack.region, 'db', '*-rekey-*')] : [];
+    const anyOf = (types: string[], rs: string[] = regions) => rs.flatMap((r) => types.map((t) => arn(r, t, '*')));
+    const dbTypes = this.kind === 'instance' ? ['db'] : ['cluster', 'db'];
 
+    add('RunTagOnSource', ['rds:AddTagsToResource'], [arn(stack.region, dbType, id)], {
+      ...taggedAtCreate,
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [RUN_SOURCE_TAG, LOCK_TAG] },
+    });
     if (this.method === 'snapshot') {
-      add('SnapshotSource', [this.kind === 'instance' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot'], [arn(stack.region, dbType, id), arn(stack.region, snapType, `${id}-rekey-*`)]);
-      add('CopyWithTargetKey', [this.kind === 'instance' ? 'rds:CopyDBSnapshot' : 'rds:CopyDBClusterSnapshot'], [...rekeySnapshots, ...(this.kind === 'instance' && crossRegion ? groups(targetRegion).filter((g) => g.includes(':og:')) : [])]);
+      add('SnapshotOfRunSource', [this.kind === 'instance' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot'], [arn(stack.region, dbType, '*')], runTagged);
+      add('SnapshotTaggedAtCreate', [this.kind === 'instance' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot'], [arn(stack.region, snapType, `${id}-rekey-*`)], taggedAtCreate);
+      // Source and target of the copy are both snapshots of this run (<id>-rekey-*); the request carries the tag.
+      add('CopyWithTargetKey', [this.kind === 'instance' ? 'rds:CopyDBSnapshot' : 'rds:CopyDBClusterSnapshot'], rekeySnapshots, taggedAtCreate);
+      if (this.kind === 'instance' && crossRegion) add('CopyAttachesOptionGroup', ['rds:CopyDBSnapshot'], groups(targetRegion).filter((g) => g.includes(':og:')));
+      const tagOnCreate = [...rekeySnapshots];
       if (props.shareWithAccount) {
-        add('ShareCopy', [this.kind === 'instance' ? 'rds:ModifyDBSnapshotAttribute' : 'rds:ModifyDBClusterSnapshotAttribute'], rekeySnapshots);
+        add('ShareCopy', [this.kind === 'instance' ? 'rds:ModifyDBSnapshotAttribute' : 'rds:ModifyDBClusterSnapshotAttribute'], rekeySnapshots, runTagged);
       } else {
-        add(
-          'RestoreCopy',
-          this.kind === 'instance' ? ['rds:RestoreDBInstanceFromDBSnapshot'] : ['rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'],
-          [...newNames, ...rekeySnapshots, ...groups(targetRegion), ...memberNames, ...(this.kind === 'cluster' ? [arn(targetRegion, 'cluster', crossRegion ? id : `${id}-rekey-*`)] : [])],
-        );
-        const renameable = crossRegion ? [] : [arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)];
-        add(
-          'ApplySettingsAndRename',
-          this.kind === 'instance' ? ['rds:ModifyDBInstance', 'rds:AddRoleToDBInstance'] : ['rds:ModifyDBCluster', 'rds:AddRoleToDBCluster', 'rds:ModifyDBInstance'],
-          [...new Set([...newNames, ...renameable, ...memberNames, ...groups(targetRegion)])],
-        );
+        const restore = this.kind === 'instance' ? ['rds:RestoreDBInstanceFromDBSnapshot'] : ['rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'];
+        add('RestoreCreatesTagged', restore, anyOf(dbTypes, [targetRegion]), taggedAtCreate);
+        // The restore reads the run's snapshot; an Aurora member joins the run's new cluster.
+        add('RestoreFromRunResources', restore, anyOf(this.kind === 'instance' ? ['snapshot'] : ['cluster-snapshot', 'cluster'], [targetRegion]), runTagged);
+        add('RestoreAttachesGroups', restore, groups(targetRegion));
+        const modify = this.kind === 'instance' ? ['rds:ModifyDBInstance', 'rds:AddRoleToDBInstance'] : ['rds:ModifyDBCluster', 'rds:AddRoleToDBCluster', 'rds:ModifyDBInstance'];
+        // Settings of the new resource, the freeze's security-group swap on the source, the cutover and rollback renames.
+        add('ApplySettingsAndRename', modify, anyOf(dbTypes), runTagged);
+        add('ModifyAttachesGroups', modify, groups(targetRegion));
+        tagOnCreate.push(...newNames, ...newMemberNames);
       }
-      // Finalize tags what the run kept, including the re-keyed copy under the original name (db:<id>).
-      add('TagRunResources', ['rds:AddTagsToResource'], [...new Set([...rekeySnapshots, ...newNames, ...memberNames, arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)])]);
+      add('TagOnCreate', ['rds:AddTagsToResource'], tagOnCreate, taggedAtCreate);
     } else {
-      // The RDS/Aurora user guides ("Authorizing access to blue/green deployment operations"): RDS
-      // names the green resources itself, so policies "can't contain partial resource name
-      // patterns such as my-db-prefix-*. Only wildcards (*) are supported." Hence db:* / cluster:*.
-      // The function only ever names this source and the deployment it created.
+      // Blue/green: the deployment is created from the run-tagged source and tagged at creation; the
+      // switchover acts on that deployment only.
+      add('BlueGreenFromRunSource', ['rds:CreateBlueGreenDeployment'], anyOf([dbType]), runTagged);
+      add('BlueGreenTaggedAtCreate', ['rds:CreateBlueGreenDeployment', 'rds:AddTagsToResource'], [arn(stack.region, 'deployment', '*')], taggedAtCreate);
+      add('SwitchoverRunDeployment', ['rds:SwitchoverBlueGreenDeployment'], [arn(stack.region, 'deployment', '*')], runTagged);
+      // The actions RDS performs with the caller's permissions to build and promote the green
+      // environment. The RDS/Aurora user guides ("Authorizing access to blue/green deployment
+      // operations"): RDS names the green resources itself, so policies "can't contain partial
+      // resource name patterns such as my-db-prefix-*. Only wildcards (*) are supported." The green
+      // resources do not exist (and carry no tag of this run) when they are authorized, so no tag
+      // condition can apply; the function itself never calls these.
       add(
-        'BlueGreen',
+        'BlueGreenDependentActions',
         [
-          'rds:CreateBlueGreenDeployment', 'rds:SwitchoverBlueGreenDeployment', 'rds:AddTagsToResource',
+          'rds:AddTagsToResource',
           ...(this.kind === 'instance'
             ? ['rds:CreateDBInstanceReadReplica', 'rds:PromoteReadReplica', 'rds:ModifyDBInstance']
             : ['rds:CreateDBCluster', 'rds:CreateDBInstance', 'rds:CreateDBClusterEndpoint', 'rds:ModifyDBCluster', 'rds:PromoteReadReplicaDBCluster', 'rds:ModifyDBInstance']),
         ],
-        [
-          arn(stack.region, 'db', '*'),
-          ...(this.kind === 'cluster' ? [arn(stack.region, 'cluster', '*'), arn(stack.region, 'cluster-endpoint', '*')] : []),
-          arn(stack.region, 'deployment', '*'),
-          ...groups(stack.region),
-        ],
+        [arn(stack.region, 'db', '*'), ...(this.kind === 'cluster' ? [arn(stack.region, 'cluster', '*'), arn(stack.region, 'cluster-endpoint', '*')] : []), ...groups(stack.region)],
       );
     }
+    // Finalize tags what the run kept (all of it carries the run tag) with the kit's tags only.
+    add('TagRunResources', ['rds:AddTagsToResource'], anyOf([...dbTypes, snapType]), {
+      StringEquals: { ...runTagged.StringEquals, ...taggedAtCreate.StringEquals },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['db-ops-kit:rekey-run', RUN_SOURCE_TAG, 'db-ops-kit:rekey-role', 'db-ops-kit:rekey-kept'] },
+    });
     if (this.method === 'snapshot' && !crossRegion && !props.shareWithAccount) {
       // The write freeze (lambda/kms-key-change/freeze.ts): a new security group, created with the
       // run's tags, then set as the source's only group (ModifyDB* above); read-back of the group and
@@ -548,10 +574,10 @@ export class KmsKeyChangeWorkflow extends Construct {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'FreezeReadGroupsAndConnections', actions: ['ec2:DescribeSecurityGroups', 'cloudwatch:GetMetricStatistics'], resources: ['*'] }));
     }
     // The run lock (lambda/kms-key-change/lock.ts): one tag on the source, on the name it gets at
-    // cutover and on the re-keyed copy. Add/Remove are limited to that one tag key.
-    const lockable = [arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)];
-    add('RunLockRead', ['rds:ListTagsForResource'], lockable);
-    add('RunLockTag', ['rds:AddTagsToResource', 'rds:RemoveTagsFromResource'], lockable, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['db-ops-kit:rekey-lock'] } });
+    // cutover and on the re-keyed copy (all run-tagged; the source's first lock comes with the run tag,
+    // RunTagOnSource above). Add/Remove are limited to that one tag key.
+    add('RunLockRead', ['rds:ListTagsForResource'], [arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)]);
+    add('RunLockTag', ['rds:AddTagsToResource', 'rds:RemoveTagsFromResource'], anyOf([dbType], [stack.region]), { ...runTagged, 'ForAllValues:StringEquals': { 'aws:TagKeys': [LOCK_TAG] } });
     if (props.passRoles?.length) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PassMonitoringAndFeatureRoles', actions: ['iam:PassRole'], resources: props.passRoles.map((r) => r.roleArn), conditions: { StringEquals: { 'iam:PassedToService': ['rds.amazonaws.com', 'monitoring.rds.amazonaws.com'] } } }));
     }
@@ -609,6 +635,9 @@ function nagReason(resource: string): string {
   if (/:vpc\/\*$/.test(resource)) return 'The freeze group is created in the source\'s VPC, read from the source at run time.';
   if (/:(pg|og|subgrp|secgrp|cluster-pg):\*$/.test(resource)) return 'A restore/modify must reference the source\'s parameter, option, subnet and security groups, whose names are read from the source at run time; these grants only allow attaching them.';
   if (/:deployment:\*$/.test(resource)) return 'Blue/green deployment ids are generated by RDS at creation time; the deployment is created from exactly the named source.';
-  if (/:(db|cluster|cluster-endpoint):\*$/.test(resource)) return 'Aurora member instance names are read from the cluster at run time, and blue/green green resources are named by RDS (the user guide says blue/green policies cannot use name prefixes, only *); the function only names the configured source, its re-keyed copy and their members.';
+  if (/:(db|cluster|snapshot|cluster-snapshot|cluster-endpoint|deployment):\*$/.test(resource)) {
+    return 'RDS writes on these resources are allowed only with the run tag: aws:ResourceTag/db-ops-kit:rekey-source = <this database> on resources (the source gets it with the run lock, on its exact ARN only), aws:RequestTag/db-ops-kit:rekey-source on creates. Blue/green only: RDS names and creates the green resources itself with the caller\'s permissions, and the user guide says such policies cannot use name prefixes, only * (statement BlueGreenDependentActions, the actions the function never calls itself).';
+  }
+  if (/-rekey-\*$/.test(resource)) return 'Tag-on-create and copies of the snapshots and resources this run creates (<id>-rekey-<run>, <member>-rekey-<run>); every such write also requires aws:RequestTag/db-ops-kit:rekey-source = <this database>.';
   return 'Names of the snapshots and the re-keyed copy are derived at run time from the named source and the run id (<id>-rekey-<time>, <id>-pre-rekey-<time>); the prefix scopes them to this database.';
 }

@@ -87,7 +87,8 @@ test('preflight step acquires the lock: reads, tags the source with the run id, 
   const s = newState({ kind: 'instance', sourceId: 'orders', kmsKey: NEW_KEY, region: 'us-east-1', now: new Date('2026-11-30T03:04:05Z') });
   const r = await steps.preflightStep(clients(), s);
   expect(r.message).toContain(`run lock ${LOCK_TAG}=${RUN} set`);
-  expect(addCalls()).toEqual([{ ResourceName: arn('orders'), Tags: [{ Key: LOCK_TAG, Value: RUN }] }]);
+  // The first lock brings the run tag, which scopes every later RDS write of the Steps role.
+  expect(addCalls()).toEqual([{ ResourceName: arn('orders'), Tags: [{ Key: LOCK_TAG, Value: RUN }, { Key: 'db-ops-kit:rekey-source', Value: 'orders' }] }]);
   expect(rds.commandCalls(ListTagsForResourceCommand, { ResourceName: arn('orders') })).toHaveLength(2);
 });
 
