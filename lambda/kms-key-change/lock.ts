@@ -133,6 +133,7 @@ export async function acquireLock(c: Clients, s: RekeyState, opts: { settleMs?: 
       if (!isNotFound(e)) throw e;
     }
   }
+  await tagSourceMembers(c, s);
   if (free.length === 0) return present.map((r) => r.id);
   const settle = opts.settleMs ?? lockSettleMs();
   if (settle > 0) await sleep(settle);
@@ -147,6 +148,19 @@ export async function acquireLock(c: Clients, s: RekeyState, opts: { settleMs?: 
     throw new PreflightError(problems);
   }
   return again.filter((r) => r.exists).map((r) => r.id);
+}
+
+/**
+ * A same-Region snapshot cutover renames the Aurora source's member instances too; the Steps role
+ * modifies only run-tagged resources, so they get the run tag (that key only) with the lock.
+ */
+async function tagSourceMembers(c: Clients, s: RekeyState): Promise<void> {
+  if (s.kind !== 'cluster' || s.method !== 'snapshot' || s.targetRegion || s.shareWithAccount || s.source?.kind !== 'cluster') return;
+  for (const m of s.source.cluster.members) {
+    const r = await readLock(c.rds, 'instance', m.id);
+    if (!r.exists || r.runTag === s.sourceId) continue;
+    await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
+  }
 }
 
 /**

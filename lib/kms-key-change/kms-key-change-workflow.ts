@@ -512,6 +512,17 @@ export class KmsKeyChangeWorkflow extends Construct {
       ...taggedAtCreate,
       'ForAllValues:StringEquals': { 'aws:TagKeys': [RUN_SOURCE_TAG, LOCK_TAG] },
     });
+    if (this.method === 'snapshot' && this.kind === 'cluster' && !crossRegion && !props.shareWithAccount) {
+      // The cutover renames the source's member instances, whose names are not known at synth time: the
+      // lock gives them the run tag (that key only, the source's value only). This cannot be pinned to
+      // the members (RDS has no condition key for cluster membership): it keeps a wrong identifier in
+      // the code from touching an untagged instance, and a deliberate tag-then-modify is two separate
+      // CloudTrail events naming db-ops-kit:rekey-source.
+      add('RunTagOnSourceMembers', ['rds:AddTagsToResource'], [arn(stack.region, 'db', '*')], {
+        ...taggedAtCreate,
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [RUN_SOURCE_TAG] },
+      });
+    }
     if (this.method === 'snapshot') {
       add('SnapshotOfRunSource', [this.kind === 'instance' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot'], [arn(stack.region, dbType, '*')], runTagged);
       add('SnapshotTaggedAtCreate', [this.kind === 'instance' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot'], [arn(stack.region, snapType, `${id}-rekey-*`)], taggedAtCreate);
