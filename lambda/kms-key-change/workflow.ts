@@ -43,6 +43,24 @@ export type StepName =
   | 'checkRollbackSource'
   | 'finalize';
 
+/**
+ * The checks that only read: the construct runs them on the Poll function (poll-handler.ts, a
+ * read-only role). Two checks write and run on the Steps function: checkRestore (creates the Aurora
+ * members once the writer is up) and checkRollbackSource (releases the run lock when the rollback
+ * completes). checks.ts POLL_STEP_FNS must list exactly these (a unit test compares them).
+ */
+export const POLL_STEPS: readonly StepName[] = [
+  'checkFreeze',
+  'checkSnapshot',
+  'checkCopy',
+  'checkApply',
+  'checkBlueGreen',
+  'checkSwitchover',
+  'checkRenameSource',
+  'checkRenameTarget',
+  'checkRollbackNew',
+];
+
 /** A step that starts something, optionally followed by a check that is polled until it is done. */
 export interface Phase {
   readonly name: string;

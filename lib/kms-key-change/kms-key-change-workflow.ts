@@ -13,7 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, LOCK_TAG, Phase, ROLLBACK_PHASES, RUN_SOURCE_TAG, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
+import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, LOCK_TAG, Phase, POLL_STEPS, ROLLBACK_PHASES, RUN_SOURCE_TAG, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
 
 export type KeyChangeMethod = 'snapshot' | 'blue-green';
 
@@ -93,8 +93,13 @@ const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
  */
 export class KmsKeyChangeWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
-  /** The Lambda function that runs every step. */
+  /** The Lambda function that runs every step that writes (start steps, and the two checks that write). */
   public readonly stepFunction: NodejsFunction;
+  /**
+   * The Lambda function that runs the read-only checks (workflow.ts POLL_STEPS), on a role with only
+   * read permissions: a role that only polls cannot write.
+   */
+  public readonly pollFunction: NodejsFunction;
   /** Receives the approval request with the task token before cutover. */
   public readonly approvalTopic: sns.Topic;
   /** Receives a message (EventBridge rule) when an execution fails, times out or is aborted, and when parity is not clean. */
@@ -180,6 +185,18 @@ export class KmsKeyChangeWorkflow extends Construct {
       description: `db-ops-kit KMS key change steps for ${sourceId}`,
     });
     fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [fnLogs.logGroupArn, `${fnLogs.logGroupArn}:log-stream:*`] }));
+    const stepEnvironment: Record<string, string> = {
+      REKEY_KIND: this.kind,
+      REKEY_SOURCE_ID: sourceId,
+      REKEY_TARGET_KEY_ARN: props.targetKey.keyArn,
+      REKEY_METHOD: method,
+      REKEY_TARGET_REGION: crossRegion ? props.targetRegion! : '',
+      REKEY_SHARE_WITH_ACCOUNT: props.shareWithAccount ?? '',
+      REKEY_TARGET_SECURITY_GROUP_IDS: (props.targetSecurityGroupIds ?? []).join(','),
+      REKEY_POLL_SECONDS: String(pollS),
+      REKEY_MAX_POLL_SECONDS: String(maxPollS),
+      POWERTOOLS_SERVICE_NAME: 'kms-key-change',
+    };
     this.stepFunction = new NodejsFunction(this, 'Steps', {
       entry: path.join(runtimeCodeDir, 'handler.ts'),
       handler: 'handler',
@@ -192,24 +209,42 @@ export class KmsKeyChangeWorkflow extends Construct {
       role: fnRole,
       loggingFormat: lambda.LoggingFormat.JSON,
       description: `db-ops-kit: steps of the KMS key change of ${sourceId}`,
-      environment: {
-        REKEY_KIND: this.kind,
-        REKEY_SOURCE_ID: sourceId,
-        REKEY_TARGET_KEY_ARN: props.targetKey.keyArn,
-        REKEY_METHOD: method,
-        REKEY_TARGET_REGION: crossRegion ? props.targetRegion! : '',
-        REKEY_SHARE_WITH_ACCOUNT: props.shareWithAccount ?? '',
-        REKEY_TARGET_SECURITY_GROUP_IDS: (props.targetSecurityGroupIds ?? []).join(','),
-        REKEY_POLL_SECONDS: String(pollS),
-        REKEY_MAX_POLL_SECONDS: String(maxPollS),
-        POWERTOOLS_SERVICE_NAME: 'kms-key-change',
-      },
+      environment: stepEnvironment,
       // The RDS/KMS clients are bundled at the versions the tests ran against. The runtime's own SDK copy lags
       // behind npm, and an SDK v3 client silently drops request members it does not know (a blue/green
       // TargetResourceConfigurations[].TargetKmsKeyId sent by an older client would be lost).
       bundling: { minify: true, sourceMap: true, externalModules: [], format: OutputFormat.CJS },
     });
     this.grantStepPermissions(props, targetRegion, crossRegion);
+
+    // The read-only checks run on their own function and role (DESIGN.md, Lifecycle: a role that only
+    // polls cannot write). Its bundle is poll-handler.ts, whose module graph imports no AWS write.
+    const pollLogs = new logs.LogGroup(this, 'PollFunctionLogs', { retention, encryptionKey: this.notificationKey, removalPolicy: RemovalPolicy.RETAIN });
+    const pollRole = new iam.Role(this, 'PollRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `db-ops-kit KMS key change status checks for ${sourceId} (read-only)`,
+    });
+    pollRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [pollLogs.logGroupArn, `${pollLogs.logGroupArn}:log-stream:*`] }));
+    const pollReads = [
+      'rds:DescribeDBInstances', 'rds:DescribeDBClusters', 'rds:DescribeDBSnapshots', 'rds:DescribeDBClusterSnapshots', 'rds:DescribeBlueGreenDeployments', 'rds:DescribeDBSubnetGroups',
+      ...(method === 'snapshot' && !crossRegion && !props.shareWithAccount ? ['ec2:DescribeSecurityGroups', 'cloudwatch:GetMetricStatistics'] : []),
+    ];
+    pollRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadOnlyStatus', actions: pollReads, resources: ['*'] }));
+    this.pollFunction = new NodejsFunction(this, 'Poll', {
+      entry: path.join(runtimeCodeDir, 'poll-handler.ts'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.minutes(1),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: pollLogs,
+      role: pollRole,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      description: `db-ops-kit: read-only status checks of the KMS key change of ${sourceId}`,
+      environment: { ...stepEnvironment },
+      bundling: { minify: true, sourceMap: true, externalModules: [], format: OutputFormat.CJS },
+    });
 
     // ---- the state machine
     // Failures are not caught: a failed step fails the execution *at that step*, so
@@ -218,7 +253,7 @@ export class KmsKeyChangeWorkflow extends Construct {
 
     const task = (step: StepName, label: string, withApproval = false): tasks.LambdaInvoke => {
       const t = new tasks.LambdaInvoke(this, label, {
-        lambdaFunction: this.stepFunction,
+        lambdaFunction: POLL_STEPS.includes(step) ? this.pollFunction : this.stepFunction,
         payload:
           step === 'preflight'
             ? sfn.TaskInput.fromObject({ step, input: sfn.JsonPath.entirePayload })
@@ -447,6 +482,26 @@ export class KmsKeyChangeWorkflow extends Construct {
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs vended delivery (logs:CreateLogDelivery, ...) support no resource-level permissions.',
       },
+    );
+    Validations.of(smPolicy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.pollFunction.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+      reason: 'Step Functions may invoke the poll function by version/alias (function ARN + ":*"); CDK\'s standard LambdaInvoke grant, for exactly one function.',
+    });
+    const pollPolicy = pollRole.node.tryFindChild('DefaultPolicy') ?? pollRole;
+    Validations.of(pollPolicy).acknowledge(
+      {
+        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(pollLogs.node.defaultChild as logs.CfnLogGroup)}.Arn>:log-stream:*]`,
+        reason: 'Log stream names are generated by Lambda per execution environment; the grant is limited to this function\'s own log group.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'The poll role is read-only: rds:Describe*, ec2:DescribeSecurityGroups, cloudwatch:GetMetricStatistics and X-Ray support no resource scoping, and none of them writes.',
+      },
+    );
+    Validations.of(this.pollFunction).acknowledge(
+      { id: 'AwsSolutions-L1', reason: 'The kit standardizes on nodejs22.x (supported until 2027-04-30) for every function so the patterns share one tested runtime; raise it together with the rest of the kit.' },
+      { id: 'Serverless-LambdaLatestVersion', reason: 'The kit standardizes on nodejs22.x (supported until 2027-04-30) for every function so the patterns share one tested runtime.' },
+      { id: 'Serverless-LambdaDLQ', reason: 'Only Step Functions invokes this function, synchronously (RequestResponse); a failed invocation is retried by the state machine, then fails the execution, which an EventBridge rule publishes to the failure topic.' },
     );
     const fnPolicy = fnRole.node.tryFindChild('DefaultPolicy') ?? fnRole;
     Validations.of(fnPolicy).acknowledge({

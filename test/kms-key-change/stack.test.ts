@@ -32,7 +32,7 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: Match.anyValue() },
     });
     const groups = t.findResources('AWS::Logs::LogGroup');
-    expect(Object.keys(groups)).toHaveLength(2);
+    expect(Object.keys(groups)).toHaveLength(3); // workflow, Steps function, Poll function
     for (const g of Object.values(groups) as any[]) {
       expect(g.Properties.RetentionInDays).toBe(365);
       expect(g.Properties.KmsKeyId).toBeDefined();

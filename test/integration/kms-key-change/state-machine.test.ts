@@ -18,6 +18,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { DisableKeyCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { handleStep, StepEvent } from '../../../lambda/kms-key-change/handler';
+import { handlePoll } from '../../../lambda/kms-key-change/poll-handler';
 import { breakLock, holderIn } from '../../../lambda/kms-key-change/lock';
 import { runIdFrom } from '../../../lambda/kms-key-change/state';
 import { KmsKeyChangeStack } from '../../../lib/kms-key-change';
@@ -53,6 +54,8 @@ function resolveDefinition(t: Template): { asl: any; env: Record<string, string>
       if (typeof p === 'string') return p;
       const s = JSON.stringify(p);
       if (s.includes('Steps')) return 'arn:aws:lambda:us-east-1:123456789012:function:kms-key-change-steps';
+      // The read-only checks run on the Poll function (poll-handler.ts, read-only role).
+      if (s.includes('KmsKeyChangePoll')) return 'arn:aws:lambda:us-east-1:123456789012:function:kms-key-change-poll';
       if (s.includes('ApprovalTopic')) return 'arn:aws:sns:us-east-1:123456789012:approval';
       if (s.includes('FailureTopic')) return 'arn:aws:sns:us-east-1:123456789012:failure';
       if (s.includes('Partition')) return 'aws';
@@ -100,7 +103,7 @@ async function runWorkflow(dbId: string, targetKey: string, input: object, opts:
       handlers[name] = async (event: StepEvent) => {
         run.lambdaSteps.push(event.step);
         run.inputs[name] = JSON.parse(JSON.stringify(event));
-        const out = await handleStep(JSON.parse(JSON.stringify(event)), env);
+        const out = String(st.Resource).endsWith(':kms-key-change-poll') ? await handlePoll(JSON.parse(JSON.stringify(event)), env) : await handleStep(JSON.parse(JSON.stringify(event)), env);
         if (opts.crashAfter === name && !crashed) {
           crashed = true;
           throw Object.assign(new Error(`injected crash in ${name}`), { name: 'InjectedCrash' });
