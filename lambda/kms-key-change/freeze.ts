@@ -27,7 +27,7 @@
  *
  * Nothing here deletes anything; the empty freeze group is kept and reported.
  */
-import { CreateSecurityGroupCommand } from '@aws-sdk/client-ec2';
+import { CreateSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { call, Clients } from './clients';
 import { describeDb, findFreezeGroup, freezeGroupName, groupById, ORIGINAL_SGS_TAG, sameSet } from './freeze-read';
@@ -147,8 +147,25 @@ export async function unfreeze(c: Clients, s: RekeyState, id: string, step: stri
     f.released = { at: new Date().toISOString(), on: id };
     return `${id} no longer has the freeze group (its groups are ${ids.join(', ') || '(none)'}); left as it is`;
   }
-  if (f.originalSecurityGroupIds.length === 0) throw new RekeyError(step, id, 'the original security group list is empty; RDS needs at least one group', `choose the groups yourself: aws rds modify-db-${s.kind === 'instance' ? 'instance' : 'cluster'} --vpc-security-group-ids ...`);
-  await setGroups(c, s.kind, id, f.originalSecurityGroupIds);
+  let groups = f.originalSecurityGroupIds;
+  if (groups.length === 0) {
+    // The source had no security group before the freeze (some API views report none for a database
+    // created without VpcSecurityGroupIds). RDS gives such a database the VPC's default group ("Default:
+    // The default EC2 VPC security group for the DB subnet group's VPC",
+    // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html), and a
+    // modify needs at least one group: put that one back instead of leaving the database frozen.
+    const vpcId = f.vpcId ?? db.vpcId;
+    const def = vpcId
+      ? (await call(() => c.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }, { Name: 'group-name', Values: ['default'] }] })))).SecurityGroups?.[0]?.GroupId
+      : undefined;
+    if (!def) {
+      throw new RekeyError(step, id, `the original security group list is empty and the default security group of VPC ${vpcId ?? '(unknown)'} was not found; ${id} is still frozen (only ${f.groupId})`, `choose the groups yourself: aws rds modify-db-${s.kind === 'instance' ? 'instance' : 'cluster'} --db-${s.kind === 'instance' ? 'instance' : 'cluster'}-identifier ${id} --vpc-security-group-ids <group> --apply-immediately`);
+    }
+    groups = [def];
+    const w = `${id} had no security group before the freeze; put back the VPC's default security group ${def} (what RDS assigns a database created without groups); check that it admits your clients`;
+    if (!s.warnings.includes(w)) s.warnings.push(w);
+  }
+  await setGroups(c, s.kind, id, groups);
   f.released = { at: new Date().toISOString(), on: id };
-  return `${id}: original security groups ${f.originalSecurityGroupIds.join(', ')} put back (the empty freeze group ${f.groupId} is kept; delete it with aws ec2 delete-security-group --group-id ${f.groupId} once nothing uses it)`;
+  return `${id}: original security groups ${groups.join(', ')} put back (the empty freeze group ${f.groupId} is kept; delete it with aws ec2 delete-security-group --group-id ${f.groupId} once nothing uses it)`;
 }
