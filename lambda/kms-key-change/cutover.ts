@@ -139,7 +139,7 @@ async function assertNoWritesStranded(c: Clients, s: RekeyState, step: string, c
     step,
     s.sourceId,
     `clients used the re-keyed ${s.kind} under ${s.sourceId} since the cutover (${busy.slice(0, 5).map((p) => `${p.id}: ${p.max} at ${p.at}`).join(', ')}); a rollback gives ${s.sourceId} back to the original, which lacks every write they made, so nothing was renamed`,
-    `keep the cutover (nothing to do), or stop those clients and roll back anyway, their writes staying only in the copy (kept as ${names(s, step).newId}): npm run kms-change -- --resume ${s.stateFile ?? '<state file>'} --rollback --writes-since-cutover-stay-in-copy`,
+    `keep the cutover (nothing to do), or stop those clients and roll back anyway, their writes staying only in the copy (kept as ${names(s, step).newId}): npm run kms-change -- --resume ${s.stateFile ?? '<state file>'} --rollback --writes-since-cutover-stay-in-copy (workflow: a new execution with {"rollback": true, "rollbackWritesSinceCutoverStayInCopy": true, "state": <last state>})`,
     'WritesSinceCutover',
   );
 }

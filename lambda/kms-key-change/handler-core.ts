@@ -19,9 +19,36 @@ export interface StepEvent {
   readonly step: StepName;
   readonly state?: RekeyState;
   /** Execution input, for the preflight step: `{ "cutover": true }` to go on to the approval gate. */
-  readonly input?: { cutover?: boolean };
+  readonly input?: ExecutionInput;
   /** The approval gate's answer, passed to the first cutover step when the construct names an approver. */
   readonly approval?: { approved?: boolean; approver?: string };
+}
+
+/**
+ * What an execution's input may ask for (preflight and the first rollback step receive it).
+ * The two opt-outs are named after what the operator gives up; each is recorded in the run state
+ * with the time, and reported by finalize.
+ */
+export interface ExecutionInput {
+  /** Go on to the approval gate and the cutover. */
+  readonly cutover?: boolean;
+  /** The workflow's `--no-freeze`: no kit-enforced write freeze; writes after the final snapshot are lost to the new database. */
+  readonly noFreezeWritesAfterSnapshotAreLost?: boolean;
+  /** Roll back even though clients used the re-keyed copy under the original name; their writes stay only in the copy. */
+  readonly rollbackWritesSinceCutoverStayInCopy?: boolean;
+}
+
+/** Records the execution input's explicit opt-outs in the state (pure; the handler calls it). */
+export function applyExecutionInput(state: RekeyState, step: string, input: ExecutionInput | undefined, now = new Date()): void {
+  if (step === 'preflight') {
+    state.cutoverRequested = input?.cutover === true;
+    if (input?.noFreezeWritesAfterSnapshotAreLost === true && !state.freezeOptOut) {
+      state.freezeOptOut = `execution input noFreezeWritesAfterSnapshotAreLost at ${now.toISOString()}: the kit did not block clients or check connections; writes that reached ${state.sourceId} after the final snapshot are not in the new ${state.kind}`;
+    }
+  }
+  if (step === 'rollbackRenameNew' && input?.rollbackWritesSinceCutoverStayInCopy === true && !state.rollbackStrandsWrites) {
+    state.rollbackStrandsWrites = `execution input rollbackWritesSinceCutoverStayInCopy at ${now.toISOString()}: writes clients made to the re-keyed copy under ${state.sourceId} stay only in the copy`;
+  }
 }
 
 export interface StepOutput extends StepResult {
@@ -76,10 +103,10 @@ export async function handleStepWith(STEPS: Partial<Record<StepName, StepFn>>, e
   const cfg = configFromEnv(env);
   if (event.step === 'preflight') {
     state = event.state ? assertState(event.state) : newState(cfg);
-    state.cutoverRequested = event.input?.cutover === true;
   } else {
     state = assertState(event.state);
   }
+  applyExecutionInput(state, event.step, event.input);
   // The database, key, method and destination come from the construct's configuration, never from
   // the payload: a state document for anything else is refused.
   if (state.sourceId !== cfg.sourceId || state.kind !== cfg.kind) {

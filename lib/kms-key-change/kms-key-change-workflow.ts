@@ -257,6 +257,9 @@ export class KmsKeyChangeWorkflow extends Construct {
         payload:
           step === 'preflight'
             ? sfn.TaskInput.fromObject({ step, input: sfn.JsonPath.entirePayload })
+            : step === 'rollbackRenameNew'
+              ? // The rollback's first step sees the execution input: {"rollbackWritesSinceCutoverStayInCopy": true} confirms a rollback that strands writes.
+                sfn.TaskInput.fromObject({ step, state: sfn.JsonPath.objectAt('$.state'), input: sfn.JsonPath.entirePayload })
             : sfn.TaskInput.fromObject({ step, state: sfn.JsonPath.objectAt('$.state'), ...(withApproval ? { approval: sfn.JsonPath.objectAt('$.approval') } : {}) }),
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
