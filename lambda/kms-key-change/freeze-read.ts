@@ -15,6 +15,7 @@ export const ORIGINAL_SGS_TAG = 'db-ops-kit:rekey-original-security-groups';
 
 /** Why a run has no enforced freeze, or undefined when it has one. */
 export function freezeNotApplicable(s: RekeyState): string | undefined {
+  // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/blue-green-deployments-switching.html (the switchover blocks writes)
   if (s.method !== 'snapshot') return 'blue/green: RDS replicates to green until the switchover and blocks writes during it';
   if (s.targetRegion || s.shareWithAccount) return 'no cutover in a cross-Region or shared run';
   if (!s.cutoverRequested) return 'rehearsal (no --cutover): the source keeps serving';
