@@ -281,3 +281,35 @@ test('a named approver: a gate answer that does not name it fails; its answer pa
   expect(ok.output.state.approvedBy).toMatchObject({ approver: approverArn });
   expect(ok.output.state.cutover.done).toBe(true);
 });
+
+test('issue 8: a rollback execution after clients used the copy is refused until the input says {"rollbackWritesSinceCutoverStayInCopy": true}; the confirmation is recorded', async () => {
+  await makeInstance(w, 'sfn-strand');
+  const r = await runWorkflow('sfn-strand', w.newKey, { cutover: true });
+  expect(r.output.state.cutover.done).toBe(true);
+  // Clients now use the re-keyed copy under sfn-strand (the publisher plays CloudWatch).
+  w.connections.set('sfn-strand', 4);
+  await new Promise((res) => setTimeout(res, 1200));
+  const refused = await runWorkflow('sfn-strand', w.newKey, { rollback: true, state: r.output.state });
+  expect(refused.error?.message).toMatch(/clients used the re-keyed instance under sfn-strand since the cutover/);
+  expect(refused.error?.message).toContain('"rollbackWritesSinceCutoverStayInCopy": true');
+  expect(await key('sfn-strand')).toBe(w.newKey); // nothing renamed
+  const back = await runWorkflow('sfn-strand', w.newKey, { rollback: true, rollbackWritesSinceCutoverStayInCopy: true, state: r.output.state });
+  expect(back.error).toBeUndefined();
+  expect(await key('sfn-strand')).toBe(w.oldKey);
+  expect(back.output.state.rollbackStrandsWrites).toMatch(/^execution input rollbackWritesSinceCutoverStayInCopy at .*: writes clients made to the re-keyed copy under sfn-strand stay only in the copy$/);
+  expect(back.output.message).toContain('rollback confirmed although writes stay in the copy');
+  w.connections.set('sfn-strand', 0);
+}, 180_000);
+
+test('issue 8: {"cutover": true, "noFreezeWritesAfterSnapshotAreLost": true} runs without the kit freeze; the opt-out is in the state and the final report', async () => {
+  await makeInstance(w, 'sfn-nofreeze');
+  const before = await groups('sfn-nofreeze');
+  const r = await runWorkflow('sfn-nofreeze', w.newKey, { cutover: true, noFreezeWritesAfterSnapshotAreLost: true });
+  expect(r.error).toBeUndefined();
+  expect(r.output.state.cutover.done).toBe(true);
+  expect(r.output.state.freeze).toBeUndefined();
+  expect(r.output.state.freezeOptOut).toMatch(/^execution input noFreezeWritesAfterSnapshotAreLost at .*: the kit did not block clients/);
+  expect(r.output.message).toContain('NO ENFORCED WRITE FREEZE');
+  // The original kept its own groups (no freeze group was ever put on it).
+  expect((await groups(r.output.state.cutover.sourceRenamedTo)).sort()).toEqual([...before].sort());
+}, 180_000);
