@@ -117,7 +117,13 @@ export class KmsKeyChangeWorkflow extends Construct {
     const problems: string[] = [];
     const has = (v?: string) => v !== undefined && v !== '';
     if (has(props.dbInstanceIdentifier) === has(props.dbClusterIdentifier)) problems.push('pass exactly one of dbInstanceIdentifier and dbClusterIdentifier');
-    const sourceId = (props.dbInstanceIdentifier || props.dbClusterIdentifier) ?? '';
+    // RDS stores identifiers in lower case ("stored as a lowercase string",
+    // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html), so the ARN of
+    // "Orders" is ...:db:orders; IAM matches Resource ARNs case-sensitively
+    // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html). The
+    // IAM scope, the run tag value and the function's environment all use the identifier as RDS reports it.
+    const rawId = (props.dbInstanceIdentifier || props.dbClusterIdentifier) ?? '';
+    const sourceId = Token.isUnresolved(rawId) ? rawId : rawId.toLowerCase();
     if (sourceId && !Token.isUnresolved(sourceId) && (!ID_RE.test(sourceId) || sourceId.endsWith('-') || sourceId.length > 38)) {
       problems.push(`"${sourceId}" is not an RDS identifier of at most 38 characters (cutover renames it to <id>-pre-rekey-<14-digit time>, and RDS identifiers end at 63)`);
     }
