@@ -337,26 +337,41 @@ export class KmsKeyChangeWorkflow extends Construct {
           .otherwise(new sfn.Fail(this, error, { error, cause: `${error}: the operator's task output did not contain {"approved": true}; the execution stopped at this gate` }));
       if (!crossRegion) {
         const snapshotMethod = method === 'snapshot';
-        const approval = new tasks.SnsPublish(this, 'ApproveCutover', {
-          topic: this.approvalTopic,
-          subject: `Approve cutover of ${sourceId} to the new KMS key`,
-          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-          message: sfn.TaskInput.fromObject({
-            database: `${this.kind} ${sourceId}`,
-            runId: sfn.JsonPath.stringAt('$.state.runId'),
-            targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
-            ...(snapshotMethod ? { dataAsOf: sfn.JsonPath.stringAt('$.state.snapshotStartedAt') } : {}),
-            taskToken: sfn.JsonPath.taskToken,
-            ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
-            approve: snapshotMethod
-              ? 'The re-keyed copy is verified and holds the data as of dataAsOf. The kit froze the source before that snapshot (only its no-ingress security group, DatabaseConnections 0) and proves the freeze still holds before each rename. Cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
-              : 'The green environment is verified. Approve the switchover: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
-            reject,
-          }),
-          taskTimeout: approvalTimeout,
-          resultPath: '$.approval',
-        });
-        approval.next(approved('CutoverApproved?', '$.approval', chain(CUTOVER_PHASES[method], finalizeTask), 'CutoverNotApproved'));
+        // The gates tell the truth about the freeze: a run started with the opt-out
+        // (noFreezeWritesAfterSnapshotAreLost) gets its own message, with what was given up.
+        const optedOut = sfn.Condition.isPresent('$.state.freezeOptOut');
+        const approvalGate = (noFreeze: boolean) =>
+          new tasks.SnsPublish(this, noFreeze ? 'ApproveCutoverNoFreeze' : 'ApproveCutover', {
+            topic: this.approvalTopic,
+            subject: `Approve cutover of ${sourceId} to the new KMS key`,
+            integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            message: sfn.TaskInput.fromObject({
+              database: `${this.kind} ${sourceId}`,
+              runId: sfn.JsonPath.stringAt('$.state.runId'),
+              targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
+              ...(snapshotMethod ? { dataAsOf: sfn.JsonPath.stringAt('$.state.snapshotStartedAt') } : {}),
+              ...(noFreeze ? { freezeOptOut: sfn.JsonPath.stringAt('$.state.freezeOptOut') } : {}),
+              taskToken: sfn.JsonPath.taskToken,
+              ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
+              approve: !snapshotMethod
+                ? 'The green environment is verified. Approve the switchover: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
+                : noFreeze
+                  ? 'The re-keyed copy is verified and holds the data as of dataAsOf. NO KIT FREEZE: this run was started with noFreezeWritesAfterSnapshotAreLost (see freezeOptOut), so the kit neither blocked clients nor checked connections, and any write that reached the source after dataAsOf is NOT in the copy and stays only in the original. Cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve only if no writer has been running since dataAsOf: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
+                  : 'The re-keyed copy is verified and holds the data as of dataAsOf. The kit froze the source before that snapshot (only its no-ingress security group, DatabaseConnections 0) and proves the freeze still holds before each rename. Cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
+              reject,
+            }),
+            taskTimeout: approvalTimeout,
+            resultPath: '$.approval',
+          });
+        const approvalFrozen = approvalGate(false);
+        const cutoverApproved = approved('CutoverApproved?', '$.approval', chain(CUTOVER_PHASES[method], finalizeTask), 'CutoverNotApproved');
+        let approval: sfn.IChainable = approvalFrozen;
+        if (snapshotMethod) {
+          const approvalNoFreeze = approvalGate(true);
+          approvalNoFreeze.next(cutoverApproved);
+          approval = new sfn.Choice(this, 'CutoverFreezeOptedOut?').when(optedOut, approvalNoFreeze).otherwise(approvalFrozen);
+        }
+        approvalFrozen.next(cutoverApproved);
         afterVerify = new sfn.Choice(this, 'CutoverRequested?').when(sfn.Condition.booleanEquals('$.state.cutoverRequested', true), approval).otherwise(finalizeTask);
       }
       verify.next(parityClean.when(sfn.Condition.booleanEquals('$.state.parityClean', true), afterVerify).otherwise(notifyParity));
@@ -364,24 +379,33 @@ export class KmsKeyChangeWorkflow extends Construct {
       if (method === 'snapshot' && !crossRegion) {
         // A cutover run's snapshot is the data the new database gets: writes must be stopped
         // before it is taken, not at the cutover approval (by then the copy is hours old).
-        const confirmWritesStopped = new tasks.SnsPublish(this, 'ConfirmWritesStopped', {
-          topic: this.approvalTopic,
-          subject: `Stop writes to ${sourceId}: the final snapshot for the KMS key change is next`,
-          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-          message: sfn.TaskInput.fromObject({
-            database: `${this.kind} ${sourceId}`,
-            runId: sfn.JsonPath.stringAt('$.state.runId'),
-            targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
-            taskToken: sfn.JsonPath.taskToken,
-            ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
-            approve: 'Preflight passed. On approval the kit FREEZES the source: its security groups are replaced by a kit-made group with no inbound rules (clients are cut off until the cutover completes; the original stays blocked afterwards until released), and the final snapshot waits until DatabaseConnections is 0. Put the application in maintenance mode first. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
-            reject,
-          }),
-          taskTimeout: approvalTimeout,
-          resultPath: '$.writesStopped',
-        });
-        confirmWritesStopped.next(approved('WritesStoppedConfirmed?', '$.writesStopped', build, 'WritesNotConfirmedStopped'));
-        preflight.next(new sfn.Choice(this, 'CutoverRun?').when(sfn.Condition.booleanEquals('$.state.cutoverRequested', true), confirmWritesStopped).otherwise(build));
+        const writesGate = (noFreeze: boolean) =>
+          new tasks.SnsPublish(this, noFreeze ? 'ConfirmWritesStoppedNoFreeze' : 'ConfirmWritesStopped', {
+            topic: this.approvalTopic,
+            subject: `Stop writes to ${sourceId}: the final snapshot for the KMS key change is next`,
+            integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            message: sfn.TaskInput.fromObject({
+              database: `${this.kind} ${sourceId}`,
+              runId: sfn.JsonPath.stringAt('$.state.runId'),
+              targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
+              ...(noFreeze ? { freezeOptOut: sfn.JsonPath.stringAt('$.state.freezeOptOut') } : {}),
+              taskToken: sfn.JsonPath.taskToken,
+              ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
+              approve: noFreeze
+                ? 'Preflight passed. NO KIT FREEZE: this run was started with noFreezeWritesAfterSnapshotAreLost (see freezeOptOut), so on approval the kit takes the final snapshot at once, without blocking clients or checking DatabaseConnections; any write that reaches the source after that snapshot is NOT in the new database. Stop every writer yourself (application in maintenance mode, writers disconnected) before you approve. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
+                : 'Preflight passed. On approval the kit FREEZES the source: its security groups are replaced by a kit-made group with no inbound rules (clients are cut off until the cutover completes; the original stays blocked afterwards until released), and the final snapshot waits until DatabaseConnections is 0. Put the application in maintenance mode first. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
+              reject,
+            }),
+            taskTimeout: approvalTimeout,
+            resultPath: '$.writesStopped',
+          });
+        const writesStoppedConfirmed = approved('WritesStoppedConfirmed?', '$.writesStopped', build, 'WritesNotConfirmedStopped');
+        const confirmWritesStopped = writesGate(false);
+        const confirmNoFreeze = writesGate(true);
+        confirmWritesStopped.next(writesStoppedConfirmed);
+        confirmNoFreeze.next(writesStoppedConfirmed);
+        const writesGateChoice = new sfn.Choice(this, 'WritesFreezeOptedOut?').when(sfn.Condition.isPresent('$.state.freezeOptOut'), confirmNoFreeze).otherwise(confirmWritesStopped);
+        preflight.next(new sfn.Choice(this, 'CutoverRun?').when(sfn.Condition.booleanEquals('$.state.cutoverRequested', true), writesGateChoice).otherwise(build));
       } else {
         preflight.next(build);
       }

@@ -87,10 +87,24 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
     const asl = JSON.parse(sm.Properties.DefinitionString['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'arn:placeholder')).join(''));
     const st = asl.States;
     expect(st.Preflight.Next).toBe('CutoverRun?');
-    expect(st['CutoverRun?'].Choices).toEqual([{ Variable: '$.state.cutoverRequested', BooleanEquals: true, Next: 'ConfirmWritesStopped' }]);
+    expect(st['CutoverRun?'].Choices).toEqual([{ Variable: '$.state.cutoverRequested', BooleanEquals: true, Next: 'WritesFreezeOptedOut?' }]);
     expect(st['CutoverRun?'].Default).toBe('FreezeSource');
-    expect(st.ConfirmWritesStopped.Resource).toMatch(/sns:publish\.waitForTaskToken$/);
-    expect(st.ConfirmWritesStopped.Next).toBe('WritesStoppedConfirmed?');
+    // A run started with the freeze opt-out gets a gate message that says there is no kit freeze.
+    expect(st['WritesFreezeOptedOut?'].Choices).toEqual([{ Variable: '$.state.freezeOptOut', IsPresent: true, Next: 'ConfirmWritesStoppedNoFreeze' }]);
+    expect(st['WritesFreezeOptedOut?'].Default).toBe('ConfirmWritesStopped');
+    expect(st['CutoverRequested?'].Choices[0].Next).toBe('CutoverFreezeOptedOut?');
+    expect(st['CutoverFreezeOptedOut?'].Choices).toEqual([{ Variable: '$.state.freezeOptOut', IsPresent: true, Next: 'ApproveCutoverNoFreeze' }]);
+    expect(st['CutoverFreezeOptedOut?'].Default).toBe('ApproveCutover');
+    for (const gate of ['ConfirmWritesStopped', 'ConfirmWritesStoppedNoFreeze']) {
+      expect(st[gate].Resource).toMatch(/sns:publish\.waitForTaskToken$/);
+      expect(st[gate].Next).toBe('WritesStoppedConfirmed?');
+    }
+    expect(st.ConfirmWritesStopped.Parameters.Message.approve).toMatch(/the kit FREEZES the source/);
+    expect(st.ConfirmWritesStoppedNoFreeze.Parameters.Message.approve).toMatch(/^Preflight passed\. NO KIT FREEZE/);
+    expect(st.ConfirmWritesStoppedNoFreeze.Parameters.Message.approve).not.toMatch(/FREEZES/);
+    expect(st.ApproveCutoverNoFreeze.Next).toBe('CutoverApproved?');
+    expect(st.ApproveCutoverNoFreeze.Parameters.Message.approve).not.toMatch(/froze|freeze still holds/);
+    expect(st.ApproveCutoverNoFreeze.Parameters.Message['freezeOptOut.$']).toBe('$.state.freezeOptOut');
     expect(st['WritesStoppedConfirmed?'].Choices[0].Next).toBe('FreezeSource');
     expect(st['FreezeSourceDone?'].Choices[0].Next).toBe('SnapshotSource');
     expect(st[st['WritesStoppedConfirmed?'].Default].Type).toBe('Fail');

@@ -310,6 +310,15 @@ test('issue 8: {"cutover": true, "noFreezeWritesAfterSnapshotAreLost": true} run
   expect(r.output.state.freeze).toBeUndefined();
   expect(r.output.state.freezeOptOut).toMatch(/^execution input noFreezeWritesAfterSnapshotAreLost at .*: the kit did not block clients/);
   expect(r.output.message).toContain('NO ENFORCED WRITE FREEZE');
+  // Both gates tell the truth: no kit freeze, no freeze proof, what the operator gave up.
+  expect(r.approvals.map((a) => a.state)).toEqual(['ConfirmWritesStoppedNoFreeze', 'ApproveCutoverNoFreeze']);
+  for (const a of r.approvals) {
+    expect(a.message.approve).not.toMatch(/FREEZES|froze|freeze still holds/);
+    expect(a.message.approve).toMatch(/noFreezeWritesAfterSnapshotAreLost/);
+    expect(a.message.freezeOptOut).toBe(r.output.state.freezeOptOut);
+    expect(a.message.taskToken).toBe('local-task-token-1');
+  }
+  expect(r.approvals[0].message.approve).toMatch(/Stop every writer yourself/);
   // The original kept its own groups (no freeze group was ever put on it).
   expect((await groups(r.output.state.cutover.sourceRenamedTo)).sort()).toEqual([...before].sort());
 }, 180_000);
