@@ -215,3 +215,24 @@ export async function breakLock(rds: RDSClient, target: { kind: SourceKind; sour
   if (lines.length === 0) lines.push(`no ${target.kind === 'instance' ? 'DB instance' : 'DB cluster'} named ${ids.join(' / ')} exists`);
   return { lines, released, heldByOther };
 }
+
+/**
+ * Puts the run tag (`db-ops-kit:rekey-source=<id>`) back on the source and on the re-keyed copy
+ * (same Region) where this run holds the lock but the tag is gone or names something else: another
+ * principal removed or overwrote it mid-run (a tag clean-up, a hand edit). The Steps role's RDS writes
+ * are scoped by that tag, so without it every later write of the run (the cutover renames, lifting the
+ * freeze) would be denied on every resume and redrive, leaving the source frozen. The role may add it
+ * to exactly the source ARN and to the run's `<id>-rekey-*` names (RunTagOnSource, TagOnCreate).
+ * Returns the identifiers it re-tagged.
+ */
+export async function reassertRunTag(c: Clients, s: RekeyState): Promise<string[]> {
+  const ids = [s.sourceId, ...(!s.targetRegion && !s.shareWithAccount && s.names?.newId ? [s.names.newId] : [])];
+  const fixed: string[] = [];
+  for (const id of ids) {
+    const r = await readLock(c.rds, s.kind, id);
+    if (!r.exists || r.holder !== s.runId || r.runTag === s.sourceId) continue;
+    await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
+    fixed.push(id);
+  }
+  return fixed;
+}

@@ -12,7 +12,7 @@ import { createBlueGreen, switchover } from './blue-green-steps';
 import { checkApply, checkBlueGreen, checkCopy, checkFreeze, checkRenameSource, checkRenameTarget, checkRollbackNew, checkSnapshot, checkSwitchover } from './checks';
 import { call } from './clients';
 import { checkRollbackSource, freezeSource, renameSource, renameTarget, rollbackRenameNew, rollbackRenameSource, rollbackUnfreeze } from './cutover';
-import { acquireLock, LOCK_TAG } from './lock';
+import { acquireLock, LOCK_TAG, reassertRunTag } from './lock';
 import { preflight } from './preflight';
 import { applySettings, checkRestore, restore } from './restore-steps';
 import { copySnapshot, createSnapshot, shareSnapshot } from './snapshot-steps';
@@ -62,28 +62,40 @@ export const preflightStep: StepFn = async (c, s) => {
   return ok(next, 'preflight', `preflight passed for ${s.kind} ${s.sourceId} → ${next.targetKeyArn}; run lock ${LOCK_TAG}=${next.runId} set`);
 };
 
+/**
+ * The steps that write to the source or to the re-keyed copy first make sure the run tag is still
+ * there (lock.ts reassertRunTag): a workflow redrive re-runs only the failed step, so this cannot wait
+ * for the lock step of a resume.
+ */
+const withRunTag =
+  (fn: StepFn): StepFn =>
+  async (c, s) => {
+    await reassertRunTag(c, s);
+    return fn(c, s);
+  };
+
 export const STEPS: Record<StepName, StepFn> = {
   preflight: preflightStep,
-  freezeSource,
+  freezeSource: withRunTag(freezeSource),
   checkFreeze,
-  rollbackUnfreeze,
-  createSnapshot,
+  rollbackUnfreeze: withRunTag(rollbackUnfreeze),
+  createSnapshot: withRunTag(createSnapshot),
   checkSnapshot,
   copySnapshot,
   checkCopy,
   shareSnapshot,
   restore,
   checkRestore,
-  applySettings,
+  applySettings: withRunTag(applySettings),
   checkApply,
-  createBlueGreen,
+  createBlueGreen: withRunTag(createBlueGreen),
   checkBlueGreen,
   verify,
-  renameSource,
+  renameSource: withRunTag(renameSource),
   checkRenameSource,
-  renameTarget,
+  renameTarget: withRunTag(renameTarget),
   checkRenameTarget,
-  switchover,
+  switchover: withRunTag(switchover),
   checkSwitchover,
   rollbackRenameNew,
   checkRollbackNew,

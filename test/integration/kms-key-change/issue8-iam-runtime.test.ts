@@ -9,11 +9,12 @@
  * and evaluates them against the synthesized policy (test/kit/iam.ts evaluate()). A neighbour that
  * shares the source's name prefix is left untouched and is out of the role's reach.
  */
-import { ListTagsForResourceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { AddTagsToResourceCommand, ListTagsForResourceCommand, RDSClient, RemoveTagsFromResourceCommand } from '@aws-sdk/client-rds';
 import { Template } from 'aws-cdk-lib/assertions';
 import { KmsKeyChangeStack } from '../../../lib/kms-key-change';
 import { clientsFor } from '../../../lambda/kms-key-change/clients';
-import { phasesFor, runPhases } from '../../../lambda/kms-key-change/runner';
+import { phasesFor, runPhases, StoppedBefore } from '../../../lambda/kms-key-change/runner';
+import { STEPS } from '../../../lambda/kms-key-change/steps';
 import { newState } from '../../../lambda/kms-key-change/state';
 import { RUN_SOURCE_TAG } from '../../../lambda/kms-key-change/workflow';
 import { testApp } from '../../helpers/app';
@@ -159,4 +160,51 @@ test('Aurora cluster with two members: every RDS write of a cutover run is allow
   expect(commands).toEqual(expect.arrayContaining(['CreateDBClusterSnapshot', 'RestoreDBClusterFromSnapshot', 'ModifyDBCluster']));
   expect(createsWithoutRunTag(seen, 'iamcl')).toEqual([]);
   expect(denied(stepsStatements({ dbClusterIdentifier: 'iamcl' }), seen)).toEqual([]);
+}, 120_000);
+
+/**
+ * Review (kms8): another principal strips the run tag from the source mid-run (a tag-policy
+ * clean-up, an operator tidying tags). Every later write of the tag-scoped role on the source would
+ * be denied, for the CLI resume and for a workflow redrive (which re-runs only the failed step), and
+ * the source would stay frozen. The run re-asserts its tag on the resources it holds the lock on.
+ */
+async function stripRunTag(id: string, value?: string): Promise<void> {
+  const arn = arnOf('db', id);
+  if (value) await w.rds.send(new AddTagsToResourceCommand({ ResourceName: arn, Tags: [{ Key: RUN_SOURCE_TAG, Value: value }] }));
+  else await w.rds.send(new RemoveTagsFromResourceCommand({ ResourceName: arn, TagKeys: [RUN_SOURCE_TAG] }));
+  const have = (await w.rds.send(new ListTagsForResourceCommand({ ResourceName: arn }))).TagList ?? [];
+  expect(have.find((t) => t.Key === RUN_SOURCE_TAG)?.Value).toBe(value);
+}
+
+test.each([
+  ['removed', undefined],
+  ['overwritten with another database\'s id', 'billing'],
+])('run tag %s on the frozen source mid-run: the CLI resume finishes with every write allowed by the tag-scoped role', async (_how, value) => {
+  const id = `strip${value ? 'o' : 'r'}`;
+  await makeInstance(w, id);
+  const c = clientsFor(REGION);
+  let s = newState({ kind: 'instance', sourceId: id, kmsKey: w.newKey, region: REGION, now: new Date(Date.UTC(2026, 10, 30, 8, 0, 0)) });
+  const e = await runPhases(c, s, phasesFor(s, { cutover: true }), { pollMs: 0, stopBefore: 'restore' }).catch((x) => x);
+  expect(e).toBeInstanceOf(StoppedBefore);
+  s = (e as StoppedBefore).state;
+  expect(s.freeze?.groupId).toBeDefined();
+  await stripRunTag(id, value);
+  const seen = record(c.rds, w.rds);
+  s = await runPhases(c, s, phasesFor(s, { cutover: true }), { pollMs: 0 });
+  expect(s.cutover?.done).toBe(true);
+  expect(denied(stepsStatements({ dbInstanceIdentifier: id }), seen)).toEqual([]);
+}, 120_000);
+
+test('run tag removed from the frozen source before cutover: a workflow redrive of RenameSource (no preflight, no lock step) is allowed by the role', async () => {
+  await makeInstance(w, 'stripwf');
+  const c = clientsFor(REGION);
+  let s = newState({ kind: 'instance', sourceId: 'stripwf', kmsKey: w.newKey, region: REGION, now: new Date(Date.UTC(2026, 10, 30, 8, 30, 0)) });
+  const e = await runPhases(c, s, phasesFor(s, { cutover: true }), { pollMs: 0, stopBefore: 'renameSource' }).catch((x) => x);
+  s = (e as StoppedBefore).state;
+  await stripRunTag('stripwf');
+  const seen = record(c.rds, w.rds);
+  const r = await STEPS.renameSource(c, s);
+  expect(seen.map((x) => x.command)).toContain('ModifyDBInstance');
+  expect(denied(stepsStatements({ dbInstanceIdentifier: 'stripwf' }), seen)).toEqual([]);
+  expect(r.state.cutover?.sourceRenamedTo).toBe(s.names!.preRekeyId);
 }, 120_000);
