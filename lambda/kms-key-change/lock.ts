@@ -221,16 +221,21 @@ export async function breakLock(rds: RDSClient, target: { kind: SourceKind; sour
  * (same Region) where this run holds the lock but the tag is gone or names something else: another
  * principal removed or overwrote it mid-run (a tag clean-up, a hand edit). The Steps role's RDS writes
  * are scoped by that tag, so without it every later write of the run (the cutover renames, lifting the
- * freeze) would be denied on every resume and redrive, leaving the source frozen. The role may add it
- * to exactly the source ARN and to the run's `<id>-rekey-*` names (RunTagOnSource, TagOnCreate).
+ * freeze, a rollback's renames) would be denied on every resume and redrive, leaving the source
+ * frozen. The role may add it to exactly the source ARN, the run's `<id>-pre-rekey-*` original
+ * (RunTagOnSource) and its `<id>-rekey-*` copy (TagOnCreate).
  * Returns the identifiers it re-tagged.
  */
 export async function reassertRunTag(c: Clients, s: RekeyState): Promise<string[]> {
-  const ids = [s.sourceId, ...(!s.targetRegion && !s.shareWithAccount && s.names?.newId ? [s.names.newId] : [])];
+  const sameRegion = !s.targetRegion && !s.shareWithAccount;
+  // Names that carry this run's id are this run's even after its lock was released (a rollback after
+  // finalize); the source name is re-tagged only under this run's lock.
+  const ownNames = sameRegion ? [s.names?.newId, s.names?.preRekeyId].filter((x): x is string => !!x) : [];
   const fixed: string[] = [];
-  for (const id of ids) {
+  for (const id of [s.sourceId, ...ownNames]) {
     const r = await readLock(c.rds, s.kind, id);
-    if (!r.exists || r.holder !== s.runId || r.runTag === s.sourceId) continue;
+    if (!r.exists || r.runTag === s.sourceId) continue;
+    if (r.holder !== s.runId && !(r.holder === undefined && ownNames.includes(id))) continue;
     await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
     fixed.push(id);
   }

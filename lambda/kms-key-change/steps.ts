@@ -97,9 +97,9 @@ export const STEPS: Record<StepName, StepFn> = {
   checkRenameTarget,
   switchover: withRunTag(switchover),
   checkSwitchover,
-  rollbackRenameNew,
+  rollbackRenameNew: withRunTag(rollbackRenameNew),
   checkRollbackNew,
-  rollbackRenameSource,
+  rollbackRenameSource: withRunTag(rollbackRenameSource),
   checkRollbackSource,
   finalize,
 };

@@ -596,7 +596,11 @@ export class KmsKeyChangeWorkflow extends Construct {
     const anyOf = (types: string[], rs: string[] = regions) => rs.flatMap((r) => types.map((t) => arn(r, t, '*')));
     const dbTypes = this.kind === 'instance' ? ['db'] : ['cluster', 'db'];
 
-    add('RunTagOnSource', ['rds:AddTagsToResource'], [arn(stack.region, dbType, id)], {
+    // Also the run's renamed original (<id>-pre-rekey-<run>, same-Region snapshot cutover): if another
+    // principal strips its run tag, the rollback that renames it back must be able to put the tag back
+    // (lambda/kms-key-change/lock.ts reassertRunTag). Only these two keys, only this source's value.
+    const preRekey = this.method === 'snapshot' && !crossRegion && !props.shareWithAccount ? [arn(stack.region, dbType, `${id}-pre-rekey-*`)] : [];
+    add('RunTagOnSource', ['rds:AddTagsToResource'], [arn(stack.region, dbType, id), ...preRekey], {
       ...taggedAtCreate,
       'ForAllValues:StringEquals': { 'aws:TagKeys': [RUN_SOURCE_TAG, LOCK_TAG] },
     });

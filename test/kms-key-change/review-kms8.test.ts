@@ -29,7 +29,9 @@ test.each([
   const id = Object.values(props)[0].toLowerCase();
   const st = statements(t);
   const tagOnSource = st.find((s) => s.Sid === 'RunTagOnSource');
-  expect(render(tagOnSource.Resource)).toMatch(new RegExp(`:${type}:${id}$`));
+  const resources = [tagOnSource.Resource].flat().map((r: unknown) => render(r));
+  expect(resources[0]).toMatch(new RegExp(`:${type}:${id}$`));
+  expect(resources.slice(1)).toEqual(resources.slice(1).map(() => expect.stringMatching(new RegExp(`:${type}:${id}-pre-rekey-\\*$`))));
   expect(tagOnSource.Condition.StringEquals['aws:RequestTag/db-ops-kit:rekey-source']).toBe(id);
   expect(JSON.stringify(st)).not.toMatch(/Orders/);
   const fns = Object.values(t.Resources).filter((r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Environment?.Variables?.REKEY_SOURCE_ID) as any[];

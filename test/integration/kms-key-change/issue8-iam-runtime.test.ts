@@ -9,11 +9,11 @@
  * and evaluates them against the synthesized policy (test/kit/iam.ts evaluate()). A neighbour that
  * shares the source's name prefix is left untouched and is out of the role's reach.
  */
-import { AddTagsToResourceCommand, ListTagsForResourceCommand, RDSClient, RemoveTagsFromResourceCommand } from '@aws-sdk/client-rds';
+import { AddTagsToResourceCommand, DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient, RemoveTagsFromResourceCommand } from '@aws-sdk/client-rds';
 import { Template } from 'aws-cdk-lib/assertions';
 import { KmsKeyChangeStack } from '../../../lib/kms-key-change';
 import { clientsFor } from '../../../lambda/kms-key-change/clients';
-import { phasesFor, runPhases, StoppedBefore } from '../../../lambda/kms-key-change/runner';
+import { phasesFor, rollbackPhases, runPhases, StoppedBefore } from '../../../lambda/kms-key-change/runner';
 import { STEPS } from '../../../lambda/kms-key-change/steps';
 import { newState } from '../../../lambda/kms-key-change/state';
 import { RUN_SOURCE_TAG } from '../../../lambda/kms-key-change/workflow';
@@ -207,4 +207,16 @@ test('run tag removed from the frozen source before cutover: a workflow redrive 
   expect(seen.map((x) => x.command)).toContain('ModifyDBInstance');
   expect(denied(stepsStatements({ dbInstanceIdentifier: 'stripwf' }), seen)).toEqual([]);
   expect(r.state.cutover?.sourceRenamedTo).toBe(s.names!.preRekeyId);
+}, 120_000);
+
+test('run tag removed from the kept original (<id>-pre-rekey-<run>) after the run: the rollback is still allowed by the role', async () => {
+  await makeInstance(w, 'striprb');
+  const c = clientsFor(REGION);
+  let s = newState({ kind: 'instance', sourceId: 'striprb', kmsKey: w.newKey, region: REGION, now: new Date(Date.UTC(2026, 10, 30, 9, 0, 0)) });
+  s = await runPhases(c, s, phasesFor(s, { cutover: true }), { pollMs: 0 });
+  await stripRunTag(s.names!.preRekeyId!);
+  const seen = record(c.rds, w.rds);
+  s = await runPhases(c, { ...s, lastStep: undefined }, rollbackPhases(), { pollMs: 0 });
+  expect((await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'striprb' }))).DBInstances![0].KmsKeyId).toBe(w.oldKey);
+  expect(denied(stepsStatements({ dbInstanceIdentifier: 'striprb' }), seen)).toEqual([]);
 }, 120_000);
