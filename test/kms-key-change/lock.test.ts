@@ -244,3 +244,17 @@ test('reassertRunTag: puts the run tag back only where this run holds the lock, 
   expect(await reassertRunTag(clients(), preflighted())).toEqual([]);
   expect(addCalls()).toEqual([]);
 });
+
+test('reassertRunTag after the lock was released (a rollback after finalize): the run\'s own -pre-rekey- name gets the tag back, the source name does not', async () => {
+  rds.on(DescribeDBInstancesCommand).rejects(notFound());
+  present('orders', `orders-pre-rekey-${RUN}`);
+  rds.on(AddTagsToResourceCommand).resolves({});
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn('orders') }).resolves(unlocked);
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn(`orders-pre-rekey-${RUN}`) }).resolves(unlocked);
+  expect(await reassertRunTag(clients(), preflighted())).toEqual([`orders-pre-rekey-${RUN}`]);
+  expect(addCalls()).toEqual([{ ResourceName: arn(`orders-pre-rekey-${RUN}`), Tags: [{ Key: 'db-ops-kit:rekey-source', Value: 'orders' }] }]);
+  // Not for a cross-Region run (its names live in the other Region, and there is no rename).
+  rds.resetHistory();
+  expect(await reassertRunTag(clients(), preflighted({ targetRegion: 'eu-west-1' }))).toEqual([]);
+  expect(addCalls()).toEqual([]);
+});
