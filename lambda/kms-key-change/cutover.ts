@@ -3,19 +3,17 @@
  * freeze held since the final snapshot (freeze.ts), and the steps that apply and lift the freeze.
  * Nothing here deletes a resource.
  */
-import { ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient } from '@aws-sdk/client-rds';
+import { ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
+import { renameArtifact, renamed } from './checks';
 import { call, Clients } from './clients';
-import { applyFreeze, assertFreezeHeld, checkFreezeState, connectionsSince, freezeNotApplicable, recoverFreeze, unfreeze } from './freeze';
+import { applyFreeze, assertFreezeHeld, connectionsSince, freezeNotApplicable, recoverFreeze, unfreeze } from './freeze';
 import { addArtifact, RekeyError, RekeyState } from './state';
 import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
 
-// ---------------------------------------------------------------- cutover and rollback (snapshot method)
+// The read-only checks of these phases live in checks.ts (the poll function's graph); re-exported here.
+export { checkFreeze, checkRenameSource, checkRenameTarget, checkRollbackNew } from './checks';
 
-/** Keeps the list of kept resources under their current names after a rename. */
-function renameArtifact(s: RekeyState, from: string, to: string, role?: string): void {
-  const i = s.artifacts.findIndex((a) => a.id === from);
-  if (i >= 0) s.artifacts[i] = { ...s.artifacts[i], id: to, ...(role ? { role } : {}) };
-}
+// ---------------------------------------------------------------- cutover and rollback (snapshot method)
 
 async function assertCutoverAllowed(c: Clients, s: RekeyState, step: string): Promise<string> {
   if (s.targetRegion || s.shareWithAccount) throw new RekeyError(step, s.sourceId, 'cutover by rename applies only to a same-Region, same-account copy', 'point clients at the new endpoint instead');
@@ -69,21 +67,6 @@ export const renameSource: StepFn = async (c, s) => {
   return ok(s, step, `${proof}; renaming ${s.sourceId} to ${to}`);
 };
 
-/** Polls until `fromId` is gone and `toId` is available. */
-async function renamed(c: RDSClient, kind: 'instance' | 'cluster', fromId: string, toId: string): Promise<boolean> {
-  const gone = kind === 'instance' ? !(await getInstance(c, fromId)) : !(await getCluster(c, fromId));
-  const there = kind === 'instance' ? (await getInstance(c, toId))?.DBInstanceStatus : (await getCluster(c, toId))?.Status;
-  return gone && there === 'available';
-}
-
-export const checkRenameSource: StepFn = async (c, s) => {
-  const step = 'checkRenameSource';
-  const co = need(s.cutover, step, 'cutover record');
-  let done = await renamed(c.rds, s.kind, s.sourceId, co.sourceRenamedTo);
-  for (const m of co.memberRenames) done = done && (await renamed(c.rds, 'instance', m.from, m.to));
-  return ok(s, step, done ? `${s.sourceId} is now ${co.sourceRenamedTo}` : `waiting for ${s.sourceId} → ${co.sourceRenamedTo}`, done);
-};
-
 export const renameTarget: StepFn = async (c, s) => {
   const step = 'renameTarget';
   const n = names(s, step);
@@ -116,20 +99,6 @@ export const renameTarget: StepFn = async (c, s) => {
     }
   }
   return ok(s, step, `${proof}; renaming ${n.newId} to ${s.sourceId}`);
-};
-
-export const checkRenameTarget: StepFn = async (c, s) => {
-  const step = 'checkRenameTarget';
-  const n = names(s, step);
-  const co = need(s.cutover, step, 'cutover record');
-  let done = await renamed(c.rds, s.kind, n.newId, s.sourceId);
-  for (const m of co.memberRenames) done = done && (await renamed(c.rds, 'instance', n.memberIds![m.from], m.from));
-  if (done && !co.done) {
-    co.done = true;
-    renameArtifact(s, n.newId, s.sourceId, `new ${s.kind} on the target key, now under the original name`);
-    for (const m of co.memberRenames) renameArtifact(s, n.memberIds![m.from], m.from);
-  }
-  return ok(s, step, done ? `cutover complete: ${s.sourceId} now runs on ${s.targetKeyArn}` : `waiting for ${n.newId} → ${s.sourceId}`, done);
 };
 
 function assertRollbackAllowed(s: RekeyState, step: string): void {
@@ -170,7 +139,7 @@ async function assertNoWritesStranded(c: Clients, s: RekeyState, step: string, c
     step,
     s.sourceId,
     `clients used the re-keyed ${s.kind} under ${s.sourceId} since the cutover (${busy.slice(0, 5).map((p) => `${p.id}: ${p.max} at ${p.at}`).join(', ')}); a rollback gives ${s.sourceId} back to the original, which lacks every write they made, so nothing was renamed`,
-    `keep the cutover (nothing to do), or stop those clients and roll back anyway, their writes staying only in the copy (kept as ${names(s, step).newId}): npm run kms-change -- --resume ${s.stateFile ?? '<state file>'} --rollback --writes-since-cutover-stay-in-copy`,
+    `keep the cutover (nothing to do), or stop those clients and roll back anyway, their writes staying only in the copy (kept as ${names(s, step).newId}): npm run kms-change -- --resume ${s.stateFile ?? '<state file>'} --rollback --writes-since-cutover-stay-in-copy (workflow: a new execution with {"rollback": true, "rollbackWritesSinceCutoverStayInCopy": true, "state": <last state>})`,
     'WritesSinceCutover',
   );
 }
@@ -197,15 +166,6 @@ export const rollbackRenameNew: StepFn = async (c, s) => {
     }
   }
   return ok(s, step, `moving the re-keyed ${s.kind} back to ${n.newId}`);
-};
-
-export const checkRollbackNew: StepFn = async (c, s) => {
-  const step = 'checkRollbackNew';
-  if (!s.cutover) return ok(s, step, 'no cutover to undo');
-  const n = names(s, step);
-  let done = await renamed(c.rds, s.kind, s.sourceId, n.newId);
-  for (const m of s.cutover?.memberRenames ?? []) done = done && (await renamed(c.rds, 'instance', m.from, n.memberIds![m.from]));
-  return ok(s, step, done ? `${s.sourceId} is free again` : `waiting for ${s.sourceId} → ${n.newId}`, done);
 };
 
 export const rollbackRenameSource: StepFn = async (c, s) => {
@@ -243,7 +203,6 @@ export const checkRollbackSource: StepFn = async (c, s) => {
   return ok(s, step, done ? `rolled back: ${s.sourceId} is the original (source key) again; the re-keyed copy is kept as ${names(s, step).newId}` : 'waiting for the rename back', done);
 };
 
-
 // ---------------------------------------------------------------- the write freeze
 
 export const freezeSource: StepFn = async (c, s) => {
@@ -261,15 +220,6 @@ export const freezeSource: StepFn = async (c, s) => {
     return ok(s, step, `no freeze now: the snapshot was already taken at ${s.snapshotStartedAt} without one; cutover will refuse this copy`);
   }
   return ok(s, step, await applyFreeze(c, s, step));
-};
-
-export const checkFreeze: StepFn = async (c, s) => {
-  const step = 'checkFreeze';
-  if (freezeNotApplicable(s) || s.freezeOptOut || (s.snapshotStartedAt && !s.freeze)) return ok(s, step, 'no freeze to check');
-  if (s.freeze?.quietAt && s.snapshotStartedAt) return ok(s, step, `frozen and quiet since ${s.freeze.quietAt}`);
-  const [done, message] = await checkFreezeState(c, s, step);
-  s.progress = { step, status: done ? 'quiet' : 'waiting' };
-  return ok(s, step, message, done);
 };
 
 /** Rollback and abort: the original groups go back on the source (it has its own name again). */

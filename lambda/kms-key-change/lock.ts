@@ -25,8 +25,9 @@ import { DBCluster, DBInstance, DescribeDBClustersCommand, DescribeDBInstancesCo
 import { call, Clients, describeOrUndefined, isNotFound } from './clients';
 import { PreflightError, Problem } from './preflight';
 import { RekeyError, RekeyState, SourceKind } from './state';
+import { LOCK_TAG, RUN_SOURCE_TAG } from './workflow';
 
-export const LOCK_TAG = 'db-ops-kit:rekey-lock';
+export { LOCK_TAG } from './workflow';
 
 /** Pause between setting the lock tag and reading it back. `REKEY_LOCK_SETTLE_MS` overrides (tests use 0). */
 export function lockSettleMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -59,6 +60,8 @@ interface LockRead {
   readonly exists: boolean;
   /** Run id in the lock tag, if any. */
   readonly holder?: string;
+  /** Value of the run tag (RUN_SOURCE_TAG), if any. */
+  readonly runTag?: string;
 }
 
 /** The resource's ARN from DescribeDBInstances/DescribeDBClusters, or undefined when it does not exist. */
@@ -80,7 +83,7 @@ async function readLock(rds: RDSClient, kind: SourceKind, id: string): Promise<L
   if (!arn) return { id, exists: false };
   try {
     const r = await call(() => rds.send(new ListTagsForResourceCommand({ ResourceName: arn })));
-    return { id, arn, exists: true, holder: holderIn(r?.TagList) };
+    return { id, arn, exists: true, holder: holderIn(r?.TagList), runTag: r?.TagList?.find((t) => t.Key === RUN_SOURCE_TAG)?.Value };
   } catch (e) {
     if (isNotFound(e)) return { id, exists: false };
     throw e;
@@ -120,12 +123,17 @@ export async function acquireLock(c: Clients, s: RekeyState, opts: { settleMs?: 
   if (others.length > 0) throw new PreflightError(others.map((r) => heldProblem(s, r.id, r.holder!)));
   const free = present.filter((r) => !r.holder);
   for (const r of free) {
+    // The first write of a run: the lock, and on a resource that lacks it (the source, the first time
+    // the kit works on it) the run tag that every later RDS write of the Steps role is scoped by. The
+    // role may add the run tag only to exactly the configured source ARN (lib/kms-key-change).
+    const Tags = [{ Key: LOCK_TAG, Value: s.runId }, ...(r.runTag === s.sourceId ? [] : [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }])];
     try {
-      await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: LOCK_TAG, Value: s.runId }] })));
+      await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags })));
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
   }
+  await tagSourceMembers(c, s);
   if (free.length === 0) return present.map((r) => r.id);
   const settle = opts.settleMs ?? lockSettleMs();
   if (settle > 0) await sleep(settle);
@@ -140,6 +148,19 @@ export async function acquireLock(c: Clients, s: RekeyState, opts: { settleMs?: 
     throw new PreflightError(problems);
   }
   return again.filter((r) => r.exists).map((r) => r.id);
+}
+
+/**
+ * A same-Region snapshot cutover renames the Aurora source's member instances too; the Steps role
+ * modifies only run-tagged resources, so they get the run tag (that key only) with the lock.
+ */
+async function tagSourceMembers(c: Clients, s: RekeyState): Promise<void> {
+  if (s.kind !== 'cluster' || s.method !== 'snapshot' || s.targetRegion || s.shareWithAccount || s.source?.kind !== 'cluster') return;
+  for (const m of s.source.cluster.members) {
+    const r = await readLock(c.rds, 'instance', m.id);
+    if (!r.exists || r.runTag === s.sourceId) continue;
+    await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
+  }
 }
 
 /**
@@ -193,4 +214,30 @@ export async function breakLock(rds: RDSClient, target: { kind: SourceKind; sour
   }
   if (lines.length === 0) lines.push(`no ${target.kind === 'instance' ? 'DB instance' : 'DB cluster'} named ${ids.join(' / ')} exists`);
   return { lines, released, heldByOther };
+}
+
+/**
+ * Puts the run tag (`db-ops-kit:rekey-source=<id>`) back on the source and on the re-keyed copy
+ * (same Region) where this run holds the lock but the tag is gone or names something else: another
+ * principal removed or overwrote it mid-run (a tag clean-up, a hand edit). The Steps role's RDS writes
+ * are scoped by that tag, so without it every later write of the run (the cutover renames, lifting the
+ * freeze, a rollback's renames) would be denied on every resume and redrive, leaving the source
+ * frozen. The role may add it to exactly the source ARN, the run's `<id>-pre-rekey-*` original
+ * (RunTagOnSource) and its `<id>-rekey-*` copy (TagOnCreate).
+ * Returns the identifiers it re-tagged.
+ */
+export async function reassertRunTag(c: Clients, s: RekeyState): Promise<string[]> {
+  const sameRegion = !s.targetRegion && !s.shareWithAccount;
+  // Names that carry this run's id are this run's even after its lock was released (a rollback after
+  // finalize); the source name is re-tagged only under this run's lock.
+  const ownNames = sameRegion ? [s.names?.newId, s.names?.preRekeyId].filter((x): x is string => !!x) : [];
+  const fixed: string[] = [];
+  for (const id of [s.sourceId, ...ownNames]) {
+    const r = await readLock(c.rds, s.kind, id);
+    if (!r.exists || r.runTag === s.sourceId) continue;
+    if (r.holder !== s.runId && !(r.holder === undefined && ownNames.includes(id))) continue;
+    await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
+    fixed.push(id);
+  }
+  return fixed;
 }

@@ -344,6 +344,16 @@ export async function preflight(c: Clients, s: RekeyState): Promise<RekeyState> 
   if (captured?.kind === 'instance' && captured.instance.managedMasterSecret) {
     s.warnings.push('the source uses an RDS-managed master user secret; the restored copy keeps the password from the snapshot and does not manage a secret until you enable it (aws rds modify-db-instance --manage-master-user-password)');
   }
+  if (s.method === 'blue-green') {
+    // No kit-enforced freeze with blue/green, by design: RDS keeps replicating blue → green until the
+    // switchover, and the switchover itself stops writes on both environments and drops connections
+    // before it promotes green ("Switchover ... blocks writes", RDS user guide:
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/blue-green-deployments-switching.html),
+    // so no write is stranded in blue by the kit. Said here so nobody expects the snapshot method's freeze.
+    s.warnings.push(
+      'blue/green: the kit applies no write freeze of its own; RDS replicates every write to green until the switchover, and the switchover blocks writes on both environments while it promotes green (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/blue-green-deployments-switching.html). Clients see errors for the switchover (up to the 300 s timeout the kit sets); the old blue environment stays writable afterwards under its -old1 name, so stop clients that cache its endpoint',
+    );
+  }
   const encrypted = captured?.kind === 'instance' ? captured.instance.encrypted : captured?.cluster.encrypted;
   if (captured && encrypted === false) {
     s.warnings.push(`the source is not encrypted; the new ${s.kind} will be encrypted with the target key (the parity report shows "encrypted" false → true as the intended change)`);

@@ -6,7 +6,7 @@
  */
 import { DescribeDBClusterSnapshotsCommand, DescribeDBSnapshotsCommand } from '@aws-sdk/client-rds';
 import { Clients, describeOrUndefined } from './clients';
-import { describeDb, DbView } from './freeze';
+import { describeDb, DbView } from './freeze-read';
 import { RekeyState } from './state';
 
 function keyName(s: RekeyState, keyId: string | undefined): string {

@@ -1,64 +1,11 @@
-/** Helpers every step module shares: the result type, state accessors, describe calls, kit tags. */
-import { DBCluster, DBInstance, DescribeDBClustersCommand, DescribeDBInstancesCommand, RDSClient, Tag } from '@aws-sdk/client-rds';
-import { Clients, describeOrUndefined } from './clients';
-import { LOCK_TAG, releaseLock } from './lock';
-import type { CapturedCluster, CapturedInstance, CapturedSettings } from './settings';
-import { RekeyError, RekeyState } from './state';
+/** Helpers every step module shares (step-base.ts), and the lock release that start steps use. */
+import { Clients } from './clients';
+import { releaseLock } from './lock';
+import { RekeyState } from './state';
+import { LOCK_TAG } from './workflow';
 
-export interface StepResult {
-  readonly state: RekeyState;
-  /** False while a check step should be polled again. */
-  readonly done: boolean;
-  readonly message: string;
-}
+export * from './step-base';
 
-export type StepFn = (c: Clients, s: RekeyState) => Promise<StepResult>;
-
-export const ok = (state: RekeyState, step: string, message: string, done = true): StepResult => {
-  if (done) state.lastStep = step;
-  return { state, done, message };
-};
-
-export function need<T>(v: T | undefined, step: string, what: string): T {
-  if (v === undefined || v === null) throw new RekeyError(step, what, 'missing from the state document', 'run preflight first (or resume from the state file it wrote)');
-  return v;
-}
-
-export function kitTags(s: RekeyState, role: string): Tag[] {
-  return [
-    { Key: 'db-ops-kit:rekey-run', Value: s.runId },
-    { Key: 'db-ops-kit:rekey-source', Value: s.sourceId },
-    { Key: 'db-ops-kit:rekey-role', Value: role },
-  ];
-}
-
-/**
- * The run lock on the re-keyed copy (same Region only): set at restore, so the copy is locked
- * before cutover gives it the original's name (see lock.ts). Finalize removes it.
- */
-export function lockTags(s: RekeyState): Tag[] {
-  return s.targetRegion || s.shareWithAccount ? [] : [{ Key: LOCK_TAG, Value: s.runId }];
-}
-
-export const src = (s: RekeyState, step: string): CapturedSettings => need(s.source, step, 'source settings');
-export const names = (s: RekeyState, step: string) => need(s.names, step, 'names');
-export const srcInstance = (s: RekeyState, step: string): CapturedInstance => {
-  const c = src(s, step);
-  if (c.kind !== 'instance') throw new RekeyError(step, s.sourceId, 'state says cluster, step expects an instance', 'check the state file');
-  return c.instance;
-};
-export const srcCluster = (s: RekeyState, step: string): CapturedCluster => {
-  const c = src(s, step);
-  if (c.kind !== 'cluster') throw new RekeyError(step, s.sourceId, 'state says instance, step expects a cluster', 'check the state file');
-  return c.cluster;
-};
-
-export async function getInstance(rds: RDSClient, id: string): Promise<DBInstance | undefined> {
-  return (await describeOrUndefined(() => rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))))?.DBInstances?.[0];
-}
-export async function getCluster(rds: RDSClient, id: string): Promise<DBCluster | undefined> {
-  return (await describeOrUndefined(() => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))))?.DBClusters?.[0];
-}
 /** Releases the run lock; a failure leaves the lock (and says how to release it) instead of failing a finished run. */
 export async function releaseLockOrWarn(c: Clients, s: RekeyState): Promise<string[]> {
   try {
@@ -71,7 +18,3 @@ export async function releaseLockOrWarn(c: Clients, s: RekeyState): Promise<stri
 }
 
 
-/** The key a resource is encrypted with; undefined when it is not encrypted (whatever KmsKeyId says). */
-export function keyOf(x: { StorageEncrypted?: boolean; KmsKeyId?: string } | undefined): string | undefined {
-  return x?.StorageEncrypted ? x.KmsKeyId : undefined;
-}

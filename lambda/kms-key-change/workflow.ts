@@ -3,6 +3,17 @@
  * so both run exactly the same sequence. Plain data; no SDK imports (the CDK code imports it).
  */
 
+/**
+ * The run tag: every RDS resource a run writes to carries `db-ops-kit:rekey-source=<source id>` (the
+ * source gets it with the run lock, everything the run creates gets it at creation). The Steps role
+ * allows RDS writes only on resources with this tag, or on creates only when the request carries it
+ * (lib/kms-key-change, grantStepPermissions), so a database that merely shares the name prefix is out
+ * of reach.
+ */
+export const RUN_SOURCE_TAG = 'db-ops-kit:rekey-source';
+/** The run lock tag (lock.ts); here so the construct and the read-only poll modules need not import lock.ts. */
+export const LOCK_TAG = 'db-ops-kit:rekey-lock';
+
 export type StepName =
   | 'preflight'
   | 'freezeSource'
@@ -31,6 +42,24 @@ export type StepName =
   | 'rollbackRenameSource'
   | 'checkRollbackSource'
   | 'finalize';
+
+/**
+ * The checks that only read: the construct runs them on the Poll function (poll-handler.ts, a
+ * read-only role). Two checks write and run on the Steps function: checkRestore (creates the Aurora
+ * members once the writer is up) and checkRollbackSource (releases the run lock when the rollback
+ * completes). checks.ts POLL_STEP_FNS must list exactly these (a unit test compares them).
+ */
+export const POLL_STEPS: readonly StepName[] = [
+  'checkFreeze',
+  'checkSnapshot',
+  'checkCopy',
+  'checkApply',
+  'checkBlueGreen',
+  'checkSwitchover',
+  'checkRenameSource',
+  'checkRenameTarget',
+  'checkRollbackNew',
+];
 
 /** A step that starts something, optionally followed by a check that is polled until it is done. */
 export interface Phase {

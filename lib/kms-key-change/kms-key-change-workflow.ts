@@ -13,7 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, Phase, ROLLBACK_PHASES, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
+import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, LOCK_TAG, Phase, POLL_STEPS, ROLLBACK_PHASES, RUN_SOURCE_TAG, SNAPSHOT_PHASES, StepName } from '../../lambda/kms-key-change/workflow';
 
 export type KeyChangeMethod = 'snapshot' | 'blue-green';
 
@@ -93,8 +93,13 @@ const REGION_RE = /^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$/;
  */
 export class KmsKeyChangeWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
-  /** The Lambda function that runs every step. */
+  /** The Lambda function that runs every step that writes (start steps, and the two checks that write). */
   public readonly stepFunction: NodejsFunction;
+  /**
+   * The Lambda function that runs the read-only checks (workflow.ts POLL_STEPS), on a role with only
+   * read permissions: a role that only polls cannot write.
+   */
+  public readonly pollFunction: NodejsFunction;
   /** Receives the approval request with the task token before cutover. */
   public readonly approvalTopic: sns.Topic;
   /** Receives a message (EventBridge rule) when an execution fails, times out or is aborted, and when parity is not clean. */
@@ -112,7 +117,13 @@ export class KmsKeyChangeWorkflow extends Construct {
     const problems: string[] = [];
     const has = (v?: string) => v !== undefined && v !== '';
     if (has(props.dbInstanceIdentifier) === has(props.dbClusterIdentifier)) problems.push('pass exactly one of dbInstanceIdentifier and dbClusterIdentifier');
-    const sourceId = (props.dbInstanceIdentifier || props.dbClusterIdentifier) ?? '';
+    // RDS stores identifiers in lower case ("stored as a lowercase string",
+    // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html), so the ARN of
+    // "Orders" is ...:db:orders; IAM matches Resource ARNs case-sensitively
+    // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html). The
+    // IAM scope, the run tag value and the function's environment all use the identifier as RDS reports it.
+    const rawId = (props.dbInstanceIdentifier || props.dbClusterIdentifier) ?? '';
+    const sourceId = Token.isUnresolved(rawId) ? rawId : rawId.toLowerCase();
     if (sourceId && !Token.isUnresolved(sourceId) && (!ID_RE.test(sourceId) || sourceId.endsWith('-') || sourceId.length > 38)) {
       problems.push(`"${sourceId}" is not an RDS identifier of at most 38 characters (cutover renames it to <id>-pre-rekey-<14-digit time>, and RDS identifiers end at 63)`);
     }
@@ -180,6 +191,18 @@ export class KmsKeyChangeWorkflow extends Construct {
       description: `db-ops-kit KMS key change steps for ${sourceId}`,
     });
     fnRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [fnLogs.logGroupArn, `${fnLogs.logGroupArn}:log-stream:*`] }));
+    const stepEnvironment: Record<string, string> = {
+      REKEY_KIND: this.kind,
+      REKEY_SOURCE_ID: sourceId,
+      REKEY_TARGET_KEY_ARN: props.targetKey.keyArn,
+      REKEY_METHOD: method,
+      REKEY_TARGET_REGION: crossRegion ? props.targetRegion! : '',
+      REKEY_SHARE_WITH_ACCOUNT: props.shareWithAccount ?? '',
+      REKEY_TARGET_SECURITY_GROUP_IDS: (props.targetSecurityGroupIds ?? []).join(','),
+      REKEY_POLL_SECONDS: String(pollS),
+      REKEY_MAX_POLL_SECONDS: String(maxPollS),
+      POWERTOOLS_SERVICE_NAME: 'kms-key-change',
+    };
     this.stepFunction = new NodejsFunction(this, 'Steps', {
       entry: path.join(runtimeCodeDir, 'handler.ts'),
       handler: 'handler',
@@ -192,24 +215,42 @@ export class KmsKeyChangeWorkflow extends Construct {
       role: fnRole,
       loggingFormat: lambda.LoggingFormat.JSON,
       description: `db-ops-kit: steps of the KMS key change of ${sourceId}`,
-      environment: {
-        REKEY_KIND: this.kind,
-        REKEY_SOURCE_ID: sourceId,
-        REKEY_TARGET_KEY_ARN: props.targetKey.keyArn,
-        REKEY_METHOD: method,
-        REKEY_TARGET_REGION: crossRegion ? props.targetRegion! : '',
-        REKEY_SHARE_WITH_ACCOUNT: props.shareWithAccount ?? '',
-        REKEY_TARGET_SECURITY_GROUP_IDS: (props.targetSecurityGroupIds ?? []).join(','),
-        REKEY_POLL_SECONDS: String(pollS),
-        REKEY_MAX_POLL_SECONDS: String(maxPollS),
-        POWERTOOLS_SERVICE_NAME: 'kms-key-change',
-      },
+      environment: stepEnvironment,
       // The RDS/KMS clients are bundled at the versions the tests ran against. The runtime's own SDK copy lags
       // behind npm, and an SDK v3 client silently drops request members it does not know (a blue/green
       // TargetResourceConfigurations[].TargetKmsKeyId sent by an older client would be lost).
       bundling: { minify: true, sourceMap: true, externalModules: [], format: OutputFormat.CJS },
     });
     this.grantStepPermissions(props, targetRegion, crossRegion);
+
+    // The read-only checks run on their own function and role (DESIGN.md, Lifecycle: a role that only
+    // polls cannot write). Its bundle is poll-handler.ts, whose module graph imports no AWS write.
+    const pollLogs = new logs.LogGroup(this, 'PollFunctionLogs', { retention, encryptionKey: this.notificationKey, removalPolicy: RemovalPolicy.RETAIN });
+    const pollRole = new iam.Role(this, 'PollRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `db-ops-kit KMS key change status checks for ${sourceId} (read-only)`,
+    });
+    pollRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [pollLogs.logGroupArn, `${pollLogs.logGroupArn}:log-stream:*`] }));
+    const pollReads = [
+      'rds:DescribeDBInstances', 'rds:DescribeDBClusters', 'rds:DescribeDBSnapshots', 'rds:DescribeDBClusterSnapshots', 'rds:DescribeBlueGreenDeployments', 'rds:DescribeDBSubnetGroups',
+      ...(method === 'snapshot' && !crossRegion && !props.shareWithAccount ? ['ec2:DescribeSecurityGroups', 'cloudwatch:GetMetricStatistics'] : []),
+    ];
+    pollRole.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadOnlyStatus', actions: pollReads, resources: ['*'] }));
+    this.pollFunction = new NodejsFunction(this, 'Poll', {
+      entry: path.join(runtimeCodeDir, 'poll-handler.ts'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.minutes(1),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: pollLogs,
+      role: pollRole,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      description: `db-ops-kit: read-only status checks of the KMS key change of ${sourceId}`,
+      environment: { ...stepEnvironment },
+      bundling: { minify: true, sourceMap: true, externalModules: [], format: OutputFormat.CJS },
+    });
 
     // ---- the state machine
     // Failures are not caught: a failed step fails the execution *at that step*, so
@@ -218,10 +259,13 @@ export class KmsKeyChangeWorkflow extends Construct {
 
     const task = (step: StepName, label: string, withApproval = false): tasks.LambdaInvoke => {
       const t = new tasks.LambdaInvoke(this, label, {
-        lambdaFunction: this.stepFunction,
+        lambdaFunction: POLL_STEPS.includes(step) ? this.pollFunction : this.stepFunction,
         payload:
           step === 'preflight'
             ? sfn.TaskInput.fromObject({ step, input: sfn.JsonPath.entirePayload })
+            : step === 'rollbackRenameNew'
+              ? // The rollback's first step sees the execution input: {"rollbackWritesSinceCutoverStayInCopy": true} confirms a rollback that strands writes.
+                sfn.TaskInput.fromObject({ step, state: sfn.JsonPath.objectAt('$.state'), input: sfn.JsonPath.entirePayload })
             : sfn.TaskInput.fromObject({ step, state: sfn.JsonPath.objectAt('$.state'), ...(withApproval ? { approval: sfn.JsonPath.objectAt('$.approval') } : {}) }),
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
@@ -293,26 +337,41 @@ export class KmsKeyChangeWorkflow extends Construct {
           .otherwise(new sfn.Fail(this, error, { error, cause: `${error}: the operator's task output did not contain {"approved": true}; the execution stopped at this gate` }));
       if (!crossRegion) {
         const snapshotMethod = method === 'snapshot';
-        const approval = new tasks.SnsPublish(this, 'ApproveCutover', {
-          topic: this.approvalTopic,
-          subject: `Approve cutover of ${sourceId} to the new KMS key`,
-          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-          message: sfn.TaskInput.fromObject({
-            database: `${this.kind} ${sourceId}`,
-            runId: sfn.JsonPath.stringAt('$.state.runId'),
-            targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
-            ...(snapshotMethod ? { dataAsOf: sfn.JsonPath.stringAt('$.state.snapshotStartedAt') } : {}),
-            taskToken: sfn.JsonPath.taskToken,
-            ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
-            approve: snapshotMethod
-              ? 'The re-keyed copy is verified and holds the data as of dataAsOf. The kit froze the source before that snapshot (only its no-ingress security group, DatabaseConnections 0) and proves the freeze still holds before each rename. Cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
-              : 'The green environment is verified. Approve the switchover: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
-            reject,
-          }),
-          taskTimeout: approvalTimeout,
-          resultPath: '$.approval',
-        });
-        approval.next(approved('CutoverApproved?', '$.approval', chain(CUTOVER_PHASES[method], finalizeTask), 'CutoverNotApproved'));
+        // The gates tell the truth about the freeze: a run started with the opt-out
+        // (noFreezeWritesAfterSnapshotAreLost) gets its own message, with what was given up.
+        const optedOut = sfn.Condition.isPresent('$.state.freezeOptOut');
+        const approvalGate = (noFreeze: boolean) =>
+          new tasks.SnsPublish(this, noFreeze ? 'ApproveCutoverNoFreeze' : 'ApproveCutover', {
+            topic: this.approvalTopic,
+            subject: `Approve cutover of ${sourceId} to the new KMS key`,
+            integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            message: sfn.TaskInput.fromObject({
+              database: `${this.kind} ${sourceId}`,
+              runId: sfn.JsonPath.stringAt('$.state.runId'),
+              targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
+              ...(snapshotMethod ? { dataAsOf: sfn.JsonPath.stringAt('$.state.snapshotStartedAt') } : {}),
+              ...(noFreeze ? { freezeOptOut: sfn.JsonPath.stringAt('$.state.freezeOptOut') } : {}),
+              taskToken: sfn.JsonPath.taskToken,
+              ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
+              approve: !snapshotMethod
+                ? 'The green environment is verified. Approve the switchover: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
+                : noFreeze
+                  ? 'The re-keyed copy is verified and holds the data as of dataAsOf. NO KIT FREEZE: this run was started with noFreezeWritesAfterSnapshotAreLost (see freezeOptOut), so the kit neither blocked clients nor checked connections, and any write that reached the source after dataAsOf is NOT in the copy and stays only in the original. Cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve only if no writer has been running since dataAsOf: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
+                  : 'The re-keyed copy is verified and holds the data as of dataAsOf. The kit froze the source before that snapshot (only its no-ingress security group, DatabaseConnections 0) and proves the freeze still holds before each rename. Cutover renames the source to <id>-pre-rekey-<run> and the copy to <id> (about 10 minutes per rename). Approve: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
+              reject,
+            }),
+            taskTimeout: approvalTimeout,
+            resultPath: '$.approval',
+          });
+        const approvalFrozen = approvalGate(false);
+        const cutoverApproved = approved('CutoverApproved?', '$.approval', chain(CUTOVER_PHASES[method], finalizeTask), 'CutoverNotApproved');
+        let approval: sfn.IChainable = approvalFrozen;
+        if (snapshotMethod) {
+          const approvalNoFreeze = approvalGate(true);
+          approvalNoFreeze.next(cutoverApproved);
+          approval = new sfn.Choice(this, 'CutoverFreezeOptedOut?').when(optedOut, approvalNoFreeze).otherwise(approvalFrozen);
+        }
+        approvalFrozen.next(cutoverApproved);
         afterVerify = new sfn.Choice(this, 'CutoverRequested?').when(sfn.Condition.booleanEquals('$.state.cutoverRequested', true), approval).otherwise(finalizeTask);
       }
       verify.next(parityClean.when(sfn.Condition.booleanEquals('$.state.parityClean', true), afterVerify).otherwise(notifyParity));
@@ -320,24 +379,33 @@ export class KmsKeyChangeWorkflow extends Construct {
       if (method === 'snapshot' && !crossRegion) {
         // A cutover run's snapshot is the data the new database gets: writes must be stopped
         // before it is taken, not at the cutover approval (by then the copy is hours old).
-        const confirmWritesStopped = new tasks.SnsPublish(this, 'ConfirmWritesStopped', {
-          topic: this.approvalTopic,
-          subject: `Stop writes to ${sourceId}: the final snapshot for the KMS key change is next`,
-          integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-          message: sfn.TaskInput.fromObject({
-            database: `${this.kind} ${sourceId}`,
-            runId: sfn.JsonPath.stringAt('$.state.runId'),
-            targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
-            taskToken: sfn.JsonPath.taskToken,
-            ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
-            approve: 'Preflight passed. On approval the kit FREEZES the source: its security groups are replaced by a kit-made group with no inbound rules (clients are cut off until the cutover completes; the original stays blocked afterwards until released), and the final snapshot waits until DatabaseConnections is 0. Put the application in maintenance mode first. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
-            reject,
-          }),
-          taskTimeout: approvalTimeout,
-          resultPath: '$.writesStopped',
-        });
-        confirmWritesStopped.next(approved('WritesStoppedConfirmed?', '$.writesStopped', build, 'WritesNotConfirmedStopped'));
-        preflight.next(new sfn.Choice(this, 'CutoverRun?').when(sfn.Condition.booleanEquals('$.state.cutoverRequested', true), confirmWritesStopped).otherwise(build));
+        const writesGate = (noFreeze: boolean) =>
+          new tasks.SnsPublish(this, noFreeze ? 'ConfirmWritesStoppedNoFreeze' : 'ConfirmWritesStopped', {
+            topic: this.approvalTopic,
+            subject: `Stop writes to ${sourceId}: the final snapshot for the KMS key change is next`,
+            integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            message: sfn.TaskInput.fromObject({
+              database: `${this.kind} ${sourceId}`,
+              runId: sfn.JsonPath.stringAt('$.state.runId'),
+              targetKey: sfn.JsonPath.stringAt('$.state.targetKeyArn'),
+              ...(noFreeze ? { freezeOptOut: sfn.JsonPath.stringAt('$.state.freezeOptOut') } : {}),
+              taskToken: sfn.JsonPath.taskToken,
+              ...(props.approverArn ? { approver: props.approverArn, requiredAnswer: `{"approved":true,"approver":"${props.approverArn}"}` } : {}),
+              approve: noFreeze
+                ? 'Preflight passed. NO KIT FREEZE: this run was started with noFreezeWritesAfterSnapshotAreLost (see freezeOptOut), so on approval the kit takes the final snapshot at once, without blocking clients or checking DatabaseConnections; any write that reaches the source after that snapshot is NOT in the new database. Stop every writer yourself (application in maintenance mode, writers disconnected) before you approve. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\''
+                : 'Preflight passed. On approval the kit FREEZES the source: its security groups are replaced by a kit-made group with no inbound rules (clients are cut off until the cutover completes; the original stays blocked afterwards until released), and the final snapshot waits until DatabaseConnections is 0. Put the application in maintenance mode first. Then: aws stepfunctions send-task-success --task-token <taskToken> --task-output \'{"approved":true}\'',
+              reject,
+            }),
+            taskTimeout: approvalTimeout,
+            resultPath: '$.writesStopped',
+          });
+        const writesStoppedConfirmed = approved('WritesStoppedConfirmed?', '$.writesStopped', build, 'WritesNotConfirmedStopped');
+        const confirmWritesStopped = writesGate(false);
+        const confirmNoFreeze = writesGate(true);
+        confirmWritesStopped.next(writesStoppedConfirmed);
+        confirmNoFreeze.next(writesStoppedConfirmed);
+        const writesGateChoice = new sfn.Choice(this, 'WritesFreezeOptedOut?').when(sfn.Condition.isPresent('$.state.freezeOptOut'), confirmNoFreeze).otherwise(confirmWritesStopped);
+        preflight.next(new sfn.Choice(this, 'CutoverRun?').when(sfn.Condition.booleanEquals('$.state.cutoverRequested', true), writesGateChoice).otherwise(build));
       } else {
         preflight.next(build);
       }
@@ -448,6 +516,26 @@ export class KmsKeyChangeWorkflow extends Construct {
         reason: 'X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSampling*) and CloudWatch Logs vended delivery (logs:CreateLogDelivery, ...) support no resource-level permissions.',
       },
     );
+    Validations.of(smPolicy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(this.pollFunction.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+      reason: 'Step Functions may invoke the poll function by version/alias (function ARN + ":*"); CDK\'s standard LambdaInvoke grant, for exactly one function.',
+    });
+    const pollPolicy = pollRole.node.tryFindChild('DefaultPolicy') ?? pollRole;
+    Validations.of(pollPolicy).acknowledge(
+      {
+        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(pollLogs.node.defaultChild as logs.CfnLogGroup)}.Arn>:log-stream:*]`,
+        reason: 'Log stream names are generated by Lambda per execution environment; the grant is limited to this function\'s own log group.',
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'The poll role is read-only: rds:Describe*, ec2:DescribeSecurityGroups, cloudwatch:GetMetricStatistics and X-Ray support no resource scoping, and none of them writes.',
+      },
+    );
+    Validations.of(this.pollFunction).acknowledge(
+      { id: 'AwsSolutions-L1', reason: 'The kit standardizes on nodejs22.x (supported until 2027-04-30) for every function so the patterns share one tested runtime; raise it together with the rest of the kit.' },
+      { id: 'Serverless-LambdaLatestVersion', reason: 'The kit standardizes on nodejs22.x (supported until 2027-04-30) for every function so the patterns share one tested runtime.' },
+      { id: 'Serverless-LambdaDLQ', reason: 'Only Step Functions invokes this function, synchronously (RequestResponse); a failed invocation is retried by the state machine, then fails the execution, which an EventBridge rule publishes to the failure topic.' },
+    );
     const fnPolicy = fnRole.node.tryFindChild('DefaultPolicy') ?? fnRole;
     Validations.of(fnPolicy).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(fnLogs.node.defaultChild as logs.CfnLogGroup)}.Arn>:log-stream:*]`,
@@ -487,55 +575,96 @@ export class KmsKeyChangeWorkflow extends Construct {
     ];
     role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'ReadOnlyDescribe', actions: describe, resources: ['*'] }));
 
+    // RDS writes are scoped by the run tag, not by names: a database that only shares the name prefix
+    // (orders-db-reporting next to orders-db) carries no `db-ops-kit:rekey-source=<id>` tag, so the
+    // role cannot touch it. Existing resources: aws:ResourceTag/<key> (RDS db, cluster, snapshot,
+    // cluster-snapshot and deployment resources support it); creates: aws:RequestTag/<key> (the create
+    // actions support it, and a create with Tags is also authorized as rds:AddTagsToResource).
+    // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonrds.html
+    // https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/security_iam_id-based-policy-examples-grant-permissions-tags-on-create.html
+    // The one bootstrap write (RunTagOnSource) puts the tag on exactly the configured source ARN.
+    const runTagged = { StringEquals: { [`aws:ResourceTag/${RUN_SOURCE_TAG}`]: id } };
+    const taggedAtCreate = { StringEquals: { [`aws:RequestTag/${RUN_SOURCE_TAG}`]: id } };
     const snapType = this.kind === 'instance' ? 'snapshot' : 'cluster-snapshot';
     const dbType = this.kind === 'instance' ? 'db' : 'cluster';
     const rekeySnapshots = regions.map((r) => arn(r, snapType, `${id}-rekey-*`));
     const groups = (r: string) => [arn(r, 'pg', '*'), arn(r, 'og', '*'), arn(r, 'subgrp', '*'), arn(r, 'secgrp', '*'), arn(r, 'cluster-pg', '*')];
     const newNames = crossRegion ? [arn(targetRegion, dbType, id)] : [arn(stack.region, dbType, `${id}-rekey-*`)];
-    // Cluster members have names not known at synth time; instances are matched by the run's suffixes.
-    const memberNames = this.kind === 'cluster' ? (crossRegion ? [arn(targetRegion, 'db', '*')] : [arn(stack.region, 'db', '*')]) : [];
+    // Names the run creates (tag-on-create is authorized per name): Aurora members are <member>-rekey-<run>
+    // in the same Region, their own names in another Region (not known at synth time there).
+    const newMemberNames = this.kind === 'cluster' ? [crossRegion ? arn(targetRegion, 'db', '*') : arn(stack.region, 'db', '*-rekey-*')] : [];
+    const anyOf = (types: string[], rs: string[] = regions) => rs.flatMap((r) => types.map((t) => arn(r, t, '*')));
+    const dbTypes = this.kind === 'instance' ? ['db'] : ['cluster', 'db'];
 
+    // Also the run's renamed original (<id>-pre-rekey-<run>, same-Region snapshot cutover): if another
+    // principal strips its run tag, the rollback that renames it back must be able to put the tag back
+    // (lambda/kms-key-change/lock.ts reassertRunTag). Only these two keys, only this source's value.
+    const preRekey = this.method === 'snapshot' && !crossRegion && !props.shareWithAccount ? [arn(stack.region, dbType, `${id}-pre-rekey-*`)] : [];
+    add('RunTagOnSource', ['rds:AddTagsToResource'], [arn(stack.region, dbType, id), ...preRekey], {
+      ...taggedAtCreate,
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [RUN_SOURCE_TAG, LOCK_TAG] },
+    });
+    if (this.method === 'snapshot' && this.kind === 'cluster' && !crossRegion && !props.shareWithAccount) {
+      // The cutover renames the source's member instances, whose names are not known at synth time: the
+      // lock gives them the run tag (that key only, the source's value only). This cannot be pinned to
+      // the members (RDS has no condition key for cluster membership): it keeps a wrong identifier in
+      // the code from touching an untagged instance, and a deliberate tag-then-modify is two separate
+      // CloudTrail events naming db-ops-kit:rekey-source.
+      add('RunTagOnSourceMembers', ['rds:AddTagsToResource'], [arn(stack.region, 'db', '*')], {
+        ...taggedAtCreate,
+        'ForAllValues:StringEquals': { 'aws:TagKeys': [RUN_SOURCE_TAG] },
+      });
+    }
     if (this.method === 'snapshot') {
-      add('SnapshotSource', [this.kind === 'instance' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot'], [arn(stack.region, dbType, id), arn(stack.region, snapType, `${id}-rekey-*`)]);
-      add('CopyWithTargetKey', [this.kind === 'instance' ? 'rds:CopyDBSnapshot' : 'rds:CopyDBClusterSnapshot'], [...rekeySnapshots, ...(this.kind === 'instance' && crossRegion ? groups(targetRegion).filter((g) => g.includes(':og:')) : [])]);
+      add('SnapshotOfRunSource', [this.kind === 'instance' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot'], [arn(stack.region, dbType, '*')], runTagged);
+      add('SnapshotTaggedAtCreate', [this.kind === 'instance' ? 'rds:CreateDBSnapshot' : 'rds:CreateDBClusterSnapshot'], [arn(stack.region, snapType, `${id}-rekey-*`)], taggedAtCreate);
+      // Source and target of the copy are both snapshots of this run (<id>-rekey-*); the request carries the tag.
+      add('CopyWithTargetKey', [this.kind === 'instance' ? 'rds:CopyDBSnapshot' : 'rds:CopyDBClusterSnapshot'], rekeySnapshots, taggedAtCreate);
+      if (this.kind === 'instance' && crossRegion) add('CopyAttachesOptionGroup', ['rds:CopyDBSnapshot'], groups(targetRegion).filter((g) => g.includes(':og:')));
+      const tagOnCreate = [...rekeySnapshots];
       if (props.shareWithAccount) {
-        add('ShareCopy', [this.kind === 'instance' ? 'rds:ModifyDBSnapshotAttribute' : 'rds:ModifyDBClusterSnapshotAttribute'], rekeySnapshots);
+        add('ShareCopy', [this.kind === 'instance' ? 'rds:ModifyDBSnapshotAttribute' : 'rds:ModifyDBClusterSnapshotAttribute'], rekeySnapshots, runTagged);
       } else {
-        add(
-          'RestoreCopy',
-          this.kind === 'instance' ? ['rds:RestoreDBInstanceFromDBSnapshot'] : ['rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'],
-          [...newNames, ...rekeySnapshots, ...groups(targetRegion), ...memberNames, ...(this.kind === 'cluster' ? [arn(targetRegion, 'cluster', crossRegion ? id : `${id}-rekey-*`)] : [])],
-        );
-        const renameable = crossRegion ? [] : [arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)];
-        add(
-          'ApplySettingsAndRename',
-          this.kind === 'instance' ? ['rds:ModifyDBInstance', 'rds:AddRoleToDBInstance'] : ['rds:ModifyDBCluster', 'rds:AddRoleToDBCluster', 'rds:ModifyDBInstance'],
-          [...new Set([...newNames, ...renameable, ...memberNames, ...groups(targetRegion)])],
-        );
+        const restore = this.kind === 'instance' ? ['rds:RestoreDBInstanceFromDBSnapshot'] : ['rds:RestoreDBClusterFromSnapshot', 'rds:CreateDBInstance'];
+        add('RestoreCreatesTagged', restore, anyOf(dbTypes, [targetRegion]), taggedAtCreate);
+        // The restore reads the run's snapshot; an Aurora member joins the run's new cluster.
+        add('RestoreFromRunResources', restore, anyOf(this.kind === 'instance' ? ['snapshot'] : ['cluster-snapshot', 'cluster'], [targetRegion]), runTagged);
+        add('RestoreAttachesGroups', restore, groups(targetRegion));
+        const modify = this.kind === 'instance' ? ['rds:ModifyDBInstance', 'rds:AddRoleToDBInstance'] : ['rds:ModifyDBCluster', 'rds:AddRoleToDBCluster', 'rds:ModifyDBInstance'];
+        // Settings of the new resource, the freeze's security-group swap on the source, the cutover and rollback renames.
+        add('ApplySettingsAndRename', modify, anyOf(dbTypes), runTagged);
+        add('ModifyAttachesGroups', modify, groups(targetRegion));
+        tagOnCreate.push(...newNames, ...newMemberNames);
       }
-      // Finalize tags what the run kept, including the re-keyed copy under the original name (db:<id>).
-      add('TagRunResources', ['rds:AddTagsToResource'], [...new Set([...rekeySnapshots, ...newNames, ...memberNames, arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)])]);
+      add('TagOnCreate', ['rds:AddTagsToResource'], tagOnCreate, taggedAtCreate);
     } else {
-      // The RDS/Aurora user guides ("Authorizing access to blue/green deployment operations"): RDS
-      // names the green resources itself, so policies "can't contain partial resource name
-      // patterns such as my-db-prefix-*. Only wildcards (*) are supported." Hence db:* / cluster:*.
-      // The function only ever names this source and the deployment it created.
+      // Blue/green: the deployment is created from the run-tagged source and tagged at creation; the
+      // switchover acts on that deployment only.
+      add('BlueGreenFromRunSource', ['rds:CreateBlueGreenDeployment'], anyOf([dbType]), runTagged);
+      add('BlueGreenTaggedAtCreate', ['rds:CreateBlueGreenDeployment', 'rds:AddTagsToResource'], [arn(stack.region, 'deployment', '*')], taggedAtCreate);
+      add('SwitchoverRunDeployment', ['rds:SwitchoverBlueGreenDeployment'], [arn(stack.region, 'deployment', '*')], runTagged);
+      // The actions RDS performs with the caller's permissions to build and promote the green
+      // environment. The RDS/Aurora user guides ("Authorizing access to blue/green deployment
+      // operations"): RDS names the green resources itself, so policies "can't contain partial
+      // resource name patterns such as my-db-prefix-*. Only wildcards (*) are supported." The green
+      // resources do not exist (and carry no tag of this run) when they are authorized, so no tag
+      // condition can apply; the function itself never calls these.
       add(
-        'BlueGreen',
+        'BlueGreenDependentActions',
         [
-          'rds:CreateBlueGreenDeployment', 'rds:SwitchoverBlueGreenDeployment', 'rds:AddTagsToResource',
+          'rds:AddTagsToResource',
           ...(this.kind === 'instance'
             ? ['rds:CreateDBInstanceReadReplica', 'rds:PromoteReadReplica', 'rds:ModifyDBInstance']
             : ['rds:CreateDBCluster', 'rds:CreateDBInstance', 'rds:CreateDBClusterEndpoint', 'rds:ModifyDBCluster', 'rds:PromoteReadReplicaDBCluster', 'rds:ModifyDBInstance']),
         ],
-        [
-          arn(stack.region, 'db', '*'),
-          ...(this.kind === 'cluster' ? [arn(stack.region, 'cluster', '*'), arn(stack.region, 'cluster-endpoint', '*')] : []),
-          arn(stack.region, 'deployment', '*'),
-          ...groups(stack.region),
-        ],
+        [arn(stack.region, 'db', '*'), ...(this.kind === 'cluster' ? [arn(stack.region, 'cluster', '*'), arn(stack.region, 'cluster-endpoint', '*')] : []), ...groups(stack.region)],
       );
     }
+    // Finalize tags what the run kept (all of it carries the run tag) with the kit's tags only.
+    add('TagRunResources', ['rds:AddTagsToResource'], anyOf([...dbTypes, snapType]), {
+      StringEquals: { ...runTagged.StringEquals, ...taggedAtCreate.StringEquals },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['db-ops-kit:rekey-run', RUN_SOURCE_TAG, 'db-ops-kit:rekey-role', 'db-ops-kit:rekey-kept'] },
+    });
     if (this.method === 'snapshot' && !crossRegion && !props.shareWithAccount) {
       // The write freeze (lambda/kms-key-change/freeze.ts): a new security group, created with the
       // run's tags, then set as the source's only group (ModifyDB* above); read-back of the group and
@@ -548,10 +677,10 @@ export class KmsKeyChangeWorkflow extends Construct {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'FreezeReadGroupsAndConnections', actions: ['ec2:DescribeSecurityGroups', 'cloudwatch:GetMetricStatistics'], resources: ['*'] }));
     }
     // The run lock (lambda/kms-key-change/lock.ts): one tag on the source, on the name it gets at
-    // cutover and on the re-keyed copy. Add/Remove are limited to that one tag key.
-    const lockable = [arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)];
-    add('RunLockRead', ['rds:ListTagsForResource'], lockable);
-    add('RunLockTag', ['rds:AddTagsToResource', 'rds:RemoveTagsFromResource'], lockable, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['db-ops-kit:rekey-lock'] } });
+    // cutover and on the re-keyed copy (all run-tagged; the source's first lock comes with the run tag,
+    // RunTagOnSource above). Add/Remove are limited to that one tag key.
+    add('RunLockRead', ['rds:ListTagsForResource'], [arn(stack.region, dbType, id), arn(stack.region, dbType, `${id}-*`)]);
+    add('RunLockTag', ['rds:AddTagsToResource', 'rds:RemoveTagsFromResource'], anyOf([dbType], [stack.region]), { ...runTagged, 'ForAllValues:StringEquals': { 'aws:TagKeys': [LOCK_TAG] } });
     if (props.passRoles?.length) {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: 'PassMonitoringAndFeatureRoles', actions: ['iam:PassRole'], resources: props.passRoles.map((r) => r.roleArn), conditions: { StringEquals: { 'iam:PassedToService': ['rds.amazonaws.com', 'monitoring.rds.amazonaws.com'] } } }));
     }
@@ -609,6 +738,9 @@ function nagReason(resource: string): string {
   if (/:vpc\/\*$/.test(resource)) return 'The freeze group is created in the source\'s VPC, read from the source at run time.';
   if (/:(pg|og|subgrp|secgrp|cluster-pg):\*$/.test(resource)) return 'A restore/modify must reference the source\'s parameter, option, subnet and security groups, whose names are read from the source at run time; these grants only allow attaching them.';
   if (/:deployment:\*$/.test(resource)) return 'Blue/green deployment ids are generated by RDS at creation time; the deployment is created from exactly the named source.';
-  if (/:(db|cluster|cluster-endpoint):\*$/.test(resource)) return 'Aurora member instance names are read from the cluster at run time, and blue/green green resources are named by RDS (the user guide says blue/green policies cannot use name prefixes, only *); the function only names the configured source, its re-keyed copy and their members.';
+  if (/:(db|cluster|snapshot|cluster-snapshot|cluster-endpoint|deployment):\*$/.test(resource)) {
+    return 'RDS writes on these resources are allowed only with the run tag: aws:ResourceTag/db-ops-kit:rekey-source = <this database> on resources (the source gets it with the run lock, on its exact ARN only), aws:RequestTag/db-ops-kit:rekey-source on creates. Blue/green only: RDS names and creates the green resources itself with the caller\'s permissions, and the user guide says such policies cannot use name prefixes, only * (statement BlueGreenDependentActions, the actions the function never calls itself).';
+  }
+  if (/-rekey-\*$/.test(resource)) return 'Tag-on-create and copies of the snapshots and resources this run creates (<id>-rekey-<run>, <member>-rekey-<run>); every such write also requires aws:RequestTag/db-ops-kit:rekey-source = <this database>.';
   return 'Names of the snapshots and the re-keyed copy are derived at run time from the named source and the run id (<id>-rekey-<time>, <id>-pre-rekey-<time>); the prefix scopes them to this database.';
 }

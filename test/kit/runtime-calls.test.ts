@@ -23,12 +23,20 @@ const SOURCE = 'orders-db'; // kmsKeyChange:dbInstanceIdentifier in cdk.json (th
 const rds = mockClient(RDSClient);
 mockClient(KMSClient);
 
-/** The RDS ARN a command acts on, and the tag keys it sends (the aws:TagKeys context key). */
+/**
+ * The RDS ARN a command acts on, the tag keys and values it sends (aws:TagKeys, aws:RequestTag/<key>) and
+ * the run tag the resource carries (aws:ResourceTag/db-ops-kit:rekey-source): every resource finalize
+ * tags is one of the run's (the source got the run tag with the lock, the run's creates carried it).
+ */
 function requestOf(name: string, input: Record<string, any>): IamRequest {
   const op = name.replace(/Command$/, '');
   const resource = input.ResourceName ?? `arn:aws:rds:${REGION}:${ACCOUNT}:db:${input.DBInstanceIdentifier ?? '*'}`;
-  const keys = input.TagKeys ?? (input.Tags as Array<{ Key: string }> | undefined)?.map((t) => t.Key);
-  return { action: `rds:${op}`, resource, context: keys ? { 'aws:TagKeys': keys } : {} };
+  const tags = input.Tags as Array<{ Key: string; Value: string }> | undefined;
+  const keys = input.TagKeys ?? tags?.map((t) => t.Key);
+  const context: Record<string, string[]> = { 'aws:ResourceTag/db-ops-kit:rekey-source': [SOURCE] };
+  if (keys) context['aws:TagKeys'] = keys;
+  for (const t of tags ?? []) context[`aws:RequestTag/${t.Key}`] = [t.Value];
+  return { action: `rds:${op}`, resource, context };
 }
 
 /** State of a same-Region snapshot run right after cutover: the copy carries the original name. */
@@ -106,7 +114,9 @@ test('a deliberately broken template fails: without the TagRunResources statemen
     if (r.Type === 'AWS::IAM::Policy') r.Properties!.PolicyDocument.Statement = r.Properties!.PolicyDocument.Statement.filter((s: any) => s.Sid !== 'TagRunResources');
   }
   const found = deniedFindings(roleStatements(t, roleId), await recordFinalize());
-  expect(found.map((f) => f.detail).join('\n')).toMatch(/snapshot:orders-db-rekey-\d+-src/);
+  // The copy under the original name and the renamed original (the snapshots are also covered by tag-on-create).
+  expect(found.map((f) => f.detail).join('\n')).toMatch(/db:orders-db with/);
+  expect(found.map((f) => f.detail).join('\n')).toMatch(/db:orders-db-pre-rekey-\d+ with/);
 });
 
 test('the evaluator honours ForAllValues:StringEquals on aws:TagKeys and explicit Deny', () => {

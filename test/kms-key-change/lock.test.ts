@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { main } from '../../lambda/kms-key-change/cli';
-import { acquireLock, LOCK_TAG, lockIds, lockSettleMs } from '../../lambda/kms-key-change/lock';
+import { acquireLock, LOCK_TAG, lockIds, lockSettleMs, reassertRunTag } from '../../lambda/kms-key-change/lock';
 import { preflight, PreflightError } from '../../lambda/kms-key-change/preflight';
 import { phasesFor, rollbackPhases, runPhases } from '../../lambda/kms-key-change/runner';
 import { captureInstance } from '../../lambda/kms-key-change/settings';
@@ -87,7 +87,8 @@ test('preflight step acquires the lock: reads, tags the source with the run id, 
   const s = newState({ kind: 'instance', sourceId: 'orders', kmsKey: NEW_KEY, region: 'us-east-1', now: new Date('2026-11-30T03:04:05Z') });
   const r = await steps.preflightStep(clients(), s);
   expect(r.message).toContain(`run lock ${LOCK_TAG}=${RUN} set`);
-  expect(addCalls()).toEqual([{ ResourceName: arn('orders'), Tags: [{ Key: LOCK_TAG, Value: RUN }] }]);
+  // The first lock brings the run tag, which scopes every later RDS write of the Steps role.
+  expect(addCalls()).toEqual([{ ResourceName: arn('orders'), Tags: [{ Key: LOCK_TAG, Value: RUN }, { Key: 'db-ops-kit:rekey-source', Value: 'orders' }] }]);
   expect(rds.commandCalls(ListTagsForResourceCommand, { ResourceName: arn('orders') })).toHaveLength(2);
 });
 
@@ -119,7 +120,10 @@ test('same run resumes: its own lock passes without a write; a resume re-takes a
   rds.on(DescribeDBInstancesCommand).rejects(notFound());
   present('orders', `orders-rekey-${RUN}`);
   rds.on(ListTagsForResourceCommand).rejects(notFound());
-  for (const id of ['orders', `orders-rekey-${RUN}`]) rds.on(ListTagsForResourceCommand, { ResourceName: arn(id) }).resolvesOnce(unlocked).resolves(lock(RUN));
+  // After the write the resource carries the lock and the run tag acquireLock sent with it (so the
+  // steps' run-tag check, lock.ts reassertRunTag, finds nothing to put back).
+  const lockedAndTagged = { TagList: [...lock(RUN).TagList, { Key: 'db-ops-kit:rekey-source', Value: 'orders' }] };
+  for (const id of ['orders', `orders-rekey-${RUN}`]) rds.on(ListTagsForResourceCommand, { ResourceName: arn(id) }).resolvesOnce(unlocked).resolves(lockedAndTagged);
   rds.on(AddTagsToResourceCommand).resolves({});
   const s = preflighted({ lastStep: 'verify', parityClean: true, snapshotWritesStopped: false });
   // Stops at renameSource's own guard (a rehearsal snapshot, no freeze) — after the lock was taken.
@@ -223,4 +227,34 @@ test('settle pause: 5 s by default, REKEY_LOCK_SETTLE_MS overrides', () => {
   expect(lockSettleMs({})).toBe(5000);
   expect(lockSettleMs({ REKEY_LOCK_SETTLE_MS: '0' })).toBe(0);
   expect(lockSettleMs({ REKEY_LOCK_SETTLE_MS: 'soon' })).toBe(5000);
+});
+
+test('reassertRunTag: puts the run tag back only where this run holds the lock, only that key, on the exact ARN', async () => {
+  rds.on(DescribeDBInstancesCommand).rejects(notFound());
+  present('orders', `orders-rekey-${RUN}`);
+  rds.on(AddTagsToResourceCommand).resolves({});
+  // Source: our lock, run tag overwritten by someone else. Copy: another run's lock (after a --break-lock), no run tag.
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn('orders') }).resolves({ TagList: [...lock(RUN).TagList, { Key: 'db-ops-kit:rekey-source', Value: 'billing' }] });
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn(`orders-rekey-${RUN}`) }).resolves(lock(OTHER));
+  expect(await reassertRunTag(clients(), preflighted())).toEqual(['orders']);
+  expect(addCalls()).toEqual([{ ResourceName: arn('orders'), Tags: [{ Key: 'db-ops-kit:rekey-source', Value: 'orders' }] }]);
+  // Nothing to do when the tag is in place.
+  rds.resetHistory();
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn('orders') }).resolves({ TagList: [...lock(RUN).TagList, { Key: 'db-ops-kit:rekey-source', Value: 'orders' }] });
+  expect(await reassertRunTag(clients(), preflighted())).toEqual([]);
+  expect(addCalls()).toEqual([]);
+});
+
+test('reassertRunTag after the lock was released (a rollback after finalize): the run\'s own -pre-rekey- name gets the tag back, the source name does not', async () => {
+  rds.on(DescribeDBInstancesCommand).rejects(notFound());
+  present('orders', `orders-pre-rekey-${RUN}`);
+  rds.on(AddTagsToResourceCommand).resolves({});
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn('orders') }).resolves(unlocked);
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn(`orders-pre-rekey-${RUN}`) }).resolves(unlocked);
+  expect(await reassertRunTag(clients(), preflighted())).toEqual([`orders-pre-rekey-${RUN}`]);
+  expect(addCalls()).toEqual([{ ResourceName: arn(`orders-pre-rekey-${RUN}`), Tags: [{ Key: 'db-ops-kit:rekey-source', Value: 'orders' }] }]);
+  // Not for a cross-Region run (its names live in the other Region, and there is no rename).
+  rds.resetHistory();
+  expect(await reassertRunTag(clients(), preflighted({ targetRegion: 'eu-west-1' }))).toEqual([]);
+  expect(addCalls()).toEqual([]);
 });

@@ -32,7 +32,7 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
       LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false, Destinations: Match.anyValue() },
     });
     const groups = t.findResources('AWS::Logs::LogGroup');
-    expect(Object.keys(groups)).toHaveLength(2);
+    expect(Object.keys(groups)).toHaveLength(3); // workflow, Steps function, Poll function
     for (const g of Object.values(groups) as any[]) {
       expect(g.Properties.RetentionInDays).toBe(365);
       expect(g.Properties.KmsKeyId).toBeDefined();
@@ -87,10 +87,24 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
     const asl = JSON.parse(sm.Properties.DefinitionString['Fn::Join'][1].map((p: unknown) => (typeof p === 'string' ? p : 'arn:placeholder')).join(''));
     const st = asl.States;
     expect(st.Preflight.Next).toBe('CutoverRun?');
-    expect(st['CutoverRun?'].Choices).toEqual([{ Variable: '$.state.cutoverRequested', BooleanEquals: true, Next: 'ConfirmWritesStopped' }]);
+    expect(st['CutoverRun?'].Choices).toEqual([{ Variable: '$.state.cutoverRequested', BooleanEquals: true, Next: 'WritesFreezeOptedOut?' }]);
     expect(st['CutoverRun?'].Default).toBe('FreezeSource');
-    expect(st.ConfirmWritesStopped.Resource).toMatch(/sns:publish\.waitForTaskToken$/);
-    expect(st.ConfirmWritesStopped.Next).toBe('WritesStoppedConfirmed?');
+    // A run started with the freeze opt-out gets a gate message that says there is no kit freeze.
+    expect(st['WritesFreezeOptedOut?'].Choices).toEqual([{ Variable: '$.state.freezeOptOut', IsPresent: true, Next: 'ConfirmWritesStoppedNoFreeze' }]);
+    expect(st['WritesFreezeOptedOut?'].Default).toBe('ConfirmWritesStopped');
+    expect(st['CutoverRequested?'].Choices[0].Next).toBe('CutoverFreezeOptedOut?');
+    expect(st['CutoverFreezeOptedOut?'].Choices).toEqual([{ Variable: '$.state.freezeOptOut', IsPresent: true, Next: 'ApproveCutoverNoFreeze' }]);
+    expect(st['CutoverFreezeOptedOut?'].Default).toBe('ApproveCutover');
+    for (const gate of ['ConfirmWritesStopped', 'ConfirmWritesStoppedNoFreeze']) {
+      expect(st[gate].Resource).toMatch(/sns:publish\.waitForTaskToken$/);
+      expect(st[gate].Next).toBe('WritesStoppedConfirmed?');
+    }
+    expect(st.ConfirmWritesStopped.Parameters.Message.approve).toMatch(/the kit FREEZES the source/);
+    expect(st.ConfirmWritesStoppedNoFreeze.Parameters.Message.approve).toMatch(/^Preflight passed\. NO KIT FREEZE/);
+    expect(st.ConfirmWritesStoppedNoFreeze.Parameters.Message.approve).not.toMatch(/FREEZES/);
+    expect(st.ApproveCutoverNoFreeze.Next).toBe('CutoverApproved?');
+    expect(st.ApproveCutoverNoFreeze.Parameters.Message.approve).not.toMatch(/froze|freeze still holds/);
+    expect(st.ApproveCutoverNoFreeze.Parameters.Message['freezeOptOut.$']).toBe('$.state.freezeOptOut');
     expect(st['WritesStoppedConfirmed?'].Choices[0].Next).toBe('FreezeSource');
     expect(st['FreezeSourceDone?'].Choices[0].Next).toBe('SnapshotSource');
     expect(st[st['WritesStoppedConfirmed?'].Default].Type).toBe('Fail');
@@ -104,11 +118,13 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
     const st = statements(t);
     const all = st.flatMap(actionsOf);
     expect(all.filter((a) => /^rds:Delete|^kms:(ScheduleKeyDeletion|Disable)/.test(a))).toEqual([]);
-    const create = st.find((s) => s.Sid === 'SnapshotSource')!;
-    expect(create.Resource).toEqual([
-      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:us-east-1:123456789012:db:orders-db']] },
-      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:us-east-1:123456789012:snapshot:orders-db-rekey-*']] },
-    ]);
+    // The snapshot: of a run-tagged database, into a snapshot tagged at creation (no name prefix on databases).
+    const of = st.find((s) => s.Sid === 'SnapshotOfRunSource')!;
+    expect(of.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:us-east-1:123456789012:db:*']] });
+    expect(of.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/db-ops-kit:rekey-source': 'orders-db' } });
+    const into = st.find((s) => s.Sid === 'SnapshotTaggedAtCreate')!;
+    expect(into.Resource).toEqual({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':rds:us-east-1:123456789012:snapshot:orders-db-rekey-*']] });
+    expect(into.Condition).toEqual({ StringEquals: { 'aws:RequestTag/db-ops-kit:rekey-source': 'orders-db' } });
     const keys = st.find((s) => s.Sid === 'KeysUseThroughRds')!;
     expect(keys.Resource).toEqual([SRC, TGT]);
     expect(keys.Condition).toEqual({ StringLike: { 'kms:ViaService': ['rds.us-east-1.amazonaws.com'] } });
@@ -120,11 +136,13 @@ describe('DbOpsKmsKeyChange (instance, snapshot method)', () => {
     expect(star.filter((a) => !/^(rds:Describe|ec2:DescribeSecurityGroups$|cloudwatch:GetMetricStatistics$|xray:|logs:(Create|Get|Update|Delete|List)LogDeliver|logs:(Put|Describe)ResourcePolic|logs:DescribeLogGroups)/.test(a))).toEqual([]);
   });
 
-  test('IAM: finalize may tag the re-keyed copy under the original name (db:<id>), not only <id>-*', () => {
+  test('IAM: finalize may tag every run-tagged resource (also the copy under the original name), only with the kit\'s tag keys', () => {
     const tag = statements(t).find((s) => s.Sid === 'TagRunResources')!;
-    const res = JSON.stringify(tag.Resource);
-    expect(res).toMatch(/:db:orders-db"\]/);
-    expect(res).toMatch(/:db:orders-db-\*"/);
+    expect(JSON.stringify(tag.Resource)).toMatch(/:db:\*"/);
+    expect(tag.Condition).toEqual({
+      StringEquals: { 'aws:ResourceTag/db-ops-kit:rekey-source': 'orders-db', 'aws:RequestTag/db-ops-kit:rekey-source': 'orders-db' },
+      'ForAllValues:StringEquals': { 'aws:TagKeys': ['db-ops-kit:rekey-run', 'db-ops-kit:rekey-source', 'db-ops-kit:rekey-role', 'db-ops-kit:rekey-kept'] },
+    });
   });
 
   test('snapshot', () => {
@@ -147,8 +165,11 @@ describe('variants', () => {
     expect(def).not.toContain('ConfirmWritesStopped');
     expect(statements(bg).flatMap(actionsOf)).toContain('rds:CreateBlueGreenDeployment');
     // Green resources are named by RDS; the user guide allows only * (no name prefix) for them.
-    const bgc = statements(synth({ method: 'blue-green', dbInstanceIdentifier: undefined, dbClusterIdentifier: 'ledger' })).find((x) => x.Sid === 'BlueGreen')!;
-    expect(actionsOf(bgc)).toEqual(expect.arrayContaining(['rds:CreateDBClusterEndpoint', 'rds:PromoteReadReplicaDBCluster', 'rds:SwitchoverBlueGreenDeployment']));
+    const bgst = statements(synth({ method: 'blue-green', dbInstanceIdentifier: undefined, dbClusterIdentifier: 'ledger' }));
+    const bgc = bgst.find((x) => x.Sid === 'BlueGreenDependentActions')!;
+    expect(actionsOf(bgc)).toEqual(expect.arrayContaining(['rds:CreateDBClusterEndpoint', 'rds:PromoteReadReplicaDBCluster']));
+    // What the function calls itself is scoped by the run tag.
+    expect(bgst.find((x) => x.Sid === 'SwitchoverRunDeployment')!.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/db-ops-kit:rekey-source': 'ledger' } });
     expect(JSON.stringify(bgc.Resource)).toContain(':rds:us-east-1:123456789012:cluster:*');
     expect(JSON.stringify(bgc.Resource)).not.toContain('ledger-*');
   });

@@ -18,6 +18,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { DisableKeyCommand, CreateKeyCommand } from '@aws-sdk/client-kms';
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { handleStep, StepEvent } from '../../../lambda/kms-key-change/handler';
+import { handlePoll } from '../../../lambda/kms-key-change/poll-handler';
 import { breakLock, holderIn } from '../../../lambda/kms-key-change/lock';
 import { runIdFrom } from '../../../lambda/kms-key-change/state';
 import { KmsKeyChangeStack } from '../../../lib/kms-key-change';
@@ -53,6 +54,8 @@ function resolveDefinition(t: Template): { asl: any; env: Record<string, string>
       if (typeof p === 'string') return p;
       const s = JSON.stringify(p);
       if (s.includes('Steps')) return 'arn:aws:lambda:us-east-1:123456789012:function:kms-key-change-steps';
+      // The read-only checks run on the Poll function (poll-handler.ts, read-only role).
+      if (s.includes('KmsKeyChangePoll')) return 'arn:aws:lambda:us-east-1:123456789012:function:kms-key-change-poll';
       if (s.includes('ApprovalTopic')) return 'arn:aws:sns:us-east-1:123456789012:approval';
       if (s.includes('FailureTopic')) return 'arn:aws:sns:us-east-1:123456789012:failure';
       if (s.includes('Partition')) return 'aws';
@@ -100,7 +103,7 @@ async function runWorkflow(dbId: string, targetKey: string, input: object, opts:
       handlers[name] = async (event: StepEvent) => {
         run.lambdaSteps.push(event.step);
         run.inputs[name] = JSON.parse(JSON.stringify(event));
-        const out = await handleStep(JSON.parse(JSON.stringify(event)), env);
+        const out = String(st.Resource).endsWith(':kms-key-change-poll') ? await handlePoll(JSON.parse(JSON.stringify(event)), env) : await handleStep(JSON.parse(JSON.stringify(event)), env);
         if (opts.crashAfter === name && !crashed) {
           crashed = true;
           throw Object.assign(new Error(`injected crash in ${name}`), { name: 'InjectedCrash' });
@@ -278,3 +281,44 @@ test('a named approver: a gate answer that does not name it fails; its answer pa
   expect(ok.output.state.approvedBy).toMatchObject({ approver: approverArn });
   expect(ok.output.state.cutover.done).toBe(true);
 });
+
+test('issue 8: a rollback execution after clients used the copy is refused until the input says {"rollbackWritesSinceCutoverStayInCopy": true}; the confirmation is recorded', async () => {
+  await makeInstance(w, 'sfn-strand');
+  const r = await runWorkflow('sfn-strand', w.newKey, { cutover: true });
+  expect(r.output.state.cutover.done).toBe(true);
+  // Clients now use the re-keyed copy under sfn-strand (the publisher plays CloudWatch).
+  w.connections.set('sfn-strand', 4);
+  await new Promise((res) => setTimeout(res, 1200));
+  const refused = await runWorkflow('sfn-strand', w.newKey, { rollback: true, state: r.output.state });
+  expect(refused.error?.message).toMatch(/clients used the re-keyed instance under sfn-strand since the cutover/);
+  expect(refused.error?.message).toContain('"rollbackWritesSinceCutoverStayInCopy": true');
+  expect(await key('sfn-strand')).toBe(w.newKey); // nothing renamed
+  const back = await runWorkflow('sfn-strand', w.newKey, { rollback: true, rollbackWritesSinceCutoverStayInCopy: true, state: r.output.state });
+  expect(back.error).toBeUndefined();
+  expect(await key('sfn-strand')).toBe(w.oldKey);
+  expect(back.output.state.rollbackStrandsWrites).toMatch(/^execution input rollbackWritesSinceCutoverStayInCopy at .*: writes clients made to the re-keyed copy under sfn-strand stay only in the copy$/);
+  expect(back.output.message).toContain('rollback confirmed although writes stay in the copy');
+  w.connections.set('sfn-strand', 0);
+}, 180_000);
+
+test('issue 8: {"cutover": true, "noFreezeWritesAfterSnapshotAreLost": true} runs without the kit freeze; the opt-out is in the state and the final report', async () => {
+  await makeInstance(w, 'sfn-nofreeze');
+  const before = await groups('sfn-nofreeze');
+  const r = await runWorkflow('sfn-nofreeze', w.newKey, { cutover: true, noFreezeWritesAfterSnapshotAreLost: true });
+  expect(r.error).toBeUndefined();
+  expect(r.output.state.cutover.done).toBe(true);
+  expect(r.output.state.freeze).toBeUndefined();
+  expect(r.output.state.freezeOptOut).toMatch(/^execution input noFreezeWritesAfterSnapshotAreLost at .*: the kit did not block clients/);
+  expect(r.output.message).toContain('NO ENFORCED WRITE FREEZE');
+  // Both gates tell the truth: no kit freeze, no freeze proof, what the operator gave up.
+  expect(r.approvals.map((a) => a.state)).toEqual(['ConfirmWritesStoppedNoFreeze', 'ApproveCutoverNoFreeze']);
+  for (const a of r.approvals) {
+    expect(a.message.approve).not.toMatch(/FREEZES|froze|freeze still holds/);
+    expect(a.message.approve).toMatch(/noFreezeWritesAfterSnapshotAreLost/);
+    expect(a.message.freezeOptOut).toBe(r.output.state.freezeOptOut);
+    expect(a.message.taskToken).toBe('local-task-token-1');
+  }
+  expect(r.approvals[0].message.approve).toMatch(/Stop every writer yourself/);
+  // The original kept its own groups (no freeze group was ever put on it).
+  expect((await groups(r.output.state.cutover.sourceRenamedTo)).sort()).toEqual([...before].sort());
+}, 180_000);
