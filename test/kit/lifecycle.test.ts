@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { expectReconciled, mergeVariants, reconcile } from './findings';
-import { SAMPLE_STACK_IDS, customResourceFindings, deleteTestsFor, evaluateName, lifecycleFindings } from './lifecycle';
+import { SAMPLE_STACK_IDS, customResourceFindings, deleteTestsFor, evaluateName, lifecycleFindings, refsOf } from './lifecycle';
 import { cloneTemplate, kitStacks } from './stacks';
 
 const stacks = kitStacks();
@@ -128,6 +128,23 @@ describe('deliberately broken templates fail', () => {
     const [subnetGroupId] = Object.entries(t2.Resources).find(([, r]) => r.Type === 'AWS::RDS::DBSubnetGroup')!;
     t2.Resources[subnetGroupId].DeletionPolicy = 'Delete';
     expect(mine(t2)).toContain(`retained-dependency S/${clusterId}->${subnetGroupId}`);
+  });
+
+  test('pattern 1: a kept cluster whose master secret or KMS key a destroy deletes', () => {
+    const rds = stacks.find((s) => s.id === 'default/DbOpsRdsProxyLambda')!;
+    const [clusterId] = Object.entries(rds.template.Resources).find(([, r]) => r.Type === 'AWS::RDS::DBCluster')!;
+    const cluster = rds.template.Resources[clusterId];
+    const dep = (type: string) => [...refsOf(cluster.Properties, new Set(Object.keys(rds.template.Resources)))].find((d) => rds.template.Resources[d].Type === type)!;
+    const secretId = dep('AWS::SecretsManager::Secret');
+    const keyId = dep('AWS::KMS::Key');
+    expect([secretId, keyId].every(Boolean)).toBe(true);
+    expect(rules(rds.template).filter((r) => r.startsWith(`retained-dependency S/${clusterId}`))).toEqual([]);
+    for (const gone of [secretId, keyId]) {
+      const t = cloneTemplate(rds.template);
+      t.Resources[gone].DeletionPolicy = 'Delete';
+      delete t.Resources[gone].UpdateReplacePolicy;
+      expect(rules(t)).toContain(`retained-dependency S/${clusterId}->${gone}`);
+    }
   });
 
   test('a custom resource whose handler has no Delete test, and an AwsCustomResource that writes without onDelete', () => {

@@ -15,7 +15,7 @@
  *   with "already exists". A name derived from another resource's generated name, or from the stack ID
  *   (new for every deployment of a new stack), is not fixed.
  * - retained-dependency: what a kept resource needs to keep existing — the VPC, subnets, subnet group,
- *   security groups, parameter/option groups, keys, buckets, directory and clusters it references,
+ *   security groups, parameter/option groups, keys, secrets, buckets, directory and clusters it references,
  *   transitively — must be kept at least as long; else CloudFormation tries to delete them under it
  *   (DELETE_FAILED for a VPC/subnet/SG in use, or a kept database whose key is scheduled for deletion).
  *   "As long": Retain needs Retain; RetainExceptOnCreate needs RetainExceptOnCreate or Retain (a Retain
@@ -69,6 +69,9 @@ export const DEPENDENCY_TYPES = new Set([
   'AWS::EC2::VPC', 'AWS::EC2::Subnet', 'AWS::EC2::SecurityGroup', 'AWS::RDS::DBSubnetGroup', 'AWS::RDS::DBClusterParameterGroup', 'AWS::RDS::DBParameterGroup',
   'AWS::RDS::OptionGroup', 'AWS::RDS::DBCluster', 'AWS::RDS::GlobalCluster', 'AWS::KMS::Key', 'AWS::S3::Bucket', 'AWS::DirectoryService::MicrosoftAD',
   'AWS::DSQL::Cluster', 'AWS::DMS::ReplicationSubnetGroup',
+  // A kept database's credential secret (MasterUserPassword resolves it): deleted on destroy, the kept database's
+  // master password is gone with it (Secrets Manager's recovery window aside) and only a reset can recover access.
+  'AWS::SecretsManager::Secret',
 ]);
 
 /** How long CloudFormation keeps a resource: 2 = always (Retain), 1 = except when its own create rolls back, 0 = not. */
