@@ -552,6 +552,10 @@ export class RdsProxyLambda extends Construct {
           parameterGroup.node.defaultChild ?? parameterGroup,
           cluster.monitoringRole,
           ...(props.existingVpc ? [] : [this.vpc, ...this.vpc.selectSubnets(subnets).subnets]),
+          // CDK's restrict-default-SG handler re-adds the default security group's rules on Delete; kept with the VPC
+          // it gets no Delete event, so the kept VPC's default security group stays closed (Security Hub EC2.2).
+          // https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+          ...(props.existingVpc ? [] : [this.vpc.node.tryFindChild('RestrictDefaultSecurityGroupCustomResource')]),
         ];
         for (const c of keep) {
           const cfn = c && (CfnResource.isCfnResource(c) ? c : c.node.defaultChild);

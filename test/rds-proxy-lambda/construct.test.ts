@@ -254,6 +254,7 @@ describe('lifecycle: kept cluster, per-deployment identifier, upgrades', () => {
         'AWS::RDS::DBInstance',
         'AWS::RDS::DBSubnetGroup',
         'AWS::SecretsManager::Secret',
+        'Custom::VpcRestrictDefaultSG', // its Delete would re-open the kept VPC's default security group
       ].sort(),
     );
     // The kept secret is the master secret (the cluster's password), not the application secret.

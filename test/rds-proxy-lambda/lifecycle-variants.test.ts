@@ -152,3 +152,21 @@ test('an own key defined in the app that a destroy schedules for deletion: the k
   expect(findings(kept)).toEqual([]);
 });
 
+
+// CDK's restrict-default-SG handler RE-ADDS the default security group's rules (all egress, ingress from itself)
+// when it gets a Delete event (aws-cdk-lib custom-resource-handlers/dist/aws-ec2/restrict-default-security-group-handler:
+// `case "Delete": return grant(...)`). A destroy that keeps the kit VPC must not send it that event, or the kept
+// VPC's default security group is open again (Security Hub EC2.2). A custom resource with DeletionPolicy Retain gets
+// no Delete event: https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-attribute-deletionpolicy.html
+test.each([
+  ['RETAIN (default)', undefined, 'Retain'],
+  ['RETAIN_ON_UPDATE_OR_DELETE', RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, 'RetainExceptOnCreate'],
+  ['SNAPSHOT', RemovalPolicy.SNAPSHOT, 'Delete'],
+] as const)('%s: the kit VPC\'s default-security-group restriction is kept exactly when the VPC is', (_n, removalPolicy, expected) => {
+  const s = new Stack(testApp(), 'Variant', { env });
+  new RdsProxyLambda(s, 'P', { availabilityZones: azs, ...(removalPolicy ? { clusterProps: { removalPolicy, deletionProtection: false } } : {}) });
+  const t = Template.fromStack(s).toJSON();
+  const of = (type: string) => Object.values<any>(t.Resources).filter((r) => r.Type === type).map((r) => r.DeletionPolicy ?? 'Delete');
+  expect(of('AWS::EC2::VPC')).toEqual([expected]);
+  expect(of('Custom::VpcRestrictDefaultSG')).toEqual([expected]);
+});
