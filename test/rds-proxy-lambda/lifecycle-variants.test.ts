@@ -11,6 +11,7 @@ import { testApp } from '../helpers/app';
 import { RdsProxyLambda } from '../../lib/rds-proxy-lambda/rds-proxy-lambda';
 import { isClusterIdentifier } from '../../lib/rds-proxy-lambda/validation';
 import { SAMPLE_STACK_IDS, evaluateName, lifecycleFindings } from '../kit/lifecycle';
+import { render } from '../kit/iam';
 
 const env = { account: '123456789012', region: 'us-east-1' };
 const azs = ['us-east-1a', 'us-east-1b'];
@@ -169,4 +170,25 @@ test.each([
   const of = (type: string) => Object.values<any>(t.Resources).filter((r) => r.Type === type).map((r) => r.DeletionPolicy ?? 'Delete');
   expect(of('AWS::EC2::VPC')).toEqual([expected]);
   expect(of('Custom::VpcRestrictDefaultSG')).toEqual([expected]);
+});
+
+// The kept key outlives every role of the stack: only a key-policy statement for the account itself keeps it usable and
+// administrable (the account's IAM policies then decide), e.g. to restore the kept cluster's snapshots.
+// https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-root-enable-iam
+const accountRootAdmin = (key: any): boolean =>
+  (key.Properties.KeyPolicy.Statement as any[]).some(
+    (st) =>
+      st.Effect === 'Allow' &&
+      st.Action === 'kms:*' &&
+      !st.Condition &&
+      /^arn:aws:iam::(123456789012|\$\{AWS::AccountId\}):root$/.test(render(st.Principal?.AWS)),
+  );
+test('the kept key stays usable by the account after destroy: an unconditioned kms:* for the account root (and not without it)', () => {
+  const s = new Stack(testApp(), 'Variant', { env });
+  new RdsProxyLambda(s, 'P', { availabilityZones: azs });
+  const keys = Object.values<any>(Template.fromStack(s).toJSON().Resources).filter((r) => r.Type === 'AWS::KMS::Key');
+  expect(keys.map((k) => [k.DeletionPolicy, accountRootAdmin(k)])).toEqual([['Retain', true]]);
+  const broken = JSON.parse(JSON.stringify(keys[0]));
+  broken.Properties.KeyPolicy.Statement = broken.Properties.KeyPolicy.Statement.filter((st: any) => st.Action !== 'kms:*');
+  expect(accountRootAdmin(broken)).toBe(false);
 });
