@@ -152,8 +152,13 @@ export function parseCli(argv: string[]): CliOptions {
   if (o.help) return o;
   const problems: string[] = [];
   if (v['db-instance'] && v['db-cluster']) problems.push('pass either --db-instance or --db-cluster, not both');
-  if (v['db-instance']) Object.assign(o, { kind: 'instance', sourceId: v['db-instance'] });
-  if (v['db-cluster']) Object.assign(o, { kind: 'cluster', sourceId: v['db-cluster'] });
+  // RDS stores identifiers in lower case ("This parameter is stored as a lowercase string.", CreateDBInstance /
+  // CreateDBCluster DBInstanceIdentifier / DBClusterIdentifier:
+  // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html) and
+  // DescribeDB* returns it so; the run tag value, the derived names, the state file name and the
+  // construct (which lower-cases its sourceId) must all use that spelling.
+  if (v['db-instance']) Object.assign(o, { kind: 'instance', sourceId: v['db-instance'].toLowerCase() });
+  if (v['db-cluster']) Object.assign(o, { kind: 'cluster', sourceId: v['db-cluster'].toLowerCase() });
   if (o.breakLock !== undefined) {
     if (!/^\d{14}$/.test(o.breakLock)) problems.push(`--break-lock takes the 14-digit run id named in the refusal, got "${o.breakLock}"`);
     if (!o.sourceId) problems.push('--break-lock needs --db-instance or --db-cluster');
