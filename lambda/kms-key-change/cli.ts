@@ -14,7 +14,7 @@ import { buildPlan, formatPlan } from './plan';
 import { preflight, PreflightError } from './preflight';
 import { phasesFor, rollbackPhases, runPhases } from './runner';
 import { formatParity } from './settings';
-import { assertState, isValidRdsId, newState, RekeyState } from './state';
+import { assertState, isValidRdsId, newState, RekeyState, SUPERSEDED } from './state';
 import { describeRun, nextCommands } from './status';
 
 /** Where the CLI writes its state files unless --state-file says otherwise. */
@@ -370,7 +370,8 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
       const st = await describeRun(c, last);
       io.err('What exists now (described from AWS):');
       for (const l of st.lines) io.err(`  ${l}`);
-      for (const l of nextCommands(last, st, stateFile)) io.err(l);
+      // A run superseded by a later run's cutover: the error's own Next is the way on.
+      if ((e as Error).name !== SUPERSEDED) for (const l of nextCommands(last, st, stateFile)) io.err(l);
     }
     return 1;
   }

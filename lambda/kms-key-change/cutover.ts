@@ -7,7 +7,7 @@ import { ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client
 import { renameArtifact, renamed } from './checks';
 import { call, Clients } from './clients';
 import { applyFreeze, assertFreezeHeld, connectionsSince, freezeNotApplicable, recoverFreeze, unfreeze } from './freeze';
-import { addArtifact, RekeyError, RekeyState } from './state';
+import { addArtifact, RekeyError, RekeyState, SUPERSEDED } from './state';
 import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
 
 // The read-only checks of these phases live in checks.ts (the poll function's graph); re-exported here.
@@ -138,7 +138,8 @@ async function assertIdStillThisRuns(c: Clients, s: RekeyState, step: string, co
     step,
     s.sourceId,
     `${s.sourceId} is no longer run ${s.runId}'s re-keyed ${s.kind}: it carries db-ops-kit:rekey-run=${run} (a later key-change run cut over since), and this run's original is still ${co.sourceRenamedTo}; nothing was renamed and no security group was changed`,
-    `roll back the latest run instead (its state file, by default out/kms-change/rekey-${s.sourceId}-${run}.json, with --rollback); ${co.sourceRenamedTo} is kept as it is`,
+    `roll back the latest run instead (its state file, by default out/kms-change/rekey-${s.sourceId}-${run}.json, with --rollback; workflow: a new execution with {"rollback": true, "state": <that run's last state>}); ${co.sourceRenamedTo} is kept as it is`,
+    SUPERSEDED,
   );
 }
 

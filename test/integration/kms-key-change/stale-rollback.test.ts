@@ -32,6 +32,10 @@ test('--rollback of an earlier completed run after a later run cut over the same
   const r = await runCli(['--resume', f1, '--rollback', '--writes-since-cutover-stay-in-copy', '--poll-seconds', '0']);
   expect(r.code).not.toBe(0);
   expect(r.err).toMatch(new RegExp(`twice is no longer run ${s1.runId}'s re-keyed instance`));
+  // The way on is the later run's rollback, not this run's (which would refuse again) nor its --cutover.
+  expect(r.err).toContain(`out/kms-change/rekey-twice-${s2.runId}.json`);
+  expect(r.err).not.toMatch(/CLIENTS ARE AFFECTED/);
+  expect(r.err).not.toContain(`--resume ${f1} --cutover`);
   // Nothing moved: `twice` is still run 2's database with its groups, run 1's original keeps its name.
   const after = await describe1('twice');
   expect(after.DbiResourceId).toBe(before.DbiResourceId);
