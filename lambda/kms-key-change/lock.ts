@@ -227,6 +227,9 @@ export async function breakLock(rds: RDSClient, target: { kind: SourceKind; sour
  * Returns the identifiers it re-tagged.
  */
 export async function reassertRunTag(c: Clients, s: RekeyState): Promise<string[]> {
+  // A finished rollback is over: run again it changes nothing (README), so a kept copy whose run tag
+  // someone removed since (to take it out of the kit's reach) stays untagged.
+  if (s.rolledBack?.done) return [];
   const sameRegion = !s.targetRegion && !s.shareWithAccount;
   // Names that carry this run's id are this run's even after its lock was released (a rollback after
   // finalize); the source name is re-tagged only under this run's lock.

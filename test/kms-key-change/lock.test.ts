@@ -258,3 +258,15 @@ test('reassertRunTag after the lock was released (a rollback after finalize): th
   expect(await reassertRunTag(clients(), preflighted({ targetRegion: 'eu-west-1' }))).toEqual([]);
   expect(addCalls()).toEqual([]);
 });
+
+test('reassertRunTag on a finished rollback changes nothing: a kept copy whose run tag was removed since (taken out of the kit\'s reach) stays untagged', async () => {
+  rds.on(DescribeDBInstancesCommand).rejects(notFound());
+  present('orders', `orders-rekey-${RUN}`);
+  rds.on(AddTagsToResourceCommand).resolves({});
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn('orders') }).resolves(unlocked);
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn(`orders-rekey-${RUN}`) }).resolves(unlocked);
+  expect(await reassertRunTag(clients(), preflighted({ rolledBack: { at: '2026-11-30T04:00:00Z', done: true } }))).toEqual([]);
+  expect(addCalls()).toEqual([]);
+  // While the rollback is still under way the run's own name does get it back.
+  expect(await reassertRunTag(clients(), preflighted({ rolledBack: { at: '2026-11-30T04:00:00Z' } }))).toEqual([`orders-rekey-${RUN}`]);
+});
