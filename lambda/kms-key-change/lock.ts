@@ -97,7 +97,7 @@ export function heldProblem(s: Pick<RekeyState, 'kind' | 'sourceId' | 'region'>,
     resource,
     message: `key-change run ${holder} (started ${runStartedAt(holder)}) holds the run lock (tag ${LOCK_TAG}=${holder}); a second run would snapshot, copy and restore the same database again and race the first one's cutover renames`,
     next:
-      `let run ${holder} finish: resume it (npm run kms-change -- --resume <its state file, by default rekey-${s.sourceId}-${holder}.json>, or redrive its Step Functions execution), or roll it back. ` +
+      `let run ${holder} finish: resume it (npm run kms-change -- --resume <its state file, by default out/kms-change/rekey-${s.sourceId}-${holder}.json>, or redrive its Step Functions execution), or roll it back. ` +
       `Only if run ${holder} is dead and will never be resumed (no kms-change process and no RUNNING execution for it), release its lock with: ` +
       `npm run kms-change -- --db-${s.kind} ${s.sourceId} --region ${s.region} --break-lock ${holder}`,
   };

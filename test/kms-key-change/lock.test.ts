@@ -98,7 +98,7 @@ test('a lock held by another run refuses: preflight (read-only, dry run too) and
   expect(err).toBeInstanceOf(PreflightError);
   expect(err.problems.map((p: { code: string }) => p.code)).toEqual(['RUN_IN_PROGRESS']);
   expect(err.message).toContain(`key-change run ${OTHER} (started 2026-11-29 22:00:00 UTC) holds the run lock`);
-  expect(err.message).toContain(`by default rekey-orders-${OTHER}.json`);
+  expect(err.message).toContain(`by default out/kms-change/rekey-orders-${OTHER}.json`);
   expect(err.message).toContain(`npm run kms-change -- --db-instance orders --region us-east-1 --break-lock ${OTHER}`);
 
   rds.on(ListTagsForResourceCommand, { ResourceName: arn('orders') }).resolves(lock(OTHER));
