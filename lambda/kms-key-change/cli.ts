@@ -14,7 +14,7 @@ import { buildPlan, formatPlan } from './plan';
 import { preflight, PreflightError } from './preflight';
 import { phasesFor, rollbackPhases, runPhases } from './runner';
 import { formatParity } from './settings';
-import { assertState, isValidRdsId, newState, RekeyState } from './state';
+import { assertState, isValidRdsId, newState, RekeyState, SUPERSEDED } from './state';
 import { describeRun, nextCommands } from './status';
 
 /** Where the CLI writes its state files unless --state-file says otherwise. */
@@ -152,8 +152,13 @@ export function parseCli(argv: string[]): CliOptions {
   if (o.help) return o;
   const problems: string[] = [];
   if (v['db-instance'] && v['db-cluster']) problems.push('pass either --db-instance or --db-cluster, not both');
-  if (v['db-instance']) Object.assign(o, { kind: 'instance', sourceId: v['db-instance'] });
-  if (v['db-cluster']) Object.assign(o, { kind: 'cluster', sourceId: v['db-cluster'] });
+  // RDS stores identifiers in lower case ("This parameter is stored as a lowercase string.", CreateDBInstance /
+  // CreateDBCluster DBInstanceIdentifier / DBClusterIdentifier:
+  // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html) and
+  // DescribeDB* returns it so; the run tag value, the derived names, the state file name and the
+  // construct (which lower-cases its sourceId) must all use that spelling.
+  if (v['db-instance']) Object.assign(o, { kind: 'instance', sourceId: v['db-instance'].toLowerCase() });
+  if (v['db-cluster']) Object.assign(o, { kind: 'cluster', sourceId: v['db-cluster'].toLowerCase() });
   if (o.breakLock !== undefined) {
     if (!/^\d{14}$/.test(o.breakLock)) problems.push(`--break-lock takes the 14-digit run id named in the refusal, got "${o.breakLock}"`);
     if (!o.sourceId) problems.push('--break-lock needs --db-instance or --db-cluster');
@@ -365,7 +370,8 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
       const st = await describeRun(c, last);
       io.err('What exists now (described from AWS):');
       for (const l of st.lines) io.err(`  ${l}`);
-      for (const l of nextCommands(last, st, stateFile)) io.err(l);
+      // A run superseded by a later run's cutover: the error's own Next is the way on.
+      if ((e as Error).name !== SUPERSEDED) for (const l of nextCommands(last, st, stateFile)) io.err(l);
     }
     return 1;
   }

@@ -7,7 +7,7 @@ import { ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client
 import { renameArtifact, renamed } from './checks';
 import { call, Clients } from './clients';
 import { applyFreeze, assertFreezeHeld, connectionsSince, freezeNotApplicable, recoverFreeze, unfreeze } from './freeze';
-import { addArtifact, RekeyError, RekeyState } from './state';
+import { addArtifact, RekeyError, RekeyState, SUPERSEDED } from './state';
 import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
 
 // The read-only checks of these phases live in checks.ts (the poll function's graph); re-exported here.
@@ -122,6 +122,28 @@ async function cutoverToRollBack(c: Clients, s: RekeyState, step: string): Promi
 }
 
 /**
+ * A completed run's state file stays usable, and everything it touched keeps the run tag, so its
+ * rollback stays permitted long after a LATER run cut over the same source again. Then `<id>` is that
+ * later run's database (tagged `db-ops-kit:rekey-run=<later run>`) while this run's original still sits
+ * under `<id>-pre-rekey-<this run>`: renaming would put an old database back under `<id>` and lifting
+ * this run's freeze would overwrite the later database's security groups. Refuses, nothing changed.
+ */
+async function assertIdStillThisRuns(c: Clients, s: RekeyState, step: string, co: NonNullable<RekeyState['cutover']>): Promise<void> {
+  const cur = s.kind === 'instance' ? await getInstance(c.rds, s.sourceId) : await getCluster(c.rds, s.sourceId);
+  const run = cur?.TagList?.find((t) => t.Key === 'db-ops-kit:rekey-run')?.Value;
+  if (!cur || run === undefined || run === s.runId) return;
+  const originalAway = s.kind === 'instance' ? await getInstance(c.rds, co.sourceRenamedTo) : await getCluster(c.rds, co.sourceRenamedTo);
+  if (!originalAway) return; // the original has its name back (a rollback resumed after its second rename)
+  throw new RekeyError(
+    step,
+    s.sourceId,
+    `${s.sourceId} is no longer run ${s.runId}'s re-keyed ${s.kind}: it carries db-ops-kit:rekey-run=${run} (a later key-change run cut over since), and this run's original is still ${co.sourceRenamedTo}; nothing was renamed and no security group was changed`,
+    `roll back the latest run instead (its state file, by default out/kms-change/rekey-${s.sourceId}-${run}.json, with --rollback; workflow: a new execution with {"rollback": true, "state": <that run's last state>}); ${co.sourceRenamedTo} is kept as it is`,
+    SUPERSEDED,
+  );
+}
+
+/**
  * A rollback moves the re-keyed copy away from `<id>`. Once the copy answers to `<id>` clients may
  * have written to it; those writes would not be in the original that gets the name back. Refuses
  * (nothing renamed) when DatabaseConnections of the copy under `<id>` exceeded the limit since the
@@ -153,6 +175,7 @@ export const rollbackRenameNew: StepFn = async (c, s) => {
   if (!co) return ok(s, step, `no cutover to undo: ${s.sourceId} was never renamed`);
   s.cutover = co;
   const n = names(s, step);
+  await assertIdStillThisRuns(c, s, step, co);
   await assertNoWritesStranded(c, s, step, co);
   if (s.kind === 'instance') {
     const cur = await getInstance(c.rds, s.sourceId);
@@ -173,6 +196,7 @@ export const rollbackRenameSource: StepFn = async (c, s) => {
   assertRollbackAllowed(s, step);
   if (!s.cutover) return ok(s, step, 'no cutover to undo');
   const co = s.cutover;
+  await assertIdStillThisRuns(c, s, step, co);
   if (s.kind === 'instance') {
     if (await getInstance(c.rds, co.sourceRenamedTo)) await call(() => c.rds.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: co.sourceRenamedTo, NewDBInstanceIdentifier: s.sourceId, ApplyImmediately: true })));
   } else {

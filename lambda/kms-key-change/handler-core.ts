@@ -6,7 +6,7 @@
  */
 import { clientsFor } from './clients';
 import { createLogger } from '../shared/logger';
-import { assertState, Method, newState, RekeyState, SourceKind } from './state';
+import { assertState, Method, newState, RekeyState, SourceKind, SUPERSEDED } from './state';
 import { describeRun, RunStatus } from './status';
 import type { StepFn, StepResult } from './step-base';
 import { nextWaitSeconds, type StepName } from './workflow';
@@ -134,7 +134,7 @@ export async function handleStepWith(STEPS: Partial<Record<StepName, StepFn>>, e
     // now, described from AWS, and the commands that go on from here.
     const err = e as Error;
     const st = await describeRun(clients, state);
-    err.message = `${err.message}\nWhat exists now (described from AWS): ${st.lines.join('; ')}.\n${workflowNext(state, st).join('\n')}`;
+    err.message = `${err.message}\nWhat exists now (described from AWS): ${st.lines.join('; ')}.${err.name === SUPERSEDED ? '' : `\n${workflowNext(state, st).join('\n')}`}`;
     throw err;
   }
   // Back-off: a start step begins its phase's count at 0; every check not yet done adds one.

@@ -97,7 +97,7 @@ export function heldProblem(s: Pick<RekeyState, 'kind' | 'sourceId' | 'region'>,
     resource,
     message: `key-change run ${holder} (started ${runStartedAt(holder)}) holds the run lock (tag ${LOCK_TAG}=${holder}); a second run would snapshot, copy and restore the same database again and race the first one's cutover renames`,
     next:
-      `let run ${holder} finish: resume it (npm run kms-change -- --resume <its state file, by default rekey-${s.sourceId}-${holder}.json>, or redrive its Step Functions execution), or roll it back. ` +
+      `let run ${holder} finish: resume it (npm run kms-change -- --resume <its state file, by default out/kms-change/rekey-${s.sourceId}-${holder}.json>, or redrive its Step Functions execution), or roll it back. ` +
       `Only if run ${holder} is dead and will never be resumed (no kms-change process and no RUNNING execution for it), release its lock with: ` +
       `npm run kms-change -- --db-${s.kind} ${s.sourceId} --region ${s.region} --break-lock ${holder}`,
   };
@@ -227,6 +227,9 @@ export async function breakLock(rds: RDSClient, target: { kind: SourceKind; sour
  * Returns the identifiers it re-tagged.
  */
 export async function reassertRunTag(c: Clients, s: RekeyState): Promise<string[]> {
+  // A finished rollback is over: run again it changes nothing (README), so a kept copy whose run tag
+  // someone removed since (to take it out of the kit's reach) stays untagged.
+  if (s.rolledBack?.done) return [];
   const sameRegion = !s.targetRegion && !s.shareWithAccount;
   // Names that carry this run's id are this run's even after its lock was released (a rollback after
   // finalize); the source name is re-tagged only under this run's lock.

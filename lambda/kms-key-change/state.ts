@@ -129,6 +129,9 @@ export interface RunNames {
   memberIds?: Record<string, string>;
 }
 
+/** Error code of a rollback refused because a later run cut over the same source since (cutover.ts): its `next` is the only way on. */
+export const SUPERSEDED = 'SupersededByLaterRun';
+
 /** An error that names the step, the resource and what the operator should do next. */
 export class RekeyError extends Error {
   constructor(

@@ -1,4 +1,5 @@
 import { main, parseCli, USAGE } from '../../lambda/kms-key-change/cli';
+import { assertState, newState } from '../../lambda/kms-key-change/state';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -45,4 +46,27 @@ test('parses a full command line', () => {
     pollSeconds: 5,
     method: 'snapshot',
   });
+});
+
+// RDS stores identifiers in lower case (DescribeDB* returns `orders-db` for `Orders-DB`), the construct
+// lower-cases its sourceId, and the run tag / IAM conditions compare case-sensitively. The CLI must use
+// the same spelling, or its run tag (`db-ops-kit:rekey-source=Orders-DB`) is not the workflow's, its state
+// file is not the one the lock refusal names, and the state it captured from AWS (`orders-db`) no longer
+// matches its own sourceId on --resume.
+test.each([
+  [['--db-instance', 'Orders-DB', '--kms-key', 'alias/k'], 'instance'],
+  [['--db-cluster', 'LEDGER', '--kms-key', 'alias/k'], 'cluster'],
+  [['--db-instance', 'Orders-DB', '--break-lock', '20261130030405'], 'instance'],
+])('%j: the identifier is lower-cased as RDS stores it', (args, kind) => {
+  const o = parseCli(args as string[]);
+  expect(o.kind).toBe(kind);
+  expect(o.sourceId).toBe((args as string[])[1].toLowerCase());
+});
+
+test('a run started with a mixed-case --db-instance resumes: the state captured from AWS (lower case) matches the state file', () => {
+  const o = parseCli(['--db-instance', 'Orders-DB', '--kms-key', 'alias/k']);
+  const s = newState({ kind: o.kind!, sourceId: o.sourceId!, kmsKey: o.kmsKey!, region: 'us-east-1', now: new Date('2026-11-30T03:04:05Z') });
+  // What preflight records: DescribeDBInstances' DBInstanceIdentifier (always lower case) and names derived from sourceId.
+  const doc = JSON.parse(JSON.stringify({ ...s, names: { sourceSnapshot: `${s.sourceId}-rekey-${s.runId}-src` }, source: { kind: 'instance', instance: { id: 'orders-db' } } }));
+  expect(() => assertState(doc)).not.toThrow();
 });

@@ -98,7 +98,7 @@ test('a lock held by another run refuses: preflight (read-only, dry run too) and
   expect(err).toBeInstanceOf(PreflightError);
   expect(err.problems.map((p: { code: string }) => p.code)).toEqual(['RUN_IN_PROGRESS']);
   expect(err.message).toContain(`key-change run ${OTHER} (started 2026-11-29 22:00:00 UTC) holds the run lock`);
-  expect(err.message).toContain(`by default rekey-orders-${OTHER}.json`);
+  expect(err.message).toContain(`by default out/kms-change/rekey-orders-${OTHER}.json`);
   expect(err.message).toContain(`npm run kms-change -- --db-instance orders --region us-east-1 --break-lock ${OTHER}`);
 
   rds.on(ListTagsForResourceCommand, { ResourceName: arn('orders') }).resolves(lock(OTHER));
@@ -257,4 +257,16 @@ test('reassertRunTag after the lock was released (a rollback after finalize): th
   rds.resetHistory();
   expect(await reassertRunTag(clients(), preflighted({ targetRegion: 'eu-west-1' }))).toEqual([]);
   expect(addCalls()).toEqual([]);
+});
+
+test('reassertRunTag on a finished rollback changes nothing: a kept copy whose run tag was removed since (taken out of the kit\'s reach) stays untagged', async () => {
+  rds.on(DescribeDBInstancesCommand).rejects(notFound());
+  present('orders', `orders-rekey-${RUN}`);
+  rds.on(AddTagsToResourceCommand).resolves({});
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn('orders') }).resolves(unlocked);
+  rds.on(ListTagsForResourceCommand, { ResourceName: arn(`orders-rekey-${RUN}`) }).resolves(unlocked);
+  expect(await reassertRunTag(clients(), preflighted({ rolledBack: { at: '2026-11-30T04:00:00Z', done: true } }))).toEqual([]);
+  expect(addCalls()).toEqual([]);
+  // While the rollback is still under way the run's own name does get it back.
+  expect(await reassertRunTag(clients(), preflighted({ rolledBack: { at: '2026-11-30T04:00:00Z' } }))).toEqual([`orders-rekey-${RUN}`]);
 });
