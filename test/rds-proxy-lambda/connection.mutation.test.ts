@@ -5,60 +5,46 @@
  * connection afterwards (kept, discarded, re-opened once). Connections are counted on the server
  * (pg_stat_activity / the login event trigger of handler-fixtures.ts), not by asking the code under test.
  */
-import * as fs from 'fs';
-import { TestPostgres } from '../helpers/postgres';
-import { loginCount, makeTestPki, openSessions, prepareAppDb, startTlsPostgres, terminateSessions, TestPki } from './handler-fixtures';
+import { loginCount, openSessions, terminateSessions, useTlsAppDb } from './handler-fixtures';
 import { ConnectionManager } from '../../lambda/rds-proxy-query/connection';
 import { tlsOptions } from '../../lambda/rds-proxy-query/tls';
 
 const ROLE = 'conn_user';
 const PASSWORD = 'conn-Passw0rd-xyz';
 
-let pki: TestPki;
-let pg: TestPostgres;
-
-beforeAll(async () => {
-  pki = makeTestPki();
-  pg = await startTlsPostgres(pki);
-  await prepareAppDb(pg, ROLE, PASSWORD);
-});
-
-afterAll(async () => {
-  await pg?.stop();
-  if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
-});
+const db = useTlsAppDb(ROLE, PASSWORD);
 
 afterEach(async () => {
-  await terminateSessions(pg, ROLE);
+  await terminateSessions(db.pg, ROLE);
 });
 
 function manager(over: { queryTimeoutMs?: number } = {}) {
   const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn() };
   const m = new ConnectionManager({
     host: 'localhost',
-    port: pg.port,
+    port: db.pg.port,
     database: 'appdb',
     credentials: { mode: 'secret', get: async () => ({ user: ROLE, password: PASSWORD }) },
-    ssl: tlsOptions(pki.caFile),
+    ssl: tlsOptions(db.pki.caFile),
     connectTimeoutMs: 5000,
     queryTimeoutMs: over.queryTimeoutMs ?? 5000,
     logger: log as never,
   });
-  return { m, log, where: `localhost:${pg.port}/appdb` };
+  return { m, log, where: `localhost:${db.pg.port}/appdb` };
 }
 
 test('values are bound, rows and rowCount come back, and the connection is opened once and logged', async () => {
   const { m, log } = manager();
   try {
-    const before = await loginCount(pg, ROLE);
+    const before = await loginCount(db.pg, ROLE);
     const r = await m.query<{ n: number; s: string }>('select $1::int + 1 as n, $2::text as s', [41, "it's"]);
     expect(r.rows).toEqual([{ n: 42, s: "it's" }]);
     expect(r.rowCount).toBe(1);
     expect((await m.query('select 1 as one')).rows).toEqual([{ one: 1 }]);
     expect(m.connected).toBe(true);
     expect(m.stats()).toEqual({ connectionsOpened: 1, credentialRefreshes: 0 });
-    expect(await loginCount(pg, ROLE)).toBe(before + 1);
-    expect(log.info).toHaveBeenCalledWith('connected', { host: 'localhost', port: pg.port, database: 'appdb', user: ROLE, mode: 'secret' });
+    expect(await loginCount(db.pg, ROLE)).toBe(before + 1);
+    expect(log.info).toHaveBeenCalledWith('connected', { host: 'localhost', port: db.pg.port, database: 'appdb', user: ROLE, mode: 'secret' });
   } finally {
     await m.close();
   }
@@ -87,9 +73,9 @@ test('a session killed mid-query on a new connection is a DatabaseUnavailableErr
   const { m, where, log } = manager();
   try {
     const running = m.query('select pg_sleep(5)').catch((e) => e);
-    for (let i = 0; i < 100 && (await openSessions(pg, ROLE)) === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && (await openSessions(db.pg, ROLE)) === 0; i++) await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 100));
-    await pg.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [ROLE]);
+    await db.pg.query('select pg_terminate_backend(pid) from pg_stat_activity where usename = $1', [ROLE]);
     const err = await running;
     expect(err.name).toBe('DatabaseUnavailableError');
     expect(err.code).toBe('57P01');
@@ -108,7 +94,7 @@ test('an idle connection ended by the server is noticed (error listener), and th
   const { m, log } = manager();
   try {
     await m.query('select 1');
-    await terminateSessions(pg, ROLE);
+    await terminateSessions(db.pg, ROLE);
     for (let i = 0; i < 100 && m.connected; i++) await new Promise((r) => setTimeout(r, 20));
     expect(m.connected).toBe(false);
     expect(log.warn).toHaveBeenCalledWith('connection error; it will be re-opened on the next query', expect.objectContaining({ sqlState: '57P01' }));

@@ -81,6 +81,24 @@ export async function prepareAppDb(pg: TestPostgres, role: string, password: str
   }
 }
 
+/**
+ * One TLS PostgreSQL with `appdb` and `role` for the whole test file: registers the file's beforeAll/afterAll
+ * (server started, app database prepared; server stopped and the PKI removed). Read `pg`/`pki` inside tests.
+ */
+export function useTlsAppDb(role: string, password: string): { readonly pg: TestPostgres; readonly pki: TestPki } {
+  const env = {} as { pg: TestPostgres; pki: TestPki };
+  beforeAll(async () => {
+    env.pki = makeTestPki();
+    env.pg = await startTlsPostgres(env.pki);
+    await prepareAppDb(env.pg, role, password);
+  });
+  afterAll(async () => {
+    await env.pg?.stop();
+    if (env.pki) fs.rmSync(env.pki.dir, { recursive: true, force: true });
+  });
+  return env;
+}
+
 export async function loginCount(pg: TestPostgres, role: string): Promise<number> {
   const rows = await pg.query<{ n: string }>('select count(*) as n from public.login_log where usr = $1', [role], 'appdb');
   return Number(rows[0].n);

@@ -8,8 +8,7 @@
  */
 import * as fs from 'fs';
 import * as net from 'net';
-import { TestPostgres } from '../helpers/postgres';
-import { makeTestPki, prepareAppDb, startTlsPostgres, TestPki, loginCount } from './handler-fixtures';
+import { loginCount, useTlsAppDb } from './handler-fixtures';
 import { PoolStandIn } from './pool-standin';
 import { loadConfig } from '../../lambda/rds-proxy-query/config';
 import { createQueryHandler, createQueryRuntime } from '../../lambda/rds-proxy-query/query-function';
@@ -24,29 +23,17 @@ const ROLE = 'app_user';
 const PASSWORD = 'pool-Passw0rd-xyz';
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app-user-AbCdEf';
 
-let pki: TestPki;
-let pg: TestPostgres;
-
-beforeAll(async () => {
-  pki = makeTestPki();
-  pg = await startTlsPostgres(pki);
-  await prepareAppDb(pg, ROLE, PASSWORD);
-});
-
-afterAll(async () => {
-  await pg?.stop();
-  if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
-});
+const db = useTlsAppDb(ROLE, PASSWORD);
 
 function env(over: Record<string, string>): NodeJS.ProcessEnv {
   return {
     DB_HOST: 'localhost',
-    DB_PORT: String(pg.port),
+    DB_PORT: String(db.pg.port),
     DB_NAME: 'appdb',
     DB_USER: ROLE,
     CREDENTIAL_MODE: 'secret',
     SECRET_ARN,
-    DB_TLS_CA_FILE: pki.caFile,
+    DB_TLS_CA_FILE: db.pki.caFile,
     AWS_REGION: 'us-east-1',
     ...over,
   };
@@ -124,9 +111,9 @@ describe('exhausted pool (stand-in for RDS Proxy in front of the real PostgreSQL
   let holder: Client;
 
   beforeAll(async () => {
-    pool = await new PoolStandIn(pg.port, 1, BORROW_MS, { certFile: pki.serverCertFile, keyFile: pki.serverKeyFile }).start();
+    pool = await new PoolStandIn(db.pg.port, 1, BORROW_MS, { certFile: db.pki.serverCertFile, keyFile: db.pki.serverKeyFile }).start();
     // Another client holds the pool's only connection.
-    holder = new Client({ host: 'localhost', port: pool.port, database: 'appdb', user: ROLE, password: PASSWORD, ssl: { ca: fs.readFileSync(pki.caFile, 'utf8') } });
+    holder = new Client({ host: 'localhost', port: pool.port, database: 'appdb', user: ROLE, password: PASSWORD, ssl: { ca: fs.readFileSync(db.pki.caFile, 'utf8') } });
     await holder.connect();
     expect((await holder.query('select 1 as ok')).rows).toEqual([{ ok: 1 }]);
     expect(pool.inUse).toBe(1);
@@ -163,7 +150,7 @@ describe('exhausted pool (stand-in for RDS Proxy in front of the real PostgreSQL
     for (let i = 0; i < 50 && pool.inUse > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(await handler({ query: 'health' })).toMatchObject({ rows: [{ ok: 1 }] });
     await rt.connection.close();
-    holder = new Client({ host: 'localhost', port: pool.port, database: 'appdb', user: ROLE, password: PASSWORD, ssl: { ca: fs.readFileSync(pki.caFile, 'utf8') } });
+    holder = new Client({ host: 'localhost', port: pool.port, database: 'appdb', user: ROLE, password: PASSWORD, ssl: { ca: fs.readFileSync(db.pki.caFile, 'utf8') } });
     await holder.connect();
   });
 
@@ -180,21 +167,21 @@ describe('exhausted pool (stand-in for RDS Proxy in front of the real PostgreSQL
 describe('statement_timeout on the application role', () => {
   test('a query blocked by a lock ends by statement_timeout (SQLSTATE 57014 in .code) and the connection is reused', async () => {
     // What the bootstrap applies (db-bootstrap sets these from the construct's budget).
-    const admin = await pg.client('appdb');
+    const admin = await db.pg.client('appdb');
     try {
       await ensureAppRole(admin, { roleName: ROLE, password: PASSWORD, databaseName: 'appdb', setPasswordIfExists: false, statementTimeoutMs: 700, idleInTransactionTimeoutMs: 700 });
     } finally {
       await admin.end();
     }
-    const rows = await pg.query<{ setconfig: string[] }>("select setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1 and s.setdatabase = 0", [ROLE]);
+    const rows = await db.pg.query<{ setconfig: string[] }>("select setconfig from pg_db_role_setting s join pg_roles r on r.oid = s.setrole where r.rolname = $1 and s.setdatabase = 0", [ROLE]);
     expect(rows[0].setconfig).toEqual(expect.arrayContaining(['statement_timeout=700', 'idle_in_transaction_session_timeout=700']));
 
     const rt = createQueryRuntime(loadConfig(env({ QUERY_TIMEOUT_MS: '5000' })), { fetchSecret: async () => ({ username: ROLE, password: PASSWORD }) });
     const handler = createQueryHandler(() => rt);
     await handler({ query: 'health' });
-    const logins = await loginCount(pg, ROLE);
+    const logins = await loginCount(db.pg, ROLE);
     // Another session holds an exclusive lock on a catalog table the `tables` query reads (pg_namespace).
-    const locker = await pg.client('appdb');
+    const locker = await db.pg.client('appdb');
     try {
       await locker.query('begin');
       await locker.query('lock table pg_catalog.pg_namespace in access exclusive mode');
@@ -211,7 +198,7 @@ describe('statement_timeout on the application role', () => {
     }
     // Same session, no new login: the server cancelled the statement, the connection stayed usable.
     expect(await handler({ query: 'health' })).toMatchObject({ rows: [{ ok: 1 }] });
-    expect(await loginCount(pg, ROLE)).toBe(logins);
+    expect(await loginCount(db.pg, ROLE)).toBe(logins);
     await rt.connection.close();
   });
 });
