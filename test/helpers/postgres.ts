@@ -7,6 +7,7 @@
  * crashed jest worker cannot leave a server behind.
  */
 import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
@@ -38,6 +39,49 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** True when a process with this PID exists (signal 0 checks without signalling; EPERM means it exists). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what earlier test processes of this kit left behind: a data directory `dbops-pg-<pid>-<port>` whose
+ * owning jest process <pid> is gone (a jest worker killed together with its supervising child, e.g. by StrykerJS
+ * at a mutant timeout, never runs the child's clean-up). A postmaster still running from such a directory is
+ * stopped first (SIGQUIT, PostgreSQL's immediate shutdown), but only if its command line names that directory, so
+ * no other PostgreSQL is touched. Directories of live owners are left alone. Returns the directories removed.
+ */
+export function sweepStaleServers(tmp: string = os.tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = /^dbops-pg-(\d+)-(\d+)$/.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    const dir = path.join(tmp, name);
+    try {
+      const postmaster = Number(fs.readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (postmaster > 0 && alive(postmaster) && fs.readFileSync(`/proc/${postmaster}/cmdline`, 'utf8').includes(dir)) {
+        process.kill(postmaster, 'SIGQUIT');
+      }
+    } catch {
+      // no postmaster.pid (server never started or already stopped) or the process is gone: nothing to stop
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
 }
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -74,6 +118,7 @@ try {
  * port, in a fresh data directory. As root (CI) the package creates a `postgres` OS user because initdb refuses root.
  */
 export async function startPostgres(opts: { serverSettings?: Record<string, string> } = {}): Promise<TestPostgres> {
+  sweepStaleServers();
   const port = await freePort();
   const user = 'postgres';
   const password = 'test-superuser-password';

@@ -105,15 +105,19 @@ describe('tlsOptions and errors', () => {
   test('always verifies; an extra CA file is added to the default roots, not substituted for them', () => {
     expect(tlsOptions()).toEqual({ rejectUnauthorized: true });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbops-tls-'));
-    const file = path.join(dir, 'ca.pem');
-    fs.writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
-    const o = tlsOptions(file);
-    expect(o.rejectUnauthorized).toBe(true);
-    expect((o.ca as string[]).length).toBe(tls.rootCertificates.length + 1);
-    fs.writeFileSync(file, 'garbage');
-    expect(() => tlsOptions(file)).toThrow(/contains no PEM certificate/);
-    expect(() => tlsOptions(path.join(dir, 'missing.pem'))).toThrow(/cannot be read/);
-    fs.rmSync(dir, { recursive: true, force: true });
+    try {
+      const file = path.join(dir, 'ca.pem');
+      fs.writeFileSync(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+      const o = tlsOptions(file);
+      expect(o.rejectUnauthorized).toBe(true);
+      expect((o.ca as string[]).length).toBe(tls.rootCertificates.length + 1);
+      fs.writeFileSync(file, 'garbage');
+      expect(() => tlsOptions(file)).toThrow(/contains no PEM certificate/);
+      expect(() => tlsOptions(path.join(dir, 'missing.pem'))).toThrow(/cannot be read/);
+    } finally {
+      // also when an assertion fails (every mutant this test kills): mutation runs left 15 of these in /tmp
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('auth failures are recognised by SQLSTATE only', () => {
