@@ -36,11 +36,15 @@ export class FakeRds {
       if (!db) throw notFound('DBClusterNotFoundFault');
       return { DBClusters: [structuredClone(db)] };
     });
-    stub.on(ModifyDBInstanceCommand).callsFake(async (i: { DBInstanceIdentifier: string; NewDBInstanceIdentifier?: string; VpcSecurityGroupIds?: string[] }) => {
+    stub.on(ModifyDBInstanceCommand).callsFake(async (i: { DBInstanceIdentifier: string; NewDBInstanceIdentifier?: string; VpcSecurityGroupIds?: string[]; ApplyImmediately?: boolean }) => {
       const db = this.instances.get(i.DBInstanceIdentifier);
       if (!db) throw notFound('DBInstanceNotFoundFault');
       if (i.VpcSecurityGroupIds) db.VpcSecurityGroups = i.VpcSecurityGroupIds.map((g) => ({ VpcSecurityGroupId: g, Status: 'active' }));
-      if (i.NewDBInstanceIdentifier) {
+      // Without ApplyImmediately a rename waits for the next maintenance window ("ApplyImmediately ... If this
+      // parameter is disabled, changes to the DB instance are applied during the next maintenance window",
+      // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html): pending here.
+      if (i.NewDBInstanceIdentifier && !i.ApplyImmediately) db.PendingModifiedValues = { ...db.PendingModifiedValues, DBInstanceIdentifier: i.NewDBInstanceIdentifier };
+      else if (i.NewDBInstanceIdentifier) {
         if (this.instances.has(i.NewDBInstanceIdentifier)) throw Object.assign(new Error(`${i.NewDBInstanceIdentifier} exists`), { name: 'DBInstanceAlreadyExistsFault' });
         this.instances.delete(i.DBInstanceIdentifier);
         db.DBInstanceIdentifier = i.NewDBInstanceIdentifier;
@@ -49,11 +53,15 @@ export class FakeRds {
       }
       return { DBInstance: db };
     });
-    stub.on(ModifyDBClusterCommand).callsFake(async (i: { DBClusterIdentifier: string; NewDBClusterIdentifier?: string; VpcSecurityGroupIds?: string[] }) => {
+    stub.on(ModifyDBClusterCommand).callsFake(async (i: { DBClusterIdentifier: string; NewDBClusterIdentifier?: string; VpcSecurityGroupIds?: string[]; ApplyImmediately?: boolean }) => {
       const db = this.clusters.get(i.DBClusterIdentifier);
       if (!db) throw notFound('DBClusterNotFoundFault');
       if (i.VpcSecurityGroupIds) db.VpcSecurityGroups = i.VpcSecurityGroupIds.map((g) => ({ VpcSecurityGroupId: g, Status: 'active' }));
-      if (i.NewDBClusterIdentifier) {
+      // "The ApplyImmediately parameter only affects the EnableIAMDatabaseAuthentication, MasterUserPassword, and
+      // NewDBClusterIdentifier values" (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html):
+      // without it the rename waits for the maintenance window.
+      if (i.NewDBClusterIdentifier && !i.ApplyImmediately) db.PendingModifiedValues = { ...db.PendingModifiedValues, DBClusterIdentifier: i.NewDBClusterIdentifier };
+      else if (i.NewDBClusterIdentifier) {
         if (this.clusters.has(i.NewDBClusterIdentifier)) throw Object.assign(new Error(`${i.NewDBClusterIdentifier} exists`), { name: 'DBClusterAlreadyExistsFault' });
         this.clusters.delete(i.DBClusterIdentifier);
         db.DBClusterIdentifier = i.NewDBClusterIdentifier;
