@@ -196,3 +196,26 @@ test('rollbackUnfreeze completes its own step (resumes go on after it) and names
   rds.clusters.clear();
   await expect(cutover.rollbackUnfreeze(clients(), run({ freezeOptOut: undefined, freeze: { groupId: 'sg-freeze', originalSecurityGroupIds: ['sg-1'] } }))).rejects.toThrow(/^\[rollbackUnfreeze\] ledger: no DB cluster of this name exists/);
 });
+
+test('instance rollback: the copy under <id> is moved back with ApplyImmediately (not deferred to the maintenance window)', async () => {
+  rds.addInstance(inst('orders', NEW_KEY));
+  rds.addInstance(inst(L('orders'), OLD_KEY));
+  const s = { ...run(), kind: 'instance' as const, sourceId: 'orders', source: { kind: 'instance' as const, instance: captureInstance(instance()) }, names: { sourceSnapshot: 'x', newId: R('orders') }, cutover: record({ sourceRenamedTo: L('orders'), memberRenames: [], done: true }) };
+  await cutover.rollbackRenameNew(clients(), s);
+  expect(rds.instanceKeys()).toEqual({ [L('orders')]: OLD_KEY, [R('orders')]: NEW_KEY });
+});
+
+test('Aurora renameTarget after an interruption that already gave the copy cluster the name: finishes without asking the freeze proof', async () => {
+  rds.addCluster(clus('ledger', NEW_KEY));
+  rds.addCluster(clus(L('ledger'), OLD_KEY));
+  const s = run({ freezeOptOut: undefined, snapshotStartedAt: '2026-11-30T03:20:00.000Z', cutover: record({ memberRenames: [] }) });
+  const r = await cutover.renameTarget(clients(), s);
+  expect(r.message).toBe(`ledger already is the re-keyed copy (the rename was issued before an interruption); finishing it; renaming ${R('ledger')} to ledger`);
+  expect(ec2.calls()).toHaveLength(0);
+});
+
+test('Aurora renameTarget without member names in the state is refused naming them, after nothing but the cluster', async () => {
+  world({ cluster: [L('ledger'), R('ledger')], members: [] });
+  const s = run({ cutover: record() });
+  await expect(cutover.renameTarget(clients(), { ...s, names: { ...s.names!, memberIds: undefined } })).rejects.toThrow('[renameTarget] member names: missing from the state document');
+});
