@@ -187,6 +187,18 @@ describe('applyFreeze', () => {
     expect(msg).toContain('its security groups (none) replaced by sg-freeze');
   });
 
+  test('an earlier run\'s freeze group next to a group added by hand: both are the originals (the tag of a group that is not alone says nothing)', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [withVpc({ VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-old-freeze' }, { VpcSecurityGroupId: 'sg-hand' }] })] });
+    ec2.on(DescribeSecurityGroupsCommand, { Filters: [{ Name: 'vpc-id', Values: ['vpc-1'] }, { Name: 'group-name', Values: [GROUP] }] }).resolves({ SecurityGroups: [] });
+    ec2.on(DescribeSecurityGroupsCommand, { GroupIds: ['sg-old-freeze'] }).resolves({ SecurityGroups: [{ GroupId: 'sg-old-freeze', Tags: [{ Key: ORIGINAL_SGS_TAG, Value: 'sg-app' }] }] });
+    ec2.on(CreateSecurityGroupCommand).resolves({ GroupId: FREEZE_SG });
+    rds.on(ModifyDBInstanceCommand).resolves({});
+    const s = state();
+    await applyFreeze(clients(), s, 'freezeSource');
+    expect(s.freeze?.originalSecurityGroupIds).toEqual(['sg-old-freeze', 'sg-hand']);
+    expect(s.warnings).toEqual([]);
+  });
+
   test('one ordinary group (no kit tag) is simply the original, no warning', async () => {
     rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [withVpc({ VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-app', Status: 'active' }] })] });
     ec2.on(DescribeSecurityGroupsCommand, { GroupIds: ['sg-app'] }).resolves({ SecurityGroups: [{ GroupId: 'sg-app', Tags: [{ Key: 'team', Value: 'orders' }] }] });
