@@ -13,7 +13,6 @@ import {
   ListTagsForResourceCommand,
   ModifyDBClusterCommand,
   ModifyDBInstanceCommand,
-  RDSClient,
   RemoveTagsFromResourceCommand,
 } from '@aws-sdk/client-rds';
 import { AwsStub } from 'aws-sdk-client-mock';
