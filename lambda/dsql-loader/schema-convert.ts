@@ -746,7 +746,13 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
 
   type Obj = { stmt: ConvertedStatement; key: string; deps: string[]; line: number };
   const objs: Obj[] = [];
-  const keyOf = (name: string) => (name.includes('.') ? name : `public.${name}`);
+  // Keys as PostgreSQL's parser reports references (refsOf): parts unquoted, case kept. The objects' names
+  // are normName()s, which keep the quotes of a mixed-case part (public."Items"); without this a view or
+  // function over a mixed-case table or function was dropped as using an object the DDL does not create.
+  const keyOf = (name: string) => {
+    const parts = (name.match(/"(?:[^"]|"")*"|[^."]+/g) ?? [name]).map(unquote);
+    return (parts.length > 1 ? parts : ['public', ...parts]).join('.');
+  };
   for (const i of items) {
     if (i.kind !== 'table' || droppedTables.has(i.table.name)) continue;
     const object = `table ${i.table.name}`;
