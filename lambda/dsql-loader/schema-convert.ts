@@ -389,6 +389,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         continue;
       }
       if (m[1] && /TEMP/i.test(m[1])) {
+        droppedTables.add(name); // not created: foreign keys and views that use it are removed with it, named
         find(object, 'temporary-table', 'error', 'temporary tables are not supported', 'Dropped; use a regular table or application memory.', line);
         continue;
       }
