@@ -401,6 +401,44 @@ describe('faults', () => {
     }
   });
 
+  test('a late duplicate delivery of a LOAD file never brings back rows a later CDC file deleted (the fast COPY path checks the progress row)', async () => {
+    // Delivery A of the LOAD file finishes and the next CDC file deletes rows 1-3 while delivery B (same file,
+    // same version, e.g. the backfill) has read the progress row (nothing yet) but not sent its first batch.
+    // B's COPY of rows 1-3 does not conflict (they are gone); only the progress guard stops it from committing
+    // them again and from moving the progress row back to 3 of 6.
+    const t = await newTarget({ limits: { maxRows: 4, maxBytes: 8 * 1024 * 1024 } });
+    const other = testConnections(pg, t.db);
+    try {
+      const load = key('dms/public/items/LOAD00000001.csv');
+      const csv = fullLoadCsv(range(1, 6));
+      const cdc = dmsCsv(HEADER, range(1, 3).map((id) => ['D', TS, ...ITEM_COLS.map((c) => itemRow(id)[c])]));
+      const conns = t.opts.connections;
+      const get = conns.get.bind(conns);
+      let gets = 0;
+      // Test hook on the real connection manager: the other deliveries run just before B's first batch
+      // transaction (B's third connection use: describeTable, progress read, batch 1).
+      jest.spyOn(conns, 'get').mockImplementation(async () => {
+        gets += 1;
+        if (gets === 3) {
+          const a = await loadObject({ dmsKey: load, etag: 'v1', body: bodyOf(csv) }, { ...t.opts, connections: other });
+          expect(a).toMatchObject({ status: 'loaded', rowsApplied: 6 });
+          const d = await loadObject({ dmsKey: key('dms/public/items/20261130-040000000.csv'), etag: 'c1', body: bodyOf(cdc) }, { ...t.opts, connections: other });
+          expect(d).toMatchObject({ status: 'loaded', rowsApplied: 3 });
+        }
+        return get();
+      });
+      const b = await loadObject({ dmsKey: load, etag: 'v1', body: bodyOf(csv) }, t.opts);
+      expect(b).toMatchObject({ status: 'loaded', rowsApplied: 0, records: 6 });
+      expect((await t.client.query('SELECT id::int FROM items ORDER BY id')).rows.map((r) => r.id)).toEqual([4, 5, 6]);
+      expect((await t.client.query(`SELECT records_committed::int AS r, rows_applied::int AS a, done FROM dsql_loader.progress WHERE object_etag = 'v1'`)).rows).toEqual([
+        { r: 6, a: 6, done: true },
+      ]);
+    } finally {
+      await other.close();
+      await t.close();
+    }
+  });
+
   test('a concurrent writer causes 40001; the transaction is retried and the CDC change wins', async () => {
     const t = await newTarget();
     const writer = await pg.client(t.db);
