@@ -159,7 +159,7 @@ export function valueBytes(col: TargetColumn, v: string | null): number {
   const fixed = FIXED_WIDTH[col.base];
   if (fixed !== undefined) return fixed;
   if (col.base === 'bytea') return Math.ceil((v.length - 2) / 2) + 4;
-  return Buffer.byteLength(v, 'utf8') + 4;
+  return Buffer.byteLength(v) + 4; // UTF-8 bytes
 }
 
 function clip(s: string): string {

@@ -91,7 +91,7 @@ describe('convertValue', () => {
 describe('columnConverter (the loader hot path) agrees with convertValue', () => {
   const inputs: Array<string | null> = [
     null, '', ' ', '42', ' 42 ', '-1', '1.5', '1e3', 'NaN', 'five', 't', 'f', 'true', 'false', 'TRUE', 'yes', 'maybe',
-    'DEADbeef', '\\x00ff', 'zz', '123e4567-e89b-12d3-a456-426614174000', 'a\u0000b', '5\u0000',
+    'DEADbeef', '\\x00ff', 'zz', '123e4567-e89b-12d3-a456-426614174000', 'a\u0000b', '5\u0000', '\u0000x', '\u0000',
   ];
   const bases = ['int2', 'int4', 'int8', 'bool', 'numeric', 'float4', 'float8', 'bytea', 'uuid', 'text', 'varchar', 'jsonb', 'timestamptz'];
   test.each(bases.flatMap((b) => [[b, false], [b, true]]) as Array<[string, boolean]>)('%s (NOT NULL %s)', (base, notNull) => {
@@ -118,6 +118,7 @@ describe('columnConverter (the loader hot path) agrees with convertValue', () =>
     const conv = columnConverter(col('text', { name: 'name', notNull: true }));
     expect(conv(null)).toEqual(new Invalid('column "name" is NOT NULL but the value is NULL'));
     expect(conv('a\u0000')).toEqual(new Invalid('column "name": NUL characters cannot be stored in PostgreSQL text'));
+    expect(conv('\u0000 at the start')).toEqual(new Invalid('column "name": NUL characters cannot be stored in PostgreSQL text'));
     expect(conv('ok')).toBe('ok');
     const int = columnConverter(col('int8', { name: 'id', notNull: true }));
     expect(int(null)).toEqual(new Invalid('column "id" is NOT NULL but the value is NULL'));
