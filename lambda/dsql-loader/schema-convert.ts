@@ -855,7 +855,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   const postKept: ConvertedStatement[] = [];
   for (const p0 of post) {
     let p = p0;
-    const fk = /^ALTER TABLE (\S+) ADD (?:CONSTRAINT (\S+) )?([\s\S]*)$/i.exec(p.sql);
+    const fk = /^ALTER TABLE (\S+) ADD\s+(?:CONSTRAINT\s+(\S+)\s+)?([\s\S]*)$/i.exec(p.sql); // the constraint text keeps the dump's line breaks
     if (fk) {
       const t = normName(fk[1]);
       let body = fk[3];
