@@ -51,6 +51,7 @@ describe('convertValue', () => {
       expect(convertValue(col('numeric'), v)).toEqual({ value: v });
     }
     expect(convertValue(col('float8'), ' 3.25 ')).toEqual({ value: '3.25' });
+    expect(convertValue(col('numeric', { type: 'numeric(10,2)' }), '12,5')).toEqual({ error: 'column "c" (numeric(10,2)): "12,5" is not a number' });
     expect(convertValue(col('float4'), ' NaN ')).toEqual({ value: 'NaN' });
     for (const v of ['1,5', 'e5', '1e', '.', '1.2.3', 'x1', '1x', 'nan']) {
       expect(convertValue(col('float4', { type: 'real' }), v)).toEqual({ error: `column "c" (real): "${v}" is not a number` });
