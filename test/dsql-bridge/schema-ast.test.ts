@@ -200,3 +200,30 @@ describe('castColumnRefs', () => {
     expect(castColumnRefs('SELECT other FROM public.que_jobs', json)).toEqual({ sql: 'SELECT other FROM public.que_jobs', count: 0 });
   });
 });
+
+describe('refsOf and functionStatements: what is followed and what is not', () => {
+  test('catalog types (pg_catalog.*) are not listed; a PL/pgSQL or other-language body is never read as SQL, even when it parses as SQL', () => {
+    expect(sorted(refsOf('SELECT 1::pg_catalog.int4, CAST(2 AS pg_catalog.text), 3::s.t').types)).toEqual(['s.t']);
+    const pl = refsOf("CREATE FUNCTION s.f() RETURNS int LANGUAGE plpgsql AS 'SELECT 1 FROM s.hidden'");
+    expect(sorted(pl.relations)).toEqual([]);
+    expect(functionStatements("CREATE FUNCTION s.f() RETURNS int LANGUAGE plv8 AS 'DELETE FROM s.t'")).toEqual({ statements: [], dynamic: false });
+  });
+
+  test('an SQL body that does not parse yields no statements (not an error); the text is trimmed', () => {
+    expect(functionStatements("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELEC 1'")).toEqual({ statements: [], dynamic: false });
+    expect(functionStatements("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS '\n   DELETE   FROM t  \n'")).toEqual({
+      statements: [{ kind: 'DeleteStmt', text: 'DELETE FROM t' }],
+      dynamic: false,
+    });
+  });
+
+  test('a PL/pgSQL body that does not parse: no statements, not dynamic, the parser error', () => {
+    const bad = functionStatements('CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN IF THEN END $$');
+    expect(bad).toEqual({ statements: [], dynamic: false, error: 'missing expression at or near "THEN"' });
+  });
+
+  test('destructiveKind reads CREATE INDEX ASYNC with any whitespace, so what follows it is still checked', () => {
+    expect(destructiveKind('CREATE   UNIQUE\n  INDEX\tASYNC i ON t (a); DROP TABLE t')).toBe('DropStmt');
+    expect(destructiveKind('CREATE\nINDEX  ASYNC i ON t (a)')).toBeUndefined();
+  });
+});
