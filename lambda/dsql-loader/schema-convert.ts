@@ -548,7 +548,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         find(object, 'index-opclass', 'warning', `operator class ${opclass[1]} is not supported`, 'Removed; the default btree operator class is used (C collation makes text_pattern_ops unnecessary).', line);
         list = list.replace(/\s\w+_ops\b/g, '');
       }
-      const where = /^(INCLUDE\s*\([^)]*\)\s*)?(?:NULLS\s+(?:NOT\s+)?DISTINCT\s*)?(WHERE\s[\s\S]*)?$/i.exec(after);
+      const where = /^(INCLUDE\s*\([^)]*\)\s*)?(NULLS\s+(?:NOT\s+)?DISTINCT\s*)?(WHERE\s[\s\S]*)?$/i.exec(after);
       let unique = !!m[1];
       let onTable = m[3];
       if (matviews.has(tableName)) {
@@ -564,7 +564,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       }
       // The current CREATE INDEX ASYNC syntax has key columns and (expressions), INCLUDE and NULLS [NOT]
       // DISTINCT, and no WHERE clause: ${DSQL_DOCS.createIndex}
-      let predicate = where?.[2]?.trim();
+      let predicate = where?.[3]?.trim();
       if (predicate) {
         if (unique) {
           find(object, 'partial-index', 'error', `partial UNIQUE index (${predicate.slice(0, 80)}): CREATE INDEX ASYNC has no WHERE clause`, 'Removed: without its WHERE the uniqueness would apply to all rows and could reject loaded data. Enforce the rule in the application, or add a UNIQUE index on an expression that is NULL for the excluded rows.', line);
@@ -602,7 +602,8 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         if (casts) find(object, 'cast-back', 'warning', `${casts} reference(s) to columns stored as json/text in index expressions`, `Cast back to the source type so the expression keeps its meaning (${DSQL_DOCS.dataTypes}: jsonb, arrays and inet are query-runtime types).`, line);
       }
       const expression = splitTopLevel(list).some((c) => c.trim().startsWith('('));
-      const tailSql = where?.[1] ? ` ${where[1].trim()}` : '';
+      // INCLUDE and NULLS [NOT] DISTINCT are kept: without NULLS NOT DISTINCT a UNIQUE index would accept duplicate NULLs the source refused.
+      const tailSql = [where?.[1], where?.[2]].filter((x) => x).map((x) => ` ${x!.trim()}`).join('');
       post.push({ sql: `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ASYNC ${m[2] ?? ''} ON ${onTable} (${list})${tailSql}`.replace(/\s+/g, ' ').trim(), phase: 'post-load', object });
       find(object, 'index-async', 'info', `secondary indexes are built asynchronously in Aurora DSQL${expression ? ' (expression keys are supported; their functions must be immutable)' : ''}`, 'Converted to CREATE INDEX ASYNC and moved after the full load (loads write less; --apply waits for the index job).', line);
       continue;
