@@ -307,6 +307,29 @@ describe('byte budget reserves room for the progress row', () => {
   });
 });
 
+describe('byte budget: the progress row reservation grows with the object key', () => {
+  test('a 1,000-byte object key (S3 allows 1,024) is stored twice in the progress row (row + primary-key index): 61 data rows per transaction, not 62', async () => {
+    // progress row = 512 + 2 x (key 1,000 + etag 2) + "public.wide" 11 = 2,527 bytes; (65,536 - 2,527) / 1,024 = 61.5 → 61.
+    // Counting the key once (1,525 bytes) would allow 62 rows of 1,024 bytes.
+    const t = await newTarget({ targetSchema: 'public' });
+    try {
+      await t.client.query('CREATE TABLE public.wide (id bigint PRIMARY KEY, body text NOT NULL)');
+      await installDsqlLimits(t.client, ['public.wide']);
+      const schemaInKey = 's'.repeat(1000 - 'dms//wide/LOAD00000001.csv'.length);
+      const objectKey = `dms/${schemaInKey}/wide/LOAD00000001.csv`;
+      expect(Buffer.byteLength(objectKey)).toBe(1000);
+      const rows = 61 * 3 + 5;
+      const csv = dmsCsv([DMS_CSV.opColumn, 'id', 'body'], range(1, rows).map((id) => ['I', String(id), 'y'.repeat(948)]));
+      const r = await loadObject({ dmsKey: key(objectKey), etag: 'e1', body: bodyOf(csv, 4096) }, { ...t.opts, limits: { maxRows: 3000, maxBytes: 64 * 1024 } });
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: rows, transactions: 4, table: 'public.wide' });
+      const txns = await t.client.query<{ rows: string }>('SELECT rows FROM dsql_limits.txn ORDER BY xid');
+      expect(txns.rows.map((x) => Number(x.rows))).toEqual([62, 62, 62, 6]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('faults', () => {
   test('the same object delivered twice: loaded once', async () => {
     const t = await newTarget();
