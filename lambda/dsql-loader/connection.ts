@@ -30,7 +30,8 @@ export interface ConnectionManagerOptions {
 export class ConnectionManager {
   private client?: Client;
   private openedAt = 0;
-  private broken = false;
+  /** Set when the live connection emitted 'error' or 'end'; cleared when get() opens a new one. */
+  private broken?: boolean;
   private token?: { value: string; expiresAt: number };
   private readonly clock: () => number;
   private readonly maxAge: number;
@@ -77,8 +78,7 @@ export class ConnectionManager {
   /** Closes the current connection (after an error, or before the age limit). */
   async discard(): Promise<void> {
     const c = this.client;
-    this.client = undefined;
-    this.broken = false;
+    this.client = undefined; // get() opens a new one and clears `broken`
     if (c) {
       await Promise.race([c.end().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
     }

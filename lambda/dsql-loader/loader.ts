@@ -333,7 +333,7 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
             await copyRows(c, target, rows, 'BEGIN ISOLATION LEVEL REPEATABLE READ; ');
             if (opts.afterSnapshot) await opts.afterSnapshot(c, no);
             if (opts.beforeCommit) await opts.beforeCommit(c, no);
-            await writeProgress(c, dmsKey.key, etag, tableName, b.end, b.lastLine, rows.length, b.rejected.length + extraRejected.length, done, true, b.start);
+            await writeProgress(c, dmsKey.key, etag, tableName, b.end, b.lastLine, rows.length, b.rejected.length + extraRejected.length, done, b.start);
             return 'committed' as const;
           }
           // One round trip: BEGIN and the progress read (simple protocol, escaped literals).
@@ -353,7 +353,7 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
           else await applyRows(c, target, dmsKey.kind, rows);
           if (opts.beforeCommit) await opts.beforeCommit(c, no);
           // One round trip: the progress write and COMMIT.
-          await writeProgress(c, dmsKey.key, etag, tableName, b.end, b.lastLine, rows.length, b.rejected.length + extraRejected.length, done, true);
+          await writeProgress(c, dmsKey.key, etag, tableName, b.end, b.lastLine, rows.length, b.rejected.length + extraRejected.length, done);
           return 'committed' as const;
         });
         txns += 1;
@@ -711,13 +711,13 @@ async function beginAndReadProgress(c: Client, key: string, etag: string): Promi
   const results = (await c.query(
     `BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT records_committed, done FROM dsql_loader.progress WHERE object_key = ${c.escapeLiteral(key)} AND object_etag = ${c.escapeLiteral(etag)}`,
   )) as unknown as Array<{ rows: Array<{ records_committed: string; done: boolean }> }>;
-  const row = results[1]?.rows[0];
+  const row = results[1].rows[0]; // two statements, two results
   return row ? { records: Number(row.records_committed), done: row.done } : undefined;
 }
 
 const PROGRESS_MOVED = 'dsql-loader: progress moved';
 
-async function writeProgress(c: Client, key: string, etag: string, table: string, records: number, line: number, applied: number, rejected: number, done: boolean, commit: boolean, guardStart?: number): Promise<void> {
+async function writeProgress(c: Client, key: string, etag: string, table: string, records: number, line: number, applied: number, rejected: number, done: boolean, guardStart?: number): Promise<void> {
   const int = (n: number) => String(Math.trunc(n));
   // With a guard, an existing progress row must be exactly at the batch start (and not done);
   // otherwise the cast fails and the whole transaction rolls back.
@@ -729,7 +729,8 @@ async function writeProgress(c: Client, key: string, etag: string, table: string
      ON CONFLICT (object_key, object_etag) DO UPDATE
        SET records_committed = ${guarded('p.records_committed', 'EXCLUDED.records_committed')}, last_line = EXCLUDED.last_line,
            rows_applied = p.rows_applied + EXCLUDED.rows_applied, rows_rejected = p.rows_rejected + EXCLUDED.rows_rejected,
-           done = EXCLUDED.done, updated_at = EXCLUDED.updated_at${commit ? ';\n     COMMIT' : ''}`,
+           done = EXCLUDED.done, updated_at = EXCLUDED.updated_at;
+     COMMIT`,
   );
 }
 

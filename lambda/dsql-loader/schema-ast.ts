@@ -78,8 +78,8 @@ function collect(tree: unknown, refs: Refs): void {
       const rel = v.relname as string | undefined;
       if (rel && !(v.schemaname === undefined && ctes.has(rel))) refs.relations.add(qualify([...(v.schemaname ? [v.schemaname as string] : []), rel]));
     }
-    if (key === 'FuncCall' || key === 'funcname') {
-      const parts = names(key === 'FuncCall' ? v.funcname : undefined);
+    if (key === 'FuncCall') {
+      const parts = names(v.funcname);
       if (parts.length && parts[0] !== 'pg_catalog') {
         refs.functions.add(qualify(parts));
         if (parts.length === 1) refs.functions.add(parts[0]);

@@ -389,6 +389,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         continue;
       }
       if (m[1] && /TEMP/i.test(m[1])) {
+        droppedTables.add(name); // not created: foreign keys and views that use it are removed with it, named
         find(object, 'temporary-table', 'error', 'temporary tables are not supported', 'Dropped; use a regular table or application memory.', line);
         continue;
       }
@@ -547,7 +548,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         find(object, 'index-opclass', 'warning', `operator class ${opclass[1]} is not supported`, 'Removed; the default btree operator class is used (C collation makes text_pattern_ops unnecessary).', line);
         list = list.replace(/\s\w+_ops\b/g, '');
       }
-      const where = /^(INCLUDE\s*\([^)]*\)\s*)?(?:NULLS\s+(?:NOT\s+)?DISTINCT\s*)?(WHERE\s[\s\S]*)?$/i.exec(after);
+      const where = /^(INCLUDE\s*\([^)]*\)\s*)?(NULLS\s+(?:NOT\s+)?DISTINCT\s*)?(WHERE\s[\s\S]*)?$/i.exec(after);
       let unique = !!m[1];
       let onTable = m[3];
       if (matviews.has(tableName)) {
@@ -563,7 +564,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
       }
       // The current CREATE INDEX ASYNC syntax has key columns and (expressions), INCLUDE and NULLS [NOT]
       // DISTINCT, and no WHERE clause: ${DSQL_DOCS.createIndex}
-      let predicate = where?.[2]?.trim();
+      let predicate = where?.[3]?.trim();
       if (predicate) {
         if (unique) {
           find(object, 'partial-index', 'error', `partial UNIQUE index (${predicate.slice(0, 80)}): CREATE INDEX ASYNC has no WHERE clause`, 'Removed: without its WHERE the uniqueness would apply to all rows and could reject loaded data. Enforce the rule in the application, or add a UNIQUE index on an expression that is NULL for the excluded rows.', line);
@@ -601,7 +602,8 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
         if (casts) find(object, 'cast-back', 'warning', `${casts} reference(s) to columns stored as json/text in index expressions`, `Cast back to the source type so the expression keeps its meaning (${DSQL_DOCS.dataTypes}: jsonb, arrays and inet are query-runtime types).`, line);
       }
       const expression = splitTopLevel(list).some((c) => c.trim().startsWith('('));
-      const tailSql = where?.[1] ? ` ${where[1].trim()}` : '';
+      // INCLUDE and NULLS [NOT] DISTINCT are kept: without NULLS NOT DISTINCT a UNIQUE index would accept duplicate NULLs the source refused.
+      const tailSql = [where?.[1], where?.[2]].filter((x) => x).map((x) => ` ${x!.trim()}`).join('');
       post.push({ sql: `CREATE ${unique ? 'UNIQUE ' : ''}INDEX ASYNC ${m[2] ?? ''} ON ${onTable} (${list})${tailSql}`.replace(/\s+/g, ' ').trim(), phase: 'post-load', object });
       find(object, 'index-async', 'info', `secondary indexes are built asynchronously in Aurora DSQL${expression ? ' (expression keys are supported; their functions must be immutable)' : ''}`, 'Converted to CREATE INDEX ASYNC and moved after the full load (loads write less; --apply waits for the index job).', line);
       continue;
@@ -746,7 +748,13 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
 
   type Obj = { stmt: ConvertedStatement; key: string; deps: string[]; line: number };
   const objs: Obj[] = [];
-  const keyOf = (name: string) => (name.includes('.') ? name : `public.${name}`);
+  // Keys as PostgreSQL's parser reports references (refsOf): parts unquoted, case kept. The objects' names
+  // are normName()s, which keep the quotes of a mixed-case part (public."Items"); without this a view or
+  // function over a mixed-case table or function was dropped as using an object the DDL does not create.
+  const keyOf = (name: string) => {
+    const parts = (name.match(/"(?:[^"]|"")*"|[^."]+/g) ?? [name]).map(unquote);
+    return (parts.length > 1 ? parts : ['public', ...parts]).join('.');
+  };
   for (const i of items) {
     if (i.kind !== 'table' || droppedTables.has(i.table.name)) continue;
     const object = `table ${i.table.name}`;
@@ -848,7 +856,7 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
   const postKept: ConvertedStatement[] = [];
   for (const p0 of post) {
     let p = p0;
-    const fk = /^ALTER TABLE (\S+) ADD (?:CONSTRAINT (\S+) )?([\s\S]*)$/i.exec(p.sql);
+    const fk = /^ALTER TABLE (\S+) ADD\s+(?:CONSTRAINT\s+(\S+)\s+)?([\s\S]*)$/i.exec(p.sql); // the constraint text keeps the dump's line breaks
     if (fk) {
       const t = normName(fk[1]);
       let body = fk[3];

@@ -55,3 +55,37 @@ describe('parseDmsKey', () => {
     expect(sorted.slice(4)).toEqual(['20261130-030000000.csv', '20261130-030000001.csv']);
   });
 });
+
+describe('parseDmsKey: the landing prefix', () => {
+  test('with or without a trailing slash, or empty (the bucket root)', () => {
+    const want = { key: 'dms/public/items/LOAD00000001.csv', schema: 'public', table: 'items', file: 'LOAD00000001.csv', kind: 'full-load', gzip: false };
+    expect(parseDmsKey('dms/public/items/LOAD00000001.csv', 'dms/')).toEqual(want);
+    expect(parseDmsKey('dms/public/items/LOAD00000001.csv', 'dms')).toEqual(want);
+    expect(parseDmsKey('public/items/LOAD00000001.csv', '')).toEqual({ ...want, key: 'public/items/LOAD00000001.csv' });
+    expect(parseDmsKey('a/b/public/items/20261130-030000000.csv', 'a/b')).toMatchObject({ schema: 'public', table: 'items', kind: 'cdc' });
+  });
+
+  test('the reasons name the key and what is wrong', () => {
+    expect(parseDmsKey('dmsx/public/items/LOAD00000001.csv', 'dms')).toBe('key "dmsx/public/items/LOAD00000001.csv" is not under the landing prefix "dms/"');
+    expect(parseDmsKey('dms/public//LOAD00000001.csv', 'dms')).toBe('key "dms/public//LOAD00000001.csv" is not <prefix><schema>/<table>/<file> (DatePartitionEnabled must be false)');
+    expect(parseDmsKey('dms//items/LOAD00000001.csv', 'dms')).toMatch(/is not <prefix><schema>\/<table>\/<file>/);
+    expect(parseDmsKey('dms/public/items/', 'dms')).toMatch(/is not <prefix><schema>\/<table>\/<file>/);
+    expect(parseDmsKey('dms/public/items/LOAD00000001.csv', '/dms')).toMatch(/not under the landing prefix "\/dms\/"/);
+    expect(parseDmsKey('dms/public/items/x.csv', 'dms')).toBe(
+      'key "dms/public/items/x.csv" is not a DMS data file (LOADnnnnnnnn.csv, LOAD_<segment>_nnnnnnnn.csv or yyyyMMdd-HHmmssSSS.csv)',
+    );
+    expect(parseDmsKey('dms/public/items/LOAD00000001.CSV.GZ', 'dms')).toMatchObject({ gzip: true, kind: 'full-load' });
+  });
+});
+
+describe('compareDmsFiles', () => {
+  test('by kind first, then by name; equal names compare equal', () => {
+    const a = ok('dms/public/items/LOAD00000001.csv');
+    const b = ok('dms/public/items/LOAD00000002.csv');
+    const c = ok('dms/public/items/20261130-030000000.csv');
+    const d = ok('dms/public/items/20261130-030000001.csv');
+    expect([compareDmsFiles(a, b), compareDmsFiles(b, a), compareDmsFiles(a, a)]).toEqual([-1, 1, 0]);
+    expect([compareDmsFiles(c, d), compareDmsFiles(d, c), compareDmsFiles(d, d)]).toEqual([-1, 1, 0]);
+    expect([compareDmsFiles(b, c), compareDmsFiles(c, b)]).toEqual([-1, 1]);
+  });
+});

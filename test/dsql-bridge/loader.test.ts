@@ -3,6 +3,8 @@
  * transaction limits enforced by triggers (fixtures.ts). One server for the file; one database per
  * scenario.
  */
+import { Readable } from 'stream';
+import { gzipSync } from 'zlib';
 import { Client } from 'pg';
 import { DMS_CSV, DmsObjectKey, parseDmsKey } from '../../lambda/dsql-loader/dms-format';
 import { assertEarlierFilesLoaded, ensureProgressTable, LoaderOptions, loadObject, WaitError } from '../../lambda/dsql-loader/loader';
@@ -401,6 +403,44 @@ describe('faults', () => {
     }
   });
 
+  test('a late duplicate delivery of a LOAD file never brings back rows a later CDC file deleted (the fast COPY path checks the progress row)', async () => {
+    // Delivery A of the LOAD file finishes and the next CDC file deletes rows 1-3 while delivery B (same file,
+    // same version, e.g. the backfill) has read the progress row (nothing yet) but not sent its first batch.
+    // B's COPY of rows 1-3 does not conflict (they are gone); only the progress guard stops it from committing
+    // them again and from moving the progress row back to 3 of 6.
+    const t = await newTarget({ limits: { maxRows: 4, maxBytes: 8 * 1024 * 1024 } });
+    const other = testConnections(pg, t.db);
+    try {
+      const load = key('dms/public/items/LOAD00000001.csv');
+      const csv = fullLoadCsv(range(1, 6));
+      const cdc = dmsCsv(HEADER, range(1, 3).map((id) => ['D', TS, ...ITEM_COLS.map((c) => itemRow(id)[c])]));
+      const conns = t.opts.connections;
+      const get = conns.get.bind(conns);
+      let gets = 0;
+      // Test hook on the real connection manager: the other deliveries run just before B's first batch
+      // transaction (B's third connection use: describeTable, progress read, batch 1).
+      jest.spyOn(conns, 'get').mockImplementation(async () => {
+        gets += 1;
+        if (gets === 3) {
+          const a = await loadObject({ dmsKey: load, etag: 'v1', body: bodyOf(csv) }, { ...t.opts, connections: other });
+          expect(a).toMatchObject({ status: 'loaded', rowsApplied: 6 });
+          const d = await loadObject({ dmsKey: key('dms/public/items/20261130-040000000.csv'), etag: 'c1', body: bodyOf(cdc) }, { ...t.opts, connections: other });
+          expect(d).toMatchObject({ status: 'loaded', rowsApplied: 3 });
+        }
+        return get();
+      });
+      const b = await loadObject({ dmsKey: load, etag: 'v1', body: bodyOf(csv) }, t.opts);
+      expect(b).toMatchObject({ status: 'loaded', rowsApplied: 0, records: 6 });
+      expect((await t.client.query('SELECT id::int FROM items ORDER BY id')).rows.map((r) => r.id)).toEqual([4, 5, 6]);
+      expect((await t.client.query(`SELECT records_committed::int AS r, rows_applied::int AS a, done FROM dsql_loader.progress WHERE object_etag = 'v1'`)).rows).toEqual([
+        { r: 6, a: 6, done: true },
+      ]);
+    } finally {
+      await other.close();
+      await t.close();
+    }
+  });
+
   test('a concurrent writer causes 40001; the transaction is retried and the CDC change wins', async () => {
     const t = await newTarget();
     const writer = await pg.client(t.db);
@@ -476,6 +516,104 @@ describe('faults', () => {
       expect(r).toMatchObject({ status: 'loaded', rowsApplied: 4, rowsRejected: 8, records: 12 });
       const progress = await t.client.query('SELECT rows_applied::int, rows_rejected::int, done FROM dsql_loader.progress');
       expect(progress.rows).toEqual([{ rows_applied: 4, rows_rejected: 8, done: true }]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('file shape', () => {
+  test('a gzip object (.csv.gz) whose header starts with a byte-order mark loads; the progress row is per object version', async () => {
+    const t = await newTarget();
+    try {
+      const body = Readable.from([gzipSync(Buffer.from('\uFEFF' + fullLoadCsv([1, 2, 3])))]);
+      const r = await loadObject({ dmsKey: key('dms/public/items/LOAD00000001.csv.gz'), etag: 'gz1', body }, t.opts);
+      expect(r).toEqual({
+        status: 'loaded',
+        objectKey: 'dms/public/items/LOAD00000001.csv.gz',
+        etag: 'gz1',
+        table: 'public.items',
+        records: 3,
+        rowsApplied: 3,
+        rowsRejected: 0,
+        transactions: 1,
+        retries: 0,
+        resumedFrom: 0,
+        quarantineKeys: [],
+      });
+      expect((await t.client.query('SELECT id::int FROM items ORDER BY id')).rows.map((x) => x.id)).toEqual([1, 2, 3]);
+      expect((await t.client.query('SELECT object_key, object_etag, target_table, records_committed::int AS r, last_line::int AS l, done FROM dsql_loader.progress')).rows).toEqual([
+        { object_key: 'dms/public/items/LOAD00000001.csv.gz', object_etag: 'gz1', target_table: 'public.items', r: 3, l: 4, done: true },
+      ]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('files the loader cannot map are refused before anything is written, naming the problem; a header-only file is loaded with no rows', async () => {
+    const t = await newTarget({ targetSchema: 'public' });
+    try {
+      const load = (csv: string, etag: string) => loadObject({ dmsKey: key('dms/other/items/LOAD00000001.csv'), etag, body: bodyOf(csv) }, t.opts);
+      await expect(load('', 'e0')).rejects.toThrow('dms/other/items/LOAD00000001.csv has no header row: the DMS endpoint must set AddColumnName=true');
+      await expect(load('\n\n', 'e0b')).rejects.toThrow('has no header row');
+      await expect(load(`Op,id,name,colour\nI,1,a,red\n`, 'e1')).rejects.toThrow(
+        'dms/other/items/LOAD00000001.csv: header columns ["colour"] do not exist in public.items; apply the converted schema or fix the table mapping',
+      );
+      await expect(load(`Op,name\nI,a\n`, 'e2')).rejects.toThrow('dms/other/items/LOAD00000001.csv: primary key column(s) id missing from the header');
+      expect((await t.client.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(0);
+      expect((await t.client.query('SELECT count(*)::int AS n FROM dsql_loader.progress')).rows[0].n).toBe(0);
+      // Only the header: nothing to load, the object is done (and a second delivery is recognised).
+      expect(await load(`Op,${DMS_CSV.timestampColumn},id,name\n`, 'e3')).toMatchObject({ status: 'loaded', records: 0, rowsApplied: 0, transactions: 1, table: 'public.items' });
+      expect(await load(`Op,${DMS_CSV.timestampColumn},id,name\n`, 'e3')).toMatchObject({ status: 'already-loaded', records: 0, transactions: 0 });
+      // Without the Op column every record is an insert; a header with one field is not taken for a one-column file.
+      expect(await load(`id,name\n5,five\n`, 'e4')).toMatchObject({ status: 'loaded', rowsApplied: 1 });
+      expect((await t.client.query('SELECT id::int, name FROM items')).rows).toEqual([{ id: 5, name: 'five' }]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('a U or D in a full-load file is quarantined, not applied', async () => {
+    const t = await newTarget();
+    try {
+      const csv = dmsCsv(HEADER, [['I', TS, ...ITEM_COLS.map((c) => itemRow(1)[c])], ['U', TS, ...ITEM_COLS.map((c) => itemRow(2)[c])], ['D', TS, ...ITEM_COLS.map((c) => itemRow(1)[c])]]);
+      const r = await loadObject({ dmsKey: key('dms/public/items/LOAD00000001.csv'), etag: 'ud', body: bodyOf(csv) }, t.opts);
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: 1, rowsRejected: 2, quarantineKeys: ['quarantine/dms/public/items/LOAD00000001.csv/ud/records-0000000001-0000000003.jsonl'] });
+      expect(t.quarantine.lines().map((x) => [x.line, x.record, x.reason])).toEqual([
+        [3, 2, 'operation U in a full-load file'],
+        [4, 3, 'operation D in a full-load file'],
+      ]);
+      expect((await t.client.query('SELECT id::int FROM items')).rows).toEqual([{ id: 1 }]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('stopping between transactions (Lambda time running out) leaves the object incomplete at its last commit; the next delivery resumes there', async () => {
+    const t = await newTarget({ limits: { maxRows: 4, maxBytes: 8 * 1024 * 1024 } });
+    try {
+      const csv = fullLoadCsv(range(1, 10));
+      let asked = 0;
+      const first = await loadObject({ dmsKey: key('dms/public/items/LOAD00000001.csv'), etag: 'kg', body: bodyOf(csv, 64) }, { ...t.opts, keepGoing: () => (asked += 1) < 2 });
+      expect(first).toMatchObject({ status: 'incomplete', records: 3, rowsApplied: 3, transactions: 1, resumedFrom: 0 });
+      expect((await t.client.query('SELECT records_committed::int AS r, last_line::int AS l, done FROM dsql_loader.progress')).rows).toEqual([{ r: 3, l: 4, done: false }]);
+      const second = await loadObject({ dmsKey: key('dms/public/items/LOAD00000001.csv'), etag: 'kg', body: bodyOf(csv, 64) }, t.opts);
+      expect(second).toMatchObject({ status: 'loaded', records: 10, rowsApplied: 7, transactions: 3, resumedFrom: 3 });
+      expect((await t.client.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(10);
+      expect((await t.client.query('SELECT records_committed::int AS r, rows_applied::int AS a, done FROM dsql_loader.progress')).rows).toEqual([{ r: 10, a: 10, done: true }]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('limits.maxRows below 2 is refused (one data row plus the progress row)', async () => {
+    const t = await newTarget({ limits: { maxRows: 1, maxBytes: 8 * 1024 * 1024 } });
+    try {
+      await expect(loadObject({ dmsKey: key('dms/public/items/LOAD00000001.csv'), etag: 'x', body: bodyOf(fullLoadCsv([1])) }, t.opts)).rejects.toThrow(
+        'limits.maxRows must be at least 2 (one data row plus the progress row)',
+      );
+      const ok = await loadObject({ dmsKey: key('dms/public/items/LOAD00000001.csv'), etag: 'y', body: bodyOf(fullLoadCsv([1, 2])) }, { ...t.opts, limits: { maxRows: 2, maxBytes: 8 * 1024 * 1024 } });
+      expect(ok).toMatchObject({ status: 'loaded', rowsApplied: 2, transactions: 2 });
     } finally {
       await t.close();
     }
