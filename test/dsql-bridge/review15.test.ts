@@ -3,7 +3,7 @@
  * on the way). Each test here was first shown to fail with the bug in place.
  */
 import { DMS_CSV, DmsObjectKey, parseDmsKey } from '../../lambda/dsql-loader/dms-format';
-import { ensureProgressTable, LoaderOptions, loadObject, QuarantineSink } from '../../lambda/dsql-loader/loader';
+import { assertEarlierFilesLoaded, ensureProgressTable, LoaderOptions, loadObject, QuarantineSink, WaitError } from '../../lambda/dsql-loader/loader';
 import { parseStatements } from '../../lambda/dsql-loader/schema-ast';
 import { convertSchema } from '../../lambda/dsql-loader/schema-convert';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
@@ -117,6 +117,28 @@ describe('loader on a real PostgreSQL (embedded, one server for this file)', () 
       expect(r).toMatchObject({ status: 'loaded', rowsApplied: 7, rowsRejected: 1 });
       expect((await t.client.query('SELECT id::int FROM things ORDER BY id')).rows.map((x) => x.id)).toEqual([1, 2, 3, 4, 5, 7, 8]);
       expect(q.lines()).toEqual([expect.objectContaining({ record: 6, reason: expect.stringContaining('SQLSTATE 23514') })]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  // Injected: the ordering check counted any progress row of an earlier file, not only a done one.
+  // An earlier file stopped half way (Lambda time ran out) then let the next CDC file apply first,
+  // and the rest of the earlier file, loaded later, overwrote those newer changes.
+  test('a CDC file waits while an earlier file of its table is only partly loaded (progress row not done)', async () => {
+    const t = await target(memoryQuarantine());
+    try {
+      const load = key('dms/public/things/LOAD00000001.csv');
+      const csv = dmsCsv(HEADER, [1, 2, 3, 4, 5, 6].map((id) => ['I', TS, String(id), `n${id}`, String(id)]));
+      let asked = 0;
+      const first = await loadObject({ dmsKey: load, etag: 'e1', body: bodyOf(csv, 16) }, { ...t.opts, limits: { maxRows: 3, maxBytes: 8 * 1024 * 1024 }, keepGoing: () => (asked += 1) < 2 });
+      expect(first).toMatchObject({ status: 'incomplete' });
+      expect((await t.client.query('SELECT done FROM dsql_loader.progress')).rows).toEqual([{ done: false }]);
+      const c = await t.opts.connections.get();
+      const cdc = key('dms/public/things/20261130-030000000.csv');
+      await expect(assertEarlierFilesLoaded(c, cdc, [load.key])).rejects.toBeInstanceOf(WaitError);
+      await loadObject({ dmsKey: load, etag: 'e1', body: bodyOf(csv, 16) }, t.opts);
+      await expect(assertEarlierFilesLoaded(c, cdc, [load.key])).resolves.toBeUndefined();
     } finally {
       await t.close();
     }
