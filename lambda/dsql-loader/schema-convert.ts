@@ -213,7 +213,16 @@ export async function convertSchema(script: string): Promise<ConversionResult> {
     }
     if (/\bREFERENCES\b/i.test(rest)) {
       find(object, 'foreign-key', 'warning', 'inline foreign key', 'Moved out of CREATE TABLE: add it after the full load (NOT VALID), so load order between tables does not matter.', line);
-      rest = rest.replace(/\bREFERENCES\s+\S+(\s*\([^)]*\))?(\s+(ON\s+(DELETE|UPDATE)\s+(CASCADE|RESTRICT|SET\s+NULL|SET\s+DEFAULT|NO\s+ACTION)|MATCH\s+\w+|DEFERRABLE|NOT\s+DEFERRABLE|INITIALLY\s+\w+))*/gi, '').trim();
+      // The clause (and its CONSTRAINT name, which would otherwise be left dangling) leaves the column
+      // and becomes a post-load ALTER TABLE … ADD FOREIGN KEY … NOT VALID, like a table-level one.
+      const inlineFk = new RegExp(String.raw`(?:\bCONSTRAINT\s+(${ID})\s+)?\bREFERENCES\s+\S+(\s*\([^)]*\))?(\s+(ON\s+(DELETE|UPDATE)\s+(CASCADE|RESTRICT|SET\s+NULL|SET\s+DEFAULT|NO\s+ACTION)|MATCH\s+\w+|DEFERRABLE|NOT\s+DEFERRABLE|INITIALLY\s+\w+))*`, 'gi');
+      rest = rest
+        .replace(inlineFk, (clause: string, cname: string | undefined) => {
+          const ref = clause.slice(clause.search(/\bREFERENCES\b/i)).trim();
+          post.push({ sql: `ALTER TABLE ${table} ADD ${cname ? `CONSTRAINT ${cname} ` : ''}FOREIGN KEY (${name}) ${ref} NOT VALID`, phase: 'post-load', object: `foreign key on ${table}` });
+          return '';
+        })
+        .trim();
     }
     const conv = convertType(typeText, object, line);
     const colName = unquote(name);
