@@ -128,10 +128,8 @@ export type Converter = (v: string | null) => string | null | Invalid;
 export function columnConverter(col: TargetColumn): Converter {
   const nullable = !col.notNull;
   const nullError = `column "${col.name}" is NOT NULL but the value is NULL`;
-  // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent, the fast path only skips convertValue(), which returns the same value or error for these inputs (speed only)
   const nul = (v: string) => v.indexOf('\u0000') >= 0;
   const generic = (v: string | null): string | null | Invalid => {
-    // Stryker disable next-line ConditionalExpression: equivalent, the fast path only skips convertValue(), which returns the same value or error for these inputs (speed only)
     if (v === null) return nullable ? null : new Invalid(nullError);
     const r = convertValue(col, v);
     return 'error' in r ? new Invalid(r.error) : r.value;
@@ -140,16 +138,12 @@ export function columnConverter(col: TargetColumn): Converter {
     case 'int2':
     case 'int4':
     case 'int8':
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, the fast path only skips convertValue(), which returns the same value or error for these inputs (speed only)
       return (v) => (v !== null && INT_RE.test(v) ? v : generic(v));
     case 'bool':
-      // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, the fast path only skips convertValue(), which returns the same value or error for these inputs (speed only)
       return (v) => (v === 'true' || v === 'false' ? v : v === 't' ? 'true' : v === 'f' ? 'false' : generic(v));
     case 'numeric':
     case 'float4':
-    // Stryker disable next-line ConditionalExpression: equivalent, the fast path only skips convertValue(), which returns the same value or error for these inputs (speed only) (without this case float8 takes the bytea/uuid converter, generic)
     case 'float8':
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, the fast path only skips convertValue(), which returns the same value or error for these inputs (speed only)
       return (v) => (v !== null && NUM_RE.test(v) ? v : generic(v));
     case 'bytea':
     case 'uuid':
