@@ -40,6 +40,30 @@ async function setGroups(c: Clients, kind: SourceKind, id: string, groups: strin
   else await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: id, VpcSecurityGroupIds: groups, ApplyImmediately: true })));
 }
 
+/** A group the kit created to freeze a source: its role tag or its name (freezeGroupName). */
+function isKitFreezeGroup(g: { GroupName?: string; Tags?: { Key?: string; Value?: string }[] }): boolean {
+  return (g.GroupName ?? '').startsWith('db-ops-kit-rekey-freeze-') || (g.Tags ?? []).some((t) => t.Key === 'db-ops-kit:rekey-role');
+}
+
+/**
+ * The source's only group is a kit freeze group (no inbound rules) whose tag naming the groups it replaced is gone, and
+ * the state that recorded them is lost: recording the freeze group as the "original" would make a rollback put the
+ * freeze back. Nothing is changed; the operator restores the groups or the tag.
+ */
+function originalsUnknown(step: string, s: RekeyState, what: string, groupId: string): RekeyError {
+  const modify =
+    s.kind === 'instance'
+      ? `aws rds modify-db-instance --db-instance-identifier ${s.sourceId} --vpc-security-group-ids <your groups> --apply-immediately`
+      : `aws rds modify-db-cluster --db-cluster-identifier ${s.sourceId} --vpc-security-group-ids <your groups> --apply-immediately`;
+  return new RekeyError(
+    step,
+    s.sourceId,
+    `the only security group of ${s.sourceId} is ${what}, which has no inbound rules, and its tag ${ORIGINAL_SGS_TAG}, which records the groups it replaced, is gone; the kit cannot tell which groups to put back, so it changed nothing (clients are still blocked)`,
+    `put the source's own security groups back (${modify}) and run again, or put the tag back on the group (aws ec2 create-tags --resources ${groupId} --tags 'Key=${ORIGINAL_SGS_TAG},Value=<sg-a sg-b>') and run again`,
+    'FreezeOriginalsUnknown',
+  );
+}
+
 /**
  * Blocks client access to the source: the kit's no-ingress group becomes its only security group.
  * Idempotent: finds the group it created before (by name in the VPC) and the originals from that
@@ -71,9 +95,15 @@ export async function applyFreeze(c: Clients, s: RekeyState, step: string): Prom
     let current = db.groups.map((g) => g.id);
     // A run that died frozen (its lock broken, its state lost) left its own freeze group as the only
     // group: the groups to restore are the ones that group recorded, not the group itself.
+    if (current.length === 1 && group && group.GroupId === current[0] && fromTag === undefined) {
+      throw originalsUnknown(step, s, `this run's freeze group ${group.GroupId}`, group.GroupId!);
+    }
     if (current.length === 1 && !(group && group.GroupId === current[0])) {
       const other = await groupById(c, current[0]);
       const theirs = other?.Tags?.find((t) => t.Key === ORIGINAL_SGS_TAG)?.Value;
+      if (theirs === undefined && other && isKitFreezeGroup(other)) {
+        throw originalsUnknown(step, s, `the kit's freeze group ${other.GroupId} (${other.GroupName}) of an earlier run`, other.GroupId!);
+      }
       if (theirs !== undefined) {
         current = theirs.split(' ').filter(Boolean);
         s.warnings.push(`${s.sourceId} was still frozen by the kit's group ${other!.GroupId} (${other!.GroupName}) of an earlier run; recorded the groups that run replaced (${current.join(', ') || '(none)'}) as the originals`);

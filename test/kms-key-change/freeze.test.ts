@@ -147,6 +147,36 @@ describe('applyFreeze', () => {
     expect(msg).toContain('its security groups sg-2, sg-1 replaced by sg-freeze');
   });
 
+  test('the run\'s own freeze group is the only group but its originals tag is gone (state lost too): refused, nothing changed — it must not record the freeze group as the "original" and leave the source frozen after a rollback', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [onlyFreeze()] });
+    ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: FREEZE_SG, GroupName: GROUP, Tags: [{ Key: 'db-ops-kit:rekey-run', Value: RUN }] }] });
+    const s = state();
+    const err = await applyFreeze(clients(), s, 'freezeSource').catch((e) => e);
+    expect(err).toMatchObject({ name: 'FreezeOriginalsUnknown' });
+    expect(err.message).toContain(`the only security group of orders is this run's freeze group ${FREEZE_SG}`);
+    expect(err.message).toContain(`its tag ${ORIGINAL_SGS_TAG}, which records the groups it replaced, is gone`);
+    expect(err.message).toContain('aws rds modify-db-instance --db-instance-identifier orders --vpc-security-group-ids <your groups> --apply-immediately');
+    expect(err.message).toContain(`aws ec2 create-tags --resources ${FREEZE_SG} --tags`);
+    expect(s.freeze).toBeUndefined();
+    expect(ec2.commandCalls(CreateSecurityGroupCommand)).toHaveLength(0);
+    expect(rds.commandCalls(ModifyDBInstanceCommand)).toHaveLength(0);
+  });
+
+  test('an earlier run\'s freeze group alone on an Aurora source, its originals tag gone: refused with the cluster command, nothing changed', async () => {
+    rds.on(DescribeDBClustersCommand).resolves({ DBClusters: [cluster({ DBSubnetGroup: 'db-private', VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-old-freeze', Status: 'active' }] })] });
+    rds.on(DescribeDBSubnetGroupsCommand).resolves({ DBSubnetGroups: [{ DBSubnetGroupName: 'db-private', VpcId: 'vpc-1' }] });
+    ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [] });
+    ec2.on(DescribeSecurityGroupsCommand, { GroupIds: ['sg-old-freeze'] }).resolves({ SecurityGroups: [{ GroupId: 'sg-old-freeze', GroupName: 'db-ops-kit-rekey-freeze-ledger-20261101000000', VpcId: 'vpc-1', Tags: [{ Key: 'db-ops-kit:rekey-role', Value: 'write freeze (no inbound rules)' }] }] });
+    const s = state({}, 'cluster');
+    const err = await applyFreeze(clients(), s, 'freezeSource').catch((e) => e);
+    expect(err).toMatchObject({ name: 'FreezeOriginalsUnknown' });
+    expect(err.message).toContain("the only security group of ledger is the kit's freeze group sg-old-freeze (db-ops-kit-rekey-freeze-ledger-20261101000000) of an earlier run");
+    expect(err.message).toContain('aws rds modify-db-cluster --db-cluster-identifier ledger --vpc-security-group-ids <your groups> --apply-immediately');
+    expect(s.freeze).toBeUndefined();
+    expect(ec2.commandCalls(CreateSecurityGroupCommand)).toHaveLength(0);
+    expect(rds.commandCalls(ModifyDBClusterCommand)).toHaveLength(0);
+  });
+
   test('crash after creating the group, before the swap: the group is reused, the DB\'s current groups are the originals', async () => {
     rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [withVpc()] });
     ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: FREEZE_SG, GroupName: GROUP, Tags: [{ Key: ORIGINAL_SGS_TAG, Value: 'sg-9' }] }] });
