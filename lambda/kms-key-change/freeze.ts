@@ -40,8 +40,13 @@ async function setGroups(c: Clients, kind: SourceKind, id: string, groups: strin
   else await call(() => c.rds.send(new ModifyDBClusterCommand({ DBClusterIdentifier: id, VpcSecurityGroupIds: groups, ApplyImmediately: true })));
 }
 
-/** A group the kit created to freeze a source: its role tag or its name (freezeGroupName). */
-function isKitFreezeGroup(g: { GroupName?: string; Tags?: { Key?: string; Value?: string }[] }): boolean {
+/**
+ * A group the kit created to freeze a source (its role tag or its name, freezeGroupName) that still blocks clients (no
+ * inbound rules). A group with inbound rules admits clients whatever its name (a hand-made group named like the kit's, or
+ * a freeze group someone opened): it is an ordinary original, and putting it back on rollback gives clients access.
+ */
+function isKitFreezeGroup(g: { GroupName?: string; Tags?: { Key?: string; Value?: string }[]; IpPermissions?: unknown[] }): boolean {
+  if ((g.IpPermissions ?? []).length > 0) return false;
   return (g.GroupName ?? '').startsWith('db-ops-kit-rekey-freeze-') || (g.Tags ?? []).some((t) => t.Key === 'db-ops-kit:rekey-role');
 }
 
@@ -95,7 +100,7 @@ export async function applyFreeze(c: Clients, s: RekeyState, step: string): Prom
     let current = db.groups.map((g) => g.id);
     // A run that died frozen (its lock broken, its state lost) left its own freeze group as the only
     // group: the groups to restore are the ones that group recorded, not the group itself.
-    if (current.length === 1 && group && group.GroupId === current[0] && fromTag === undefined) {
+    if (current.length === 1 && group && group.GroupId === current[0] && fromTag === undefined && isKitFreezeGroup(group)) {
       throw originalsUnknown(step, s, `this run's freeze group ${group.GroupId}`, group.GroupId!);
     }
     if (current.length === 1 && !(group && group.GroupId === current[0])) {

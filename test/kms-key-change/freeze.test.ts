@@ -177,6 +177,18 @@ describe('applyFreeze', () => {
     expect(rds.commandCalls(ModifyDBClusterCommand)).toHaveLength(0);
   });
 
+  test('a hand-made group whose name starts with db-ops-kit-rekey-freeze- but that admits clients (inbound rules) is an ordinary original: recorded and frozen, not refused with a false "no inbound rules, clients are still blocked"', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [withVpc({ VpcSecurityGroups: [{ VpcSecurityGroupId: 'sg-app', Status: 'active' }] })] });
+    ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [] });
+    ec2.on(DescribeSecurityGroupsCommand, { GroupIds: ['sg-app'] }).resolves({ SecurityGroups: [{ GroupId: 'sg-app', GroupName: 'db-ops-kit-rekey-freeze-exempt-app', VpcId: 'vpc-1', IpPermissions: [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.0.0.0/16' }] }] }] });
+    ec2.on(CreateSecurityGroupCommand).resolves({ GroupId: FREEZE_SG });
+    rds.on(ModifyDBInstanceCommand).resolves({});
+    const s = state();
+    await applyFreeze(clients(), s, 'freezeSource');
+    expect(s.freeze?.originalSecurityGroupIds).toEqual(['sg-app']);
+    expect(rds.commandCalls(ModifyDBInstanceCommand)[0].args[0].input).toMatchObject({ VpcSecurityGroupIds: [FREEZE_SG] });
+  });
+
   test('crash after creating the group, before the swap: the group is reused, the DB\'s current groups are the originals', async () => {
     rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [withVpc()] });
     ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: FREEZE_SG, GroupName: GROUP, Tags: [{ Key: ORIGINAL_SGS_TAG, Value: 'sg-9' }] }] });
