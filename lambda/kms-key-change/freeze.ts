@@ -156,12 +156,17 @@ export async function applyFreeze(c: Clients, s: RekeyState, step: string): Prom
  * name in the source's VPC) when it is the only group of `id`, with the originals from its tag.
  * Undefined when the run never froze `id`.
  */
-export async function recoverFreeze(c: Clients, s: RekeyState, id: string): Promise<RekeyState['freeze']> {
+export async function recoverFreeze(c: Clients, s: RekeyState, id: string, step = 'rollbackUnfreeze'): Promise<RekeyState['freeze']> {
   const db = await describeDb(c, s.kind, id);
   const vpcId = db?.vpcId ?? (db?.groups.length ? (await groupById(c, db.groups[0].id))?.VpcId : undefined);
   if (!db || !vpcId) return undefined;
   const group = await findFreezeGroup(c, s, vpcId);
   const fromTag = group?.Tags?.find((t) => t.Key === ORIGINAL_SGS_TAG)?.Value;
+  // The run froze `id` (its no-ingress group is the only one) but the tag naming the originals is gone: "no freeze to
+  // lift" would end the rollback with the source still frozen. Refuse, as applyFreeze does, with the commands.
+  if (group?.GroupId && fromTag === undefined && sameSet(db.groups.map((g) => g.id), [group.GroupId]) && isKitFreezeGroup(group)) {
+    throw originalsUnknown(step, { ...s, sourceId: id }, `this run's freeze group ${group.GroupId}`, group.GroupId);
+  }
   if (!group?.GroupId || fromTag === undefined || !sameSet(db.groups.map((g) => g.id), [group.GroupId])) return undefined;
   return { vpcId, groupId: group.GroupId, originalSecurityGroupIds: fromTag.split(' ').filter(Boolean) };
 }

@@ -279,15 +279,29 @@ describe('recoverFreeze', () => {
     await expect(recoverFreeze(clients(), state(), 'orders')).resolves.toEqual({ vpcId: 'vpc-3', groupId: FREEZE_SG, originalSecurityGroupIds: ['sg-2', 'sg-1'] });
   });
 
-  test('nothing to recover: no DB, no VPC, no group, no tag, or other groups on the DB', async () => {
+  test('the run\'s group alone on the DB but its originals tag gone (rollback after the state was lost): refused, not "no freeze to lift" — that would end the rollback with the source still frozen', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [onlyFreeze()] });
+    ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: FREEZE_SG, GroupName: GROUP, Tags: [] }] });
+    const err = await recoverFreeze(clients(), state(), 'orders').catch((e) => e);
+    expect(err).toMatchObject({ name: 'FreezeOriginalsUnknown' });
+    expect(err.message).toContain(`[rollbackUnfreeze] orders: the only security group of orders is this run's freeze group ${FREEZE_SG}`);
+    expect(err.message).toContain('aws rds modify-db-instance --db-instance-identifier orders --vpc-security-group-ids <your groups> --apply-immediately');
+    expect(rds.commandCalls(ModifyDBInstanceCommand)).toHaveLength(0);
+  });
+
+  test('the run\'s group alone, tag gone, but someone opened it (inbound rules): nothing to recover, clients are not blocked', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [onlyFreeze()] });
+    ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: FREEZE_SG, GroupName: GROUP, Tags: [], IpPermissions: [{ IpProtocol: '-1' }] }] });
+    await expect(recoverFreeze(clients(), state(), 'orders')).resolves.toBeUndefined();
+  });
+
+  test('nothing to recover: no DB, no VPC, no group, or other groups on the DB', async () => {
     rds.on(DescribeDBInstancesCommand).rejects(notFound());
     await expect(recoverFreeze(clients(), state(), 'orders')).resolves.toBeUndefined();
     rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ DBSubnetGroup: undefined, VpcSecurityGroups: [] })] });
     await expect(recoverFreeze(clients(), state(), 'orders')).resolves.toBeUndefined();
     rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [onlyFreeze()] });
     ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [] });
-    await expect(recoverFreeze(clients(), state(), 'orders')).resolves.toBeUndefined();
-    ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: FREEZE_SG, Tags: [] }] });
     await expect(recoverFreeze(clients(), state(), 'orders')).resolves.toBeUndefined();
     rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [withVpc({ VpcSecurityGroups: [{ VpcSecurityGroupId: FREEZE_SG }, { VpcSecurityGroupId: 'sg-1' }] })] });
     ec2.on(DescribeSecurityGroupsCommand).resolves(tagged);
