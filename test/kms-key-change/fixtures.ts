@@ -4,6 +4,8 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { DBCluster, DBInstance, RDSClient } from '@aws-sdk/client-rds';
 import { Clients } from '../../lambda/kms-key-change/clients';
+import { captureCluster, captureInstance } from '../../lambda/kms-key-change/settings';
+import { newState, RekeyState } from '../../lambda/kms-key-change/state';
 
 export const ACCOUNT = '123456789012';
 export const OLD_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/00000000-0000-0000-0000-00000000000a`;
@@ -111,4 +113,24 @@ export function clients(): Clients {
   const rds = new RDSClient({ region: 'us-east-1' });
   const kms = new KMSClient({ region: 'us-east-1' });
   return { rds, kms, targetRds: rds, targetKms: kms, ec2: new EC2Client({ region: 'us-east-1' }), cw: new CloudWatchClient({ region: 'us-east-1' }) };
+}
+
+const PREFLIGHT_RUN = '20261130030405';
+
+/** A state document just after preflight of run 20261130030405: `orders` (instance) or `ledger` with two members (cluster). */
+export function preflighted(over: Partial<RekeyState> = {}, kind: 'instance' | 'cluster' = 'instance', src?: RekeyState['source']): RekeyState {
+  const s = newState({ kind, sourceId: kind === 'instance' ? 'orders' : 'ledger', kmsKey: NEW_KEY, region: 'us-east-1', now: new Date('2026-11-30T03:04:05Z') });
+  return {
+    ...s,
+    account: ACCOUNT,
+    targetKeyArn: NEW_KEY,
+    sourceKeyArn: OLD_KEY,
+    lastStep: 'preflight',
+    source: src ?? (kind === 'instance' ? { kind: 'instance', instance: captureInstance(instance()) } : { kind: 'cluster', cluster: captureCluster(cluster(), [member('ledger-1'), member('ledger-2')]) }),
+    names:
+      kind === 'instance'
+        ? { sourceSnapshot: `orders-rekey-${PREFLIGHT_RUN}-src`, copySnapshot: `orders-rekey-${PREFLIGHT_RUN}-new`, newId: `orders-rekey-${PREFLIGHT_RUN}` }
+        : { sourceSnapshot: `ledger-rekey-${PREFLIGHT_RUN}-src`, newId: `ledger-rekey-${PREFLIGHT_RUN}`, memberIds: { 'ledger-1': `ledger-1-rekey-${PREFLIGHT_RUN}`, 'ledger-2': `ledger-2-rekey-${PREFLIGHT_RUN}` } },
+    ...over,
+  };
 }

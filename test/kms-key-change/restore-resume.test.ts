@@ -23,30 +23,12 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { captureCluster, captureInstance } from '../../lambda/kms-key-change/settings';
-import { newState, RekeyState } from '../../lambda/kms-key-change/state';
 import * as steps from '../../lambda/kms-key-change/steps';
-import { ACCOUNT, clients, cluster, instance, member, NEW_KEY, notFound, OLD_KEY } from './fixtures';
+import { ACCOUNT, clients, cluster, instance, member, NEW_KEY, notFound, OLD_KEY, preflighted } from './fixtures';
 
 const rds = mockClient(RDSClient);
 const RUN = '20261130030405';
 const WEST_KEY = NEW_KEY.replace('us-east-1', 'us-west-2');
-
-function preflighted(over: Partial<RekeyState> = {}, kind: 'instance' | 'cluster' = 'instance', src?: RekeyState['source']): RekeyState {
-  const s = newState({ kind, sourceId: kind === 'instance' ? 'orders' : 'ledger', kmsKey: NEW_KEY, region: 'us-east-1', now: new Date('2026-11-30T03:04:05Z') });
-  return {
-    ...s,
-    account: ACCOUNT,
-    targetKeyArn: NEW_KEY,
-    sourceKeyArn: OLD_KEY,
-    lastStep: 'preflight',
-    source: src ?? (kind === 'instance' ? { kind: 'instance', instance: captureInstance(instance()) } : { kind: 'cluster', cluster: captureCluster(cluster(), [member('ledger-1'), member('ledger-2')]) }),
-    names:
-      kind === 'instance'
-        ? { sourceSnapshot: `orders-rekey-${RUN}-src`, copySnapshot: `orders-rekey-${RUN}-new`, newId: `orders-rekey-${RUN}` }
-        : { sourceSnapshot: `ledger-rekey-${RUN}-src`, newId: `ledger-rekey-${RUN}`, memberIds: { 'ledger-1': `ledger-1-rekey-${RUN}`, 'ledger-2': `ledger-2-rekey-${RUN}` } },
-    ...over,
-  };
-}
 
 beforeEach(() => rds.reset());
 

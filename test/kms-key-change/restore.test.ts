@@ -28,10 +28,9 @@ import {
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { captureCluster, captureInstance } from '../../lambda/kms-key-change/settings';
-import { newState, RekeyState } from '../../lambda/kms-key-change/state';
 import * as steps from '../../lambda/kms-key-change/steps';
 import { LOCK_TAG } from '../../lambda/kms-key-change/workflow';
-import { ACCOUNT, clients, cluster, instance, member, NEW_KEY, notFound, OLD_KEY } from './fixtures';
+import { ACCOUNT, clients, cluster, instance, member, NEW_KEY, notFound, preflighted } from './fixtures';
 
 const rds = mockClient(RDSClient);
 const RUN = '20261130030405';
@@ -41,23 +40,6 @@ const kit = (role: string) => [
   { Key: 'db-ops-kit:rekey-source', Value: 'ledger' },
   { Key: 'db-ops-kit:rekey-role', Value: role },
 ];
-
-function preflighted(over: Partial<RekeyState> = {}, kind: 'instance' | 'cluster' = 'instance', src?: RekeyState['source']): RekeyState {
-  const s = newState({ kind, sourceId: kind === 'instance' ? 'orders' : 'ledger', kmsKey: NEW_KEY, region: 'us-east-1', now: new Date('2026-11-30T03:04:05Z') });
-  return {
-    ...s,
-    account: ACCOUNT,
-    targetKeyArn: NEW_KEY,
-    sourceKeyArn: OLD_KEY,
-    lastStep: 'preflight',
-    source: src ?? (kind === 'instance' ? { kind: 'instance', instance: captureInstance(instance()) } : { kind: 'cluster', cluster: captureCluster(cluster(), [member('ledger-1'), member('ledger-2')]) }),
-    names:
-      kind === 'instance'
-        ? { sourceSnapshot: `orders-rekey-${RUN}-src`, copySnapshot: `orders-rekey-${RUN}-new`, newId: `orders-rekey-${RUN}` }
-        : { sourceSnapshot: `ledger-rekey-${RUN}-src`, newId: `ledger-rekey-${RUN}`, memberIds: { 'ledger-1': `ledger-1-rekey-${RUN}`, 'ledger-2': `ledger-2-rekey-${RUN}` } },
-    ...over,
-  };
-}
 
 beforeEach(() => rds.reset());
 
