@@ -1,0 +1,161 @@
+/**
+ * The CLI (lambda/kms-key-change/cli.ts) as an operator reads it: every argument refusal with its
+ * exact sentence, the parsed options, the output of a resumed run that verifies and finalizes (parity
+ * report, summary, the exact next command), exit 4 on a parity report that is not clean, --json, the
+ * warning printed before a cutover run, and --break-lock refused when the lock names another run.
+ * RDS is the in-memory fake of ./fake-rds.ts (client mock): the run needs renames, tags and describe
+ * answers that carry state between steps, which moto does too, but per mutant the fake is ~100x
+ * faster; the end-to-end CLI runs on moto are in test/integration/kms-key-change.
+ */
+import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { DescribeDBClusterSnapshotsCommand, DescribeDBProxiesCommand, DescribeDBSnapshotsCommand, DescribeGlobalClustersCommand, RDSClient } from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { main, parseCli, USAGE } from '../../lambda/kms-key-change/cli';
+import { captureInstance } from '../../lambda/kms-key-change/settings';
+import { newState, RekeyState } from '../../lambda/kms-key-change/state';
+import { LOCK_TAG } from '../../lambda/kms-key-change/workflow';
+import { FakeRds } from './fake-rds';
+import { ACCOUNT, DEFAULT_POLICY, instance, NEW_KEY, notFound, OLD_KEY } from './fixtures';
+
+const stub = mockClient(RDSClient);
+const kms = mockClient(KMSClient);
+const ec2 = mockClient(EC2Client);
+const cw = mockClient(CloudWatchClient);
+let rds: FakeRds;
+let dir: string;
+
+const RUN = '20261130030405';
+const PRE = `orders-pre-rekey-${RUN}`;
+const NEWID = `orders-rekey-${RUN}`;
+const inst = (id: string, key: string, over = {}) => instance({ DBInstanceIdentifier: id, DBInstanceArn: `arn:aws:rds:us-east-1:${ACCOUNT}:db:${id}`, KmsKeyId: key, ...over });
+
+function runState(over: Partial<RekeyState> = {}): RekeyState {
+  const s = newState({ kind: 'instance', sourceId: 'orders', kmsKey: NEW_KEY, region: 'us-east-1', now: new Date('2026-11-30T03:04:05Z') });
+  return {
+    ...s,
+    account: ACCOUNT,
+    targetKeyArn: NEW_KEY,
+    sourceKeyArn: OLD_KEY,
+    lastStep: 'checkApply',
+    snapshotStartedAt: '2026-11-30T03:05:00.000Z',
+    source: { kind: 'instance', instance: captureInstance(instance()) },
+    names: { sourceSnapshot: `${NEWID}-src`, copySnapshot: `${NEWID}-new`, newId: NEWID, preRekeyId: PRE },
+    artifacts: [{ type: 'db-instance', id: NEWID, region: 'us-east-1', role: 're-keyed copy' }],
+    ...over,
+  };
+}
+function stateFile(s: RekeyState, name = 'state.json'): string {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, JSON.stringify(s));
+  return f;
+}
+async function cli(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err };
+}
+
+beforeEach(() => {
+  stub.reset();
+  kms.reset();
+  ec2.reset();
+  cw.reset();
+  rds = new FakeRds(stub);
+  stub.on(DescribeDBSnapshotsCommand).rejects(notFound('DBSnapshotNotFoundFault'));
+  stub.on(DescribeDBClusterSnapshotsCommand).rejects(notFound('DBClusterSnapshotNotFoundFault'));
+  cw.on(GetMetricStatisticsCommand).resolves({ Datapoints: [] });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kms-cli-m-'));
+  process.env.REKEY_LOCK_SETTLE_MS = '0';
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('parseCli refusals: each problem in its own words, all at once', () => {
+  test.each([
+    [['--db-instance', 'orders', '--region', 'moon'], '--kms-key is required\n--region "moon" is not a Region name'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--target-security-group-ids', 'sg-1'], '--target-security-group-ids applies only with --target-region'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--no-freeze'], '--no-freeze applies only with --cutover (only a cutover run freezes the source)'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--max-connections', '1.5'], '--max-connections must be a whole number >= 0'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--max-connections=-1'], '--max-connections must be a whole number >= 0'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--poll-seconds=-1'], '--poll-seconds must be a number >= 0'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--release-original'], '--release-original takes only --resume <state file of a finished cutover>'],
+    [['--resume', 's.json', '--release-original', '--cutover'], '--release-original takes only --resume <state file of a finished cutover>'],
+    [['--resume', 's.json', '--release-original', '--rollback'], '--release-original takes only --resume <state file of a finished cutover>'],
+    [['--resume', 's.json', '--writes-since-cutover-stay-in-copy'], '--writes-since-cutover-stay-in-copy applies only with --resume <file> --rollback'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--writes-since-cutover-stay-in-copy'], '--writes-since-cutover-stay-in-copy applies only with --resume <file> --rollback'],
+    [['--resume', 's.json', '--cutover', '--rollback'], '--cutover and --rollback exclude each other'],
+    [['--resume', 's.json', '--db-cluster', 'ledger'], '--resume takes the database and key from the state file; do not pass --db-instance/--db-cluster/--kms-key'],
+    [['--resume', 's.json', '--kms-key', 'k'], '--resume takes the database and key from the state file; do not pass --db-instance/--db-cluster/--kms-key'],
+    [['--resume', 's.json', '--writes-stopped-since-snapshot'], '--writes-stopped-since-snapshot applies only with --resume <file> --cutover'],
+    [['--resume', 's.json', '--dry-run'], '--dry-run changes nothing; do not combine it with --cutover, --rollback or --resume'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--dry-run', '--rollback'], '--rollback needs --resume <state file of the run that did the cutover>\n--dry-run changes nothing; do not combine it with --cutover, --rollback or --resume'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--share-with-account', '210987654321', '--cutover'], '--cutover renames within one Region and account; it cannot be combined with --target-region or --share-with-account'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--share-with-account', '2109876543210'], '--share-with-account must be a 12-digit account id'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--target-region', 'xus-west-2'], '--target-region "xus-west-2" is not a Region name'],
+    [['--db-instance', 'orders', '--kms-key', 'k', '--target-region', 'us-west-2x'], '--target-region "us-west-2x" is not a Region name'],
+    [['--db-instance', 'orders', '--break-lock', '2026113003040'], '--break-lock takes the 14-digit run id named in the refusal, got "2026113003040"'],
+    [['--db-instance', 'orders', '--break-lock', `${RUN}1`], `--break-lock takes the 14-digit run id named in the refusal, got "${RUN}1"`],
+    [['--break-lock', RUN], '--break-lock needs --db-instance or --db-cluster'],
+    [['--db-instance', 'orders', '--break-lock', RUN, '--kms-key', 'k'], '--break-lock only releases a lock; do not combine it with --kms-key, --resume, --cutover, --rollback or --dry-run'],
+    [['--db-instance', 'orders', '--break-lock', RUN, '--resume', 's.json'], '--break-lock only releases a lock; do not combine it with --kms-key, --resume, --cutover, --rollback or --dry-run'],
+    [['--db-instance', 'orders', '--break-lock', RUN, '--cutover'], '--break-lock only releases a lock; do not combine it with --kms-key, --resume, --cutover, --rollback or --dry-run'],
+    [['--db-instance', 'orders', '--break-lock', RUN, '--rollback'], '--break-lock only releases a lock; do not combine it with --kms-key, --resume, --cutover, --rollback or --dry-run'],
+    [['--db-instance', 'orders', '--break-lock', RUN, '--dry-run'], '--break-lock only releases a lock; do not combine it with --kms-key, --resume, --cutover, --rollback or --dry-run'],
+    [['--db-cluster', 'ledger-'], '--kms-key is required\n"ledger-" is not a valid RDS identifier'],
+  ])('%j', async (args, problems) => {
+    expect(() => parseCli(args as string[])).toThrow(problems as string);
+    const r = await cli(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.err).toEqual([`error: ${problems}\n\n${USAGE}`]);
+    expect(r.out).toEqual([]);
+  });
+});
+
+describe('parseCli accepts', () => {
+  test('defaults of a plain run', () => {
+    expect(parseCli(['--db-instance', 'orders', '--kms-key', 'alias/k'])).toEqual({
+      kind: 'instance',
+      sourceId: 'orders',
+      kmsKey: 'alias/k',
+      method: 'snapshot',
+      dryRun: false,
+      cutover: false,
+      writesStoppedSinceSnapshot: false,
+      noFreeze: false,
+      maxConnections: undefined,
+      releaseOriginal: false,
+      rollback: false,
+      writesSinceCutoverStayInCopy: false,
+      resume: undefined,
+      breakLock: undefined,
+      stateFile: undefined,
+      region: undefined,
+      pollSeconds: 30,
+      json: false,
+      help: false,
+      targetRegion: undefined,
+      targetSecurityGroupIds: undefined,
+      shareWithAccount: undefined,
+    });
+  });
+
+  test('every flag that is valid in its combination', () => {
+    expect(parseCli(['--db-cluster', 'ledger', '--kms-key', 'k', '--cutover', '--no-freeze', '--max-connections', '0', '--region', 'us-gov-west-1', '--json', '--state-file', 'x.json', '--method', 'blue-green'])).toMatchObject({
+      kind: 'cluster', cutover: true, noFreeze: true, maxConnections: 0, region: 'us-gov-west-1', json: true, stateFile: 'x.json', method: 'blue-green',
+    });
+    expect(parseCli(['--resume', 's.json', '--cutover', '--writes-stopped-since-snapshot', '--max-connections', '3'])).toMatchObject({ resume: 's.json', cutover: true, writesStoppedSinceSnapshot: true, maxConnections: 3 });
+    expect(parseCli(['--resume', 's.json', '--rollback', '--writes-since-cutover-stay-in-copy'])).toMatchObject({ rollback: true, writesSinceCutoverStayInCopy: true });
+    expect(parseCli(['--resume', 's.json', '--release-original'])).toMatchObject({ releaseOriginal: true });
+    expect(parseCli(['--db-instance', 'orders', '--kms-key', 'k', '--dry-run', '--share-with-account', '210987654321', '--target-region', 'eu-west-1', '--target-security-group-ids', ' sg-1 ,,sg-2'])).toMatchObject({
+      dryRun: true, shareWithAccount: '210987654321', targetRegion: 'eu-west-1', targetSecurityGroupIds: ['sg-1', 'sg-2'],
+    });
+    expect(parseCli(['--db-instance', 'orders', '--break-lock', RUN, '--region', 'us-isob-east-1'])).toMatchObject({ breakLock: RUN, region: 'us-isob-east-1' });
+    expect(parseCli(['-h', '--bogus-free'].slice(0, 1))).toMatchObject({ help: true });
+    expect(parseCli(['--help', '--rollback'])).toMatchObject({ help: true, rollback: true });
+  });
+});
