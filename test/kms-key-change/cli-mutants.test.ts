@@ -159,3 +159,134 @@ describe('parseCli accepts', () => {
     expect(parseCli(['--help', '--rollback'])).toMatchObject({ help: true, rollback: true });
   });
 });
+
+describe('a resumed run that verifies and finalizes', () => {
+  const ready = (over = {}) => {
+    rds.addInstance(inst('orders', OLD_KEY, { TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+    rds.addInstance(inst(NEWID, NEW_KEY, { PerformanceInsightsKMSKeyId: NEW_KEY, ...over }));
+  };
+
+  test('prints each step, the parity report, the summary and the exact next command; saves the state', async () => {
+    ready();
+    const f = stateFile(runState({ warnings: ['a warning'] }));
+    const r = await cli(['--resume', f, '--poll-seconds', '0']);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d verify {15}${NEWID} is encrypted with ${NEW_KEY}; parity clean \\(52 settings\\)$`));
+    expect(r.out[1]).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d finalize {13}kept 1 resource\\(s\\): db-instance ${NEWID} \\(us-east-1\\); run lock released \\(orders, ${NEWID}\\)$`));
+    const parity = r.out[2].split('\n');
+    expect(parity.slice(0, 4)).toEqual(['', 'Parity report:', expect.stringMatching(/^result {3}setting {23}source {56}new$/), expect.stringMatching(/^changed {2}encryption key {16}arn:aws:kms/)]);
+    expect(parity).toHaveLength(2 + 1 + 52);
+    expect(r.out.slice(3)).toEqual([
+      '',
+      `Summary (run ${RUN}, snapshot, instance orders):`,
+      `  target key: ${NEW_KEY}`,
+      '  parity: clean (52 settings compared)',
+      '  resources kept (nothing was deleted):',
+      `    - db-instance ${NEWID} (us-east-1): re-keyed copy`,
+      '  warning: a warning',
+      `\nNext: this copy holds the data as of 2026-11-30T03:05:00.000Z; writes since then are only in orders.\n  To switch over: stop writes, then start a new run with --cutover (fresh snapshot). Resume this run with\n  --resume ${f} --cutover --writes-stopped-since-snapshot only if no writes reached orders since that snapshot.`,
+    ]);
+    const saved = JSON.parse(fs.readFileSync(f, 'utf8'));
+    expect(saved).toMatchObject({ lastStep: 'finalize', parityClean: true, stateFile: f });
+    expect(rds.instances.get('orders')!.TagList).toEqual([]);
+  });
+
+  test('--json prints the final state; --state-file writes there instead of the resumed file', async () => {
+    ready();
+    const f = stateFile(runState({ targetKeyArn: NEW_KEY }));
+    const other = path.join(dir, 'deeper', 'copy.json');
+    const r = await cli(['--resume', f, '--poll-seconds', '0', '--json', '--state-file', other]);
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.out[r.out.length - 2]);
+    expect(json).toEqual(JSON.parse(fs.readFileSync(other, 'utf8')));
+    expect(json).toMatchObject({ lastStep: 'finalize', stateFile: other });
+    expect(JSON.parse(fs.readFileSync(f, 'utf8')).lastStep).toBe('checkApply');
+    expect(r.out[r.out.length - 1]).toContain(`--resume ${other} --cutover --writes-stopped-since-snapshot`);
+  });
+
+  test('a parity report that is not clean: printed with DIFFERS, exit 4, no finalize, the lock kept', async () => {
+    ready({ DBInstanceClass: 'db.r6g.xlarge' });
+    const f = stateFile(runState());
+    const r = await cli(['--resume', f, '--poll-seconds', '0']);
+    expect(r.code).toBe(4);
+    expect(r.err).toEqual(['verify found differences; no cutover was done. Fix them on the new resource and resume with --resume.']);
+    expect(r.out[0]).toMatch(new RegExp(`verify {15}${NEWID}: parity NOT clean: instanceClass$`));
+    expect(r.out[1]).toMatch(/\nDIFFERS {2}instanceClass {17}db\.r6g\.large +db\.r6g\.xlarge\n/);
+    expect(r.out).toContain('  parity: NOT clean (52 settings compared)');
+    expect(r.out.join('\n')).not.toMatch(/finalize|Next:/);
+    expect(rds.instances.get('orders')!.TagList).toEqual([{ Key: LOCK_TAG, Value: RUN }]);
+  });
+
+  test('a run with nothing left prints no parity report (verify did not run now) and no Next for a cross-Region copy', async () => {
+    ready();
+    const f = stateFile(runState({ lastStep: 'finalize', parity: [{ setting: 'x', source: 1, target: 1, result: 'same' }], parityClean: true, targetRegion: 'us-west-2' }));
+    const r = await cli(['--resume', f, '--poll-seconds', '0', '--max-connections', '2']);
+    expect(r.code).toBe(0);
+    expect(r.out).toEqual(['', `Summary (run ${RUN}, snapshot, instance orders):`, `  target key: ${NEW_KEY}`, '  parity: clean (1 settings compared)', '  resources kept (nothing was deleted):', `    - db-instance ${NEWID} (us-east-1): re-keyed copy`]);
+    expect(JSON.parse(fs.readFileSync(f, 'utf8')).maxConnections).toBeUndefined(); // no step ran: nothing saved
+    // The key as passed when preflight did not resolve one; NOT clean when verify said so.
+    const g = stateFile(runState({ lastStep: 'finalize', targetKeyArn: undefined, kmsKey: 'alias/next', parity: [], parityClean: false, targetRegion: 'us-west-2' }), 'g.json');
+    expect((await cli(['--resume', g])).out.slice(2, 4)).toEqual(['  target key: alias/next', '  parity: NOT clean (0 settings compared)']);
+  });
+});
+
+describe('cutover and rollback runs', () => {
+  test('a fresh cutover run announces the write freeze (with the connection limit) before anything; --no-freeze warns instead', async () => {
+    rds.addInstance(inst('orders', OLD_KEY, { DBInstanceStatus: 'stopped' }));
+    stub.on(DescribeDBProxiesCommand).resolves({ DBProxies: [] });
+    stub.on(DescribeGlobalClustersCommand).resolves({ GlobalClusters: [] });
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'b', Arn: NEW_KEY, KeyState: 'Enabled', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', KeyManager: 'CUSTOMER' } });
+    kms.on(GetKeyPolicyCommand).resolves({ Policy: DEFAULT_POLICY });
+    const base = ['--db-instance', 'orders', '--kms-key', NEW_KEY, '--region', 'us-east-1', '--cutover', '--state-file', path.join(dir, 'c.json')];
+    const a = await cli([...base, '--max-connections', '3']);
+    expect(a.code).toBe(3);
+    expect(a.out).toEqual([
+      'Write freeze: before the final snapshot the kit replaces the security groups of orders with a group that admits no clients and waits until DatabaseConnections is 3. Clients are cut off from now until the cutover completes; the original stays blocked afterwards until --release-original.',
+    ]);
+    expect((await cli(base)).out[0]).toMatch(/waits until DatabaseConnections is 0\. /);
+    const b = await cli([...base, '--no-freeze']);
+    expect(b.out).toEqual([
+      expect.stringMatching(/^WARNING \(--no-freeze\): writes to orders must be stopped now, by you\. The snapshot taken next is the data the new instance gets; writes after it stay only in the original \(kept as orders-pre-rekey-\d{14}\)\.$/),
+    ]);
+    // A plain (rehearsal) run announces nothing.
+    expect((await cli(base.filter((x) => x !== '--cutover'))).out).toEqual([]);
+  });
+
+  test('--writes-stopped-since-snapshot: the rehearsal copy is cut over on the operator\'s word, recorded in the state and the summary', async () => {
+    rds.addInstance(inst('orders', OLD_KEY, { TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+    rds.addInstance(inst(NEWID, NEW_KEY, { PerformanceInsightsKMSKeyId: NEW_KEY }));
+    const f = stateFile(runState({ lastStep: 'finalize', parityClean: true }));
+    const r = await cli(['--resume', f, '--cutover', '--writes-stopped-since-snapshot', '--poll-seconds', '0', '--max-connections', '2']);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    const saved = JSON.parse(fs.readFileSync(f, 'utf8'));
+    expect(saved).toMatchObject({
+      snapshotWritesStopped: true,
+      maxConnections: 2,
+      cutoverRequested: true,
+      lastStep: 'finalize',
+      cutover: { sourceRenamedTo: PRE, memberRenames: [], done: true },
+      freezeOptOut: expect.stringMatching(/^--writes-stopped-since-snapshot at \d{4}-\d\d-\d\dT[\d:.]+Z: the copy is from an unfrozen snapshot; the operator declared that no writes reached orders since 2026-11-30T03:05:00.000Z$/),
+      warnings: [expect.stringMatching(/^operator confirmed at \d{4}-\d\d-\d\dT[\d:.]+Z that no writes reached orders since the snapshot of 2026-11-30T03:05:00.000Z$/)],
+    });
+    expect(r.out.map((l) => l.slice(9, 29).trim()).slice(0, 5)).toEqual(['renameSource', 'checkRenameSource', 'renameTarget', 'checkRenameTarget', 'finalize']);
+    expect(r.out.slice(5, 10)).toEqual(['', `Summary (run ${RUN}, snapshot, instance orders):`, `  target key: ${NEW_KEY}`, `  cutover: done; original renamed to ${PRE}`, '  resources kept (nothing was deleted):']);
+    expect(r.out.join('\n')).not.toMatch(/Parity report|Next:/);
+    expect(rds.instanceKeys()).toEqual({ orders: NEW_KEY, [PRE]: OLD_KEY });
+  });
+
+  test('summary of a rollback: started, then done naming the kept copy', async () => {
+    rds.addInstance(inst('orders', NEW_KEY, { TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+    rds.addInstance(inst(PRE, OLD_KEY, { TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+    const f = stateFile(runState({ lastStep: 'finalize', parityClean: true, snapshotWritesStopped: true, freezeOptOut: 'x', cutover: { at: 'T', sourceRenamedTo: PRE, memberRenames: [], done: true } }));
+    const r = await cli(['--resume', f, '--rollback', '--poll-seconds', '0', '--writes-since-cutover-stay-in-copy']);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`  rollback: done; orders is the original again, the re-keyed copy is ${NEWID}`);
+    expect(r.out.join('\n')).not.toMatch(/cutover: done|Next:/);
+    expect(rds.instanceKeys()).toEqual({ orders: OLD_KEY, [NEWID]: NEW_KEY });
+    expect(JSON.parse(fs.readFileSync(f, 'utf8')).rollbackStrandsWrites).toMatch(/^--writes-since-cutover-stay-in-copy at \d{4}-[\d-]+T[\d:.]+Z: writes clients made to the re-keyed copy under orders stay only in the copy$/);
+  });
+});
+
