@@ -10,7 +10,7 @@
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { DescribeKeyCommand, GetKeyPolicyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { DescribeDBClusterSnapshotsCommand, DescribeDBProxiesCommand, DescribeDBSnapshotsCommand, DescribeGlobalClustersCommand, RDSClient } from '@aws-sdk/client-rds';
+import { CreateDBSnapshotCommand, DescribeDBClusterSnapshotsCommand, DescribeDBInstancesCommand, DescribeDBProxiesCommand, DescribeDBSnapshotsCommand, DescribeGlobalClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -290,3 +290,64 @@ describe('cutover and rollback runs', () => {
   });
 });
 
+
+describe('fresh runs and --break-lock', () => {
+  const preflightPasses = () => {
+    stub.on(DescribeDBProxiesCommand).resolves({ DBProxies: [] });
+    stub.on(DescribeGlobalClustersCommand).resolves({ GlobalClusters: [] });
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'b', Arn: NEW_KEY, KeyState: 'Enabled', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', KeyManager: 'CUSTOMER' } });
+    kms.on(GetKeyPolicyCommand).resolves({ Policy: DEFAULT_POLICY });
+  };
+
+  test('a fresh run names its state file after preflight; a later failure is described from the SAVED state', async () => {
+    rds.addInstance(inst('orders', OLD_KEY));
+    preflightPasses();
+    stub.on(CreateDBSnapshotCommand).rejects(Object.assign(new Error('snapshot quota exceeded'), { name: 'SnapshotQuotaExceeded' }));
+    const sf = path.join(dir, 'fresh.json');
+    const r = await cli(['--db-instance', 'orders', '--kms-key', NEW_KEY, '--region', 'us-east-1', '--state-file', sf, '--poll-seconds', '0']);
+    expect(r.code).toBe(1);
+    const saved = JSON.parse(fs.readFileSync(sf, 'utf8'));
+    const run = saved.runId as string;
+    expect(run).toMatch(/^\d{14}$/);
+    expect(saved).toMatchObject({ lastStep: 'checkFreeze', stateFile: sf, names: { newId: `orders-rekey-${run}` } });
+    expect(r.out[0]).toBe(`state file: ${sf}`);
+    expect(r.out.slice(1).map((l) => l.slice(9, 29).trim())).toEqual(['preflight', 'freezeSource', 'checkFreeze']);
+    expect(r.out[1]).toMatch(/ preflight {12}preflight passed for instance orders → /);
+    expect(r.err).toEqual([
+      'error: snapshot quota exceeded',
+      'What exists now (described from AWS):',
+      `  orders: exists, available, source key ${OLD_KEY}, security groups sg-2, sg-1`,
+      `  orders-pre-rekey-${run}: does not exist`,
+      `  orders-rekey-${run}: does not exist`,
+      `  snapshot orders-rekey-${run}-src: does not exist`,
+      `  snapshot orders-rekey-${run}-new: does not exist`,
+      'orders is still the original.',
+      `Continue once the cause is fixed: npm run kms-change -- --resume ${sf}`,
+      `or abort (releases the lock); every copy is kept: npm run kms-change -- --resume ${sf} --rollback`,
+    ]);
+  });
+
+  test('a dry run that fails on an AWS error says only that (nothing is described, no next commands)', async () => {
+    stub.on(DescribeDBInstancesCommand).rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }));
+    preflightPasses();
+    const r = await cli(['--db-instance', 'orders', '--kms-key', NEW_KEY, '--region', 'us-east-1', '--dry-run']);
+    expect(r).toEqual({ code: 1, out: [], err: ['error: not authorized'] });
+  });
+
+  test('--break-lock says what it will do; a lock that names another run is left and exits 1 naming it', async () => {
+    rds.addInstance(inst('orders', OLD_KEY, { TagList: [{ Key: LOCK_TAG, Value: '20261201000000' }] }));
+    const r = await cli(['--db-instance', 'orders', '--region', 'us-east-1', '--break-lock', RUN]);
+    expect(r.out).toEqual([
+      `Releasing the run lock of key-change run ${RUN} (started 2026-11-30 03:04:05 UTC) on instance orders in us-east-1: removing the tag ${LOCK_TAG}=${RUN} from orders, ${PRE} and ${NEWID} where it names this run. This stops nothing and deletes nothing else. Do this only if run ${RUN} is not running (no kms-change process, no RUNNING Step Functions execution): a run that is still alive would race the next one.`,
+      `  left arn:aws:rds:us-east-1:${ACCOUNT}:db:orders alone: its lock names run 20261201000000 (started 2026-12-01 00:00:00 UTC), not ${RUN}`,
+    ]);
+    expect(r.err).toEqual([`error: the lock on orders names run 20261201000000, not ${RUN}; nothing was released. Check that run first; to release its lock pass --break-lock 20261201000000`]);
+    expect(r.code).toBe(1);
+    // Released on the copy while the source names another run: released, exit 0.
+    rds.addInstance(inst(NEWID, NEW_KEY, { TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+    const p = await cli(['--db-instance', 'orders', '--region', 'us-east-1', '--break-lock', RUN]);
+    expect(p.code).toBe(0);
+    expect(p.err).toEqual([]);
+    expect(p.out.at(-1)).toBe(`Released. Run ${RUN} can still be resumed with its state file (it takes the lock again if no other run has it); its resources are kept.`);
+  });
+});
