@@ -351,3 +351,15 @@ describe('fresh runs and --break-lock', () => {
     expect(p.out.at(-1)).toBe(`Released. Run ${RUN} can still be resumed with its state file (it takes the lock again if no other run has it); its resources are kept.`);
   });
 });
+
+test('aborting (--rollback before any cutover) a run whose verify was not clean exits 0 and does not tell the operator to resume it', async () => {
+  rds.addInstance(inst('orders', OLD_KEY, { TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+  rds.addInstance(inst(NEWID, NEW_KEY, { TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+  const f = stateFile(runState({ lastStep: 'verify', parityClean: false, parity: [{ setting: 'instanceClass', source: 'a', target: 'b', result: 'differs' }] }));
+  const r = await cli(['--resume', f, '--rollback', '--poll-seconds', '0']);
+  expect(r.err).toEqual([]);
+  expect(r.code).toBe(0);
+  expect(r.out.map((l) => l.slice(9, 29).trim()).slice(0, 6)).toEqual(['rollbackRenameNew', 'checkRollbackNew', 'rollbackRenameSource', 'checkRollbackSource', 'rollbackUnfreeze', 'finalize']);
+  expect(rds.instances.get('orders')!.TagList).toEqual([{ Key: 'db-ops-kit:rekey-source', Value: 'orders' }]); // the lock released; the run tag stays
+  expect(rds.renames()).toEqual([]);
+});
