@@ -25,7 +25,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { Clients } from '../../lambda/kms-key-change/clients';
 import { captureInstance } from '../../lambda/kms-key-change/settings';
-import { assertState, RekeyState } from '../../lambda/kms-key-change/state';
+import { assertState } from '../../lambda/kms-key-change/state';
 import { describeRun } from '../../lambda/kms-key-change/status';
 import { getCluster, getInstance, keyOf, need, srcCluster, srcInstance } from '../../lambda/kms-key-change/step-base';
 import { releaseLockOrWarn } from '../../lambda/kms-key-change/step-common';
