@@ -101,6 +101,8 @@ describe('verify', () => {
     src.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'orders-green-1' }).resolves({ DBInstances: [copy({ DBInstanceIdentifier: 'orders-green-1', PerformanceInsightsKMSKeyId: OLD_KEY })] });
     const bg = await verify(same, preflighted({ method: 'blue-green', blueGreenId: 'bgd-1' }));
     expect(bg.state.parity!.filter((l) => l.result === 'differs')).toEqual([]);
+    src.on(DescribeBlueGreenDeploymentsCommand).resolves({ BlueGreenDeployments: [{ Status: 'PROVISIONING' }] });
+    await expect(verify(same, preflighted({ method: 'blue-green', blueGreenId: 'bgd-1' }))).rejects.toThrow('[verify] green target: missing from the state document');
     expect(bg.message).toBe(`orders-green-1 is encrypted with ${NEW_KEY}; parity clean (52 settings)`);
   });
 
