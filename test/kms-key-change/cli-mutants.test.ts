@@ -363,3 +363,31 @@ test('aborting (--rollback before any cutover) a run whose verify was not clean 
   expect(rds.instances.get('orders')!.TagList).toEqual([{ Key: 'db-ops-kit:rekey-source', Value: 'orders' }]); // the lock released; the run tag stays
   expect(rds.renames()).toEqual([]);
 });
+
+test('without an io argument the CLI prints to the console; a fresh run without --state-file writes out/kms-change/rekey-<id>-<run>.json', async () => {
+  const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  const cwd = process.cwd();
+  try {
+    expect(await main(['--help'])).toBe(0);
+    expect(log).toHaveBeenCalledWith(USAGE);
+    expect(await main(['--bogus'])).toBe(2);
+    expect(error).toHaveBeenCalledWith(expect.stringMatching(/^error: Unknown option '--bogus'/));
+    rds.addInstance(inst('orders', OLD_KEY));
+    stub.on(DescribeDBProxiesCommand).resolves({ DBProxies: [] });
+    stub.on(DescribeGlobalClustersCommand).resolves({ GlobalClusters: [] });
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'b', Arn: NEW_KEY, KeyState: 'Enabled', KeySpec: 'SYMMETRIC_DEFAULT', KeyUsage: 'ENCRYPT_DECRYPT', KeyManager: 'CUSTOMER' } });
+    kms.on(GetKeyPolicyCommand).resolves({ Policy: DEFAULT_POLICY });
+    stub.on(CreateDBSnapshotCommand).rejects(Object.assign(new Error('quota'), { name: 'SnapshotQuotaExceeded' }));
+    process.chdir(dir);
+    const r = await cli(['--db-instance', 'orders', '--kms-key', NEW_KEY, '--region', 'us-east-1', '--poll-seconds', '0']);
+    expect(r.code).toBe(1);
+    const files = fs.readdirSync(path.join(dir, 'out', 'kms-change'));
+    expect(files).toEqual([expect.stringMatching(/^rekey-orders-\d{14}\.json$/)]);
+    expect(r.out[0]).toBe(`state file: ${path.join('out', 'kms-change', files[0])}`);
+  } finally {
+    process.chdir(cwd);
+    log.mockRestore();
+    error.mockRestore();
+  }
+});
