@@ -225,6 +225,13 @@ describe('a resumed run that verifies and finalizes', () => {
     expect(r.code).toBe(0);
     expect(r.out).toEqual(['', `Summary (run ${RUN}, snapshot, instance orders):`, `  target key: ${NEW_KEY}`, '  parity: clean (1 settings compared)', '  resources kept (nothing was deleted):', `    - db-instance ${NEWID} (us-east-1): re-keyed copy`]);
     expect(JSON.parse(fs.readFileSync(f, 'utf8')).maxConnections).toBeUndefined(); // no step ran: nothing saved
+    // Only finalize ran now: the parity report of the earlier verify is summarised, not printed again.
+    const h = stateFile(runState({ lastStep: 'verify', parity: [{ setting: 'x', source: 1, target: 1, result: 'same' }], parityClean: true }), 'h.json');
+    const fin = await cli(['--resume', h, '--poll-seconds', '0']);
+    expect(fin.code).toBe(0);
+    expect(fin.out.map((l) => l.slice(9, 29).trim())[0]).toBe('finalize');
+    expect(fin.out.join('\n')).not.toMatch(/Parity report/);
+    expect(fin.out).toContain('  parity: clean (1 settings compared)');
     // The key as passed when preflight did not resolve one; NOT clean when verify said so.
     const g = stateFile(runState({ lastStep: 'finalize', targetKeyArn: undefined, kmsKey: 'alias/next', parity: [], parityClean: false, targetRegion: 'us-west-2' }), 'g.json');
     expect((await cli(['--resume', g])).out.slice(2, 4)).toEqual(['  target key: alias/next', '  parity: NOT clean (0 settings compared)']);

@@ -128,6 +128,7 @@ describe('verify', () => {
           { SourceMember: `arn:aws:rds:us-east-1:${ACCOUNT}:db:ledger-1`, TargetMember: `arn:aws:rds:us-east-1:${ACCOUNT}:db:g-1` },
           { SourceMember: `arn:aws:rds:us-east-1:${ACCOUNT}:db:ledger-2`, TargetMember: `arn:aws:rds:us-east-1:${ACCOUNT}:db:g-2` },
           { SourceMember: `arn:aws:rds:us-east-1:${ACCOUNT}:db:ledger-2` },
+          { TargetMember: `arn:aws:rds:us-east-1:${ACCOUNT}:db:g-3` },
         ],
       }],
     });
