@@ -341,7 +341,8 @@ export async function main(argv: string[], io: CliIo = { out: (l) => console.log
     if (final.parity && verified) io.out(`\nParity report:\n${formatParity(final.parity)}`);
     for (const l of summary(final)) io.out(l);
     if (o.json) io.out(JSON.stringify(final, null, 2));
-    if (final.parityClean === false) {
+    // A rollback (or the abort of a run before cutover) is not stopped by the parity report: it undid the run.
+    if (final.parityClean === false && !o.rollback) {
       io.err('verify found differences; no cutover was done. Fix them on the new resource and resume with --resume.');
       return 4;
     }
