@@ -1,0 +1,490 @@
+/**
+ * The loader's no-data-loss details against a real PostgreSQL 17, one database per test: retry budget and
+ * what is (not) retried, the connection kept after a conflict and left idle after a transaction that finds its
+ * batch already committed, the byte budget with secondary indexes and the progress row's key/etag/table bytes,
+ * batches that hold only quarantined rows, the exact quarantine objects and metrics, the lag metric, the test
+ * hooks on both commit paths, COPY refused by the server (0A000/42601) or hitting an existing row (23505), a
+ * data error that only appears at COMMIT, non-default CSV delimiters, and how CDC rows are grouped into
+ * statements. PostgreSQL stands in for DSQL: where DSQL behaves differently (refusing COPY) a trigger emulates
+ * the server's answer; statement and COPY/INSERT logs are kept by triggers (current_query()).
+ * No mocks: the rows, progress rows, transactions and statements asserted here are the database's own.
+ */
+import { Readable } from 'stream';
+import { gzipSync } from 'zlib';
+import { Client } from 'pg';
+import { ConnectionManager } from '../../lambda/dsql-loader/connection';
+import { DMS_CSV, DmsObjectKey, parseDmsKey } from '../../lambda/dsql-loader/dms-format';
+import { ensureProgressTable, LoaderOptions, loadObject } from '../../lambda/dsql-loader/loader';
+import { startPostgres, TestPostgres } from '../helpers/postgres';
+import { bodyOf, createDatabase, dmsCsv, installDsqlLimits, memoryQuarantine } from './fixtures';
+
+let pg: TestPostgres;
+let dbNo = 0;
+
+beforeAll(async () => {
+  pg = await startPostgres();
+}, 120_000);
+
+afterAll(async () => {
+  await pg?.stop();
+});
+
+interface Db {
+  client: Client;
+  db: string;
+  connections: ConnectionManager;
+  /** Connections the loader opened. */
+  opened: Client[];
+  quarantine: ReturnType<typeof memoryQuarantine>;
+  metrics: { loaded: number[]; rejected: number[]; retries: string[]; lags: number[] };
+  logs: Array<[string, Record<string, unknown> | undefined]>;
+  opts(extra?: Partial<LoaderOptions>): LoaderOptions;
+  close(): Promise<void>;
+}
+
+/** A fresh database with `ddl`, the progress table, and a loader connection manager that records its connections. */
+async function newDb(ddl: string[], limits?: { tables: string[]; rows?: number; bytes?: number }): Promise<Db> {
+  const db = `mut${++dbNo}`;
+  const client = await createDatabase(pg, db);
+  for (const sql of ddl) await client.query(sql);
+  await ensureProgressTable(client);
+  if (limits) await installDsqlLimits(client, [...limits.tables, 'dsql_loader.progress'], { rows: limits.rows ?? 3000, bytes: limits.bytes ?? 10 * 1024 * 1024 });
+  const opened: Client[] = [];
+  const connections = new ConnectionManager({
+    token: async () => pg.password,
+    connect: async (password) => {
+      const c = new Client({ ...pg.config(db), password });
+      await c.connect();
+      opened.push(c);
+      return c;
+    },
+  });
+  const quarantine = memoryQuarantine();
+  const metrics = { loaded: [] as number[], rejected: [] as number[], retries: [] as string[], lags: [] as number[] };
+  const logs: Db['logs'] = [];
+  return {
+    client,
+    db,
+    connections,
+    opened,
+    quarantine,
+    metrics,
+    logs,
+    opts: (extra = {}) => ({
+      connections,
+      quarantine,
+      quarantinePrefix: 'q',
+      baseDelayMs: 1,
+      metrics: {
+        rowsLoaded: (n) => metrics.loaded.push(n),
+        rowsRejected: (n) => metrics.rejected.push(n),
+        retry: (r) => metrics.retries.push(r),
+        lagSeconds: (s) => metrics.lags.push(s),
+      },
+      log: (msg, x) => logs.push([msg, x]),
+      ...extra,
+    }),
+    async close() {
+      await connections.close();
+      await client.end();
+    },
+  };
+}
+
+function key(k: string): DmsObjectKey {
+  const parsed = parseDmsKey(k, 'dms');
+  if (typeof parsed === 'string') throw new Error(parsed);
+  return parsed;
+}
+
+const OP = DMS_CSV.opColumn;
+const TS = DMS_CSV.timestampColumn;
+const rows = (q: Client, sql: string) => q.query(sql).then((r) => r.rows);
+/** Rows per committed transaction (data rows + the progress row), from the DSQL-limits fixture. */
+const txnRows = (c: Client) => rows(c, 'SELECT rows::int AS n FROM dsql_limits.txn ORDER BY xid').then((r) => r.map((x) => x.n));
+/** The state of the loader's (only) session as the server sees it. */
+async function sessionState(d: Db): Promise<string[]> {
+  const pids = d.opened.map((c) => (c as unknown as { processID: number }).processID);
+  return (await d.client.query('SELECT state FROM pg_stat_activity WHERE pid = ANY($1::int[])', [pids])).rows.map((r) => r.state);
+}
+
+/** Logs, per inserted row, whether COPY or INSERT put it there (the top-level statement text). */
+const VIA_LOG = (table: string) => [
+  `CREATE TABLE ${table}_via (id bigint, via text, at bigserial)`,
+  `CREATE FUNCTION ${table}_via() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN INSERT INTO ${table}_via (id, via) VALUES (NEW.id, CASE WHEN position('COPY ' in current_query()) > 0 THEN 'copy' ELSE 'insert' END); RETURN NEW; END $$`,
+  `CREATE TRIGGER via AFTER INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION ${table}_via()`,
+];
+const via = (c: Client, table: string) => rows(c, `SELECT id::int, via FROM ${table}_via ORDER BY at`).then((r) => r.map((x) => `${x.id}:${x.via}`));
+
+describe('retries', () => {
+  test('a conflict on every attempt fails after exactly `attempts` tries, each retry logged and counted, on the same connection (rolled back, not discarded)', async () => {
+    const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, v text)', `INSERT INTO public.t VALUES (1, 'a'), (2, 'b'), (3, 'c')`]);
+    const writer = await pg.client(d.db);
+    let n = 0;
+    try {
+      const cdc = dmsCsv([OP, 'id', 'v'], [['U', '1', 'x'], ['U', '2', 'y'], ['U', '3', 'z']]);
+      const objectKey = 'dms/public/t/20261201-000000000.csv';
+      // Every attempt: another session commits a change to row 2 after the loader's snapshot -> 40001 on the loader's update.
+      const opts = d.opts({ attempts: 3, afterSnapshot: async () => void (await writer.query(`UPDATE public.t SET v = 'w${++n}' WHERE id = 2`)) });
+      await expect(loadObject({ dmsKey: key(objectKey), etag: 'e', body: bodyOf(cdc) }, opts)).rejects.toMatchObject({ code: '40001' });
+      expect(n).toBe(3);
+      expect(d.metrics.retries).toEqual(['conflict', 'conflict']);
+      expect(d.logs).toEqual([
+        ['retrying transaction', { object: objectKey, code: '40001', error: 'error: could not serialize access due to concurrent update' }],
+        ['retrying transaction', { object: objectKey, code: '40001', error: 'error: could not serialize access due to concurrent update' }],
+      ]);
+      expect(d.opened).toHaveLength(1);
+      expect(await rows(d.client, 'SELECT id::int, v FROM public.t ORDER BY id')).toEqual([{ id: 1, v: 'a' }, { id: 2, v: 'w3' }, { id: 3, v: 'c' }]);
+      expect(await rows(d.client, 'SELECT * FROM dsql_loader.progress')).toEqual([]);
+    } finally {
+      await writer.end();
+      await d.close();
+    }
+  });
+
+  test('an error that is neither a conflict nor a dropped connection (a DSQL limit, 54000) is not retried', async () => {
+    const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, v text)'], { tables: ['public.t'], rows: 2 });
+    try {
+      const csv = dmsCsv([OP, 'id', 'v'], [['I', '1', 'a'], ['I', '2', 'b']]);
+      await expect(loadObject({ dmsKey: key('dms/public/t/LOAD00000001.csv'), etag: 'e', body: bodyOf(csv) }, d.opts({ attempts: 3 }))).rejects.toMatchObject({ code: '54000' });
+      expect(d.metrics.retries).toEqual([]);
+      expect(d.logs).toEqual([]);
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM public.t')).toEqual([{ n: 0 }]);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('progress row', () => {
+  test('another loader moved the progress row after this run read it: the batch is refused with the positions, nothing applied', async () => {
+    const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, v text)']);
+    const other = await pg.client(d.db);
+    try {
+      const objectKey = 'dms/public/t/20261201-000000000.csv';
+      let gets = 0;
+      const get = d.connections.get.bind(d.connections);
+      // get() #1 describes the table, #2 reads the progress (none), #3 opens the batch's transaction.
+      d.connections.get = async () => {
+        if (++gets === 3) {
+          await other.query(`INSERT INTO dsql_loader.progress VALUES ($1, 'e', 'public.t', 1, 2, 1, 0, false, now())`, [objectKey]);
+        }
+        return get();
+      };
+      const cdc = dmsCsv([OP, 'id', 'v'], [['I', '1', 'a'], ['I', '2', 'b'], ['I', '3', 'c']]);
+      await expect(loadObject({ dmsKey: key(objectKey), etag: 'e', body: bodyOf(cdc) }, d.opts())).rejects.toThrow(
+        `progress of ${objectKey} is at record 1, expected 0: another loader is working on this object; retry later`,
+      );
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM public.t')).toEqual([{ n: 0 }]);
+      expect(await rows(d.client, 'SELECT records_committed::int AS r, done FROM dsql_loader.progress')).toEqual([{ r: 1, done: false }]);
+      expect(await sessionState(d)).toEqual(['idle']);
+    } finally {
+      await other.end();
+      await d.close();
+    }
+  });
+
+  test('a batch another loader committed meanwhile is not applied again, and its transaction is closed (the session is idle, not idle in transaction)', async () => {
+    const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, v text)']);
+    const other = await pg.client(d.db);
+    try {
+      const objectKey = 'dms/public/t/20261201-000000000.csv';
+      let gets = 0;
+      const get = d.connections.get.bind(d.connections);
+      d.connections.get = async () => {
+        if (++gets === 3) {
+          await other.query(`INSERT INTO public.t VALUES (1, 'theirs'), (2, 'theirs')`);
+          await other.query(`INSERT INTO dsql_loader.progress VALUES ($1, 'e', 'public.t', 2, 3, 2, 0, true, now())`, [objectKey]);
+        }
+        return get();
+      };
+      const cdc = dmsCsv([OP, 'id', 'v'], [['I', '1', 'a'], ['I', '2', 'b']]);
+      const r = await loadObject({ dmsKey: key(objectKey), etag: 'e', body: bodyOf(cdc) }, d.opts());
+      expect(r).toStrictEqual({
+        status: 'loaded',
+        objectKey,
+        etag: 'e',
+        table: 'public.t',
+        records: 2,
+        rowsApplied: 0,
+        rowsRejected: 0,
+        transactions: 1,
+        retries: 0,
+        resumedFrom: 0,
+        quarantineKeys: [],
+      });
+      expect(await rows(d.client, 'SELECT id::int, v FROM public.t ORDER BY id')).toEqual([{ id: 1, v: 'theirs' }, { id: 2, v: 'theirs' }]);
+      expect(await sessionState(d)).toEqual(['idle']);
+      expect(d.metrics).toMatchObject({ loaded: [], rejected: [] });
+    } finally {
+      await other.end();
+      await d.close();
+    }
+  });
+});
+
+describe('byte budget', () => {
+  test('a secondary index doubles the row estimate; the progress row reserves its key and etag twice and the table name once', async () => {
+    // Row estimate (README): (id 8 + body 948 + 4 + 64) x (1 + 1 secondary index) = 2,048 bytes.
+    // Progress row: 512 + 2 x (key + etag) + "public.wide" = 512 + 2 x (32 + 40) + 11 = 667 bytes.
+    // maxBytes = 667 + 20 x 2,048 - 5, so 19 data rows fit in a transaction, not 20.
+    const d = await newDb(['CREATE TABLE public.wide (id bigint PRIMARY KEY, body text NOT NULL)', 'CREATE INDEX wide_body ON public.wide (body)'], { tables: ['public.wide'] });
+    try {
+      const objectKey = 'dms/public/wide/LOAD00000001.csv';
+      const etag = 'e'.repeat(40);
+      expect(Buffer.byteLength(objectKey)).toBe(32);
+      const maxBytes = 667 + 20 * 2048 - 5;
+      const n = 19 * 3 + 4;
+      const csv = dmsCsv([OP, 'id', 'body'], Array.from({ length: n }, (_, i) => ['I', String(i + 1), `${String(i + 1).padStart(4, '0')}${'y'.repeat(944)}`]));
+      const r = await loadObject({ dmsKey: key(objectKey), etag, body: bodyOf(csv, 4096) }, d.opts({ limits: { maxRows: 3000, maxBytes } }));
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: n, transactions: 4 });
+      expect(await txnRows(d.client)).toEqual([20, 20, 20, 5]);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('quarantine', () => {
+  test('a batch of only quarantined rows is committed (progress and quarantine object); a row the database refuses goes to a .db object; exact objects, metrics and transactions', async () => {
+    const d = await newDb(['CREATE TABLE public.q (id bigint PRIMARY KEY, qty integer CHECK (qty >= 0))', ...VIA_LOG('q')], { tables: ['public.q'] });
+    try {
+      const objectKey = 'dms/public/q/LOAD00000001.csv';
+      const csv = dmsCsv([OP, 'id', 'qty'], [['I', '1', 'x'], ['I', '2', 'y'], ['I', '3', '-1'], ['I', '4', '4'], ['I', '5', '5'], ['I', '6', '6']]);
+      // maxRows 3: two data rows per transaction -> batches [1, 2] (both unparsable), [3, 4], [5, 6].
+      const r = await loadObject({ dmsKey: key(objectKey), etag: 'e1', body: bodyOf(csv) }, d.opts({ limits: { maxRows: 3, maxBytes: 8 * 1024 * 1024 } }));
+      const q12 = `q/${objectKey}/e1/records-0000000001-0000000002.jsonl`;
+      const q34 = `q/${objectKey}/e1/records-0000000003-0000000004.jsonl.db`;
+      expect(r).toStrictEqual({
+        status: 'loaded',
+        objectKey,
+        etag: 'e1',
+        table: 'public.q',
+        records: 6,
+        rowsApplied: 3,
+        rowsRejected: 3,
+        transactions: 3,
+        retries: 0,
+        resumedFrom: 0,
+        quarantineKeys: [q12, q34],
+      });
+      const bad = (line: number, record: number, reason: string, raw: string) => JSON.stringify({ object: objectKey, etag: 'e1', line, record, reason, raw });
+      expect([...d.quarantine.objects.entries()]).toEqual([
+        [
+          q12,
+          bad(2, 1, 'column "qty" (integer): "x" is not an integer', 'I,1,x') + '\n' + bad(3, 2, 'column "qty" (integer): "y" is not an integer', 'I,2,y') + '\n',
+        ],
+        [q34, bad(4, 3, 'database: new row for relation "q" violates check constraint "q_qty_check" (SQLSTATE 23514)', 'I,3,-1') + '\n'],
+      ]);
+      expect(d.metrics).toMatchObject({ loaded: [0, 1, 2], rejected: [2, 1, 0] });
+      expect(await rows(d.client, 'SELECT id::int, qty FROM public.q ORDER BY id')).toEqual([4, 5, 6].map((id) => ({ id, qty: id })));
+      expect(await rows(d.client, 'SELECT records_committed::int AS r, last_line::int AS l, rows_applied::int AS a, rows_rejected::int AS j, done FROM dsql_loader.progress')).toEqual([
+        { r: 6, l: 7, a: 3, j: 3, done: true },
+      ]);
+      // Committed transactions only (the bisection's probes roll back): progress alone, row 4 + progress, rows 5-6 + progress.
+      expect(await txnRows(d.client)).toEqual([1, 2, 3]);
+      // A data error in a COPY does not turn COPY off: the retried batch and the next one still use it.
+      expect(await via(d.client, 'q')).toEqual(['4:copy', '5:copy', '6:copy']);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a row violating a unique secondary index in a CDC file is quarantined with SQLSTATE 23505 (the INSERT path does not loop on 23505)', async () => {
+    const d = await newDb(['CREATE TABLE public.u (id bigint PRIMARY KEY, email text UNIQUE)', `INSERT INTO public.u VALUES (1, 'a@x')`]);
+    try {
+      const objectKey = 'dms/public/u/20261201-000000000.csv';
+      const cdc = dmsCsv([OP, 'id', 'email'], [['I', '2', 'a@x'], ['I', '3', 'c@x']]);
+      const r = await loadObject({ dmsKey: key(objectKey), etag: 'e', body: bodyOf(cdc) }, d.opts());
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: 1, rowsRejected: 1 });
+      expect(d.quarantine.lines()).toEqual([
+        { object: objectKey, etag: 'e', line: 2, record: 1, reason: 'database: duplicate key value violates unique constraint "u_email_key" (SQLSTATE 23505)', raw: 'I,2,a@x' },
+      ]);
+      expect(await rows(d.client, 'SELECT id::int, email FROM public.u ORDER BY id')).toEqual([{ id: 1, email: 'a@x' }, { id: 3, email: 'c@x' }]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a data error that appears only at COMMIT (a deferred unique constraint) fails the load naming it; no row is quarantined for it', async () => {
+    const d = await newDb(['CREATE TABLE public.dfr (id bigint PRIMARY KEY, email text, CONSTRAINT dfr_email UNIQUE (email) DEFERRABLE INITIALLY DEFERRED)']);
+    try {
+      const cdc = dmsCsv([OP, 'id', 'email'], [['I', '1', 'same'], ['I', '2', 'same']]);
+      await expect(loadObject({ dmsKey: key('dms/public/dfr/20261201-000000000.csv'), etag: 'e', body: bodyOf(cdc) }, d.opts())).rejects.toMatchObject({
+        code: '23505',
+        constraint: 'dfr_email',
+      });
+      expect(d.quarantine.objects.size).toBe(0);
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM public.dfr')).toEqual([{ n: 0 }]);
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM dsql_loader.progress')).toEqual([{ n: 0 }]);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('COPY', () => {
+  /** Emulates a server that refuses COPY with `code` (DSQL answers COPY it cannot run with an error); counts the refusals. */
+  const refuseCopy = (code: string) => [
+    'CREATE SEQUENCE copy_refusals',
+    `CREATE FUNCTION refuse_copy() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       IF position('COPY ' in current_query()) > 0 THEN
+         PERFORM nextval('copy_refusals'); -- not rolled back with the transaction
+         RAISE EXCEPTION 'COPY is not supported here' USING ERRCODE = '${code}';
+       END IF;
+       RETURN NULL;
+     END $$`,
+    'CREATE TRIGGER refuse_copy BEFORE INSERT ON public.c FOR EACH STATEMENT EXECUTE FUNCTION refuse_copy()',
+  ];
+
+  for (const code of ['0A000', '42601']) {
+    test(`a server that refuses COPY (${code}) gets INSERT for that batch and every later one, after one refusal`, async () => {
+      const d = await newDb(['CREATE TABLE public.c (id bigint PRIMARY KEY, v text)', ...refuseCopy(code), ...VIA_LOG('c')]);
+      try {
+        const csv = dmsCsv([OP, 'id', 'v'], [1, 2, 3, 4, 5, 6].map((i) => ['I', String(i), `v${i}`]));
+        const r = await loadObject({ dmsKey: key('dms/public/c/LOAD00000001.csv'), etag: 'e', body: bodyOf(csv) }, d.opts({ limits: { maxRows: 3, maxBytes: 8 * 1024 * 1024 } }));
+        expect(r).toMatchObject({ status: 'loaded', rowsApplied: 6, rowsRejected: 0, transactions: 3 });
+        expect(await rows(d.client, `SELECT last_value::int AS n, is_called FROM copy_refusals`)).toEqual([{ n: 1, is_called: true }]);
+        expect(await via(d.client, 'c')).toEqual(['1:insert', '2:insert', '3:insert', '4:insert', '5:insert', '6:insert']);
+      } finally {
+        await d.close();
+      }
+    });
+  }
+
+  test('a row that already exists (a re-written LOAD file) makes that batch an INSERT … DO NOTHING; later batches use COPY again', async () => {
+    const d = await newDb(['CREATE TABLE public.c (id bigint PRIMARY KEY, v text)', `INSERT INTO public.c VALUES (1, 'kept')`, ...VIA_LOG('c')]);
+    try {
+      const csv = dmsCsv([OP, 'id', 'v'], [1, 2, 3, 4, 5, 6].map((i) => ['I', String(i), `v${i}`]));
+      const r = await loadObject({ dmsKey: key('dms/public/c/LOAD00000001.csv'), etag: 'e', body: bodyOf(csv) }, d.opts({ limits: { maxRows: 3, maxBytes: 8 * 1024 * 1024 } }));
+      expect(r).toMatchObject({ status: 'loaded', rowsRejected: 0, transactions: 3 });
+      expect(await via(d.client, 'c')).toEqual(['2:insert', '3:copy', '4:copy', '5:copy', '6:copy']);
+      expect(await rows(d.client, 'SELECT id::int, v FROM public.c WHERE id <= 2 ORDER BY id')).toEqual([{ id: 1, v: 'kept' }, { id: 2, v: 'v2' }]);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('hooks, lag, delimiters, gzip', () => {
+  test('afterSnapshot and beforeCommit run once per transaction on the COPY path and on the INSERT path', async () => {
+    const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, v text)']);
+    try {
+      const calls: string[] = [];
+      const opts = d.opts({
+        limits: { maxRows: 3, maxBytes: 8 * 1024 * 1024 },
+        afterSnapshot: async (_c, no) => void calls.push(`after ${no}`),
+        beforeCommit: async (_c, no) => void calls.push(`before ${no}`),
+      });
+      const csv = (op: string) => dmsCsv([OP, 'id', 'v'], [1, 2, 3].map((i) => [op, String(i), `${op}${i}`]));
+      await loadObject({ dmsKey: key('dms/public/t/LOAD00000001.csv'), etag: 'e', body: bodyOf(csv('I')) }, opts);
+      expect(calls.splice(0)).toEqual(['after 1', 'before 1', 'after 2', 'before 2']);
+      await loadObject({ dmsKey: key('dms/public/t/20261201-000000000.csv'), etag: 'e', body: bodyOf(csv('U')) }, opts);
+      expect(calls).toEqual(['after 1', 'before 1', 'after 2', 'before 2']);
+      expect(await rows(d.client, 'SELECT v FROM public.t ORDER BY id')).toEqual([{ v: 'U1' }, { v: 'U2' }, { v: 'U3' }]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('the lag metric is the age of the batch\'s last DMS commit timestamp (UTC); an unreadable timestamp gives no metric', async () => {
+    const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, v text)']);
+    try {
+      const anHourAgo = new Date(Date.now() - 3600_000).toISOString().replace('T', ' ').replace('Z', '000'); // DMS: 2026-12-01 07:00:00.123000
+      await loadObject({ dmsKey: key('dms/public/t/20261201-000000000.csv'), etag: 'e', body: bodyOf(dmsCsv([OP, TS, 'id', 'v'], [['I', anHourAgo, '1', 'a']])) }, d.opts());
+      expect(d.metrics.lags).toHaveLength(1);
+      expect(d.metrics.lags[0]).toBeGreaterThan(3600 - 120);
+      expect(d.metrics.lags[0]).toBeLessThan(3600 + 120);
+      await loadObject({ dmsKey: key('dms/public/t/20261201-000000001.csv'), etag: 'e', body: bodyOf(dmsCsv([OP, TS, 'id', 'v'], [['U', 'not a time', '1', 'b']])) }, d.opts());
+      expect(d.metrics.lags).toHaveLength(1);
+      expect(await rows(d.client, 'SELECT v FROM public.t')).toEqual([{ v: 'b' }]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('an endpoint with CsvDelimiter ";" and CsvRowDelimiter "\\r\\n": every field parsed exactly', async () => {
+    const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, qty integer)']);
+    try {
+      const body = `${OP};id;qty\r\nI;1;5\r\nI;2;6\r\n`;
+      const r = await loadObject({ dmsKey: key('dms/public/t/LOAD00000001.csv'), etag: 'e', body: bodyOf(body) }, d.opts({ csvDelimiter: ';', csvRowDelimiter: '\r\n' }));
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: 2, rowsRejected: 0 });
+      expect(await rows(d.client, 'SELECT id::int, qty FROM public.t ORDER BY id')).toEqual([{ id: 1, qty: 5 }, { id: 2, qty: 6 }]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a gzip body whose download fails midway fails the load with that error (no hang), nothing committed', async () => {
+    const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, v text)']);
+    try {
+      const gz = gzipSync(Buffer.from(dmsCsv([OP, 'id', 'v'], Array.from({ length: 2000 }, (_, i) => ['I', String(i + 1), `value ${i}`]))));
+      // The first read gets 200 bytes; the connection breaks on the next one (the loader is reading by then).
+      let reads = 0;
+      const body: Readable = new Readable({
+        read() {
+          if (++reads === 1) this.push(gz.subarray(0, 200));
+          else setImmediate(() => body.destroy(Object.assign(new Error('socket hang up while reading the S3 object'), { code: 'ECONNRESET' })));
+        },
+      });
+      await expect(loadObject({ dmsKey: key('dms/public/t/LOAD00000001.csv.gz'), etag: 'e', body }, d.opts())).rejects.toThrow('socket hang up while reading the S3 object');
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM public.t')).toEqual([{ n: 0 }]);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('CDC statements', () => {
+  test('consecutive rows of one kind share a statement; a repeated key or a change of kind starts the next; no empty statements; a second delivery is already-loaded', async () => {
+    const d = await newDb([
+      'CREATE TABLE public.g (id bigint PRIMARY KEY, v text)',
+      `INSERT INTO public.g VALUES (9, 'nine')`,
+      'CREATE TABLE public.g_stmt (at bigserial, op text, n int)',
+      `CREATE FUNCTION g_stmt_new() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO g_stmt (op, n) SELECT TG_OP, count(*) FROM new_rows; RETURN NULL; END $$`,
+      `CREATE FUNCTION g_stmt_old() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO g_stmt (op, n) SELECT TG_OP, count(*) FROM old_rows; RETURN NULL; END $$`,
+      'CREATE TRIGGER s_ins AFTER INSERT ON public.g REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION g_stmt_new()',
+      'CREATE TRIGGER s_upd AFTER UPDATE ON public.g REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION g_stmt_new()',
+      'CREATE TRIGGER s_del AFTER DELETE ON public.g REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION g_stmt_old()',
+    ]);
+    try {
+      const objectKey = 'dms/public/g/20261201-000000000.csv';
+      const cdc = dmsCsv(
+        [OP, 'id', 'v'],
+        [['I', '1', 'a'], ['I', '2', 'b'], ['U', '9', 'NINE'], ['U', '1', 'a2'], ['D', '2', 'b'], ['D', '9', 'NINE'], ['I', '2', 'b2']],
+      );
+      const first = await loadObject({ dmsKey: key(objectKey), etag: 'e', body: bodyOf(cdc) }, d.opts());
+      expect(first).toMatchObject({ status: 'loaded', rowsApplied: 7, transactions: 1 });
+      // Statement 1: upsert 1, 2, 9 (two inserts, one update); 2: upsert 1 again (key repeats); 3: delete 2, 9; 4: upsert 2.
+      // An INSERT … ON CONFLICT DO UPDATE fires the AFTER statement triggers of UPDATE and then of INSERT.
+      expect((await rows(d.client, 'SELECT op, n FROM g_stmt ORDER BY at')).map((x) => `${x.op} ${x.n}`)).toEqual([
+        'UPDATE 1',
+        'INSERT 2',
+        'UPDATE 1',
+        'INSERT 0',
+        'DELETE 2',
+        'UPDATE 0',
+        'INSERT 1',
+      ]);
+      expect(await rows(d.client, 'SELECT id::int, v FROM public.g ORDER BY id')).toEqual([{ id: 1, v: 'a2' }, { id: 2, v: 'b2' }]);
+      const again = await loadObject({ dmsKey: key(objectKey), etag: 'e', body: bodyOf(cdc) }, d.opts());
+      expect(again).toStrictEqual({
+        status: 'already-loaded',
+        objectKey,
+        etag: 'e',
+        table: 'public.g',
+        records: 7,
+        rowsApplied: 0,
+        rowsRejected: 0,
+        transactions: 0,
+        retries: 0,
+        resumedFrom: 7,
+        quarantineKeys: [],
+      });
+    } finally {
+      await d.close();
+    }
+  });
+});
