@@ -198,7 +198,12 @@ function summary(s: RekeyState): string[] {
   const lines = ['', `Summary (run ${s.runId}, ${s.method}, ${s.kind} ${s.sourceId}):`];
   lines.push(`  target key: ${s.targetKeyArn ?? s.kmsKey}`);
   if (s.parity) lines.push(`  parity: ${s.parityClean ? 'clean' : 'NOT clean'} (${s.parity.length} settings compared)`);
-  if (s.rolledBack) lines.push(`  rollback: ${s.rolledBack.done ? `done; ${s.sourceId} is the original again, the re-keyed copy is ${s.names?.newId}` : 'started'}`);
+  if (s.rolledBack) {
+    const done = !s.cutover
+      ? `done; nothing was renamed: ${s.sourceId} kept its name and its key; this run's resources are kept (listed below)`
+      : `done; ${s.sourceId} is the original again, the re-keyed copy is ${s.names?.newId}`;
+    lines.push(`  rollback: ${s.rolledBack.done ? done : 'started'}`);
+  }
   else if (s.cutover) lines.push(`  cutover: ${s.cutover.done ? 'done' : 'started'}; original renamed to ${s.cutover.sourceRenamedTo}`);
   lines.push('  resources kept (nothing was deleted):');
   for (const a of s.artifacts) lines.push(`    - ${a.type} ${a.id} (${a.region}): ${a.role}`);

@@ -251,7 +251,11 @@ export const rollbackUnfreeze: StepFn = async (c, s) => {
   const step = 'rollbackUnfreeze';
   // A crash right after the swap leaves no freeze record; the run's group and its tag say what to restore.
   if (!s.freeze?.groupId && !freezeNotApplicable(s) && !s.freezeOptOut) s.freeze = await recoverFreeze(c, s, s.sourceId);
-  if (!s.freeze?.groupId) return ok(s, step, 'no freeze to lift');
+  if (!s.freeze?.groupId) {
+    // The last rollback phase: with nothing to lift the rollback (or an abort before any cutover) is over too.
+    s.rolledBack = { ...(s.rolledBack ?? { at: new Date().toISOString() }), done: true };
+    return ok(s, step, 'no freeze to lift');
+  }
   const msg = await unfreeze(c, s, s.sourceId, step);
   s.rolledBack = { ...(s.rolledBack ?? { at: new Date().toISOString() }), done: true };
   await releaseLockOrWarn(c, s);

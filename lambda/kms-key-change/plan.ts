@@ -136,7 +136,7 @@ export function buildPlan(s: RekeyState): Plan {
     add('Serverless v2 capacity', cl.serverlessV2);
     add('Kerberos domain', cl.domain?.domain);
     for (const m of cl.members) {
-      add(`member ${m.id}`, `${m.instanceClass}, tier ${m.promotionTier}, PI ${m.performanceInsights || m.performanceInsightsKmsKeyId ? 'on (target key)' : 'off'}, monitoring ${m.monitoringInterval ?? 0}s`);
+      add(`member ${m.id}`, `${m.instanceClass}, tier ${m.promotionTier ?? 1}, PI ${m.performanceInsights || m.performanceInsightsKmsKeyId ? 'on (target key)' : 'off'}, monitoring ${m.monitoringInterval ?? 0}s`);
     }
   }
   add('log exports', set.logExports);

@@ -49,7 +49,7 @@ export const finalize: StepFn = async (c, s) => {
   return ok(
     s,
     step,
-    `kept ${s.artifacts.length} resource(s): ${s.artifacts.map((a) => `${a.type} ${a.id} (${a.region})`).join('; ')}${released.length ? `; run lock released (${released.join(', ')})` : ''}` +
+    `${s.artifacts.length ? `kept ${s.artifacts.length} resource(s): ${s.artifacts.map((a) => `${a.type} ${a.id} (${a.region})`).join('; ')}` : 'nothing to keep: this run created no resources'}${released.length ? `; run lock released (${released.join(', ')})` : ''}` +
       // What the operator gave up, in the final report too (not only in the state).
       `${s.freezeOptOut ? `; NO ENFORCED WRITE FREEZE (${s.freezeOptOut})` : ''}${s.rollbackStrandsWrites ? `; rollback confirmed although writes stay in the copy (${s.rollbackStrandsWrites})` : ''}`,
   );

@@ -295,6 +295,22 @@ describe('cutover and rollback runs', () => {
     expect(rds.instanceKeys()).toEqual({ orders: OLD_KEY, [NEWID]: NEW_KEY });
     expect(JSON.parse(fs.readFileSync(f, 'utf8')).rollbackStrandsWrites).toMatch(/^--writes-since-cutover-stay-in-copy at \d{4}-[\d-]+T[\d:.]+Z: writes clients made to the re-keyed copy under orders stay only in the copy$/);
   });
+
+  test('an abort before any cutover and without a freeze ends "done" (not "started"), says nothing was renamed, and a second --rollback changes nothing', async () => {
+    rds.addInstance(inst('orders', OLD_KEY, { TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+    rds.addInstance(inst(NEWID, NEW_KEY, { TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+    const f = stateFile(runState({ lastStep: 'verify', parityClean: true }));
+    const r = await cli(['--resume', f, '--rollback', '--poll-seconds', '0']);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`  rollback: done; nothing was renamed: orders kept its name and its key; this run's resources are kept (listed below)`);
+    expect(r.out.join('\n')).not.toMatch(/rollback: started|is the original again/);
+    expect(JSON.parse(fs.readFileSync(f, 'utf8')).rolledBack).toMatchObject({ done: true });
+    expect(rds.instanceKeys()).toEqual({ orders: OLD_KEY, [NEWID]: NEW_KEY });
+    const again = await cli(['--resume', f, '--rollback', '--poll-seconds', '0']);
+    expect(again.code).toBe(0);
+    expect(again.out[0]).toMatch(new RegExp(`^Run ${RUN} was already rolled back at .+; nothing was changed now\\. What exists now:$`));
+  });
 });
 
 

@@ -429,7 +429,8 @@ describe('freezeSource, rollbackUnfreeze, releaseOriginal', () => {
     ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [] });
     const r = await cutover.rollbackUnfreeze(clients(), preflighted());
     expect(r.message).toBe('no freeze to lift');
-    expect(r.state.rolledBack).toBeUndefined();
+    // The last rollback phase: nothing to lift ends the rollback (an abort before any cutover), as lifting one does.
+    expect(r.state.rolledBack).toEqual({ at: expect.any(String), done: true });
   });
 
   test('releaseOriginal lifts the freeze from the renamed original only after a finished cutover that was not rolled back', async () => {

@@ -181,7 +181,7 @@ test('Aurora with one member, cross-Region copy, roles, backtrack, Serverless v2
     'backtrack window: 3600',
     'Serverless v2 capacity: {"MinCapacity":0.5,"MaxCapacity":8}',
     'Kerberos domain: d-1',
-    'member ledger-1: db.r6g.large, tier undefined, PI off, monitoring 0s',
+    'member ledger-1: db.r6g.large, tier 1, PI off, monitoring 0s', // RDS's default PromotionTier is 1 (CreateDBInstance API reference)
   ]);
   expect(p.reapplied).toContain('IAM roles: ["arn:aws:iam::123456789012:role/a (s3Export)","arn:aws:iam::123456789012:role/b"]');
   // One instance: no reader wave; a cross-Region copy adds 20 minutes.

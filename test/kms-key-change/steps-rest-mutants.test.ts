@@ -250,6 +250,12 @@ describe('finalize', () => {
     expect(c.state.warnings).toEqual([]);
     await expect(finalize(cross, { ...s, account: undefined })).rejects.toThrow('[finalize] account: missing from the state document');
   });
+
+  test('a run that created nothing (aborted after preflight) says so, not "kept 0 resource(s): "', async () => {
+    const r = await finalize(same, preflighted({ artifacts: [] }));
+    expect(r.message).toBe('nothing to keep: this run created no resources');
+    expect(src.commandCalls(AddTagsToResourceCommand)).toEqual([]);
+  });
 });
 
 describe('shared helpers', () => {
