@@ -239,8 +239,27 @@ export async function loadObject(input: LoadObjectInput, opts: LoaderOptions): P
 
   // Narrowed to the columns the file's header names once the header is read (mapHeader): a column
   // that exists only in DSQL is never written, so it keeps its DEFAULT on insert and its value on update.
-  let target = await retrying((c) => describeTable(c, schema, dmsKey.table));
-  const progress = await retrying((c) => readProgress(c, dmsKey.key, etag));
+  // The body is an open S3 response from here on. An error on it before csvChunks attaches its reader
+  // (the connection reset while the table and the progress row are read) is kept and fails this load;
+  // with no listener Node would raise it as an uncaught exception and end the process. A load that
+  // fails before reading releases the body instead of leaving the connection open.
+  let bodyError: Error | undefined;
+  input.body.on('error', (e) => {
+    bodyError ??= e;
+  });
+  let target: TargetTable;
+  let progress: Awaited<ReturnType<typeof readProgress>>;
+  try {
+    target = await retrying((c) => describeTable(c, schema, dmsKey.table));
+    progress = await retrying((c) => readProgress(c, dmsKey.key, etag));
+  } catch (e) {
+    input.body.destroy();
+    throw e;
+  }
+  // A body that failed before it reached the loader (its error event already emitted) emits nothing
+  // more: reading it would wait for an end that never comes.
+  const failed = bodyError ?? input.body.errored;
+  if (failed) throw failed;
   if (progress?.done) {
     input.body.destroy();
     return { status: 'already-loaded', objectKey: dmsKey.key, etag, table: tableName, records: progress.records, rowsApplied: 0, rowsRejected: 0, transactions: 0, retries, resumedFrom: progress.records, quarantineKeys: [] };

@@ -488,3 +488,43 @@ describe('CDC statements', () => {
     }
   });
 });
+
+describe('the object body before the loader reads it', () => {
+  test('the S3 connection breaks while the loader reads the table and its progress row: that error fails the load (no uncaught exception, no hang), nothing committed', async () => {
+    const d = await newDb(['CREATE TABLE public.h (id bigint PRIMARY KEY, v text)']);
+    try {
+      const body = new Readable({ read() {} });
+      // GetObject has answered; the socket resets before the loader attached any reader to the body.
+      setImmediate(() => body.destroy(Object.assign(new Error('socket hang up before the first read'), { code: 'ECONNRESET' })));
+      await expect(loadObject({ dmsKey: key('dms/public/h/LOAD00000001.csv'), etag: 'e', body }, d.opts())).rejects.toThrow('socket hang up before the first read');
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM public.h')).toEqual([{ n: 0 }]);
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM dsql_loader.progress')).toEqual([{ n: 0 }]);
+    } finally {
+      await d.close();
+    }
+  }, 20_000);
+
+  test('a body that already failed before the load (its error event gone) fails the load with that error instead of waiting for an end that never comes', async () => {
+    const d = await newDb(['CREATE TABLE public.h (id bigint PRIMARY KEY, v text)']);
+    try {
+      const body = new Readable({ read() {} });
+      body.on('error', () => undefined);
+      body.destroy(new Error('reset while the caller held the body'));
+      await new Promise((r) => setImmediate(r));
+      await expect(loadObject({ dmsKey: key('dms/public/h/LOAD00000001.csv'), etag: 'e', body }, d.opts())).rejects.toThrow('reset while the caller held the body');
+    } finally {
+      await d.close();
+    }
+  }, 20_000);
+
+  test('a target table that does not exist fails the load naming it, and the body is released (destroyed), not left holding the S3 connection', async () => {
+    const d = await newDb([]);
+    try {
+      const body = bodyOf(dmsCsv([OP, 'id'], [['I', '1']]));
+      await expect(loadObject({ dmsKey: key('dms/public/missing/LOAD00000001.csv'), etag: 'e', body }, d.opts())).rejects.toThrow(/missing/);
+      expect(body.destroyed).toBe(true);
+    } finally {
+      await d.close();
+    }
+  }, 20_000);
+});
