@@ -194,6 +194,44 @@ describe('parityReport', () => {
     expect(parityIsClean(lines.filter((l) => l.result !== 'differs'))).toBe(true);
   });
 
+  // Break-it pass (2026-12-01): a name added to the expected lists (e.g. 'tags', 'deletionProtection',
+  // 'parameterGroup') would let a lost setting pass parity silently. Each captured setting is changed alone;
+  // only the ones that differ on purpose may be 'expected', every other one must make the report unclean.
+  const changed = (v: unknown): unknown => (v === undefined || v === null ? 'set-on-target' : typeof v === 'boolean' ? !v : typeof v === 'number' ? v + 1 : Array.isArray(v) ? [...v, { Key: 'extra', Value: 'x' }] : typeof v === 'object' ? { ...(v as object), extra: 1 } : `${String(v)}-changed`);
+  test('instance: each captured setting changed alone differs, except the identifiers, key, status and placement', () => {
+    const full = captureInstance(instance({ TagList: [{ Key: 'team', Value: 'ledger' }], DeletionProtection: true }));
+    const base: CapturedSettings = { kind: 'instance', instance: full };
+    const expectedOnes = ['arn', 'availabilityZone', 'clusterId', 'id', 'kmsKeyId', 'managedMasterSecret', 'performanceInsightsKmsKeyId', 'readReplicaSource', 'readReplicas', 'status'];
+    const verdicts = Object.fromEntries(
+      Object.keys(full).map((k) => {
+        const lines = parityReport(base, { kind: 'instance', instance: { ...full, [k]: changed((full as Record<string, unknown>)[k]) } });
+        return [k, lines.find((l) => l.setting === k)!.result];
+      }),
+    );
+    expect(Object.keys(verdicts).filter((k) => verdicts[k] === 'expected').sort()).toEqual(expectedOnes);
+    expect(Object.keys(verdicts).filter((k) => verdicts[k] === 'same')).toEqual([]);
+    for (const k of ['tags', 'deletionProtection', 'parameterGroup', 'securityGroupIds', 'instanceClass']) expect([k, verdicts[k]]).toEqual([k, 'differs']);
+    // A user tag lost on the new instance is a difference, not noise.
+    expect(parityIsClean(parityReport(base, { kind: 'instance', instance: { ...full, tags: [] } }))).toBe(false);
+  });
+
+  test('cluster: each captured setting changed alone differs, except the identifiers, key, status, members and replication links', () => {
+    const full = captureCluster(cluster({ TagList: [{ Key: 'team', Value: 'ledger' }], DeletionProtection: true }), [member('ledger-1')]);
+    const base: CapturedSettings = { kind: 'cluster', cluster: full };
+    const verdicts = Object.fromEntries(
+      Object.keys(full)
+        .filter((k) => k !== 'members')
+        .map((k) => {
+          const lines = parityReport(base, { kind: 'cluster', cluster: { ...full, [k]: changed((full as Record<string, unknown>)[k]) } });
+          return [k, lines.find((l) => l.setting === k)!.result];
+        }),
+    );
+    expect(Object.keys(verdicts).filter((k) => verdicts[k] === 'expected').sort()).toEqual(['arn', 'globalClusterId', 'id', 'kmsKeyId', 'managedMasterSecret', 'readReplicaClusters', 'replicationSource', 'status']);
+    expect(Object.keys(verdicts).filter((k) => verdicts[k] === 'same')).toEqual([]);
+    for (const k of ['tags', 'deletionProtection', 'parameterGroup', 'securityGroupIds', 'copyTagsToSnapshot']) expect([k, verdicts[k]]).toEqual([k, 'differs']);
+    expect(parityIsClean(parityReport(base, { kind: 'cluster', cluster: { ...full, tags: [] } }))).toBe(false);
+  });
+
   test('Regional settings are expected to differ only cross-Region', () => {
     const t = inst({ securityGroupIds: ['sg-w'], subnetGroup: 'west', availabilityZone: 'us-west-2a', parameterGroup: 'other' });
     const r = (crossRegion?: boolean) => Object.fromEntries(parityReport(inst({}), t, crossRegion === undefined ? undefined : { crossRegion }).filter((l) => l.result !== 'same').map((l) => [l.setting, l.result]));
