@@ -204,7 +204,7 @@ describe('parityReport', () => {
     const expectedOnes = ['arn', 'availabilityZone', 'clusterId', 'id', 'kmsKeyId', 'managedMasterSecret', 'performanceInsightsKmsKeyId', 'readReplicaSource', 'readReplicas', 'status'];
     const verdicts = Object.fromEntries(
       Object.keys(full).map((k) => {
-        const lines = parityReport(base, { kind: 'instance', instance: { ...full, [k]: changed((full as Record<string, unknown>)[k]) } });
+        const lines = parityReport(base, { kind: 'instance', instance: { ...full, [k]: changed((full as unknown as Record<string, unknown>)[k]) } });
         return [k, lines.find((l) => l.setting === k)!.result];
       }),
     );
@@ -222,7 +222,7 @@ describe('parityReport', () => {
       Object.keys(full)
         .filter((k) => k !== 'members')
         .map((k) => {
-          const lines = parityReport(base, { kind: 'cluster', cluster: { ...full, [k]: changed((full as Record<string, unknown>)[k]) } });
+          const lines = parityReport(base, { kind: 'cluster', cluster: { ...full, [k]: changed((full as unknown as Record<string, unknown>)[k]) } });
           return [k, lines.find((l) => l.setting === k)!.result];
         }),
     );
