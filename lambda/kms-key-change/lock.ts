@@ -133,7 +133,8 @@ export async function acquireLock(c: Clients, s: RekeyState, opts: { settleMs?: 
       if (!isNotFound(e)) throw e;
     }
   }
-  await tagSourceMembers(c, s);
+  // Every present resource is this run's now (another run's lock refused above).
+  await tagRunMembers(c, s, new Set(present.map((r) => r.id)));
   if (free.length === 0) return present.map((r) => r.id);
   const settle = opts.settleMs ?? lockSettleMs();
   if (settle > 0) await sleep(settle);
@@ -151,16 +152,33 @@ export async function acquireLock(c: Clients, s: RekeyState, opts: { settleMs?: 
 }
 
 /**
- * A same-Region snapshot cutover renames the Aurora source's member instances too; the Steps role
- * modifies only run-tagged resources, so they get the run tag (that key only) with the lock.
+ * The member instances a same-Region Aurora snapshot cutover renames, under every name they have in the
+ * run: the source's members (`<member>`, then `<member>-pre-rekey-<run>`) and the copy's
+ * (`<member>-rekey-<run>`, then `<member>`). The Steps role renames only run-tagged instances.
  */
-async function tagSourceMembers(c: Clients, s: RekeyState): Promise<void> {
-  if (s.kind !== 'cluster' || s.method !== 'snapshot' || s.targetRegion || s.shareWithAccount || s.source?.kind !== 'cluster') return;
-  for (const m of s.source.cluster.members) {
-    const r = await readLock(c.rds, 'instance', m.id);
-    if (!r.exists || r.runTag === s.sourceId) continue;
-    await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
+function memberNames(s: RekeyState): string[] {
+  if (s.kind !== 'cluster' || s.method !== 'snapshot' || s.targetRegion || s.shareWithAccount || s.source?.kind !== 'cluster') return [];
+  const from = s.source.cluster.members.map((m) => m.id);
+  return [...new Set([...from, ...from.map((id) => `${id}-pre-rekey-${s.runId}`), ...Object.values(s.names?.memberIds ?? {})])];
+}
+
+/**
+ * Gives the run tag (that key only, the source's value only: the role's RunTagOnSourceMembers) to each
+ * member instance of {@link memberNames} that belongs to one of `clusters` (the run's clusters, already
+ * proven this run's) and lacks it. Reads DescribeDBInstances (its TagList and DBClusterIdentifier), not
+ * ListTagsForResource: the Steps role may list tags only on the run's cluster ARNs (RunLockRead), and
+ * an instance that is not a member of the run's cluster is never tagged, whatever its name.
+ */
+async function tagRunMembers(c: Clients, s: RekeyState, clusters: ReadonlySet<string>): Promise<string[]> {
+  const fixed: string[] = [];
+  for (const id of memberNames(s)) {
+    const i: DBInstance | undefined = (await describeOrUndefined(() => c.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))))?.DBInstances?.[0];
+    if (!i?.DBInstanceArn || !i.DBClusterIdentifier || !clusters.has(i.DBClusterIdentifier)) continue;
+    if (i.TagList?.some((t) => t.Key === RUN_SOURCE_TAG && t.Value === s.sourceId)) continue;
+    await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: i.DBInstanceArn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
+    fixed.push(id);
   }
+  return fixed;
 }
 
 /**
@@ -235,12 +253,17 @@ export async function reassertRunTag(c: Clients, s: RekeyState): Promise<string[
   // finalize); the source name is re-tagged only under this run's lock.
   const ownNames = sameRegion ? [s.names?.newId, s.names?.preRekeyId].filter((x): x is string => !!x) : [];
   const fixed: string[] = [];
+  const ours = new Set<string>();
   for (const id of [s.sourceId, ...ownNames]) {
     const r = await readLock(c.rds, s.kind, id);
-    if (!r.exists || r.runTag === s.sourceId) continue;
+    if (!r.exists) continue;
     if (r.holder !== s.runId && !(r.holder === undefined && ownNames.includes(id))) continue;
+    ours.add(id);
+    if (r.runTag === s.sourceId) continue;
     await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
     fixed.push(id);
   }
+  // The Aurora members the renames modify (a redrive of a rename step re-runs only that step).
+  fixed.push(...(await tagRunMembers(c, s, ours)));
   return fixed;
 }

@@ -8,7 +8,7 @@
  */
 import { AddTagsToResourceCommand, ListTagsForResourceCommand, RDSClient, RemoveTagsFromResourceCommand } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { acquireLock, breakLock, heldProblem, lockIds, releaseLock, runStartedAt } from '../../lambda/kms-key-change/lock';
+import { acquireLock, breakLock, heldProblem, lockIds, reassertRunTag, releaseLock, runStartedAt } from '../../lambda/kms-key-change/lock';
 import { PreflightError } from '../../lambda/kms-key-change/preflight';
 import { captureCluster } from '../../lambda/kms-key-change/settings';
 import { newState, RekeyState } from '../../lambda/kms-key-change/state';
@@ -74,6 +74,49 @@ test('Aurora: the lock and the run tag go on the cluster ARN; members get the ru
   // Resumed: the lock is confirmed without a write (and without the settle pause).
   stub.resetHistory();
   expect(await acquireLock(clients(), clusterRun(), { settleMs: 60_000 })).toEqual(['ledger']);
+  expect(stub.commandCalls(AddTagsToResourceCommand)).toHaveLength(0);
+});
+
+test('members are read with DescribeDBInstances only: the Steps role may list tags on the run\'s cluster ARNs only (RunLockRead), never on a db: ARN', async () => {
+  await acquireLock(clients(), clusterRun(), { settleMs: 0 });
+  await reassertRunTag(clients(), clusterRun());
+  const listed = stub.commandCalls(ListTagsForResourceCommand).map((c) => c.args[0].input.ResourceName);
+  expect(listed.length).toBeGreaterThan(0);
+  expect(listed.filter((a) => !a?.startsWith(carn('')))).toEqual([]);
+});
+
+test('an instance under a member\'s name that is not a member of the run\'s cluster is never tagged (lock and re-assert)', async () => {
+  rds.instances.delete('ledger-1');
+  rds.addInstance(member('ledger-1', { DBClusterIdentifier: 'billing', TagList: [] }));
+  await acquireLock(clients(), clusterRun(), { settleMs: 0 });
+  await reassertRunTag(clients(), clusterRun());
+  expect(stub.commandCalls(AddTagsToResourceCommand).map((c) => c.args[0].input.ResourceName)).toEqual([carn('ledger')]);
+  expect(rds.instances.get('ledger-1')!.TagList).toEqual([]);
+});
+
+test('reassertRunTag puts the run tag back on the run\'s members under every name of the cutover (a redrive of a rename re-runs only that step)', async () => {
+  const s = clusterRun({ names: { sourceSnapshot: 'x', newId: `ledger-rekey-${RUN}`, preRekeyId: `ledger-pre-rekey-${RUN}`, memberIds: { 'ledger-1': `ledger-1-rekey-${RUN}`, 'ledger-2': `ledger-2-rekey-${RUN}` } } });
+  await acquireLock(clients(), s, { settleMs: 0 });
+  // Mid-cutover: the original renamed with one member, the copy with its members; a clean-up stripped every member's run tag.
+  rds.clusters.set(`ledger-pre-rekey-${RUN}`, { ...rds.clusters.get('ledger')!, DBClusterIdentifier: `ledger-pre-rekey-${RUN}`, DBClusterArn: carn(`ledger-pre-rekey-${RUN}`) });
+  rds.clusters.delete('ledger');
+  rds.clusters.set(`ledger-rekey-${RUN}`, { ...cluster({ DBClusterIdentifier: `ledger-rekey-${RUN}`, DBClusterArn: carn(`ledger-rekey-${RUN}`) }), TagList: [{ Key: LOCK_TAG, Value: RUN }, { Key: RUN_SOURCE_TAG, Value: 'ledger' }] });
+  rds.instances.clear();
+  rds.addInstance(member(`ledger-1-pre-rekey-${RUN}`, { DBClusterIdentifier: `ledger-pre-rekey-${RUN}`, TagList: [] }));
+  rds.addInstance(member('ledger-2', { DBClusterIdentifier: `ledger-pre-rekey-${RUN}`, TagList: [{ Key: RUN_SOURCE_TAG, Value: 'billing' }] }));
+  rds.addInstance(member(`ledger-1-rekey-${RUN}`, { DBClusterIdentifier: `ledger-rekey-${RUN}`, TagList: [] }));
+  rds.addInstance(member(`ledger-2-rekey-${RUN}`, { DBClusterIdentifier: `ledger-rekey-${RUN}`, TagList: [{ Key: RUN_SOURCE_TAG, Value: 'ledger' }] }));
+  stub.resetHistory();
+  const fixed = await reassertRunTag(clients(), s);
+  expect(fixed).toEqual(['ledger-2', `ledger-1-pre-rekey-${RUN}`, `ledger-1-rekey-${RUN}`]);
+  for (const id of ['ledger-2', `ledger-1-pre-rekey-${RUN}`, `ledger-1-rekey-${RUN}`, `ledger-2-rekey-${RUN}`]) {
+    expect([id, rds.instances.get(id)!.TagList!.find((t) => t.Key === RUN_SOURCE_TAG)?.Value]).toEqual([id, 'ledger']);
+  }
+  expect(stub.commandCalls(AddTagsToResourceCommand).every((c) => JSON.stringify(c.args[0].input.Tags) === JSON.stringify([{ Key: RUN_SOURCE_TAG, Value: 'ledger' }]))).toBe(true);
+  // A finished rollback re-tags nothing.
+  rds.instances.get(`ledger-1-rekey-${RUN}`)!.TagList = [];
+  stub.resetHistory();
+  expect(await reassertRunTag(clients(), { ...s, rolledBack: { at: 'x', done: true } } as RekeyState)).toEqual([]);
   expect(stub.commandCalls(AddTagsToResourceCommand)).toHaveLength(0);
 });
 

@@ -40,6 +40,7 @@ function resourcesOf(command: string, i: Record<string, any>): Array<[string, st
   switch (command) {
     case 'AddTagsToResource':
     case 'RemoveTagsFromResource':
+    case 'ListTagsForResource':
       return [['', i.ResourceName, false]];
     case 'CreateDBSnapshot':
       return [['db', i.DBInstanceIdentifier, false], ['snapshot', i.DBSnapshotIdentifier, true]];
@@ -66,14 +67,17 @@ function resourcesOf(command: string, i: Record<string, any>): Array<[string, st
   }
 }
 
-/** Records every RDS write of the run's client with the IAM requests it means. */
+/**
+ * Records every RDS write of the run's client with the IAM requests it means, and ListTagsForResource
+ * (the run lock's read): the role grants it on named ARNs only, unlike the Describe* reads (on *).
+ */
 let recorders = 0;
 function record(rds: RDSClient, reader: RDSClient): Recorded[] {
   const seen: Recorded[] = [];
   rds.middlewareStack.add(
     (next, context) => async (args) => {
       const command = String((context as { commandName?: string }).commandName ?? '').replace(/Command$/, '');
-      if (!/^(Describe|List)/.test(command)) {
+      if (!/^(Describe|List)/.test(command) || command === 'ListTagsForResource') {
         const input = args.input as Record<string, any>;
         const tags = (input.Tags ?? []) as Array<{ Key: string; Value: string }>;
         const requestCtx: Record<string, string[]> = {};
@@ -137,7 +141,7 @@ test('instance: every RDS write of a cutover run (lock, freeze, snapshot, copy, 
   expect([...commands].sort()).toEqual(expect.arrayContaining(['AddTagsToResource', 'CopyDBSnapshot', 'CreateDBSnapshot', 'ModifyDBInstance', 'RemoveTagsFromResource', 'RestoreDBInstanceFromDBSnapshot']));
   expect(createsWithoutRunTag(seen, 'iamsrc')).toEqual([]);
   // The first write of the run: lock + run tag on exactly the source.
-  expect(seen[0]).toMatchObject({ command: 'AddTagsToResource', input: { ResourceName: arnOf('db', 'iamsrc'), Tags: [{ Key: 'db-ops-kit:rekey-lock', Value: s.runId }, { Key: RUN_SOURCE_TAG, Value: 'iamsrc' }] } });
+  expect(seen.filter((r) => r.command !== 'ListTagsForResource')[0]).toMatchObject({ command: 'AddTagsToResource', input: { ResourceName: arnOf('db', 'iamsrc'), Tags: [{ Key: 'db-ops-kit:rekey-lock', Value: s.runId }, { Key: RUN_SOURCE_TAG, Value: 'iamsrc' }] } });
   const st = stepsStatements({ dbInstanceIdentifier: 'iamsrc' });
   expect(denied(st, seen)).toEqual([]);
   // The neighbour: never written to, and the role could not have.
@@ -219,4 +223,36 @@ test('run tag removed from the kept original (<id>-pre-rekey-<run>) after the ru
   s = await runPhases(c, { ...s, lastStep: undefined }, rollbackPhases(), { pollMs: 0 });
   expect((await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'striprb' }))).DBInstances![0].KmsKeyId).toBe(w.oldKey);
   expect(denied(stepsStatements({ dbInstanceIdentifier: 'striprb' }), seen)).toEqual([]);
+}, 120_000);
+
+/**
+ * The Aurora cutover renames member instances too (ModifyDBInstance, scoped by the run tag). A tag
+ * clean-up that strips the run tag from a member mid-run (the source's, or the copy's
+ * `<member>-rekey-<run>`) must not leave a workflow redrive of the rename denied forever: the redrive
+ * re-runs only that step (STEPS, no lock step), which re-tags the run's members first.
+ */
+test('Aurora: run tag stripped from a source member and a copy member before the renames; a redrive of each rename step is allowed', async () => {
+  await makeCluster(w, 'memstrip');
+  const c = clientsFor(REGION);
+  let s = newState({ kind: 'cluster', sourceId: 'memstrip', kmsKey: w.newKey, region: REGION, now: new Date(Date.UTC(2026, 10, 30, 8, 30, 0)) });
+  const e = await runPhases(c, s, phasesFor(s, { cutover: true }), { pollMs: 0, stopBefore: 'renameSource' }).catch((x) => x);
+  expect(e).toBeInstanceOf(StoppedBefore);
+  s = (e as StoppedBefore).state;
+  const copyMember = s.names!.memberIds!['memstrip-1'];
+  expect(copyMember).toBe(`memstrip-1-rekey-${s.runId}`);
+  await stripRunTag('memstrip-1');
+  await stripRunTag(copyMember);
+  const seen = record(c.rds, w.rds);
+  const st = stepsStatements({ dbClusterIdentifier: 'memstrip' });
+  for (const step of ['renameSource', 'checkRenameSource', 'renameTarget', 'checkRenameTarget'] as const) {
+    s = (await STEPS[step](c, s)).state;
+  }
+  expect(s.cutover?.done).toBe(true);
+  expect(seen.filter((r) => r.command === 'ModifyDBInstance').map((r) => r.input.DBInstanceIdentifier).sort()).toEqual([copyMember, 'memstrip-1', 'memstrip-2', s.names!.memberIds!['memstrip-2']].sort());
+  expect(denied(st, seen)).toEqual([]);
+  // Both members carry the run tag again under their new names.
+  for (const id of [`memstrip-1-pre-rekey-${s.runId}`, 'memstrip-1']) {
+    const have = (await w.rds.send(new ListTagsForResourceCommand({ ResourceName: arnOf('db', id) }))).TagList ?? [];
+    expect([id, have.find((t) => t.Key === RUN_SOURCE_TAG)?.Value]).toEqual([id, 'memstrip']);
+  }
 }, 120_000);
