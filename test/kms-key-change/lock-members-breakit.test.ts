@@ -1,0 +1,380 @@
+/**
+ * Break-it pass on the Aurora member run tag (lock.ts tagRunMembers, from acquireLock and
+ * reassertRunTag): for a same-Region snapshot run on a cluster, the members get
+ * `db-ops-kit:rekey-source=<id>` under every name the cutover gives them (<m>, <m>-pre-rekey-<run>,
+ * <m>-rekey-<run>), read with DescribeDBInstances and tagged only when their DBClusterIdentifier is one
+ * of the run's clusters.
+ *
+ * RDS is the in-memory fake of ./fake-rds.ts with two additions, both made in the client handed to the
+ * steps (`stepsRole()`), not in the fake:
+ *  - the Steps role's IAM (lib/kms-key-change grantStepPermissions), reduced to the statements these
+ *    steps use: ModifyDB* only on run-tagged resources (ApplySettingsAndRename), ListTagsForResource
+ *    only on cluster:<id> and cluster:<id>-* (RunLockRead), AddTagsToResource per RunTagOnSource,
+ *    RunTagOnSourceMembers, RunLockTag, TagOnCreate and TagRunResources, RemoveTagsFromResource per
+ *    RunLockTag. A denied call throws AccessDenied and is listed in `denied`;
+ *  - a cluster rename moves its member instances along (their DBClusterIdentifier names the cluster's
+ *    new identifier, as DescribeDBInstances reports it in RDS); the fake alone leaves the old one.
+ * A "crash" is an error thrown right after a given call went through (a Lambda timeout mid-step); the
+ * state is not saved, so the redrive re-runs the step from the state it started with.
+ */
+import { AddTagsToResourceCommand, DBCluster, DBInstance, DescribeDBInstancesCommand, ListTagsForResourceCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient, RemoveTagsFromResourceCommand, RestoreDBClusterFromSnapshotCommand, Tag } from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
+import { Clients } from '../../lambda/kms-key-change/clients';
+import { acquireLock, reassertRunTag } from '../../lambda/kms-key-change/lock';
+import { PreflightError } from '../../lambda/kms-key-change/preflight';
+import { runPhases } from '../../lambda/kms-key-change/runner';
+import { captureCluster } from '../../lambda/kms-key-change/settings';
+import { newState, RekeyState, SUPERSEDED } from '../../lambda/kms-key-change/state';
+import { STEPS } from '../../lambda/kms-key-change/steps';
+import { LOCK_TAG, ROLLBACK_PHASES, RUN_SOURCE_TAG, StepName } from '../../lambda/kms-key-change/workflow';
+import { FakeRds } from './fake-rds';
+import { ACCOUNT, clients, cluster, member, NEW_KEY, notFound, preflighted } from './fixtures';
+
+const stub = mockClient(RDSClient);
+let rds: FakeRds;
+const SRC = 'ledger';
+const RUN = '20261130030405';
+const LATER = '20261205000000';
+const LATER_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/00000000-0000-0000-0000-00000000000c`;
+const PRE = `ledger-pre-rekey-${RUN}`;
+const COPY = `ledger-rekey-${RUN}`;
+const MEMBERS = ['ledger-1', 'ledger-2'];
+const carn = (id: string) => `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:${id}`;
+const iarn = (id: string) => `arn:aws:rds:us-east-1:${ACCOUNT}:db:${id}`;
+const runTag = (d: DBInstance | DBCluster | undefined) => d?.TagList?.find((t) => t.Key === RUN_SOURCE_TAG)?.Value;
+const RUN_TAGS = (run: string): Tag[] => [{ Key: 'db-ops-kit:rekey-run', Value: run }, { Key: RUN_SOURCE_TAG, Value: SRC }];
+
+let denied: string[];
+
+function byArn(arn: string): DBInstance | DBCluster | undefined {
+  return [...rds.instances.values()].find((d) => d.DBInstanceArn === arn) ?? [...rds.clusters.values()].find((d) => d.DBClusterArn === arn);
+}
+
+/** The Steps role's IAM for a same-Region Aurora snapshot run on `ledger` (see the file comment). */
+function authorize(cmd: { input: Record<string, unknown> }): void {
+  const tagged = (d: DBInstance | DBCluster | undefined) => runTag(d) === SRC;
+  const deny = (action: string, resource: string) => {
+    denied.push(`${action} ${resource}`);
+    throw Object.assign(new Error(`not authorized: ${action} on ${resource}`), { name: 'AccessDenied' });
+  };
+  if (cmd instanceof ModifyDBInstanceCommand) {
+    const d = rds.instances.get(cmd.input.DBInstanceIdentifier!);
+    if (d && !tagged(d)) deny('rds:ModifyDBInstance', d.DBInstanceArn!);
+  } else if (cmd instanceof ModifyDBClusterCommand) {
+    const d = rds.clusters.get(cmd.input.DBClusterIdentifier!);
+    if (d && !tagged(d)) deny('rds:ModifyDBCluster', d.DBClusterArn!);
+  } else if (cmd instanceof ListTagsForResourceCommand) {
+    const arn = cmd.input.ResourceName!;
+    if (arn !== carn(SRC) && !arn.startsWith(carn(`${SRC}-`))) deny('rds:ListTagsForResource', arn);
+  } else if (cmd instanceof AddTagsToResourceCommand) {
+    const arn = cmd.input.ResourceName!;
+    const keys = (cmd.input.Tags ?? []).map((t) => t.Key!);
+    const within = (allowed: string[]) => keys.every((k) => allowed.includes(k));
+    const requestTagged = (cmd.input.Tags ?? []).some((t) => t.Key === RUN_SOURCE_TAG && t.Value === SRC);
+    const isDb = arn.includes(':db:');
+    const name = arn.split(':').pop()!;
+    const allowed =
+      (isDb && requestTagged && within([RUN_SOURCE_TAG])) || // RunTagOnSourceMembers
+      (!isDb && (name === SRC || name.startsWith(`${SRC}-pre-rekey-`)) && requestTagged && within([RUN_SOURCE_TAG, LOCK_TAG])) || // RunTagOnSource
+      (!isDb && tagged(byArn(arn)) && within([LOCK_TAG])) || // RunLockTag
+      (requestTagged && (isDb ? /-rekey-/.test(name) : name.startsWith(`${SRC}-rekey-`))) || // TagOnCreate
+      (tagged(byArn(arn)) && requestTagged && within(['db-ops-kit:rekey-run', RUN_SOURCE_TAG, 'db-ops-kit:rekey-role', 'db-ops-kit:rekey-kept'])); // TagRunResources
+    if (!allowed) deny('rds:AddTagsToResource', arn);
+  } else if (cmd instanceof RemoveTagsFromResourceCommand) {
+    const arn = cmd.input.ResourceName!;
+    if (arn.includes(':db:') || !tagged(byArn(arn)) || !(cmd.input.TagKeys ?? []).every((k) => k === LOCK_TAG)) deny('rds:RemoveTagsFromResource', arn);
+  }
+}
+
+type Cmd = { input: Record<string, unknown> };
+
+/** Clients as the Steps function has them: the role's IAM, RDS cluster renames, and an optional crash right after a call. */
+function stepsRole(opts: { iam?: boolean; crashAfter?: (cmd: Cmd) => boolean } = {}): Clients {
+  const base = clients();
+  const inner = base.rds;
+  const send = async (cmd: Cmd) => {
+    if (opts.iam !== false) authorize(cmd);
+    const out = await inner.send(cmd as never);
+    if (cmd instanceof ModifyDBClusterCommand && cmd.input.NewDBClusterIdentifier && cmd.input.ApplyImmediately) {
+      for (const i of rds.instances.values()) if (i.DBClusterIdentifier === cmd.input.DBClusterIdentifier) i.DBClusterIdentifier = cmd.input.NewDBClusterIdentifier;
+    }
+    if (opts.crashAfter?.(cmd)) throw Object.assign(new Error('Task timed out after the call went through'), { name: 'Crash' });
+    return out;
+  };
+  const proxy = { send, config: inner.config } as unknown as RDSClient;
+  return { ...base, rds: proxy, targetRds: proxy };
+}
+
+/** The source on the old key, no kit tag, its two members. */
+function source(): void {
+  rds.addCluster(cluster({ TagList: [{ Key: 'team', Value: 'ledger' }] }));
+  for (const m of MEMBERS) rds.addInstance(member(m, { TagList: [] }));
+}
+
+/** This run after a clean verify, cutover asked, same Region; freeze opted out so only the renames and tags are in play. */
+function ourRun(over: Partial<RekeyState> = {}): RekeyState {
+  const s = preflighted({}, 'cluster');
+  return { ...s, names: { ...s.names!, preRekeyId: PRE }, cutoverRequested: true, parityClean: true, freezeOptOut: 'break-it test', snapshotWritesStopped: true, lastStep: 'verify', ...over };
+}
+
+async function step(name: StepName, s: RekeyState, c: Clients = stepsRole()): Promise<RekeyState> {
+  const r = await STEPS[name](c, JSON.parse(JSON.stringify(s)));
+  expect({ step: name, done: r.done }).toEqual({ step: name, done: true });
+  return r.state;
+}
+
+/** A tag clean-up by another principal: the run tag removed from every DB instance (and, with `clusters`, every cluster). */
+function stripRunTag(opts: { clusters?: boolean } = {}): void {
+  const all: Array<DBInstance | DBCluster> = [...rds.instances.values(), ...(opts.clusters ? rds.clusters.values() : [])];
+  for (const d of all) d.TagList = d.TagList?.filter((t) => t.Key !== RUN_SOURCE_TAG);
+}
+
+const instanceView = () => Object.fromEntries([...rds.instances.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([id, d]) => [id, { key: d.KmsKeyId === NEW_KEY ? 'copy' : 'original', cluster: d.DBClusterIdentifier }]));
+const taggedArns = () => stub.commandCalls(AddTagsToResourceCommand).map((c) => c.args[0].input.ResourceName);
+
+beforeEach(() => {
+  stub.reset();
+  rds = new FakeRds(stub);
+  denied = [];
+  process.env.REKEY_LOCK_SETTLE_MS = '0';
+  // The restore creates the copy with the tags the step asks for; the members checkRestore creates carry the kit tags (run tag among them).
+  stub.on(RestoreDBClusterFromSnapshotCommand).callsFake(async (i: { DBClusterIdentifier: string; Tags: Tag[] }) => {
+    rds.addCluster(cluster({ DBClusterIdentifier: i.DBClusterIdentifier, DBClusterArn: carn(i.DBClusterIdentifier), KmsKeyId: NEW_KEY, TagList: i.Tags }));
+    for (const m of MEMBERS) rds.addInstance(member(`${m}-rekey-${RUN}`, { DBClusterIdentifier: i.DBClusterIdentifier, KmsKeyId: NEW_KEY, TagList: RUN_TAGS(RUN) }));
+    return {};
+  });
+});
+
+/** The workflow up to the cutover: lock at preflight (Steps role), restore of the copy. */
+async function lockedAndRestored(): Promise<RekeyState> {
+  source();
+  const s = ourRun();
+  expect(await acquireLock(stepsRole(), s, { settleMs: 0 })).toEqual([SRC]);
+  const r = await STEPS.restore(stepsRole(), s);
+  return { ...r.state, lastStep: 'verify' };
+}
+
+/** The workflow through cutover and finalize (run lock released). */
+async function cutOverAndFinalized(): Promise<RekeyState> {
+  let s = await lockedAndRestored();
+  for (const name of ['renameSource', 'checkRenameSource', 'renameTarget', 'checkRenameTarget', 'finalize'] as const) s = await step(name, s);
+  expect(instanceView()).toEqual({
+    'ledger-1': { key: 'copy', cluster: SRC },
+    [`ledger-1-pre-rekey-${RUN}`]: { key: 'original', cluster: PRE },
+    'ledger-2': { key: 'copy', cluster: SRC },
+    [`ledger-2-pre-rekey-${RUN}`]: { key: 'original', cluster: PRE },
+  });
+  expect([...rds.clusters.values()].map((d) => d.TagList?.find((t) => t.Key === LOCK_TAG))).toEqual([undefined, undefined]);
+  expect(denied).toEqual([]);
+  return s;
+}
+
+/** After this run finished: a later run on the same source cut over and finalized. This run's copy became ledger-pre-rekey-<later> (with its members), the later copy answers to ledger. */
+function laterRunCutOver(): void {
+  const laterPre = `ledger-pre-rekey-${LATER}`;
+  const aCopy = rds.clusters.get(SRC)!;
+  rds.clusters.delete(SRC);
+  rds.addCluster({ ...aCopy, DBClusterIdentifier: laterPre, DBClusterArn: carn(laterPre) });
+  for (const m of MEMBERS) {
+    const i = rds.instances.get(m)!;
+    rds.instances.delete(m);
+    rds.addInstance({ ...i, DBInstanceIdentifier: `${m}-pre-rekey-${LATER}`, DBInstanceArn: iarn(`${m}-pre-rekey-${LATER}`), DBClusterIdentifier: laterPre });
+    rds.addInstance(member(m, { KmsKeyId: LATER_KEY, TagList: RUN_TAGS(LATER) }));
+  }
+  rds.addCluster(cluster({ KmsKeyId: LATER_KEY, TagList: RUN_TAGS(LATER) }));
+}
+
+const ROLLBACK: StepName[] = ROLLBACK_PHASES.flatMap((p) => [p.start, ...(p.check ? [p.check] : [])]);
+
+describe('(a) nothing tagged that is not the run\'s or the source\'s member', () => {
+  test('lock and re-assert tag the source\'s members only; instances that merely carry a member name, or joined the source after preflight, are left alone', async () => {
+    source();
+    // Named like the run's members, but of another cluster / of no cluster; a member added to the source after preflight (not renamed by the cutover).
+    rds.addInstance(member(`ledger-1-rekey-${RUN}`, { DBClusterIdentifier: 'billing', TagList: [{ Key: 'team', Value: 'billing' }] }));
+    rds.addInstance(member(`ledger-2-pre-rekey-${RUN}`, { DBClusterIdentifier: undefined, TagList: [] }));
+    rds.addInstance(member('ledger-3', { TagList: [] }));
+    // A cluster named like a later run's copy (another run id), with a member under that run's member name.
+    rds.addCluster(cluster({ DBClusterIdentifier: `ledger-rekey-${LATER}`, DBClusterArn: carn(`ledger-rekey-${LATER}`), TagList: [] }));
+    rds.addInstance(member(`ledger-1-rekey-${LATER}`, { DBClusterIdentifier: `ledger-rekey-${LATER}`, TagList: [] }));
+    const s = ourRun();
+    await acquireLock(stepsRole(), s, { settleMs: 0 });
+    await reassertRunTag(stepsRole(), s);
+    expect(taggedArns()).toEqual([carn(SRC), iarn('ledger-1'), iarn('ledger-2')]);
+    expect(denied).toEqual([]);
+    for (const id of [`ledger-1-rekey-${RUN}`, `ledger-2-pre-rekey-${RUN}`, 'ledger-3', `ledger-1-rekey-${LATER}`]) expect([id, runTag(rds.instances.get(id))]).toEqual([id, undefined]);
+  });
+
+  test('a member removed from the source after preflight is skipped (DescribeDBInstances NotFound), not an error', async () => {
+    source();
+    rds.instances.delete('ledger-2');
+    const s = ourRun();
+    await acquireLock(stepsRole(), s, { settleMs: 0 });
+    await expect(reassertRunTag(stepsRole(), s)).resolves.toEqual([]);
+    expect(taggedArns()).toEqual([carn(SRC), iarn('ledger-1')]);
+  });
+
+  test('a second run on the same source while this one holds the lock: refused before any member is tagged', async () => {
+    await lockedAndRestored();
+    stripRunTag();
+    stub.resetHistory();
+    const other = { ...newState({ kind: 'cluster', sourceId: SRC, kmsKey: NEW_KEY, region: 'us-east-1', now: new Date('2026-12-05T00:00:00Z') }), source: ourRun().source, names: { sourceSnapshot: 'x', newId: `ledger-rekey-${LATER}`, preRekeyId: `ledger-pre-rekey-${LATER}`, memberIds: {} } };
+    await expect(acquireLock(stepsRole(), other, { settleMs: 0 })).rejects.toBeInstanceOf(PreflightError);
+    expect(taggedArns()).toEqual([]);
+  });
+
+  test('a later run on the same source after this one finished tags the database under <id> and its members, never this run\'s kept original or its members (run tag removed to keep them out of reach)', async () => {
+    await cutOverAndFinalized();
+    // The operator takes the kept original out of the kit's reach.
+    for (const id of [`ledger-1-pre-rekey-${RUN}`, `ledger-2-pre-rekey-${RUN}`]) rds.instances.get(id)!.TagList = [];
+    rds.clusters.get(PRE)!.TagList = [];
+    stub.resetHistory();
+    const copyNow = rds.clusters.get(SRC)!;
+    const b: RekeyState = {
+      ...newState({ kind: 'cluster', sourceId: SRC, kmsKey: LATER_KEY, region: 'us-east-1', now: new Date('2026-12-05T00:00:00Z') }),
+      source: { kind: 'cluster', cluster: captureCluster(copyNow, MEMBERS.map((m) => rds.instances.get(m)!)) },
+      names: { sourceSnapshot: 'x', newId: `ledger-rekey-${LATER}`, preRekeyId: `ledger-pre-rekey-${LATER}`, memberIds: Object.fromEntries(MEMBERS.map((m) => [m, `${m}-rekey-${LATER}`])) },
+    };
+    stripRunTag(); // and someone cleaned the run tag off every instance meanwhile
+    await acquireLock(stepsRole(), b, { settleMs: 0 });
+    await reassertRunTag(stepsRole(), b);
+    expect(taggedArns()).toEqual([carn(SRC), iarn('ledger-1'), iarn('ledger-2')]);
+    expect(rds.clusters.get(PRE)!.TagList).toEqual([]);
+  });
+
+  test('a stale rollback of this run after a later run cut over (workflow): refused SupersededByLaterRun; the later run\'s databases and members get no tag', async () => {
+    const a = await cutOverAndFinalized();
+    laterRunCutOver();
+    stripRunTag();
+    stub.resetHistory();
+    const e = await STEPS.rollbackRenameNew(stepsRole(), { ...a, rollbackStrandsWrites: 'test' }).catch((x: Error) => x);
+    expect((e as Error).name).toBe(SUPERSEDED);
+    expect(taggedArns().filter((arn) => !arn!.includes(`pre-rekey-${RUN}`))).toEqual([]);
+    for (const id of [...MEMBERS, ...MEMBERS.map((m) => `${m}-pre-rekey-${LATER}`)]) expect([id, runTag(rds.instances.get(id))]).toEqual([id, undefined]);
+    expect(rds.renames()).toEqual([]);
+  });
+
+  test('cross-Region, shared and blue/green runs: reassertRunTag tags no member either, whatever instances carry the member names', async () => {
+    source();
+    rds.addCluster(cluster({ DBClusterIdentifier: COPY, DBClusterArn: carn(COPY), TagList: [{ Key: LOCK_TAG, Value: RUN }] }));
+    for (const m of MEMBERS) rds.addInstance(member(`${m}-rekey-${RUN}`, { DBClusterIdentifier: COPY, TagList: [] }));
+    rds.clusters.get(SRC)!.TagList = [{ Key: LOCK_TAG, Value: RUN }];
+    for (const over of [{ targetRegion: 'us-west-2' }, { shareWithAccount: '210987654321' }, { method: 'blue-green' as const }]) {
+      stub.resetHistory();
+      await reassertRunTag(clients(), ourRun(over));
+      expect([over, taggedArns().filter((a) => a!.includes(':db:'))]).toEqual([over, []]);
+    }
+  });
+});
+
+describe('(b) redrives and resumes are not denied by the Steps role', () => {
+  test.each([
+    ['after the cluster rename', (cmd: Cmd) => cmd instanceof ModifyDBClusterCommand && !!cmd.input.NewDBClusterIdentifier],
+    ['after the first member rename', (cmd: Cmd) => cmd instanceof ModifyDBInstanceCommand && !!cmd.input.NewDBInstanceIdentifier],
+  ])('workflow cutover: each rename step crashes %s, the run tag is cleaned off everything, the redrive completes', async (_label, crashAt) => {
+    let s = await lockedAndRestored();
+    for (const name of ['renameSource', 'renameTarget'] as const) {
+      stripRunTag({ clusters: true });
+      let crashed = false;
+      const crash = stepsRole({ crashAfter: (cmd) => !crashed && crashAt(cmd) && (crashed = true) });
+      await expect(STEPS[name](crash, JSON.parse(JSON.stringify(s)))).rejects.toThrow('Task timed out');
+      stripRunTag({ clusters: true });
+      s = await step(name, s); // the redrive
+      s = await step(name === 'renameSource' ? 'checkRenameSource' : 'checkRenameTarget', s);
+    }
+    expect(denied).toEqual([]);
+    expect(s.cutover?.done).toBe(true);
+    expect(instanceView()).toEqual({
+      'ledger-1': { key: 'copy', cluster: SRC },
+      [`ledger-1-pre-rekey-${RUN}`]: { key: 'original', cluster: PRE },
+      'ledger-2': { key: 'copy', cluster: SRC },
+      [`ledger-2-pre-rekey-${RUN}`]: { key: 'original', cluster: PRE },
+    });
+  });
+
+  test('workflow rollback after finalize, every member loses the run tag before each rollback step: completes with at most one redrive per step', async () => {
+    // Observed: the first rollbackRenameNew is denied on the first member, after the cluster rename went through (the copy's
+    // members are under <m> in <id>, which this run no longer locks); the redrive finds them in <id>-rekey-<run> and re-tags them.
+    let s: RekeyState = { ...(await cutOverAndFinalized()), rollbackStrandsWrites: 'test' };
+    for (const name of ROLLBACK) {
+      if (!name.startsWith('check')) stripRunTag(); // before each start step: the copy's and the original's members
+      s = await step(name, s).catch(() => step(name, s));
+    }
+    expect(s.rolledBack?.done).toBe(true);
+    expect(instanceView()).toEqual({
+      'ledger-1': { key: 'original', cluster: SRC },
+      [`ledger-1-rekey-${RUN}`]: { key: 'copy', cluster: COPY },
+      'ledger-2': { key: 'original', cluster: SRC },
+      [`ledger-2-rekey-${RUN}`]: { key: 'copy', cluster: COPY },
+    });
+  });
+
+  // DEFECT (b): a workflow rollback after finalize (run lock released) whose rollbackRenameSource crashed after renaming the
+  // original cluster back to <id> and before renaming its members, when the members' run tag is removed before the redrive
+  // (a tag clean-up), is denied on every redrive. reassertRunTag tags members only of clusters in `ours`; the original under
+  // <id> no longer carries this run's lock (released at finalize) and <id> is not a name with the run id, so it is not in
+  // `ours`, although the members' own names (<m>-pre-rekey-<run>) carry the run id. ModifyDBInstance <m>-pre-rekey-<run>
+  // → <m> is then denied (ApplySettingsAndRename needs the run tag) on every redrive: the rollback never reaches
+  // checkRollbackSource or rollbackUnfreeze (a frozen original stays frozen under <id>, its instances under -pre-rekey- names).
+  // The CLI resume of the same state completes (its acquireLock locks <id>), see below. Checked by hand: letting tagRunMembers
+  // also tag an instance whose own name carries the run id (<m>-pre-rekey-<run>, <m>-rekey-<run>) when its cluster is any of
+  // lockIds(s) makes this pass and keeps the rest of this file, lock-cluster.test.ts and lock-cutover.test.ts passing.
+  test.failing('workflow rollback after finalize: rollbackRenameSource crashed after the cluster rename, members lost the run tag; the redrive completes', async () => {
+    let s: RekeyState = { ...(await cutOverAndFinalized()), rollbackStrandsWrites: 'test' };
+    for (const name of ['rollbackRenameNew', 'checkRollbackNew'] as const) s = await step(name, s);
+    let crashed = false;
+    const crash = stepsRole({ crashAfter: (cmd) => !crashed && cmd instanceof ModifyDBClusterCommand && cmd.input.NewDBClusterIdentifier === SRC && (crashed = true) });
+    await expect(STEPS.rollbackRenameSource(crash, JSON.parse(JSON.stringify(s)))).rejects.toThrow('Task timed out');
+    stripRunTag();
+    s = await step('rollbackRenameSource', s); // the redrive: AccessDenied on rds:ModifyDBInstance ledger-1-pre-rekey-<run>
+    s = await step('checkRollbackSource', s);
+    expect(denied).toEqual([]);
+    expect(instanceView()['ledger-1']).toEqual({ key: 'original', cluster: SRC });
+  });
+
+  test('the same state resumed by the CLI instead (runPhases takes the lock on <id> first): the rollback completes', async () => {
+    const s: RekeyState = { ...(await cutOverAndFinalized()), rollbackStrandsWrites: 'test' };
+    const a = await step('checkRollbackNew', await step('rollbackRenameNew', s));
+    let crashed = false;
+    const crash = stepsRole({ crashAfter: (cmd) => !crashed && cmd instanceof ModifyDBClusterCommand && cmd.input.NewDBClusterIdentifier === SRC && (crashed = true) });
+    await expect(STEPS.rollbackRenameSource(crash, JSON.parse(JSON.stringify(a)))).rejects.toThrow('Task timed out');
+    stripRunTag();
+    const final = await runPhases(stepsRole(), a, [...ROLLBACK_PHASES], { pollMs: 0 });
+    expect(final.rolledBack?.done).toBe(true);
+    expect(denied).toEqual([]);
+    expect(instanceView()['ledger-1']).toEqual({ key: 'original', cluster: SRC });
+  });
+});
+
+describe('(c) errors', () => {
+  test('reassertRunTag: a DescribeDBInstances error other than NotFound on a member name is not swallowed (the step fails, a redrive retries)', async () => {
+    await lockedAndRestored();
+    stub.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: `ledger-1-pre-rekey-${RUN}` }).rejects(Object.assign(new Error('boom'), { name: 'InvalidParameterCombination' }));
+    await expect(reassertRunTag(stepsRole(), ourRun())).rejects.toThrow('boom');
+    stub.on(DescribeDBInstancesCommand, { DBInstanceIdentifier: `ledger-1-pre-rekey-${RUN}` }).rejects(notFound());
+    await expect(reassertRunTag(stepsRole(), ourRun())).resolves.toEqual([]);
+  });
+
+  test('members are only ever read with DescribeDBInstances by the Steps role: no ListTagsForResource on a db: ARN through a whole cutover and rollback', async () => {
+    let s: RekeyState = { ...(await cutOverAndFinalized()), rollbackStrandsWrites: 'test' };
+    for (const name of ROLLBACK) s = await step(name, s);
+    expect(stub.commandCalls(ListTagsForResourceCommand).map((c) => c.args[0].input.ResourceName).filter((a) => a!.includes(':db:'))).toEqual([]);
+    expect(denied).toEqual([]);
+  });
+});
+
+describe('pre-existing, found on the way (not from the member change)', () => {
+  // DEFECT (pre-existing, CLI): a stale rollback from this run's state file after a later run cut over the same source and
+  // finalized (its lock released). runPhases takes the run lock before the first rollback step (runner.ts), and acquireLock
+  // finds the later run's database under <id> free: it puts THIS run's lock (db-ops-kit:rekey-lock=<this run>) on it (and the
+  // run tag on its members where a clean-up removed it; they are the source's members, and tagSourceMembers did that before
+  // 13bed78 too). rollbackRenameNew then refuses (SupersededByLaterRun, "nothing renamed"), but nothing removes that lock: the
+  // next run on the source is refused RUN_IN_PROGRESS naming a finished run, until someone uses --break-lock. The workflow
+  // path (no lock step on a rollback) is not affected.
+  test.failing('CLI: a stale rollback refused SupersededByLaterRun leaves no lock of this run on the later run\'s database under <id>', async () => {
+    const a = await cutOverAndFinalized();
+    laterRunCutOver();
+    const e = await runPhases(clients(), { ...a, rollbackStrandsWrites: 'test', lastStep: undefined }, [...ROLLBACK_PHASES], { pollMs: 0 }).catch((x: Error) => x);
+    expect((e as Error).name).toBe(SUPERSEDED);
+    expect(rds.clusters.get(SRC)!.TagList?.find((t) => t.Key === LOCK_TAG)).toBeUndefined();
+  });
+});
