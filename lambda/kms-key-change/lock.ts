@@ -164,18 +164,30 @@ function memberNames(s: RekeyState): string[] {
 
 /**
  * Gives the run tag (that key only, the source's value only: the role's RunTagOnSourceMembers) to each
- * member instance of {@link memberNames} that belongs to one of `clusters` (the run's clusters, already
- * proven this run's) and lacks it. Reads DescribeDBInstances (its TagList and DBClusterIdentifier), not
- * ListTagsForResource: the Steps role may list tags only on the run's cluster ARNs (RunLockRead), and
- * an instance that is not a member of the run's cluster is never tagged, whatever its name.
+ * member instance of {@link memberNames} that lacks it and belongs to one of the run's clusters: to one
+ * of `clusters` (already proven this run's), or, for a name that carries the run id
+ * (`<m>-pre-rekey-<run>`, `<m>-rekey-<run>`: this run's own, as for clusters), to a cluster under one of
+ * {@link lockIds} (a rollback after finalize renames the original back to `<id>` before its members, and
+ * a redrive of that step holds no lock on `<id>`). Reads DescribeDBInstances (its TagList and
+ * DBClusterIdentifier), not ListTagsForResource: the Steps role may list tags only on the run's cluster
+ * ARNs (RunLockRead). An instance in no cluster or another cluster is never tagged, whatever its name.
  */
 async function tagRunMembers(c: Clients, s: RekeyState, clusters: ReadonlySet<string>): Promise<string[]> {
   const fixed: string[] = [];
+  const runClusters = new Set(lockIds(s));
   for (const id of memberNames(s)) {
     const i: DBInstance | undefined = (await describeOrUndefined(() => c.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))))?.DBInstances?.[0];
-    if (!i?.DBInstanceArn || !i.DBClusterIdentifier || !clusters.has(i.DBClusterIdentifier)) continue;
+    const cl = i?.DBClusterIdentifier;
+    if (!i?.DBInstanceArn || !cl) continue;
+    if (!clusters.has(cl) && !(id.endsWith(`-${s.runId}`) && runClusters.has(cl))) continue;
     if (i.TagList?.some((t) => t.Key === RUN_SOURCE_TAG && t.Value === s.sourceId)) continue;
-    await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: i.DBInstanceArn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
+    try {
+      await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: i.DBInstanceArn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));
+    } catch (e) {
+      // Renamed or deleted since the describe: it is tagged under its new name on the next call, if it is still the run's.
+      if (isNotFound(e)) continue;
+      throw e;
+    }
     fixed.push(id);
   }
   return fixed;

@@ -113,6 +113,12 @@ test('reassertRunTag puts the run tag back on the run\'s members under every nam
     expect([id, rds.instances.get(id)!.TagList!.find((t) => t.Key === RUN_SOURCE_TAG)?.Value]).toEqual([id, 'ledger']);
   }
   expect(stub.commandCalls(AddTagsToResourceCommand).every((c) => JSON.stringify(c.args[0].input.Tags) === JSON.stringify([{ Key: RUN_SOURCE_TAG, Value: 'ledger' }]))).toBe(true);
+  // A member renamed or deleted between the describe and the tag call is skipped, not an error.
+  rds.instances.get(`ledger-1-rekey-${RUN}`)!.TagList = [];
+  stub.on(AddTagsToResourceCommand, { ResourceName: iarn(`ledger-1-rekey-${RUN}`) }).rejects(notFound('DBInstanceNotFoundFault'));
+  expect(await reassertRunTag(clients(), s)).toEqual([]);
+  stub.on(AddTagsToResourceCommand, { ResourceName: iarn(`ledger-1-rekey-${RUN}`) }).rejects(Object.assign(new Error('denied'), { name: 'AccessDenied' }));
+  await expect(reassertRunTag(clients(), s)).rejects.toThrow('denied');
   // A finished rollback re-tags nothing.
   rds.instances.get(`ledger-1-rekey-${RUN}`)!.TagList = [];
   stub.resetHistory();

@@ -308,17 +308,12 @@ describe('(b) redrives and resumes are not denied by the Steps role', () => {
     });
   });
 
-  // DEFECT (b): a workflow rollback after finalize (run lock released) whose rollbackRenameSource crashed after renaming the
-  // original cluster back to <id> and before renaming its members, when the members' run tag is removed before the redrive
-  // (a tag clean-up), is denied on every redrive. reassertRunTag tags members only of clusters in `ours`; the original under
-  // <id> no longer carries this run's lock (released at finalize) and <id> is not a name with the run id, so it is not in
-  // `ours`, although the members' own names (<m>-pre-rekey-<run>) carry the run id. ModifyDBInstance <m>-pre-rekey-<run>
-  // → <m> is then denied (ApplySettingsAndRename needs the run tag) on every redrive: the rollback never reaches
-  // checkRollbackSource or rollbackUnfreeze (a frozen original stays frozen under <id>, its instances under -pre-rekey- names).
-  // The CLI resume of the same state completes (its acquireLock locks <id>), see below. Checked by hand: letting tagRunMembers
-  // also tag an instance whose own name carries the run id (<m>-pre-rekey-<run>, <m>-rekey-<run>) when its cluster is any of
-  // lockIds(s) makes this pass and keeps the rest of this file, lock-cluster.test.ts and lock-cutover.test.ts passing.
-  test.failing('workflow rollback after finalize: rollbackRenameSource crashed after the cluster rename, members lost the run tag; the redrive completes', async () => {
+  // Found by this break-it pass (was test.failing): a workflow rollback after finalize (run lock released) whose
+  // rollbackRenameSource crashed after renaming the original cluster back to <id> and before renaming its members, with the
+  // members' run tag removed before the redrive, was denied on every redrive (<id> is not in reassertRunTag's `ours`; the
+  // frozen original stayed frozen). tagRunMembers now also tags an instance whose own name carries the run id when its
+  // cluster is one of lockIds(s).
+  test('workflow rollback after finalize: rollbackRenameSource crashed after the cluster rename, members lost the run tag; the redrive completes', async () => {
     let s: RekeyState = { ...(await cutOverAndFinalized()), rollbackStrandsWrites: 'test' };
     for (const name of ['rollbackRenameNew', 'checkRollbackNew'] as const) s = await step(name, s);
     let crashed = false;
