@@ -4,8 +4,8 @@
  * to `save` after every step so a run can be resumed from the file.
  */
 import { Clients } from './clients';
-import { acquireLock } from './lock';
-import { RekeyState } from './state';
+import { acquireLock, releaseLock } from './lock';
+import { RekeyState, SUPERSEDED } from './state';
 import { STEPS, StepResult } from './steps';
 import { BLUE_GREEN_PHASES, CUTOVER_PHASES, FINALIZE_PHASE, nextWaitSeconds, Phase, ROLLBACK_PHASES, SNAPSHOT_PHASES, StepName } from './workflow';
 
@@ -90,18 +90,39 @@ export async function runPhases(c: Clients, state: RekeyState, phases: Phase[], 
     await opts.save?.(s);
     return r;
   };
-  for (let i = index; i < phases.length; i++) {
-    const p = phases[i];
-    if (!(i === index && atCheck)) await exec(p.start);
-    if (p.start === 'verify' && s.parityClean === false) return s;
-    if (p.check) {
-      for (let n = 0; ; n++) {
-        const r = await exec(p.check);
-        if (r.done) break;
-        if (n + 1 >= maxPolls) throw new Error(`${p.check} still not done after ${maxPolls} polls; resume later with the state file`);
-        await sleep(nextWaitSeconds(n, pollMs, maxPollMs));
+  try {
+    for (let i = index; i < phases.length; i++) {
+      const p = phases[i];
+      if (!(i === index && atCheck)) await exec(p.start);
+      if (p.start === 'verify' && s.parityClean === false) return s;
+      if (p.check) {
+        for (let n = 0; ; n++) {
+          const r = await exec(p.check);
+          if (r.done) break;
+          if (n + 1 >= maxPolls) throw new Error(`${p.check} still not done after ${maxPolls} polls; resume later with the state file`);
+          await sleep(nextWaitSeconds(n, pollMs, maxPollMs));
+        }
       }
     }
+  } catch (e) {
+    // A stale rollback (a later run cut over the same source since) is refused before it renames
+    // anything, but the lock step above already put this run's lock on whatever answers to <id> now:
+    // the later run's database. Left there, it would refuse every next run (RUN_IN_PROGRESS naming a
+    // finished run). Remove it again (only where it names this run) and say so.
+    if ((e as Error).name === SUPERSEDED) {
+      const err = e as Error;
+      const said = (what: string) => {
+        // Before ". Next:" (RekeyError's layout), so the next command stays the last thing said.
+        const at = err.message.indexOf('. Next: ');
+        err.message = at < 0 ? `${err.message}; ${what}` : `${err.message.slice(0, at)}; ${what}${err.message.slice(at)}`;
+      };
+      const released = await releaseLock(c, s).catch((x: Error) => {
+        said(`this run's lock tag could not be removed again (${x.name}: ${x.message}); remove it with: npm run kms-change -- --db-${s.kind} ${s.sourceId} --region ${s.region} --break-lock ${s.runId}`);
+        return [] as string[];
+      });
+      if (released.length > 0) said(`the run lock this resume set (db-ops-kit:rekey-lock=${s.runId}) was removed again from ${released.join(', ')}`);
+    }
+    throw e;
   }
   return s;
 }

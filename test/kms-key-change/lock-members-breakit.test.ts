@@ -358,18 +358,26 @@ describe('(c) errors', () => {
 });
 
 describe('pre-existing, found on the way (not from the member change)', () => {
-  // DEFECT (pre-existing, CLI): a stale rollback from this run's state file after a later run cut over the same source and
-  // finalized (its lock released). runPhases takes the run lock before the first rollback step (runner.ts), and acquireLock
-  // finds the later run's database under <id> free: it puts THIS run's lock (db-ops-kit:rekey-lock=<this run>) on it (and the
-  // run tag on its members where a clean-up removed it; they are the source's members, and tagSourceMembers did that before
-  // 13bed78 too). rollbackRenameNew then refuses (SupersededByLaterRun, "nothing renamed"), but nothing removes that lock: the
-  // next run on the source is refused RUN_IN_PROGRESS naming a finished run, until someone uses --break-lock. The workflow
-  // path (no lock step on a rollback) is not affected.
-  test.failing('CLI: a stale rollback refused SupersededByLaterRun leaves no lock of this run on the later run\'s database under <id>', async () => {
+  // Found by this break-it pass (was test.failing, pre-existing): a stale CLI rollback from this run's state file after a later
+  // run cut over the same source and finalized. runPhases takes the run lock before the first rollback step, and acquireLock
+  // finds the later run's database under <id> free: it put THIS run's lock on it; rollbackRenameNew then refused
+  // (SupersededByLaterRun, nothing renamed) and the lock stayed, so the next run was refused RUN_IN_PROGRESS naming a finished
+  // run. runPhases now removes it again on that refusal and says so. The workflow path (no lock step on a rollback) never set it.
+  test('CLI: a stale rollback refused SupersededByLaterRun leaves no lock of this run on the later run\'s database under <id>', async () => {
     const a = await cutOverAndFinalized();
     laterRunCutOver();
     const e = await runPhases(clients(), { ...a, rollbackStrandsWrites: 'test', lastStep: undefined }, [...ROLLBACK_PHASES], { pollMs: 0 }).catch((x: Error) => x);
     expect((e as Error).name).toBe(SUPERSEDED);
     expect(rds.clusters.get(SRC)!.TagList?.find((t) => t.Key === LOCK_TAG)).toBeUndefined();
+    expect((e as Error).message).toMatch(new RegExp(`nothing was renamed.*; the run lock this resume set \\(db-ops-kit:rekey-lock=${RUN}\\) was removed again from ledger, ledger-pre-rekey-${RUN}\\. Next: roll back the latest run instead`));
+  });
+
+  test('CLI: the same stale rollback when removing the lock again fails: says so with the --break-lock command, the refusal is still what is thrown', async () => {
+    const a = await cutOverAndFinalized();
+    laterRunCutOver();
+    stub.on(RemoveTagsFromResourceCommand).rejects(Object.assign(new Error('no'), { name: 'AccessDenied' }));
+    const e = await runPhases(clients(), { ...a, rollbackStrandsWrites: 'test', lastStep: undefined }, [...ROLLBACK_PHASES], { pollMs: 0 }).catch((x: Error) => x);
+    expect((e as Error).name).toBe(SUPERSEDED);
+    expect((e as Error).message).toContain(`; this run's lock tag could not be removed again (AccessDenied: no); remove it with: npm run kms-change -- --db-cluster ledger --region us-east-1 --break-lock ${RUN}. Next: roll back the latest run instead`);
   });
 });
