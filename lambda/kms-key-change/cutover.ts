@@ -7,6 +7,7 @@ import { ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client
 import { renameArtifact, renamed } from './checks';
 import { call, Clients } from './clients';
 import { applyFreeze, assertFreezeHeld, connectionsSince, freezeNotApplicable, recoverFreeze, unfreeze } from './freeze';
+import { freezePending } from './lock';
 import { addArtifact, RekeyError, RekeyState, SUPERSEDED } from './state';
 import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
 
@@ -191,6 +192,21 @@ export const rollbackRenameNew: StepFn = async (c, s) => {
   return ok(s, step, `moving the re-keyed ${s.kind} back to ${n.newId}`);
 };
 
+/**
+ * The read-only refusals of {@link rollbackRenameNew} (blue/green, already rolled back, superseded by a
+ * later run, writes stranded in the copy), for the CLI to run before its lock step (runner.ts): a
+ * rollback refused there must not first put this run's lock and run tag on what answers to <id> now
+ * (a later run's database, a kept original taken out of the kit's reach). Changes nothing.
+ */
+export async function rollbackPrecheck(c: Clients, s: RekeyState): Promise<void> {
+  const step = 'rollbackRenameNew';
+  assertRollbackAllowed(s, step);
+  const co = await cutoverToRollBack(c, s, step);
+  if (!co) return;
+  await assertIdStillThisRuns(c, s, step, co);
+  await assertNoWritesStranded(c, s, step, co);
+}
+
 export const rollbackRenameSource: StepFn = async (c, s) => {
   const step = 'rollbackRenameSource';
   assertRollbackAllowed(s, step);
@@ -222,7 +238,9 @@ export const checkRollbackSource: StepFn = async (c, s) => {
     for (let i = s.artifacts.length - 1; i >= 0; i--) if (gone.has(s.artifacts[i].id)) s.artifacts.splice(i, 1);
     renameArtifact(s, s.sourceId, names(s, step).newId, `new ${s.kind} on the target key (moved aside by rollback)`);
     for (const m of co.memberRenames) renameArtifact(s, m.from, names(s, step).memberIds![m.from]);
-    await releaseLockOrWarn(c, s);
+    // The lock stays on <id> while rollbackUnfreeze still has the freeze to lift there (it releases the
+    // lock then): a redrive of that step after a tag clean-up re-tags <id> only under this run's lock.
+    if (!freezePending(s)) await releaseLockOrWarn(c, s);
   }
   return ok(s, step, done ? `rolled back: ${s.sourceId} is the original (source key) again; the re-keyed copy is kept as ${names(s, step).newId}` : 'waiting for the rename back', done);
 };

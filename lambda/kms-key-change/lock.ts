@@ -29,6 +29,25 @@ import { LOCK_TAG, RUN_SOURCE_TAG } from './workflow';
 
 export { LOCK_TAG } from './workflow';
 
+/**
+ * A rollback after finalize (its lock released there) has renamed the original back to <id> and still
+ * has to lift the freeze: <id> is this run's original exactly when it still carries this run's freeze
+ * group (a kit-created group of this run; nobody else puts it on a database).
+ */
+async function frozenOriginalBack(c: Clients, s: RekeyState): Promise<boolean> {
+  if (!s.rolledBack?.done || !freezePending(s)) return false;
+  const groups =
+    s.kind === 'instance'
+      ? (await describeOrUndefined(() => c.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: s.sourceId }))))?.DBInstances?.[0]?.VpcSecurityGroups
+      : (await describeOrUndefined(() => c.rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: s.sourceId }))))?.DBClusters?.[0]?.VpcSecurityGroups;
+  return (groups ?? []).some((g) => g.VpcSecurityGroupId === s.freeze!.groupId);
+}
+
+/** A write freeze was applied and its original security groups are not back yet. */
+export function freezePending(s: Pick<RekeyState, 'freeze'>): boolean {
+  return !!s.freeze?.groupId && !s.freeze.released;
+}
+
 /** Pause between setting the lock tag and reading it back. `REKEY_LOCK_SETTLE_MS` overrides (tests use 0). */
 export function lockSettleMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.REKEY_LOCK_SETTLE_MS;
@@ -219,12 +238,13 @@ export interface BreakLockResult {
 }
 
 /**
- * Operator override for a stale lock: removes `db-ops-kit:rekey-lock=<runId>` from the source and
- * from run `runId`'s `-pre-rekey-`/`-rekey-` resources, only where the tag names exactly that run.
+ * Operator override for a stale lock: removes `db-ops-kit:rekey-lock=<runId>` from the source, from
+ * run `runId`'s `-pre-rekey-`/`-rekey-` resources and from `<id>-old1` (the old blue environment a
+ * blue/green run locks, {@link lockIds}), only where the tag names exactly that run.
  * Stops nothing and deletes nothing but the tag.
  */
 export async function breakLock(rds: RDSClient, target: { kind: SourceKind; sourceId: string }, runId: string): Promise<BreakLockResult> {
-  const ids = [target.sourceId, `${target.sourceId}-pre-rekey-${runId}`, `${target.sourceId}-rekey-${runId}`];
+  const ids = [target.sourceId, `${target.sourceId}-pre-rekey-${runId}`, `${target.sourceId}-rekey-${runId}`, `${target.sourceId}-old1`];
   const lines: string[] = [];
   const released: string[] = [];
   const heldByOther: Array<{ id: string; holder: string }> = [];
@@ -258,8 +278,10 @@ export async function breakLock(rds: RDSClient, target: { kind: SourceKind; sour
  */
 export async function reassertRunTag(c: Clients, s: RekeyState): Promise<string[]> {
   // A finished rollback is over: run again it changes nothing (README), so a kept copy whose run tag
-  // someone removed since (to take it out of the kit's reach) stays untagged.
-  if (s.rolledBack?.done) return [];
+  // someone removed since (to take it out of the kit's reach) stays untagged. Not over while its last
+  // step, rollbackUnfreeze, still has the freeze to lift from the original under <id> (the lock stays
+  // on <id> until then, checkRollbackSource).
+  if (s.rolledBack?.done && !freezePending(s)) return [];
   const sameRegion = !s.targetRegion && !s.shareWithAccount;
   // Names that carry this run's id are this run's even after its lock was released (a rollback after
   // finalize); the source name is re-tagged only under this run's lock.
@@ -269,7 +291,7 @@ export async function reassertRunTag(c: Clients, s: RekeyState): Promise<string[
   for (const id of [s.sourceId, ...ownNames]) {
     const r = await readLock(c.rds, s.kind, id);
     if (!r.exists) continue;
-    if (r.holder !== s.runId && !(r.holder === undefined && ownNames.includes(id))) continue;
+    if (r.holder !== s.runId && !(r.holder === undefined && (ownNames.includes(id) || (id === s.sourceId && (await frozenOriginalBack(c, s)))))) continue;
     ours.add(id);
     if (r.runTag === s.sourceId) continue;
     await call(() => c.rds.send(new AddTagsToResourceCommand({ ResourceName: r.arn!, Tags: [{ Key: RUN_SOURCE_TAG, Value: s.sourceId }] })));

@@ -4,6 +4,7 @@
  * to `save` after every step so a run can be resumed from the file.
  */
 import { Clients } from './clients';
+import { rollbackPrecheck } from './cutover';
 import { acquireLock, releaseLock } from './lock';
 import { RekeyState, SUPERSEDED } from './state';
 import { STEPS, StepResult } from './steps';
@@ -81,7 +82,11 @@ export async function runPhases(c: Clients, state: RekeyState, phases: Phase[], 
   const { index, atCheck } = s.parityClean === false && verifyAt >= 0 && s.lastStep === 'verify' ? { index: verifyAt, atCheck: false } : resumePoint(phases, s.lastStep);
   // Not starting at preflight (a resume, a later --cutover of a rehearsal, a rollback): take or
   // confirm the run lock first. Same run id passes; a lock of another run refuses (see lock.ts).
-  if (index < phases.length && phases[index].start !== 'preflight') await acquireLock(c, s);
+  if (index < phases.length && phases[index].start !== 'preflight') {
+    // A rollback's own refusals come first: refused, it writes nothing, not even the lock.
+    if (phases[index].start === 'rollbackRenameNew' && !atCheck) await rollbackPrecheck(c, s);
+    await acquireLock(c, s);
+  }
   const exec = async (name: StepName): Promise<StepResult> => {
     if (opts.stopBefore === name) throw new StoppedBefore(name, s);
     const r = await STEPS[name](c, JSON.parse(JSON.stringify(s)));

@@ -16,7 +16,8 @@ import { acquireLock, LOCK_TAG, reassertRunTag } from './lock';
 import { preflight } from './preflight';
 import { applySettings, checkRestore, restore } from './restore-steps';
 import { copySnapshot, createSnapshot, shareSnapshot } from './snapshot-steps';
-import { kitTags, need, ok, releaseLockOrWarn, StepFn } from './step-common';
+import { RekeyError, SUPERSEDED } from './state';
+import { getCluster, getInstance, kitTags, need, ok, releaseLockOrWarn, StepFn } from './step-common';
 import { verify } from './verify';
 import type { StepName } from './workflow';
 
@@ -31,6 +32,23 @@ export * from './verify';
 /** Tags every resource of the run with its role and lists them; deletes nothing. */
 export const finalize: StepFn = async (c, s) => {
   const step = 'finalize';
+  // After this run's cutover, <id> is its copy (restored with db-ops-kit:rekey-run=<this run>). Another
+  // run's value there means a later run cut over since (this run's lock was broken): tagging by the
+  // artifacts' ARNs would label that run's live database as this run's copy, and its own rollback would
+  // then be refused as superseded by this one. Refuses; nothing tagged.
+  if (s.cutover?.done && s.method === 'snapshot' && !s.targetRegion && !s.shareWithAccount) {
+    const cur = s.kind === 'instance' ? await getInstance(c.rds, s.sourceId) : await getCluster(c.rds, s.sourceId);
+    const other = cur?.TagList?.find((t) => t.Key === 'db-ops-kit:rekey-run')?.Value;
+    if (other !== undefined && other !== s.runId) {
+      throw new RekeyError(
+        step,
+        s.sourceId,
+        `${s.sourceId} carries db-ops-kit:rekey-run=${other}: key-change run ${other} cut over since, so ${s.sourceId} is that run's database, not this run's copy; nothing was tagged`,
+        `nothing to finalize for run ${s.runId}: its resources stay as they are (${s.artifacts.map((a) => a.id).join(', ') || 'none recorded'}); run ${other}'s state file, by default out/kms-change/rekey-${s.sourceId}-${other}.json, is the one to resume or roll back`,
+        SUPERSEDED,
+      );
+    }
+  }
   for (const a of s.artifacts) {
     if (a.type === 'blue-green-deployment') continue;
     const client = a.region === s.region ? c.rds : c.targetRds;

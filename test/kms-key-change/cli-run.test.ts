@@ -201,7 +201,7 @@ test('--break-lock releases the run\'s lock on the source and its -rekey- copy a
   ]);
   expect(rds.instances.get('orders')!.TagList).toEqual([]);
   const none = await cli(['--db-cluster', 'ledger', '--region', 'us-east-1', '--break-lock', RUN]);
-  expect(none.out.slice(1)).toEqual([`  no DB cluster named ledger / ledger-pre-rekey-${RUN} / ledger-rekey-${RUN} exists`, `Nothing to release: no lock of run ${RUN} found.`]);
+  expect(none.out.slice(1)).toEqual([`  no DB cluster named ledger / ledger-pre-rekey-${RUN} / ledger-rekey-${RUN} / ledger-old1 exists`, `Nothing to release: no lock of run ${RUN} found.`]);
   stub.reset();
   stub.onAnyCommand().rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }));
   const e = await cli(['--db-instance', 'orders', '--region', 'us-east-1', '--break-lock', RUN]);

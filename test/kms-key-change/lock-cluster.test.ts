@@ -194,7 +194,7 @@ test('breakLock on a cluster: each name reported; a lock of another run left alo
     heldByOther: [{ id: `ledger-pre-rekey-${OTHER}`, holder: RUN }],
   });
   expect(await breakLock(clients().rds, { kind: 'instance', sourceId: 'nothing' }, OTHER)).toEqual({
-    lines: [`no DB instance named nothing / nothing-pre-rekey-${OTHER} / nothing-rekey-${OTHER} exists`],
+    lines: [`no DB instance named nothing / nothing-pre-rekey-${OTHER} / nothing-rekey-${OTHER} / nothing-old1 exists`],
     released: [],
     heldByOther: [],
   });

@@ -359,25 +359,35 @@ describe('(c) errors', () => {
 
 describe('pre-existing, found on the way (not from the member change)', () => {
   // Found by this break-it pass (was test.failing, pre-existing): a stale CLI rollback from this run's state file after a later
-  // run cut over the same source and finalized. runPhases takes the run lock before the first rollback step, and acquireLock
-  // finds the later run's database under <id> free: it put THIS run's lock on it; rollbackRenameNew then refused
+  // run cut over the same source and finalized. runPhases took the run lock before the first rollback step, and acquireLock
+  // found the later run's database under <id> free: it put THIS run's lock on it; rollbackRenameNew then refused
   // (SupersededByLaterRun, nothing renamed) and the lock stayed, so the next run was refused RUN_IN_PROGRESS naming a finished
-  // run. runPhases now removes it again on that refusal and says so. The workflow path (no lock step on a rollback) never set it.
-  test('CLI: a stale rollback refused SupersededByLaterRun leaves no lock of this run on the later run\'s database under <id>', async () => {
+  // run. runPhases now runs the rollback's read-only refusals before its lock step (rollbackPrecheck), so a refused rollback
+  // writes nothing; a refusal that comes later (a resume past rollbackRenameNew) removes the lock it set again and says so.
+  // The workflow path (no lock step on a rollback) never set it.
+  test('CLI: a stale rollback refused SupersededByLaterRun writes nothing: no lock, no tag on the later run\'s database under <id>', async () => {
     const a = await cutOverAndFinalized();
     laterRunCutOver();
+    stub.resetHistory();
     const e = await runPhases(clients(), { ...a, rollbackStrandsWrites: 'test', lastStep: undefined }, [...ROLLBACK_PHASES], { pollMs: 0 }).catch((x: Error) => x);
     expect((e as Error).name).toBe(SUPERSEDED);
     expect(rds.clusters.get(SRC)!.TagList?.find((t) => t.Key === LOCK_TAG)).toBeUndefined();
-    expect((e as Error).message).toMatch(new RegExp(`nothing was renamed.*; the run lock this resume set \\(db-ops-kit:rekey-lock=${RUN}\\) was removed again from ledger, ledger-pre-rekey-${RUN}\\. Next: roll back the latest run instead`));
+    expect(stub.commandCalls(AddTagsToResourceCommand)).toHaveLength(0);
+    expect((e as Error).message).toMatch(/nothing was renamed and no security group was changed\. Next: roll back the latest run instead/);
+    expect((e as Error).message).not.toMatch(/run lock/);
   });
 
-  test('CLI: the same stale rollback when removing the lock again fails: says so with the --break-lock command, the refusal is still what is thrown', async () => {
+  test('CLI: refused SupersededByLaterRun after the lock step (a resume past rollbackRenameNew): the lock it set is removed again and said; a failed removal gives --break-lock', async () => {
     const a = await cutOverAndFinalized();
     laterRunCutOver();
-    stub.on(RemoveTagsFromResourceCommand).rejects(Object.assign(new Error('no'), { name: 'AccessDenied' }));
-    const e = await runPhases(clients(), { ...a, rollbackStrandsWrites: 'test', lastStep: undefined }, [...ROLLBACK_PHASES], { pollMs: 0 }).catch((x: Error) => x);
+    const resumed = { ...a, rollbackStrandsWrites: 'test', rolledBack: { at: '2026-12-06T00:00:00Z' }, lastStep: 'checkRollbackNew' };
+    const e = await runPhases(clients(), resumed, [...ROLLBACK_PHASES], { pollMs: 0 }).catch((x: Error) => x);
     expect((e as Error).name).toBe(SUPERSEDED);
-    expect((e as Error).message).toContain(`; this run's lock tag could not be removed again (AccessDenied: no); remove it with: npm run kms-change -- --db-cluster ledger --region us-east-1 --break-lock ${RUN}. Next: roll back the latest run instead`);
+    expect([...rds.clusters.values()].filter((d) => d.TagList?.some((t) => t.Key === LOCK_TAG && t.Value === RUN)).map((d) => d.DBClusterIdentifier)).toEqual([]);
+    expect((e as Error).message).toMatch(new RegExp(`nothing was renamed.*; the run lock this resume set \\(db-ops-kit:rekey-lock=${RUN}\\) was removed again from ledger, ledger-pre-rekey-${RUN}\\. Next: roll back the latest run instead`));
+    stub.on(RemoveTagsFromResourceCommand).rejects(Object.assign(new Error('no'), { name: 'AccessDenied' }));
+    const f = await runPhases(clients(), resumed, [...ROLLBACK_PHASES], { pollMs: 0 }).catch((x: Error) => x);
+    expect((f as Error).name).toBe(SUPERSEDED);
+    expect((f as Error).message).toContain(`; this run's lock tag could not be removed again (AccessDenied: no); remove it with: npm run kms-change -- --db-cluster ledger --region us-east-1 --break-lock ${RUN}. Next: roll back the latest run instead`);
   });
 });

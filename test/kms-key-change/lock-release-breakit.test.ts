@@ -192,7 +192,7 @@ describe('(b) other refusals of a CLI rollback after the resume took the lock', 
   // Fix: in runPhases, release the lock on every refusal that changed nothing (WritesSinceCutover, SupersededByLaterRun, the
   // blue/green refusal below) when the run was finished before the resume (lastStep 'finalize' / the lock was free), or better:
   // run the rollback's read-only guards (assertIdStillThisRuns, assertNoWritesStranded, assertRollbackAllowed) before acquireLock.
-  test.failing('a finished run whose rollback is refused WritesSinceCutover ("keep the cutover (nothing to do)") leaves no lock: the next run is not refused', async () => {
+  test('a finished run whose rollback is refused WritesSinceCutover ("keep the cutover (nothing to do)") leaves no lock: the next run is not refused', async () => {
     const a = await cutOver({ finalize: true });
     const renamesBefore = rds.renames().length;
     cw.on(GetMetricStatisticsCommand).resolves({ Datapoints: [{ Timestamp: new Date(), Maximum: 12 }] });
@@ -210,7 +210,7 @@ describe('(b) other refusals of a CLI rollback after the resume took the lock', 
   // stays on the live database and the old blue. The --break-lock command does not even cover <id>-old1 (breakLock releases
   // <id>, <id>-pre-rekey-<run>, <id>-rekey-<run> only), so the old blue stays locked by a finished run after it too.
   // Fix: refuse a blue/green rollback before acquireLock (cli.ts or runPhases), and let breakLock cover lockIds' -old1 name.
-  test.failing('a finished blue/green run whose rollback is refused (cannot be renamed back) leaves no lock on <id> or <id>-old1', async () => {
+  test('a finished blue/green run whose rollback is refused (cannot be renamed back) leaves no lock on <id> or <id>-old1', async () => {
     rds.addInstance(instance({ TagList: [{ Key: RUN_SOURCE_TAG, Value: 'orders' }] }));
     rds.addInstance(instance({ DBInstanceIdentifier: 'orders-old1', DBInstanceArn: iarn('orders-old1'), TagList: [{ Key: RUN_SOURCE_TAG, Value: 'orders' }] }));
     const bg = preflighted({ method: 'blue-green', names: undefined, blueGreenId: 'bgd-1', cutoverRequested: true, lastStep: 'finalize', cutover: { at: '2026-11-30T04:00:00Z', sourceRenamedTo: 'orders-old1', memberRenames: [], done: true } });
@@ -228,7 +228,7 @@ describe('(c) the --break-lock command the refusals give', () => {
   // <id>-pre-rekey-<run> and <id>-rekey-<run> only, so it reports nothing to release there and the next attempt is refused
   // again with the same command. Fix: breakLock releases the same names as lockIds (add `${sourceId}-old1`), or takes the
   // resource named in the refusal.
-  test.failing('a lock of a dead run on <id>-old1: the --break-lock command of the refusal releases it', async () => {
+  test('a lock of a dead run on <id>-old1: the --break-lock command of the refusal releases it', async () => {
     rds.addInstance(instance({ TagList: [{ Key: RUN_SOURCE_TAG, Value: 'orders' }] }));
     rds.addInstance(instance({ DBInstanceIdentifier: 'orders-old1', DBInstanceArn: iarn('orders-old1'), TagList: [{ Key: RUN_SOURCE_TAG, Value: 'orders' }, { Key: LOCK_TAG, Value: RUN }] }));
     const next = { ...newState({ kind: 'instance', sourceId: 'orders', kmsKey: LATER_KEY, region: 'us-east-1', method: 'blue-green', now: new Date('2026-12-20T00:00:00Z') }) };
@@ -253,6 +253,8 @@ describe('(a)/(c) the stale-rollback guard the lock release relies on', () => {
   // stays on its kept original. Nothing is renamed (checked below), so no data risk.
   // Fix: assertIdStillThisRuns also refuses when <id> is absent and this run's copy (cutover done) is under neither <id> nor
   // its -rekey- name, or when a resource under <id>-pre-rekey-*/<id>-rekey-* carries another run's lock.
+  // Still open (2026-12-01): telling this apart from a resume during this run's own rename (neither name answers for a while)
+  // needs a listing of <id>-pre-rekey-*/<id>-rekey-* names, which the code avoids (no unnamed describes). No data risk.
   test.failing('CLI: a stale rollback while a later run is between its renames (nothing under <id>) is refused SupersededByLaterRun, not polled', async () => {
     const a = await cutOver({ finalize: true });
     laterRun({ renameTarget: false });
@@ -275,12 +277,17 @@ describe('(a)/(c) the stale-rollback guard the lock release relies on', () => {
   // on the live database's key, so nothing is renamed; interrupted, it leaves RUN's lock on the live database).
   // Fix: before finalize tags anything (and on a resume's lock step) refuse SupersededByLaterRun when <id> carries another
   // run's db-ops-kit:rekey-run; finalize should tag only resources whose rekey-run is absent or this run's.
-  test.failing('a stale finalize resume after a later run cut over does not relabel the later run\'s live database as this run\'s', async () => {
+  test('a stale finalize resume after a later run cut over does not relabel the later run\'s live database as this run\'s', async () => {
     const a = await cutOver({ finalize: false });
     expect((await breakLock(clients().rds, { kind: 'cluster', sourceId: SRC }, RUN)).released).toEqual([SRC, PRE]);
     laterRun({ renameTarget: true });
-    await runPhases(clients(), a, phasesFor(a, { cutover: true }), { pollMs: 0 }).catch((x: Error) => x);
-    // Observed: 20261130030405 (and rekey-role "new cluster on the target key, now under the original name").
+    const f = await runPhases(clients(), a, phasesFor(a, { cutover: true }), { pollMs: 0 }).catch((x: Error) => x);
+    // Was (before the finalize check): no error, and 20261130030405 (and rekey-role "new cluster on the target key, now under the original name").
+    expect((f as Error).name).toBe('SupersededByLaterRun');
+    expect((f as Error).message).toContain(`[finalize] ledger: ledger carries db-ops-kit:rekey-run=${LATER}: key-change run ${LATER} cut over since, so ledger is that run's database, not this run's copy; nothing was tagged`);
+    expect((f as Error).message).toContain(`run ${LATER}'s state file, by default out/kms-change/rekey-ledger-${LATER}.json, is the one to resume or roll back`);
+    // The lock the stale resume set on the later run's database is removed again.
+    expect(tag(rds.clusters.get(SRC), LOCK_TAG)).toBeUndefined();
     expect(tag(rds.clusters.get(SRC), 'db-ops-kit:rekey-run')).toBe(LATER);
     // Consequence: the later run's own rollback is refused SupersededByLaterRun naming this (earlier) run as "a later key-change run".
     const later: RekeyState = {
@@ -307,7 +314,7 @@ describe('(d) what a refused stale rollback leaves tagged', () => {
   // rollback of this run ... (workflow)") asserts the later run's members get no tag; through the CLI they do.
   // Fix: decide supersession (assertIdStillThisRuns, read-only) before anything is written: in runPhases before acquireLock
   // for rollback phases, and in rollbackRenameNew/rollbackRenameSource before withRunTag's reassertRunTag.
-  test.failing('CLI: a stale rollback refused SupersededByLaterRun adds no run tag to the later run\'s database, its members, or this run\'s kept original taken out of reach', async () => {
+  test('CLI: a stale rollback refused SupersededByLaterRun adds no run tag to the later run\'s database, its members, or this run\'s kept original taken out of reach', async () => {
     const a = await cutOver({ finalize: true });
     laterRun({ renameTarget: true });
     // The operator took everything out of the kit's reach: the run tag is off every cluster and instance.
@@ -332,7 +339,7 @@ describe('(d) redrives after the run tag is cleaned off', () => {
   // step tags <id> again). Fix: in reassertRunTag return early only when the freeze is released too
   // (rolledBack.done && (!s.freeze?.groupId || s.freeze.released)), and count <id> as ours when rolledBack.done and the
   // original (old key) is under <id>.
-  test.failing('workflow rollback of a frozen cutover: run tag cleaned off after checkRollbackSource; the rollbackUnfreeze redrive lifts the freeze', async () => {
+  test('workflow rollback of a frozen cutover: run tag cleaned off after checkRollbackSource; the rollbackUnfreeze redrive lifts the freeze', async () => {
     let s = await cutOver({ finalize: true });
     // The cutover froze the original (kept frozen until --release-original); the rollback is to lift it under <id>.
     s = { ...s, freezeOptOut: undefined, freeze: { groupId: 'sg-freeze', originalSecurityGroupIds: ['sg-1'], appliedAt: '2026-11-30T03:10:00Z', quietAt: '2026-11-30T03:20:00Z' }, rollbackStrandsWrites: 'test' };
