@@ -221,7 +221,7 @@ async function breakLockCli(o: CliOptions, io: CliIo): Promise<number> {
   const runId = o.breakLock!;
   io.out(
     `Releasing the run lock of key-change run ${runId} (started ${runStartedAt(runId)}) on ${o.kind} ${o.sourceId} in ${region}: removing the tag ${LOCK_TAG}=${runId} ` +
-      `from ${o.sourceId}, ${o.sourceId}-pre-rekey-${runId} and ${o.sourceId}-rekey-${runId} where it names this run. This stops nothing and deletes nothing else. ` +
+      `from ${o.sourceId}, ${o.sourceId}-pre-rekey-${runId}, ${o.sourceId}-rekey-${runId} and ${o.sourceId}-old1 where it names this run. This stops nothing and deletes nothing else. ` +
       `Do this only if run ${runId} is not running (no kms-change process, no RUNNING Step Functions execution): a run that is still alive would race the next one.`,
   );
   try {

@@ -361,7 +361,7 @@ describe('fresh runs and --break-lock', () => {
     rds.addInstance(inst('orders', OLD_KEY, { TagList: [{ Key: LOCK_TAG, Value: '20261201000000' }] }));
     const r = await cli(['--db-instance', 'orders', '--region', 'us-east-1', '--break-lock', RUN]);
     expect(r.out).toEqual([
-      `Releasing the run lock of key-change run ${RUN} (started 2026-11-30 03:04:05 UTC) on instance orders in us-east-1: removing the tag ${LOCK_TAG}=${RUN} from orders, ${PRE} and ${NEWID} where it names this run. This stops nothing and deletes nothing else. Do this only if run ${RUN} is not running (no kms-change process, no RUNNING Step Functions execution): a run that is still alive would race the next one.`,
+      `Releasing the run lock of key-change run ${RUN} (started 2026-11-30 03:04:05 UTC) on instance orders in us-east-1: removing the tag ${LOCK_TAG}=${RUN} from orders, ${PRE}, ${NEWID} and orders-old1 where it names this run. This stops nothing and deletes nothing else. Do this only if run ${RUN} is not running (no kms-change process, no RUNNING Step Functions execution): a run that is still alive would race the next one.`,
       `  left arn:aws:rds:us-east-1:${ACCOUNT}:db:orders alone: its lock names run 20261201000000 (started 2026-12-01 00:00:00 UTC), not ${RUN}`,
     ]);
     expect(r.err).toEqual([`error: the lock on orders names run 20261201000000, not ${RUN}; nothing was released. Check that run first; to release its lock pass --break-lock 20261201000000`]);
