@@ -19,7 +19,6 @@
  */
 import { AddTagsToResourceCommand, DBCluster, DBInstance, DescribeDBInstancesCommand, ListTagsForResourceCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient, RemoveTagsFromResourceCommand, RestoreDBClusterFromSnapshotCommand, Tag } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Clients } from '../../lambda/kms-key-change/clients';
 import { acquireLock, reassertRunTag } from '../../lambda/kms-key-change/lock';
 import { PreflightError } from '../../lambda/kms-key-change/preflight';
 import { runPhases } from '../../lambda/kms-key-change/runner';
@@ -28,99 +27,19 @@ import { newState, RekeyState, SUPERSEDED } from '../../lambda/kms-key-change/st
 import { STEPS } from '../../lambda/kms-key-change/steps';
 import { LOCK_TAG, ROLLBACK_PHASES, RUN_SOURCE_TAG, StepName } from '../../lambda/kms-key-change/workflow';
 import { FakeRds } from './fake-rds';
-import { ACCOUNT, clients, cluster, member, NEW_KEY, notFound, preflighted } from './fixtures';
+import { carn, iarn, LATER, LATER_KEY, MEMBERS, ourRun, PRE, RUN, RUN_TAGS, runTag, SRC, stepsRoleOver } from './steps-role';
+import { clients, cluster, member, NEW_KEY, notFound } from './fixtures';
 
 const stub = mockClient(RDSClient);
 let rds: FakeRds;
-const SRC = 'ledger';
-const RUN = '20261130030405';
-const LATER = '20261205000000';
-const LATER_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/00000000-0000-0000-0000-00000000000c`;
-const PRE = `ledger-pre-rekey-${RUN}`;
 const COPY = `ledger-rekey-${RUN}`;
-const MEMBERS = ['ledger-1', 'ledger-2'];
-const carn = (id: string) => `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:${id}`;
-const iarn = (id: string) => `arn:aws:rds:us-east-1:${ACCOUNT}:db:${id}`;
-const runTag = (d: DBInstance | DBCluster | undefined) => d?.TagList?.find((t) => t.Key === RUN_SOURCE_TAG)?.Value;
-const RUN_TAGS = (run: string): Tag[] => [{ Key: 'db-ops-kit:rekey-run', Value: run }, { Key: RUN_SOURCE_TAG, Value: SRC }];
-
-let denied: string[];
-
-function byArn(arn: string): DBInstance | DBCluster | undefined {
-  return [...rds.instances.values()].find((d) => d.DBInstanceArn === arn) ?? [...rds.clusters.values()].find((d) => d.DBClusterArn === arn);
-}
-
-/** The Steps role's IAM for a same-Region Aurora snapshot run on `ledger` (see the file comment). */
-function authorize(cmd: { input: Record<string, unknown> }): void {
-  const tagged = (d: DBInstance | DBCluster | undefined) => runTag(d) === SRC;
-  const deny = (action: string, resource: string) => {
-    denied.push(`${action} ${resource}`);
-    throw Object.assign(new Error(`not authorized: ${action} on ${resource}`), { name: 'AccessDenied' });
-  };
-  if (cmd instanceof ModifyDBInstanceCommand) {
-    const d = rds.instances.get(cmd.input.DBInstanceIdentifier!);
-    if (d && !tagged(d)) deny('rds:ModifyDBInstance', d.DBInstanceArn!);
-  } else if (cmd instanceof ModifyDBClusterCommand) {
-    const d = rds.clusters.get(cmd.input.DBClusterIdentifier!);
-    if (d && !tagged(d)) deny('rds:ModifyDBCluster', d.DBClusterArn!);
-  } else if (cmd instanceof ListTagsForResourceCommand) {
-    const arn = cmd.input.ResourceName!;
-    if (arn !== carn(SRC) && !arn.startsWith(carn(`${SRC}-`))) deny('rds:ListTagsForResource', arn);
-  } else if (cmd instanceof AddTagsToResourceCommand) {
-    const arn = cmd.input.ResourceName!;
-    const keys = (cmd.input.Tags ?? []).map((t) => t.Key!);
-    const within = (allowed: string[]) => keys.every((k) => allowed.includes(k));
-    const requestTagged = (cmd.input.Tags ?? []).some((t) => t.Key === RUN_SOURCE_TAG && t.Value === SRC);
-    const isDb = arn.includes(':db:');
-    const name = arn.split(':').pop()!;
-    const allowed =
-      (isDb && requestTagged && within([RUN_SOURCE_TAG])) || // RunTagOnSourceMembers
-      (!isDb && (name === SRC || name.startsWith(`${SRC}-pre-rekey-`)) && requestTagged && within([RUN_SOURCE_TAG, LOCK_TAG])) || // RunTagOnSource
-      (!isDb && tagged(byArn(arn)) && within([LOCK_TAG])) || // RunLockTag
-      (requestTagged && (isDb ? /-rekey-/.test(name) : name.startsWith(`${SRC}-rekey-`))) || // TagOnCreate
-      (tagged(byArn(arn)) && requestTagged && within(['db-ops-kit:rekey-run', RUN_SOURCE_TAG, 'db-ops-kit:rekey-role', 'db-ops-kit:rekey-kept'])); // TagRunResources
-    if (!allowed) deny('rds:AddTagsToResource', arn);
-  } else if (cmd instanceof RemoveTagsFromResourceCommand) {
-    const arn = cmd.input.ResourceName!;
-    if (arn.includes(':db:') || !tagged(byArn(arn)) || !(cmd.input.TagKeys ?? []).every((k) => k === LOCK_TAG)) deny('rds:RemoveTagsFromResource', arn);
-  }
-}
-
+const { denied, stepsRole, step } = stepsRoleOver(() => rds);
 type Cmd = { input: Record<string, unknown> };
-
-/** Clients as the Steps function has them: the role's IAM, RDS cluster renames, and an optional crash right after a call. */
-function stepsRole(opts: { iam?: boolean; crashAfter?: (cmd: Cmd) => boolean } = {}): Clients {
-  const base = clients();
-  const inner = base.rds;
-  const send = async (cmd: Cmd) => {
-    if (opts.iam !== false) authorize(cmd);
-    const out = await inner.send(cmd as never);
-    if (cmd instanceof ModifyDBClusterCommand && cmd.input.NewDBClusterIdentifier && cmd.input.ApplyImmediately) {
-      for (const i of rds.instances.values()) if (i.DBClusterIdentifier === cmd.input.DBClusterIdentifier) i.DBClusterIdentifier = cmd.input.NewDBClusterIdentifier;
-    }
-    if (opts.crashAfter?.(cmd)) throw Object.assign(new Error('Task timed out after the call went through'), { name: 'Crash' });
-    return out;
-  };
-  const proxy = { send, config: inner.config } as unknown as RDSClient;
-  return { ...base, rds: proxy, targetRds: proxy };
-}
 
 /** The source on the old key, no kit tag, its two members. */
 function source(): void {
   rds.addCluster(cluster({ TagList: [{ Key: 'team', Value: 'ledger' }] }));
   for (const m of MEMBERS) rds.addInstance(member(m, { TagList: [] }));
-}
-
-/** This run after a clean verify, cutover asked, same Region; freeze opted out so only the renames and tags are in play. */
-function ourRun(over: Partial<RekeyState> = {}): RekeyState {
-  const s = preflighted({}, 'cluster');
-  return { ...s, names: { ...s.names!, preRekeyId: PRE }, cutoverRequested: true, parityClean: true, freezeOptOut: 'break-it test', snapshotWritesStopped: true, lastStep: 'verify', ...over };
-}
-
-async function step(name: StepName, s: RekeyState, c: Clients = stepsRole()): Promise<RekeyState> {
-  const r = await STEPS[name](c, JSON.parse(JSON.stringify(s)));
-  expect({ step: name, done: r.done }).toEqual({ step: name, done: true });
-  return r.state;
 }
 
 /** A tag clean-up by another principal: the run tag removed from every DB instance (and, with `clusters`, every cluster). */
@@ -135,7 +54,7 @@ const taggedArns = () => stub.commandCalls(AddTagsToResourceCommand).map((c) => 
 beforeEach(() => {
   stub.reset();
   rds = new FakeRds(stub);
-  denied = [];
+  denied.length = 0;
   process.env.REKEY_LOCK_SETTLE_MS = '0';
   // The restore creates the copy with the tags the step asks for; the members checkRestore creates carry the kit tags (run tag among them).
   stub.on(RestoreDBClusterFromSnapshotCommand).callsFake(async (i: { DBClusterIdentifier: string; Tags: Tag[] }) => {

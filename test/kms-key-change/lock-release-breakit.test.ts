@@ -12,121 +12,29 @@
  * identifier). `clients()` is the operator's CLI (no IAM limit, the fake's renames as they are).
  */
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
-import {
-  AddTagsToResourceCommand,
-  DBCluster,
-  DBInstance,
-  ListTagsForResourceCommand,
-  ModifyDBClusterCommand,
-  ModifyDBInstanceCommand,
-  RDSClient,
-  RemoveTagsFromResourceCommand,
-  RestoreDBClusterFromSnapshotCommand,
-  Tag,
-} from '@aws-sdk/client-rds';
+import { RDSClient, RestoreDBClusterFromSnapshotCommand, Tag } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Clients } from '../../lambda/kms-key-change/clients';
 import { acquireLock, breakLock } from '../../lambda/kms-key-change/lock';
 import { phasesFor, runPhases } from '../../lambda/kms-key-change/runner';
 import { newState, RekeyState } from '../../lambda/kms-key-change/state';
 import { STEPS } from '../../lambda/kms-key-change/steps';
 import { LOCK_TAG, ROLLBACK_PHASES, RUN_SOURCE_TAG, StepName } from '../../lambda/kms-key-change/workflow';
 import { FakeRds } from './fake-rds';
-import { ACCOUNT, clients, cluster, instance, member, NEW_KEY, preflighted } from './fixtures';
+import { carn, iarn, LATER, LATER_KEY, MEMBERS, ourRun, PRE, RUN, RUN_TAGS, runTag, SRC, stepsRoleOver, tag } from './steps-role';
+import { clients, cluster, instance, member, NEW_KEY, preflighted } from './fixtures';
 
 const stub = mockClient(RDSClient);
 const cw = mockClient(CloudWatchClient);
 let rds: FakeRds;
-const SRC = 'ledger';
-const RUN = '20261130030405';
-const LATER = '20261205000000';
-const LATER_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/00000000-0000-0000-0000-00000000000c`;
-const PRE = `ledger-pre-rekey-${RUN}`;
-const MEMBERS = ['ledger-1', 'ledger-2'];
-const carn = (id: string) => `arn:aws:rds:us-east-1:${ACCOUNT}:cluster:${id}`;
-const iarn = (id: string) => `arn:aws:rds:us-east-1:${ACCOUNT}:db:${id}`;
-const tag = (d: DBInstance | DBCluster | undefined, key: string) => d?.TagList?.find((t) => t.Key === key)?.Value;
-const runTag = (d: DBInstance | DBCluster | undefined) => tag(d, RUN_SOURCE_TAG);
-const RUN_TAGS = (run: string): Tag[] => [{ Key: 'db-ops-kit:rekey-run', Value: run }, { Key: RUN_SOURCE_TAG, Value: SRC }];
 const ROLLBACK: StepName[] = ROLLBACK_PHASES.flatMap((p) => [p.start, ...(p.check ? [p.check] : [])]);
-
-let denied: string[];
-
-function byArn(arn: string): DBInstance | DBCluster | undefined {
-  return [...rds.instances.values()].find((d) => d.DBInstanceArn === arn) ?? [...rds.clusters.values()].find((d) => d.DBClusterArn === arn);
-}
-
-/** The Steps role's IAM for a same-Region Aurora snapshot run on `ledger` (as in lock-members-breakit.test.ts). */
-function authorize(cmd: { input: Record<string, unknown> }): void {
-  const tagged = (d: DBInstance | DBCluster | undefined) => runTag(d) === SRC;
-  const deny = (action: string, resource: string) => {
-    denied.push(`${action} ${resource}`);
-    throw Object.assign(new Error(`not authorized: ${action} on ${resource}`), { name: 'AccessDenied' });
-  };
-  if (cmd instanceof ModifyDBInstanceCommand) {
-    const d = rds.instances.get(cmd.input.DBInstanceIdentifier!);
-    if (d && !tagged(d)) deny('rds:ModifyDBInstance', d.DBInstanceArn!);
-  } else if (cmd instanceof ModifyDBClusterCommand) {
-    const d = rds.clusters.get(cmd.input.DBClusterIdentifier!);
-    if (d && !tagged(d)) deny('rds:ModifyDBCluster', d.DBClusterArn!);
-  } else if (cmd instanceof ListTagsForResourceCommand) {
-    const arn = cmd.input.ResourceName!;
-    if (arn !== carn(SRC) && !arn.startsWith(carn(`${SRC}-`))) deny('rds:ListTagsForResource', arn);
-  } else if (cmd instanceof AddTagsToResourceCommand) {
-    const arn = cmd.input.ResourceName!;
-    const keys = (cmd.input.Tags ?? []).map((t) => t.Key!);
-    const within = (allowed: string[]) => keys.every((k) => allowed.includes(k));
-    const requestTagged = (cmd.input.Tags ?? []).some((t) => t.Key === RUN_SOURCE_TAG && t.Value === SRC);
-    const isDb = arn.includes(':db:');
-    const name = arn.split(':').pop()!;
-    const allowed =
-      (isDb && requestTagged && within([RUN_SOURCE_TAG])) ||
-      (!isDb && (name === SRC || name.startsWith(`${SRC}-pre-rekey-`)) && requestTagged && within([RUN_SOURCE_TAG, LOCK_TAG])) ||
-      (!isDb && tagged(byArn(arn)) && within([LOCK_TAG])) ||
-      (requestTagged && (isDb ? /-rekey-/.test(name) : name.startsWith(`${SRC}-rekey-`))) ||
-      (tagged(byArn(arn)) && requestTagged && within(['db-ops-kit:rekey-run', RUN_SOURCE_TAG, 'db-ops-kit:rekey-role', 'db-ops-kit:rekey-kept']));
-    if (!allowed) deny('rds:AddTagsToResource', arn);
-  } else if (cmd instanceof RemoveTagsFromResourceCommand) {
-    const arn = cmd.input.ResourceName!;
-    if (arn.includes(':db:') || !tagged(byArn(arn)) || !(cmd.input.TagKeys ?? []).every((k) => k === LOCK_TAG)) deny('rds:RemoveTagsFromResource', arn);
-  }
-}
-
-type Cmd = { input: Record<string, unknown> };
-
-/** Clients as the Steps function has them: the role's IAM and RDS cluster renames moving their members. */
-function stepsRole(): Clients {
-  const base = clients();
-  const inner = base.rds;
-  const send = async (cmd: Cmd) => {
-    authorize(cmd);
-    const out = await inner.send(cmd as never);
-    if (cmd instanceof ModifyDBClusterCommand && cmd.input.NewDBClusterIdentifier && cmd.input.ApplyImmediately) {
-      for (const i of rds.instances.values()) if (i.DBClusterIdentifier === cmd.input.DBClusterIdentifier) i.DBClusterIdentifier = cmd.input.NewDBClusterIdentifier;
-    }
-    return out;
-  };
-  const proxy = { send, config: inner.config } as unknown as RDSClient;
-  return { ...base, rds: proxy, targetRds: proxy };
-}
-
-function ourRun(over: Partial<RekeyState> = {}): RekeyState {
-  const s = preflighted({}, 'cluster');
-  return { ...s, names: { ...s.names!, preRekeyId: PRE }, cutoverRequested: true, parityClean: true, freezeOptOut: 'break-it test', snapshotWritesStopped: true, lastStep: 'verify', ...over };
-}
-
-async function step(name: StepName, s: RekeyState, c: Clients = stepsRole()): Promise<RekeyState> {
-  const r = await STEPS[name](c, JSON.parse(JSON.stringify(s)));
-  expect({ step: name, done: r.done }).toEqual({ step: name, done: true });
-  return r.state;
-}
+const { denied, stepsRole, step } = stepsRoleOver(() => rds);
 
 beforeEach(() => {
   stub.reset();
   cw.reset();
   cw.on(GetMetricStatisticsCommand).resolves({ Datapoints: [] });
   rds = new FakeRds(stub);
-  denied = [];
+  denied.length = 0;
   process.env.REKEY_LOCK_SETTLE_MS = '0';
   stub.on(RestoreDBClusterFromSnapshotCommand).callsFake(async (i: { DBClusterIdentifier: string; Tags: Tag[] }) => {
     rds.addCluster(cluster({ DBClusterIdentifier: i.DBClusterIdentifier, DBClusterArn: carn(i.DBClusterIdentifier), KmsKeyId: NEW_KEY, TagList: i.Tags }));
