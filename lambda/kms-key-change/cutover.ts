@@ -6,10 +6,9 @@
 import { ModifyDBClusterCommand, ModifyDBInstanceCommand } from '@aws-sdk/client-rds';
 import { renameArtifact, renamed } from './checks';
 import { call, Clients } from './clients';
-import { applyFreeze, assertFreezeHeld, connectionsSince, freezeNotApplicable, recoverFreeze, unfreeze } from './freeze';
-import { freezePending } from './lock';
+import { applyFreeze, assertFreezeHeld, connectionsSince, freezeNotApplicable, freezePending, recoverFreeze, unfreeze } from './freeze';
 import { addArtifact, RekeyError, RekeyState, SUPERSEDED } from './state';
-import { getCluster, getInstance, keyOf, names, need, ok, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
+import { getCluster, getInstance, keyOf, names, need, ok, rekeyRunOnId, releaseLockOrWarn, srcCluster, StepFn } from './step-common';
 
 // The read-only checks of these phases live in checks.ts (the poll function's graph); re-exported here.
 export { checkFreeze, checkRenameSource, checkRenameTarget, checkRollbackNew } from './checks';
@@ -130,9 +129,8 @@ async function cutoverToRollBack(c: Clients, s: RekeyState, step: string): Promi
  * this run's freeze would overwrite the later database's security groups. Refuses, nothing changed.
  */
 async function assertIdStillThisRuns(c: Clients, s: RekeyState, step: string, co: NonNullable<RekeyState['cutover']>): Promise<void> {
-  const cur = s.kind === 'instance' ? await getInstance(c.rds, s.sourceId) : await getCluster(c.rds, s.sourceId);
-  const run = cur?.TagList?.find((t) => t.Key === 'db-ops-kit:rekey-run')?.Value;
-  if (!cur || run === undefined || run === s.runId) return;
+  const run = await rekeyRunOnId(c.rds, s);
+  if (run === undefined || run === s.runId) return;
   const originalAway = s.kind === 'instance' ? await getInstance(c.rds, co.sourceRenamedTo) : await getCluster(c.rds, co.sourceRenamedTo);
   if (!originalAway) return; // the original has its name back (a rollback resumed after its second rename)
   throw new RekeyError(

@@ -209,3 +209,8 @@ export async function unfreeze(c: Clients, s: RekeyState, id: string, step: stri
   f.released = { at: new Date().toISOString(), on: id };
   return `${id}: original security groups ${groups.join(', ')} put back (the empty freeze group ${f.groupId} is kept; delete it with aws ec2 delete-security-group --group-id ${f.groupId} once nothing uses it)`;
 }
+
+/** A write freeze was applied and its original security groups are not back yet. */
+export function freezePending(s: Pick<RekeyState, 'freeze'>): boolean {
+  return !!s.freeze?.groupId && !s.freeze.released;
+}

@@ -23,6 +23,7 @@
  */
 import { DBCluster, DBInstance, DescribeDBClustersCommand, DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient, AddTagsToResourceCommand, RemoveTagsFromResourceCommand } from '@aws-sdk/client-rds';
 import { call, Clients, describeOrUndefined, isNotFound } from './clients';
+import { freezePending } from './freeze';
 import { PreflightError, Problem } from './preflight';
 import { RekeyError, RekeyState, SourceKind } from './state';
 import { LOCK_TAG, RUN_SOURCE_TAG } from './workflow';
@@ -41,11 +42,6 @@ async function frozenOriginalBack(c: Clients, s: RekeyState): Promise<boolean> {
       ? (await describeOrUndefined(() => c.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: s.sourceId }))))?.DBInstances?.[0]?.VpcSecurityGroups
       : (await describeOrUndefined(() => c.rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: s.sourceId }))))?.DBClusters?.[0]?.VpcSecurityGroups;
   return (groups ?? []).some((g) => g.VpcSecurityGroupId === s.freeze!.groupId);
-}
-
-/** A write freeze was applied and its original security groups are not back yet. */
-export function freezePending(s: Pick<RekeyState, 'freeze'>): boolean {
-  return !!s.freeze?.groupId && !s.freeze.released;
 }
 
 /** Pause between setting the lock tag and reading it back. `REKEY_LOCK_SETTLE_MS` overrides (tests use 0). */

@@ -63,6 +63,11 @@ export async function getInstance(rds: RDSClient, id: string): Promise<DBInstanc
 export async function getCluster(rds: RDSClient, id: string): Promise<DBCluster | undefined> {
   return (await describeOrUndefined(() => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))))?.DBClusters?.[0];
 }
+/** The `db-ops-kit:rekey-run` tag of what answers to `<id>` now: the run whose re-keyed copy it is (undefined: nothing there, or no run's copy). */
+export async function rekeyRunOnId(rds: RDSClient, s: Pick<RekeyState, 'kind' | 'sourceId'>): Promise<string | undefined> {
+  const cur = s.kind === 'instance' ? await getInstance(rds, s.sourceId) : await getCluster(rds, s.sourceId);
+  return cur?.TagList?.find((t) => t.Key === 'db-ops-kit:rekey-run')?.Value;
+}
 /** The key a resource is encrypted with; undefined when it is not encrypted (whatever KmsKeyId says). */
 export function keyOf(x: { StorageEncrypted?: boolean; KmsKeyId?: string } | undefined): string | undefined {
   return x?.StorageEncrypted ? x.KmsKeyId : undefined;

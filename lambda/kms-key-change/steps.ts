@@ -17,7 +17,7 @@ import { preflight } from './preflight';
 import { applySettings, checkRestore, restore } from './restore-steps';
 import { copySnapshot, createSnapshot, shareSnapshot } from './snapshot-steps';
 import { RekeyError, SUPERSEDED } from './state';
-import { getCluster, getInstance, kitTags, need, ok, releaseLockOrWarn, StepFn } from './step-common';
+import { kitTags, need, ok, rekeyRunOnId, releaseLockOrWarn, StepFn } from './step-common';
 import { verify } from './verify';
 import type { StepName } from './workflow';
 
@@ -37,8 +37,7 @@ export const finalize: StepFn = async (c, s) => {
   // artifacts' ARNs would label that run's live database as this run's copy, and its own rollback would
   // then be refused as superseded by this one. Refuses; nothing tagged.
   if (s.cutover?.done && s.method === 'snapshot' && !s.targetRegion && !s.shareWithAccount) {
-    const cur = s.kind === 'instance' ? await getInstance(c.rds, s.sourceId) : await getCluster(c.rds, s.sourceId);
-    const other = cur?.TagList?.find((t) => t.Key === 'db-ops-kit:rekey-run')?.Value;
+    const other = await rekeyRunOnId(c.rds, s);
     if (other !== undefined && other !== s.runId) {
       throw new RekeyError(
         step,

@@ -17,7 +17,7 @@
  * A "crash" is an error thrown right after a given call went through (a Lambda timeout mid-step); the
  * state is not saved, so the redrive re-runs the step from the state it started with.
  */
-import { AddTagsToResourceCommand, DBCluster, DBInstance, DescribeDBInstancesCommand, ListTagsForResourceCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient, RemoveTagsFromResourceCommand, RestoreDBClusterFromSnapshotCommand, Tag } from '@aws-sdk/client-rds';
+import { AddTagsToResourceCommand, DBCluster, DBInstance, DescribeDBInstancesCommand, ListTagsForResourceCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient, RemoveTagsFromResourceCommand } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { acquireLock, reassertRunTag } from '../../lambda/kms-key-change/lock';
 import { PreflightError } from '../../lambda/kms-key-change/preflight';
@@ -27,7 +27,7 @@ import { newState, RekeyState, SUPERSEDED } from '../../lambda/kms-key-change/st
 import { STEPS } from '../../lambda/kms-key-change/steps';
 import { LOCK_TAG, ROLLBACK_PHASES, RUN_SOURCE_TAG, StepName } from '../../lambda/kms-key-change/workflow';
 import { FakeRds } from './fake-rds';
-import { carn, iarn, LATER, LATER_KEY, MEMBERS, ourRun, PRE, RUN, RUN_TAGS, runTag, SRC, stepsRoleOver } from './steps-role';
+import { carn, iarn, LATER, LATER_KEY, MEMBERS, ourRun, PRE, RUN, RUN_TAGS, runTag, SRC, stepsRoleOver, fakeAuroraRestore } from './steps-role';
 import { clients, cluster, member, NEW_KEY, notFound } from './fixtures';
 
 const stub = mockClient(RDSClient);
@@ -57,11 +57,7 @@ beforeEach(() => {
   denied.length = 0;
   process.env.REKEY_LOCK_SETTLE_MS = '0';
   // The restore creates the copy with the tags the step asks for; the members checkRestore creates carry the kit tags (run tag among them).
-  stub.on(RestoreDBClusterFromSnapshotCommand).callsFake(async (i: { DBClusterIdentifier: string; Tags: Tag[] }) => {
-    rds.addCluster(cluster({ DBClusterIdentifier: i.DBClusterIdentifier, DBClusterArn: carn(i.DBClusterIdentifier), KmsKeyId: NEW_KEY, TagList: i.Tags }));
-    for (const m of MEMBERS) rds.addInstance(member(`${m}-rekey-${RUN}`, { DBClusterIdentifier: i.DBClusterIdentifier, KmsKeyId: NEW_KEY, TagList: RUN_TAGS(RUN) }));
-    return {};
-  });
+  fakeAuroraRestore(stub, rds);
 });
 
 /** The workflow up to the cutover: lock at preflight (Steps role), restore of the copy. */

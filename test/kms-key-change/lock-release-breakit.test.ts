@@ -12,7 +12,7 @@
  * identifier). `clients()` is the operator's CLI (no IAM limit, the fake's renames as they are).
  */
 import { CloudWatchClient, GetMetricStatisticsCommand } from '@aws-sdk/client-cloudwatch';
-import { RDSClient, RestoreDBClusterFromSnapshotCommand, Tag } from '@aws-sdk/client-rds';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import { acquireLock, breakLock } from '../../lambda/kms-key-change/lock';
 import { phasesFor, runPhases } from '../../lambda/kms-key-change/runner';
@@ -20,8 +20,8 @@ import { newState, RekeyState } from '../../lambda/kms-key-change/state';
 import { STEPS } from '../../lambda/kms-key-change/steps';
 import { LOCK_TAG, ROLLBACK_PHASES, RUN_SOURCE_TAG, StepName } from '../../lambda/kms-key-change/workflow';
 import { FakeRds } from './fake-rds';
-import { carn, iarn, LATER, LATER_KEY, MEMBERS, ourRun, PRE, RUN, RUN_TAGS, runTag, SRC, stepsRoleOver, tag } from './steps-role';
-import { clients, cluster, instance, member, NEW_KEY, preflighted } from './fixtures';
+import { carn, iarn, LATER, LATER_KEY, MEMBERS, ourRun, PRE, RUN, RUN_TAGS, runTag, SRC, stepsRoleOver, tag, fakeAuroraRestore } from './steps-role';
+import { clients, cluster, instance, member, preflighted } from './fixtures';
 
 const stub = mockClient(RDSClient);
 const cw = mockClient(CloudWatchClient);
@@ -36,11 +36,7 @@ beforeEach(() => {
   rds = new FakeRds(stub);
   denied.length = 0;
   process.env.REKEY_LOCK_SETTLE_MS = '0';
-  stub.on(RestoreDBClusterFromSnapshotCommand).callsFake(async (i: { DBClusterIdentifier: string; Tags: Tag[] }) => {
-    rds.addCluster(cluster({ DBClusterIdentifier: i.DBClusterIdentifier, DBClusterArn: carn(i.DBClusterIdentifier), KmsKeyId: NEW_KEY, TagList: i.Tags }));
-    for (const m of MEMBERS) rds.addInstance(member(`${m}-rekey-${RUN}`, { DBClusterIdentifier: i.DBClusterIdentifier, KmsKeyId: NEW_KEY, TagList: RUN_TAGS(RUN) }));
-    return {};
-  });
+  fakeAuroraRestore(stub, rds);
 });
 
 /** The workflow (Steps role) through the cutover of run RUN; with `finalize`, through finalize (run lock released). */

@@ -8,13 +8,14 @@
  * RunLockTag), with a cluster rename moving its members (RDS reports the new cluster identifier) and
  * an optional crash right after a call went through. An emulation: IAM itself cannot run here.
  */
-import { AddTagsToResourceCommand, DBCluster, DBInstance, ListTagsForResourceCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient, RemoveTagsFromResourceCommand, Tag } from '@aws-sdk/client-rds';
+import { AddTagsToResourceCommand, DBCluster, DBInstance, ListTagsForResourceCommand, ModifyDBClusterCommand, ModifyDBInstanceCommand, RDSClient, RemoveTagsFromResourceCommand, RestoreDBClusterFromSnapshotCommand, Tag } from '@aws-sdk/client-rds';
+import { AwsStub } from 'aws-sdk-client-mock';
 import { Clients } from '../../lambda/kms-key-change/clients';
 import { RekeyState } from '../../lambda/kms-key-change/state';
 import { STEPS } from '../../lambda/kms-key-change/steps';
 import { LOCK_TAG, RUN_SOURCE_TAG, StepName } from '../../lambda/kms-key-change/workflow';
 import { FakeRds } from './fake-rds';
-import { ACCOUNT, clients, preflighted } from './fixtures';
+import { ACCOUNT, clients, cluster, member, NEW_KEY, preflighted } from './fixtures';
 
 export const SRC = 'ledger';
 export const RUN = '20261130030405';
@@ -102,4 +103,16 @@ export function stepsRoleOver(rds: () => FakeRds) {
 export function ourRun(over: Partial<RekeyState> = {}): RekeyState {
   const s = preflighted({}, 'cluster');
   return { ...s, names: { ...s.names!, preRekeyId: PRE }, cutoverRequested: true, parityClean: true, freezeOptOut: 'break-it test', snapshotWritesStopped: true, lastStep: 'verify', ...over };
+}
+
+/**
+ * The restore of run RUN's copy: the cluster with the tags the step asks for, and its members as checkRestore
+ * would create them (`<m>-rekey-<run>`, on the new key, with the kit tags, run tag among them).
+ */
+export function fakeAuroraRestore(stub: AwsStub<any, any, any>, rds: FakeRds): void { // eslint-disable-line @typescript-eslint/no-explicit-any
+  stub.on(RestoreDBClusterFromSnapshotCommand).callsFake(async (i: { DBClusterIdentifier: string; Tags: Tag[] }) => {
+    rds.addCluster(cluster({ DBClusterIdentifier: i.DBClusterIdentifier, DBClusterArn: carn(i.DBClusterIdentifier), KmsKeyId: NEW_KEY, TagList: i.Tags }));
+    for (const m of MEMBERS) rds.addInstance(member(`${m}-rekey-${RUN}`, { DBClusterIdentifier: i.DBClusterIdentifier, KmsKeyId: NEW_KEY, TagList: RUN_TAGS(RUN) }));
+    return {};
+  });
 }
