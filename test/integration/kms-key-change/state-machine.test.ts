@@ -140,6 +140,17 @@ async function runWorkflow(dbId: string, targetKey: string, input: object, opts:
   return run;
 }
 
+/**
+ * The steps run, with a check step's repeats collapsed: a check step polls until RDS or CloudWatch
+ * shows what it waits for, and how often depends on timing (checkFreeze waits for the first
+ * DatabaseConnections datapoint since the freeze, which the fixture publishes every 250 ms; a loaded
+ * CI machine saw it poll three times). The order of the steps is the behaviour under test; the
+ * number of polls is not.
+ */
+function stepsOnce(steps: string[]): string[] {
+  return steps.filter((st, i) => !(st.startsWith('check') && steps[i - 1] === st));
+}
+
 const key = async (id: string) => (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }))).DBInstances![0].KmsKeyId;
 
 test('with {"cutover": true}: every step, polling, the approval gate with a task token, cutover, finalize', async () => {
@@ -147,7 +158,7 @@ test('with {"cutover": true}: every step, polling, the approval gate with a task
   const r = await runWorkflow('sfn-orders', w.newKey, { cutover: true });
   expect(r.error).toBeUndefined();
   expect(r.failures).toEqual([]);
-  expect(r.lambdaSteps).toEqual([
+  expect(stepsOnce(r.lambdaSteps)).toEqual([
     'preflight', 'freezeSource', 'checkFreeze', 'createSnapshot', 'checkSnapshot', 'copySnapshot', 'checkCopy', 'restore', 'checkRestore', 'applySettings', 'checkApply', 'verify',
     'renameSource', 'checkRenameSource', 'renameTarget', 'checkRenameTarget', 'finalize',
   ]);
@@ -180,13 +191,13 @@ test('redrive after the security groups were changed by hand since the final sna
   expect(redriven.error?.message).toMatch(/What exists now \(described from AWS\): sfn-reopen: exists, available, source key .*security groups sg-/);
   expect(redriven.error?.message).toMatch(/sfn-reopen-pre-rekey-\d{14}: does not exist/);
   expect(redriven.error?.message).toMatch(/or abort \(lifts the freeze, releases the lock, keeps every copy\): aws stepfunctions get-execution-history/);
-  expect(redriven.lambdaSteps).toEqual(['renameSource']);
+  expect(stepsOnce(redriven.lambdaSteps)).toEqual(['renameSource']);
   expect(await key('sfn-reopen')).toBe(w.oldKey);
 
   // The workflow's rollback path: a new execution with {"rollback": true, "state": <last state>}.
   const back = await runWorkflow('sfn-reopen', w.newKey, { rollback: true, state: verified.state });
   expect(back.error).toBeUndefined();
-  expect(back.lambdaSteps).toEqual(['rollbackRenameNew', 'checkRollbackNew', 'rollbackRenameSource', 'checkRollbackSource', 'rollbackUnfreeze', 'finalize']);
+  expect(stepsOnce(back.lambdaSteps)).toEqual(['rollbackRenameNew', 'checkRollbackNew', 'rollbackRenameSource', 'checkRollbackSource', 'rollbackUnfreeze', 'finalize']);
   expect(await key('sfn-reopen')).toBe(w.oldKey);
   const tags = (await w.rds.send(new ListTagsForResourceCommand({ ResourceName: (await w.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'sfn-reopen' }))).DBInstances![0].DBInstanceArn }))).TagList;
   expect(holderIn(tags)).toBeUndefined();
