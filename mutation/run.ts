@@ -6,12 +6,14 @@
  *   npm run mutation:incremental          every folder, only mutants whose code or covering tests changed
  *   npm run mutation -- shared ad-trust   only these folders
  *   npm run mutation -- kms-key-change --mutate lambda/kms-key-change/preflight.ts   one folder, some files
+ *   npm run mutation:incremental -- dsql-loader-load --mutate lambda/dsql-loader/loader.ts:1-200   some lines
  *
  * Environment: MUTATION_CONCURRENCY (default 2), MUTATION_TYPECHECK=1 (adds the TypeScript checker).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mergeState, parseMutate, type Narrowed, type StateReport } from './merge';
 import { failing, formatTable, scoreReports, type MutationReport } from './score';
 
 const root = join(__dirname, '..');
@@ -21,11 +23,20 @@ const folders = Object.fromEntries(
 
 const args = process.argv.slice(2);
 const incremental = args.includes('--incremental');
-// `--mutate <glob,...>` narrows one folder's run to some files (Stryker's own --mutate); its state file then holds only those.
+// `--mutate <file>[:<from>-<to>],...` narrows one folder's run to some files or lines (Stryker's own --mutate); the
+// folder's earlier results outside them are merged back into its state file afterwards (mutation/merge.ts), so a slow
+// folder can be measured in parts.
 const at = args.indexOf('--mutate');
 const mutate = at >= 0 ? args[at + 1] : undefined;
 if (at >= 0 && (!mutate || mutate.startsWith('--'))) {
   console.error('--mutate needs a comma-separated list of files, e.g. --mutate lambda/kms-key-change/preflight.ts');
+  process.exit(2);
+}
+let narrowed: Narrowed[] = [];
+try {
+  narrowed = mutate ? parseMutate(mutate) : [];
+} catch (e) {
+  console.error((e as Error).message);
   process.exit(2);
 }
 const picked = args.filter((a, i) => !a.startsWith('--') && !(at >= 0 && i === at + 1));
@@ -45,6 +56,8 @@ const reports: MutationReport[] = [];
 const problems: string[] = [];
 for (const name of run) {
   const report = join(root, 'reports', 'mutation', `${name}.json`);
+  const state = join(root, 'mutation', 'incremental', `${name}.json`);
+  const earlier = mutate && existsSync(state) ? (JSON.parse(readFileSync(state, 'utf8')) as StateReport) : undefined;
   const started = Date.now();
   console.log(`\n==> mutation: ${name} (${incremental ? 'incremental' : 'full'})`);
   const res = spawnSync('npx', ['stryker', 'run', 'stryker.config.mjs', ...(incremental ? [] : ['--force']), ...(mutate ? ['--mutate', mutate] : [])], {
@@ -54,6 +67,16 @@ for (const name of run) {
   });
   const secs = Math.round((Date.now() - started) / 1000);
   console.log(`==> mutation: ${name} took ${secs} s (exit ${res.status})`);
+  if (earlier && existsSync(state) && statSync(state).mtimeMs >= started) {
+    // The narrowed run's own state is kept beside the report, so a merge can be redone by hand.
+    copyFileSync(state, join(root, 'reports', 'mutation', `${name}.narrowed-state.json`));
+    const merged = mergeState(earlier, JSON.parse(readFileSync(state, 'utf8')) as StateReport, narrowed);
+    writeFileSync(state, `${JSON.stringify(merged.report)}\n`);
+    for (const [file, n] of Object.entries(merged.kept)) console.log(`==> mutation: kept ${n} earlier result(s) of ${file} outside --mutate`);
+    for (const [file, n] of Object.entries(merged.dropped)) console.log(`==> mutation: left out ${n} earlier result(s) of ${file} on lines changed since (the next incremental run tests them)`);
+    // The score below covers the whole state, not just the narrowed run.
+    if (existsSync(report)) writeFileSync(report, `${JSON.stringify(merged.report)}\n`);
+  }
   if (!existsSync(report) || statSync(report).mtimeMs < started) {
     problems.push(`${name}: Stryker wrote no report (exit ${res.status}); see its output above`);
     continue;
