@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mergeState, parseMutate, type Narrowed, type StateReport } from './merge';
+import { mergeState, type StateReport } from './merge';
 import { failing, formatTable, scoreReports, type MutationReport } from './score';
 
 const root = join(__dirname, '..');
@@ -23,20 +23,13 @@ const folders = Object.fromEntries(
 
 const args = process.argv.slice(2);
 const incremental = args.includes('--incremental');
-// `--mutate <file>[:<from>-<to>],...` narrows one folder's run to some files or lines (Stryker's own --mutate); the
-// folder's earlier results outside them are merged back into its state file afterwards (mutation/merge.ts), so a slow
-// folder can be measured in parts.
+// `--mutate <file>[:<from>-<to>],...` narrows one folder's run to some files or lines (Stryker's own --mutate). Stryker
+// keeps a mutated file's earlier results outside the lines itself; the earlier results of the folder's other files are
+// merged back into its state file afterwards (mutation/merge.ts), so a slow folder can be measured in parts.
 const at = args.indexOf('--mutate');
 const mutate = at >= 0 ? args[at + 1] : undefined;
 if (at >= 0 && (!mutate || mutate.startsWith('--'))) {
   console.error('--mutate needs a comma-separated list of files, e.g. --mutate lambda/kms-key-change/preflight.ts');
-  process.exit(2);
-}
-let narrowed: Narrowed[] = [];
-try {
-  narrowed = mutate ? parseMutate(mutate) : [];
-} catch (e) {
-  console.error((e as Error).message);
   process.exit(2);
 }
 const picked = args.filter((a, i) => !a.startsWith('--') && !(at >= 0 && i === at + 1));
@@ -70,10 +63,10 @@ for (const name of run) {
   if (earlier && existsSync(state) && statSync(state).mtimeMs >= started) {
     // The narrowed run's own state is kept beside the report, so a merge can be redone by hand.
     copyFileSync(state, join(root, 'reports', 'mutation', `${name}.narrowed-state.json`));
-    const merged = mergeState(earlier, JSON.parse(readFileSync(state, 'utf8')) as StateReport, narrowed);
-    writeFileSync(state, `${JSON.stringify(merged.report)}\n`);
-    for (const [file, n] of Object.entries(merged.kept)) console.log(`==> mutation: kept ${n} earlier result(s) of ${file} outside --mutate`);
-    for (const [file, n] of Object.entries(merged.dropped)) console.log(`==> mutation: left out ${n} earlier result(s) of ${file} on lines changed since (the next incremental run tests them)`);
+    const merged = mergeState(earlier, JSON.parse(readFileSync(state, 'utf8')) as StateReport);
+    writeFileSync(state, `${JSON.stringify(merged.report, null, 2)}\n`);
+    for (const [file, n] of Object.entries(merged.kept)) console.log(`==> mutation: kept ${n} earlier result(s) of ${file} (not in --mutate)`);
+    for (const [file, n] of Object.entries(merged.dropped)) console.log(`==> mutation: left out ${n} earlier result(s) of ${file}: a test file that covered them changed since (the next incremental run tests them)`);
     // The score below covers the whole state, not just the narrowed run.
     if (existsSync(report)) writeFileSync(report, `${JSON.stringify(merged.report)}\n`);
   }

@@ -1,97 +1,82 @@
 /**
- * mutation/merge.ts: a narrowed mutation run (`--mutate file.ts:<from>-<to>`) must not throw away the folder's other
- * results, and must not keep a result that no longer stands (its code or its tests changed since).
+ * mutation/merge.ts: a narrowed mutation run (`--mutate <some files>`) must not throw away the folder's other files'
+ * results, and must not keep a result that no longer stands (a test file that judged it changed since).
  */
-import { lineMap, mergeState, parseMutate, type StateMutant, type StateReport } from '../../mutation/merge';
+import { mergeState, type StateMutant, type StateReport } from '../../mutation/merge';
 
-const SRC = ['const a = 1;', 'const b = 2;', 'const c = 3;', 'const d = 4;', 'const e = 5;'].join('\n');
 const TESTS = "test('a', ...); test('b', ...);";
 
-function mutant(id: string, line: number, status: string, tests: { coveredBy?: string[]; killedBy?: string[] } = {}, endLine = line): StateMutant {
-  return { id, mutatorName: 'NumericLiteral', replacement: '0', status, location: { start: { line, column: 11 }, end: { line: endLine, column: 12 } }, ...tests };
+function mutant(id: string, line: number, status: string, tests: { coveredBy?: string[]; killedBy?: string[] } = {}): StateMutant {
+  return { id, mutatorName: 'NumericLiteral', replacement: '0', status, location: { start: { line, column: 11 }, end: { line, column: 12 } }, ...tests };
 }
 
-function report(source: string, mutants: StateMutant[], tests: Array<[string, string]>, testSource = TESTS): StateReport {
+function report(files: Record<string, StateMutant[]>, tests: Record<string, Array<[string, string]>>, sources: Record<string, string> = {}): StateReport {
   return {
     schemaVersion: '2',
-    files: { 'src/x.ts': { language: 'typescript', source, mutants } },
-    testFiles: { 'test/x.test.ts': { source: testSource, tests: tests.map(([id, name]) => ({ id, name })) } },
+    files: Object.fromEntries(Object.entries(files).map(([f, mutants]) => [f, { language: 'typescript', source: sources[f] ?? `source of ${f}`, mutants }])),
+    testFiles: Object.fromEntries(Object.entries(tests).map(([f, list]) => [f, { source: sources[f] ?? TESTS, tests: list.map(([id, name]) => ({ id, name })) }])),
   };
 }
 
-test('parseMutate: files and line ranges; globs and bad ranges are refused', () => {
-  expect(parseMutate('a.ts, lambda/x/b.ts:10-20,c.ts:5:1-9:3')).toEqual([{ file: 'a.ts' }, { file: 'lambda/x/b.ts', lines: [10, 20] }, { file: 'c.ts', lines: [5, 9] }]);
-  expect(() => parseMutate('lambda/**/*.ts')).toThrow(/not globs/);
-  expect(() => parseMutate('a.ts:20-10')).toThrow(/1 <= from <= to/);
-  expect(() => parseMutate('a.ts:0-3')).toThrow(/1 <= from <= to/);
-  expect(() => parseMutate('a.ts:x')).toThrow(/expected <file> or <file>:<from>-<to>/);
-});
-
-test('lineMap: unchanged lines map to their new numbers; changed and removed lines do not map', () => {
-  const next = ['// added', 'const a = 1;', 'const b = 20;', 'const c = 3;', 'const e = 5;'].join('\n');
-  expect([...lineMap(SRC, next)]).toEqual([
-    [1, 2],
-    [3, 4],
-    [5, 5],
+test('the files the run mutated come from the run; the other files come back from the earlier state, their test ids re-pointed by name', () => {
+  const earlier = report(
+    {
+      'src/a.ts': [mutant('9', 1, 'Survived', { coveredBy: ['0'] })],
+      // Mutant ids are per run too: "0" is also the fresh run's a.ts mutant.
+      'src/b.ts': [mutant('0', 3, 'Killed', { coveredBy: ['0', '1'], killedBy: ['1'] }), mutant('2', 5, 'NoCoverage', { coveredBy: [] })],
+    },
+    { 'test/x.test.ts': [['0', 'a'], ['1', 'b']] },
+    { 'src/b.ts': 'old source of b' },
+  );
+  // The fresh run mutated only a.ts and numbered the same tests the other way round.
+  const fresh = report({ 'src/a.ts': [mutant('0', 1, 'Killed', { coveredBy: ['1'], killedBy: ['1'] })] }, { 'test/x.test.ts': [['0', 'b'], ['1', 'a']] });
+  const r = mergeState(earlier, fresh);
+  expect(r.report.files['src/a.ts'].mutants).toEqual([expect.objectContaining({ status: 'Killed', killedBy: ['1'] })]);
+  // b.ts keeps its earlier source (the next incremental run diffs it) and its results; test "b" is id 0 now.
+  expect(r.report.files['src/b.ts'].source).toBe('old source of b');
+  expect(r.report.files['src/b.ts'].mutants).toEqual([
+    expect.objectContaining({ status: 'Killed', coveredBy: ['1', '0'], killedBy: ['0'], location: earlier.files['src/b.ts'].mutants[0].location }),
+    expect.objectContaining({ status: 'NoCoverage', coveredBy: [] }),
   ]);
-});
-
-test('the narrowed lines come from the fresh run; every other earlier result is kept, its test ids re-pointed by name', () => {
-  const earlier = report(SRC, [mutant('0', 1, 'Killed', { coveredBy: ['0'], killedBy: ['0'] }), mutant('1', 3, 'Survived', { coveredBy: ['1'] }), mutant('2', 5, 'NoCoverage', { coveredBy: [] })], [
-    ['0', 'a'],
-    ['1', 'b'],
-  ]);
-  // The fresh run numbered the same tests the other way round and re-tested line 3 only.
-  const fresh = report(SRC, [mutant('0', 3, 'Killed', { coveredBy: ['0'], killedBy: ['0'] })], [
-    ['0', 'b'],
-    ['1', 'a'],
-  ]);
-  const r = mergeState(earlier, fresh, parseMutate('src/x.ts:2-3'));
-  const byLine = Object.fromEntries(r.report.files['src/x.ts'].mutants.map((m) => [m.location.start.line, m]));
-  expect(Object.keys(byLine)).toEqual(['1', '3', '5']);
-  expect(byLine[3]).toMatchObject({ status: 'Killed', killedBy: ['0'] }); // the fresh result, not the earlier Survived
-  expect(byLine[1]).toMatchObject({ status: 'Killed', killedBy: ['1'], coveredBy: ['1'] }); // test "a" is id 1 now
-  expect(byLine[5]).toMatchObject({ status: 'NoCoverage' });
-  expect(new Set(r.report.files['src/x.ts'].mutants.map((m) => m.id)).size).toBe(3);
-  expect(r.kept).toEqual({ 'src/x.ts': 2 });
+  const ids = Object.values(r.report.files).flatMap((f) => f.mutants.map((m) => m.id));
+  expect(new Set(ids).size).toBe(ids.length);
+  expect(r.report.testFiles!['test/x.test.ts'].tests).toHaveLength(2); // no test added twice
+  expect(r.kept).toEqual({ 'src/b.ts': 2 });
   expect(r.dropped).toEqual({});
-  expect(fresh.files['src/x.ts'].mutants).toHaveLength(1); // the inputs are not changed
+  expect(fresh.files['src/b.ts']).toBeUndefined(); // the inputs are not changed
 });
 
-test('a file named without lines is replaced whole; a file not named keeps its earlier results and source', () => {
-  const earlier = report(SRC, [mutant('0', 1, 'Survived', { coveredBy: ['0'] })], [['0', 'a']]);
-  earlier.files['src/other.ts'] = { language: 'typescript', source: 'old other', mutants: [mutant('1', 1, 'Killed', { coveredBy: ['0'], killedBy: ['0'] })] };
-  const fresh = report(SRC, [mutant('0', 2, 'Killed', { coveredBy: ['0'], killedBy: ['0'] })], [['0', 'a']]);
-  const r = mergeState(earlier, fresh, parseMutate('src/x.ts'));
-  expect(r.report.files['src/x.ts'].mutants.map((m) => m.location.start.line)).toEqual([2]);
-  expect(r.report.files['src/other.ts']).toMatchObject({ source: 'old other', mutants: [{ status: 'Killed', killedBy: ['0'] }] });
-});
-
-test('source changed since: results on unchanged lines move with them; results on changed lines are left out for the next run', () => {
-  const earlier = report(SRC, [mutant('0', 1, 'Killed', { coveredBy: ['0'], killedBy: ['0'] }), mutant('1', 2, 'Killed', { coveredBy: ['0'], killedBy: ['0'] }), mutant('2', 4, 'Survived', { coveredBy: ['0'] }, 5), mutant('3', 1, 'Survived', { coveredBy: ['0'] }, 2)], [['0', 'a']]);
-  const next = ['// added', 'const a = 1;', 'const b = 20;', 'const c = 3;', 'const d = 4;', 'const e = 5;'].join('\n');
-  const fresh = report(next, [], [['0', 'a']]);
-  const r = mergeState(earlier, fresh, parseMutate('src/x.ts:4-4'));
-  expect(r.report.files['src/x.ts'].mutants.map((m) => [m.location.start.line, m.location.end.line, m.status])).toEqual([
-    [2, 2, 'Killed'],
-    [5, 6, 'Survived'],
+test('a result whose test file changed or is gone is left out; an earlier test the run does not know is added with a new id', () => {
+  const earlier = report(
+    {
+      'src/b.ts': [
+        mutant('0', 1, 'Killed', { coveredBy: ['0'], killedBy: ['0'] }),
+        mutant('1', 2, 'Killed', { coveredBy: ['1'], killedBy: ['1'] }),
+        mutant('2', 3, 'Survived', { coveredBy: ['2'] }),
+        mutant('3', 4, 'Survived', { coveredBy: ['3'] }),
+      ],
+    },
+    { 'test/same.test.ts': [['0', 'kept']], 'test/edited.test.ts': [['1', 'e']], 'test/gone.test.ts': [['2', 'g']], 'test/renamed.test.ts': [['3', 'old name']] },
+  );
+  const fresh = report({ 'src/a.ts': [] }, { 'test/same.test.ts': [['0', 'kept']], 'test/edited.test.ts': [['1', 'e']], 'test/renamed.test.ts': [['2', 'new name']] }, { 'test/edited.test.ts': `${TESTS} // edited` });
+  const r = mergeState(earlier, fresh);
+  // "old name" is still in an unchanged file (the file's source is the same), so it stands and gets a fresh id.
+  expect(r.report.files['src/b.ts'].mutants.map((m) => [m.location.start.line, m.status, m.coveredBy])).toEqual([
+    [1, 'Killed', ['0']],
+    [4, 'Survived', ['3']],
   ]);
-  expect(r.dropped).toEqual({ 'src/x.ts': 2 }); // line 2, and the mutant over lines 1-2 (its first line kept, its second changed)
+  expect(r.report.testFiles!['test/renamed.test.ts'].tests).toEqual([
+    { id: '2', name: 'new name' },
+    { id: '3', name: 'old name' },
+  ]);
+  expect(r.dropped).toEqual({ 'src/b.ts': 2 });
+  expect(r.kept).toEqual({ 'src/b.ts': 2 });
 });
 
-test('a test file changed since: the results it vouched for are left out; results of unchanged test files stay', () => {
-  const earlier = report(SRC, [mutant('0', 1, 'Killed', { coveredBy: ['0'], killedBy: ['0'] }), mutant('1', 5, 'NoCoverage', { coveredBy: [] })], [['0', 'a']]);
-  earlier.testFiles!['test/y.test.ts'] = { source: 'y', tests: [{ id: '1', name: 'y1' }] };
-  earlier.files['src/x.ts'].mutants.push(mutant('2', 2, 'Killed', { coveredBy: ['1'], killedBy: ['1'] }));
-  const fresh = report(SRC, [], [['0', 'a']], `${TESTS} // edited`);
-  fresh.testFiles!['test/y.test.ts'] = { source: 'y', tests: [{ id: '1', name: 'y1' }] };
-  const r = mergeState(earlier, fresh, parseMutate('src/x.ts:3-3'));
-  expect(r.report.files['src/x.ts'].mutants.map((m) => [m.location.start.line, m.status])).toEqual([
-    [2, 'Killed'],
-    [5, 'NoCoverage'],
-  ]);
-  expect(r.dropped).toEqual({ 'src/x.ts': 1 });
-  // A test file the fresh run no longer has (deleted) vouches for nothing either.
-  delete fresh.testFiles!['test/y.test.ts'];
-  expect(mergeState(earlier, fresh, parseMutate('src/x.ts:3-3')).report.files['src/x.ts'].mutants.map((m) => m.location.start.line)).toEqual([5]);
+test('a file whose every earlier result is left out is not added back empty', () => {
+  const earlier = report({ 'src/b.ts': [mutant('0', 1, 'Killed', { coveredBy: ['0'], killedBy: ['0'] })] }, { 'test/x.test.ts': [['0', 'a']] });
+  const fresh = report({ 'src/a.ts': [] }, { 'test/x.test.ts': [['0', 'a']] }, { 'test/x.test.ts': 'changed' });
+  const r = mergeState(earlier, fresh);
+  expect(Object.keys(r.report.files)).toEqual(['src/a.ts']);
+  expect(r.dropped).toEqual({ 'src/b.ts': 1 });
 });
