@@ -6,14 +6,14 @@
  *   npm run mutation:incremental          every folder, only mutants whose code or covering tests changed
  *   npm run mutation -- shared ad-trust   only these folders
  *   npm run mutation -- kms-key-change --mutate lambda/kms-key-change/preflight.ts   one folder, some files
- *   npm run mutation:incremental -- dsql-loader-load --mutate lambda/dsql-loader/loader.ts:1-200   some lines
+ *   npm run mutation:incremental -- dsql-loader-load --mutate lambda/dsql-loader/loader.ts:1-300   some lines
  *
  * Environment: MUTATION_CONCURRENCY (default 2), MUTATION_TYPECHECK=1 (adds the TypeScript checker).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { mergeState, type StateReport } from './merge';
+import { outsideFolder } from './scope';
 import { failing, formatTable, scoreReports, type MutationReport } from './score';
 
 const root = join(__dirname, '..');
@@ -23,9 +23,9 @@ const folders = Object.fromEntries(
 
 const args = process.argv.slice(2);
 const incremental = args.includes('--incremental');
-// `--mutate <file>[:<from>-<to>],...` narrows one folder's run to some files or lines (Stryker's own --mutate). Stryker
-// keeps a mutated file's earlier results outside the lines itself; the earlier results of the folder's other files are
-// merged back into its state file afterwards (mutation/merge.ts), so a slow folder can be measured in parts.
+// `--mutate <file>[:<from>-<to>],...` narrows one folder's run to some files or lines (Stryker's own --mutate). StrykerJS
+// keeps every other result of the folder's state file (the other files, and the mutated files' other lines), so a
+// folder too slow for one sitting is measured in parts; entries outside the folder are refused (mutation/scope.ts).
 const at = args.indexOf('--mutate');
 const mutate = at >= 0 ? args[at + 1] : undefined;
 if (at >= 0 && (!mutate || mutate.startsWith('--'))) {
@@ -44,13 +44,19 @@ if (mutate && run.length !== 1) {
   console.error('--mutate works with exactly one folder: npm run mutation -- <folder> --mutate <files>');
   process.exit(2);
 }
+if (mutate) {
+  const folderMutate = (folders[run[0]] as { mutate: string[] }).mutate;
+  const outside = outsideFolder(mutate, folderMutate);
+  if (outside.length > 0) {
+    console.error(`--mutate ${outside.join(',')}: not in ${run[0]}'s files (${folderMutate.join(', ')}); its result would stay in ${run[0]}'s state file and score (mutation/scope.ts)`);
+    process.exit(2);
+  }
+}
 
 const reports: MutationReport[] = [];
 const problems: string[] = [];
 for (const name of run) {
   const report = join(root, 'reports', 'mutation', `${name}.json`);
-  const state = join(root, 'mutation', 'incremental', `${name}.json`);
-  const earlier = mutate && existsSync(state) ? (JSON.parse(readFileSync(state, 'utf8')) as StateReport) : undefined;
   const started = Date.now();
   console.log(`\n==> mutation: ${name} (${incremental ? 'incremental' : 'full'})`);
   const res = spawnSync('npx', ['stryker', 'run', 'stryker.config.mjs', ...(incremental ? [] : ['--force']), ...(mutate ? ['--mutate', mutate] : [])], {
@@ -60,16 +66,6 @@ for (const name of run) {
   });
   const secs = Math.round((Date.now() - started) / 1000);
   console.log(`==> mutation: ${name} took ${secs} s (exit ${res.status})`);
-  if (earlier && existsSync(state) && statSync(state).mtimeMs >= started) {
-    // The narrowed run's own state is kept beside the report, so a merge can be redone by hand.
-    copyFileSync(state, join(root, 'reports', 'mutation', `${name}.narrowed-state.json`));
-    const merged = mergeState(earlier, JSON.parse(readFileSync(state, 'utf8')) as StateReport);
-    writeFileSync(state, `${JSON.stringify(merged.report, null, 2)}\n`);
-    for (const [file, n] of Object.entries(merged.kept)) console.log(`==> mutation: kept ${n} earlier result(s) of ${file} (not in --mutate)`);
-    for (const [file, n] of Object.entries(merged.dropped)) console.log(`==> mutation: left out ${n} earlier result(s) of ${file}: a test file that covered them changed since (the next incremental run tests them)`);
-    // The score below covers the whole state, not just the narrowed run.
-    if (existsSync(report)) writeFileSync(report, `${JSON.stringify(merged.report)}\n`);
-  }
   if (!existsSync(report) || statSync(report).mtimeMs < started) {
     problems.push(`${name}: Stryker wrote no report (exit ${res.status}); see its output above`);
     continue;
