@@ -14,7 +14,7 @@ import { gzipSync } from 'zlib';
 import { Client } from 'pg';
 import { ConnectionManager } from '../../lambda/dsql-loader/connection';
 import { DMS_CSV, DmsObjectKey, parseDmsKey } from '../../lambda/dsql-loader/dms-format';
-import { ensureProgressTable, LoaderOptions, loadObject } from '../../lambda/dsql-loader/loader';
+import { assertEarlierFilesLoaded, ensureProgressTable, LoaderOptions, loadObject, WaitError } from '../../lambda/dsql-loader/loader';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
 import { bodyOf, createDatabase, dmsCsv, installDsqlLimits, memoryQuarantine } from './fixtures';
 
@@ -527,4 +527,64 @@ describe('the object body before the loader reads it', () => {
       await d.close();
     }
   }, 20_000);
+});
+
+describe('file order and the progress table', () => {
+  const CDC1 = 'dms/public/items/20261130-030000010.csv';
+  const CDC2 = 'dms/public/items/20261130-030000020.csv';
+  const CDC3 = 'dms/public/items/20261130-030000030.csv';
+  const done = (c: Client, k: string, isDone: boolean) =>
+    c.query(
+      `INSERT INTO dsql_loader.progress (object_key, object_etag, target_table, records_committed, last_line, rows_applied, rows_rejected, done, updated_at)
+       VALUES ($1, 'e', 'public.items', 0, 0, 0, 0, $2, now())`,
+      [k, isDone],
+    );
+
+  test('a CDC file waits, naming how many earlier files are not done and the first of them; a full-load file never waits', async () => {
+    const d = await newDb([]);
+    try {
+      await done(d.client, 'dms/public/items/LOAD00000001.csv', true);
+      await done(d.client, CDC1, false); // started, not finished
+      const earlier = ['dms/public/items/LOAD00000001.csv', CDC1, CDC2];
+      const cdc = key(CDC3);
+      expect(cdc.kind).toBe('cdc');
+      const refused = await assertEarlierFilesLoaded(d.client, cdc, earlier).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(refused).toBeInstanceOf(WaitError);
+      expect(refused).toMatchObject({
+        name: 'DsqlLoaderWaitError',
+        message: `${CDC3} waits: 2 earlier file(s) of public.items are not loaded yet (first: ${CDC1})`,
+      });
+      // A full-load file does not wait for anything (DMS writes the full load before any change of the table).
+      const load = key('dms/public/items/LOAD00000002.csv');
+      expect(load.kind).not.toBe('cdc');
+      await expect(assertEarlierFilesLoaded(d.client, load, earlier)).resolves.toBeUndefined();
+      await expect(assertEarlierFilesLoaded(d.client, cdc, [])).resolves.toBeUndefined();
+      await d.client.query(`UPDATE dsql_loader.progress SET done = true WHERE object_key = $1`, [CDC1]);
+      await done(d.client, CDC2, true);
+      await expect(assertEarlierFilesLoaded(d.client, cdc, earlier)).resolves.toBeUndefined();
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a loader role without CREATE rights runs on a progress table an admin created (the existence check comes before any DDL)', async () => {
+    const d = await newDb([]);
+    const role = `loader_${d.db}`;
+    await d.client.query(`CREATE ROLE ${role} LOGIN PASSWORD 'loader-test-password'`);
+    await d.client.query(`GRANT USAGE ON SCHEMA dsql_loader TO ${role}`);
+    await d.client.query(`REVOKE CREATE ON DATABASE ${d.db} FROM PUBLIC`);
+    const loader = new Client({ ...pg.config(d.db), user: role, password: 'loader-test-password' });
+    await loader.connect();
+    try {
+      // The role really cannot run the DDL: the check above is what lets it start.
+      await expect(loader.query('CREATE SCHEMA IF NOT EXISTS dsql_loader')).rejects.toMatchObject({ code: '42501' });
+      await expect(ensureProgressTable(loader)).resolves.toBeUndefined();
+    } finally {
+      await loader.end();
+      await d.close();
+    }
+  });
 });
