@@ -10,6 +10,7 @@ import { createHash } from 'crypto';
 import { Client } from 'pg';
 import { findNullTokenCollisions, TableVerification, verificationMarkdown, verifyTable } from '../../lambda/dsql-loader/verify';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
+import { createDatabase } from './fixtures';
 
 let pg: TestPostgres;
 const open: Client[] = [];
@@ -25,8 +26,7 @@ afterAll(async () => {
 
 /** A fresh database with `ddl` applied; returns a connected client (ended in afterAll). */
 async function database(name: string, ddl: string): Promise<Client> {
-  await pg.query(`CREATE DATABASE ${name}`);
-  const c = await pg.client(name);
+  const c = await createDatabase(pg, name);
   open.push(c);
   await c.query(ddl);
   return c;
