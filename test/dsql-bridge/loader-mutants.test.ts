@@ -9,7 +9,7 @@
  * the server's answer; statement and COPY/INSERT logs are kept by triggers (current_query()).
  * No mocks: the rows, progress rows, transactions and statements asserted here are the database's own.
  */
-import { Readable } from 'stream';
+import { PassThrough, Readable } from 'stream';
 import { gzipSync } from 'zlib';
 import { Client } from 'pg';
 import { ConnectionManager } from '../../lambda/dsql-loader/connection';
@@ -151,6 +151,51 @@ describe('retries', () => {
       expect(d.metrics.retries).toEqual([]);
       expect(d.logs).toEqual([]);
       expect(await rows(d.client, 'SELECT count(*)::int AS n FROM public.t')).toEqual([{ n: 0 }]);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe('the connection after a failed transaction', () => {
+  test('a connection-class error (SQLSTATE 08xxx) discards the connection even while the session still answers: the retry runs on a new connection', async () => {
+    // The server (a trigger) raises 08006 once; the session itself stays usable, so only the error class says
+    // the connection is suspect. https://www.postgresql.org/docs/current/errcodes-appendix.html (class 08)
+    const d = await newDb([
+      'CREATE TABLE public.t (id bigint PRIMARY KEY, v text)',
+      // A sequence, not a table: nextval survives the rollback of the failed transaction.
+      'CREATE SEQUENCE public.attempts',
+      `CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN IF nextval('public.attempts') = 1 THEN
+         RAISE EXCEPTION 'connection failure reported by the server' USING ERRCODE = '08006';
+       END IF; RETURN NEW; END $$`,
+      'CREATE TRIGGER fail_once BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION fail_once()',
+    ]);
+    try {
+      const csv = dmsCsv([OP, 'id', 'v'], [['I', '1', 'a']]);
+      const r = await loadObject({ dmsKey: key('dms/public/t/LOAD00000001.csv'), etag: 'e', body: bodyOf(csv) }, d.opts({ useCopy: false }));
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: 1, retries: 1 });
+      expect(d.metrics.retries).toEqual(['connection']);
+      expect(d.opened).toHaveLength(2);
+      expect(await rows(d.client, 'SELECT id::int, v FROM public.t')).toEqual([{ id: 1, v: 'a' }]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('the session ends inside a transaction that fails with an error of another kind: the next load starts on a new connection without spending a retry', async () => {
+    const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, v text)']);
+    try {
+      const csv = dmsCsv([OP, 'id', 'v'], [['I', '1', 'a']]);
+      // In the transaction: the session ends and the statement fails with an error that is neither a conflict nor a connection error.
+      const dies = d.opts({ afterSnapshot: async (c) => { await c.end(); throw new Error('statement failed'); } });
+      await expect(loadObject({ dmsKey: key('dms/public/t/LOAD00000001.csv'), etag: 'e', body: bodyOf(csv) }, dies)).rejects.toThrow('statement failed');
+      expect(d.opened).toHaveLength(1);
+      const r = await loadObject({ dmsKey: key('dms/public/t/LOAD00000001.csv'), etag: 'e', body: bodyOf(csv) }, d.opts());
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: 1, retries: 0 });
+      expect(d.metrics.retries).toEqual([]);
+      expect(d.opened).toHaveLength(2);
+      expect(await rows(d.client, 'SELECT id::int, v FROM public.t')).toEqual([{ id: 1, v: 'a' }]);
     } finally {
       await d.close();
     }
@@ -512,6 +557,25 @@ describe('the object body before the loader reads it', () => {
       body.destroy(new Error('reset while the caller held the body'));
       await new Promise((r) => setImmediate(r));
       await expect(loadObject({ dmsKey: key('dms/public/h/LOAD00000001.csv'), etag: 'e', body }, d.opts())).rejects.toThrow('reset while the caller held the body');
+    } finally {
+      await d.close();
+    }
+  }, 20_000);
+
+  test('an error event emitted on the body without destroying it (as some stream wrappers do) still fails the load: the rows after it are not loaded', async () => {
+    const d = await newDb(['CREATE TABLE public.h (id bigint PRIMARY KEY, v text)']);
+    try {
+      const body = new PassThrough();
+      // A wrapper re-emits the socket's error and leaves the stream open: body.errored stays null, and the data
+      // that follows would read and load normally if the loader only looked at body.errored.
+      setImmediate(() => {
+        body.emit('error', Object.assign(new Error('wrapped socket reset'), { code: 'ECONNRESET' }));
+        body.end(dmsCsv([OP, 'id', 'v'], [['I', '1', 'a']]));
+      });
+      expect(body.errored).toBeNull();
+      await expect(loadObject({ dmsKey: key('dms/public/h/LOAD00000001.csv'), etag: 'e', body }, d.opts())).rejects.toThrow('wrapped socket reset');
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM public.h')).toEqual([{ n: 0 }]);
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM dsql_loader.progress')).toEqual([{ n: 0 }]);
     } finally {
       await d.close();
     }
