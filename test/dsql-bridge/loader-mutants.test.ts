@@ -202,6 +202,66 @@ describe('the connection after a failed transaction', () => {
   });
 });
 
+describe('DSQL size limits, at their exact bounds', () => {
+  // https://docs.aws.amazon.com/aurora-dsql/latest/userguide/CHAP_quotas.html: the columns of a primary key
+  // together at most 1 KiB, a column that is not part of an index at most 1 MiB, a row at most 2 MiB (54000).
+  // The loader quarantines such a row before it reaches DSQL (one row above a limit would fail every retry of
+  // the file); PostgreSQL has none of these limits, so a row at a bound that loads here would load in DSQL too.
+  // Sizes: text is its UTF-8 bytes (+4 stored), bigint 8 (test/dsql-bridge/target.test.ts, valueBytes).
+  const MiB = 1024 * 1024;
+  const load = async (d: Db, table: string, header: string[], records: string[][]) =>
+    loadObject({ dmsKey: key(`dms/public/${table}/LOAD00000001.csv`), etag: 'e', body: bodyOf(dmsCsv(header, records), 65536) }, d.opts({ useCopy: false }));
+
+  test('a column of exactly 1 MiB loads, one byte more is quarantined naming the column and its size', async () => {
+    const d = await newDb(['CREATE TABLE public.c (id bigint PRIMARY KEY, a text, b text)']);
+    try {
+      const r = await load(d, 'c', [OP, 'id', 'a', 'b'], [
+        ['I', '1', 'x'.repeat(MiB), 'small'],
+        ['I', '2', 'small', 'é'.repeat(MiB / 2) + 'y'], // 2 bytes per é: 1 MiB + 1 byte
+        ['I', '3', DMS_CSV.nullValue, 'small'],
+      ]);
+      expect(r).toMatchObject({ status: 'loaded', records: 3, rowsApplied: 2, rowsRejected: 1 });
+      expect(await rows(d.client, 'SELECT id::int, octet_length(a) AS a FROM public.c ORDER BY id')).toEqual([{ id: 1, a: MiB }, { id: 3, a: null }]);
+      expect(d.quarantine.lines().map((l) => [l.record, l.reason])).toEqual([[2, `column b holds ${MiB + 1} bytes, above the DSQL column size limit (${MiB} bytes)`]]);
+    } finally {
+      await d.close();
+    }
+  }, 30_000);
+
+  test('a row of exactly 2 MiB loads, one byte more is quarantined with its size', async () => {
+    const d = await newDb(['CREATE TABLE public.r (id bigint PRIMARY KEY, a text, b text)']);
+    try {
+      // bigint 8 + (a + 4) + (b + 4) bytes
+      const r = await load(d, 'r', [OP, 'id', 'a', 'b'], [
+        ['I', '1', 'x'.repeat(MiB), 'y'.repeat(MiB - 16)],
+        ['I', '2', 'x'.repeat(MiB), 'y'.repeat(MiB - 15)],
+      ]);
+      expect(r).toMatchObject({ status: 'loaded', records: 2, rowsApplied: 1, rowsRejected: 1 });
+      expect(await rows(d.client, 'SELECT id::int FROM public.r')).toEqual([{ id: 1 }]);
+      expect(d.quarantine.lines().map((l) => [l.record, l.reason])).toEqual([[2, `row holds about ${2 * MiB + 1} bytes, above the DSQL row size limit (${2 * MiB} bytes)`]]);
+    } finally {
+      await d.close();
+    }
+  }, 30_000);
+
+  test('a composite primary key of exactly 1 KiB loads, one byte more is quarantined', async () => {
+    const d = await newDb(['CREATE TABLE public.k (tenant bigint, id text, v text, PRIMARY KEY (tenant, id))']);
+    try {
+      // tenant (bigint) counts 8 bytes, id its UTF-8 bytes.
+      const r = await load(d, 'k', [OP, 'tenant', 'id', 'v'], [
+        ['I', '1', 'k'.repeat(1016), 'at the bound'],
+        ['I', '2', 'k'.repeat(1017), 'one byte over'],
+        ['I', '3', 'k'.repeat(10), DMS_CSV.nullValue],
+      ]);
+      expect(r).toMatchObject({ status: 'loaded', records: 3, rowsApplied: 2, rowsRejected: 1 });
+      expect(await rows(d.client, 'SELECT tenant::int, octet_length(id) AS id FROM public.k ORDER BY tenant')).toEqual([{ tenant: 1, id: 1016 }, { tenant: 3, id: 10 }]);
+      expect(d.quarantine.lines().map((l) => [l.record, l.reason])).toEqual([[2, 'primary key holds 1025 bytes, above the DSQL key size limit (1024 bytes)']]);
+    } finally {
+      await d.close();
+    }
+  }, 30_000);
+});
+
 describe('progress row', () => {
   test('another loader moved the progress row after this run read it: the batch is refused with the positions, nothing applied', async () => {
     const d = await newDb(['CREATE TABLE public.t (id bigint PRIMARY KEY, v text)']);
