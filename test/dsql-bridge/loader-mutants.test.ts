@@ -349,6 +349,39 @@ describe('byte budget', () => {
       await d.close();
     }
   });
+
+  test('rows that fill the byte budget exactly share a transaction; a row of exactly the budget loads alone; one byte more is quarantined', async () => {
+    // Row estimate: (id 8 + body 924 + 4 + 64) = 1,000 bytes. Progress row: 512 + 2 x (key 29 + etag 1) + "public.b" 8 = 580.
+    const d = await newDb(['CREATE TABLE public.b (id bigint PRIMARY KEY, body text NOT NULL)'], { tables: ['public.b'] });
+    try {
+      const objectKey = 'dms/public/b/LOAD00000001.csv';
+      expect(Buffer.byteLength(objectKey)).toBe(29);
+      const row = (id: number, extra = 0) => ['I', String(id), 'b'.repeat(924 + extra)];
+      const two = await loadObject({ dmsKey: key(objectKey), etag: 'e', body: bodyOf(dmsCsv([OP, 'id', 'body'], [1, 2, 3, 4, 5].map((i) => row(i)))) }, d.opts({ useCopy: false, limits: { maxRows: 3000, maxBytes: 580 + 2000 } }));
+      expect(two).toMatchObject({ status: 'loaded', rowsApplied: 5, transactions: 3 });
+      expect(await txnRows(d.client)).toEqual([3, 3, 2]);
+
+      const objectKey2 = 'dms/public/b/LOAD00000002.csv';
+      const one = await loadObject({ dmsKey: key(objectKey2), etag: 'e', body: bodyOf(dmsCsv([OP, 'id', 'body'], [row(6), row(7, 1), row(8)])) }, d.opts({ useCopy: false, limits: { maxRows: 3000, maxBytes: 580 + 1000 } }));
+      expect(one).toMatchObject({ status: 'loaded', rowsApplied: 2, rowsRejected: 1 });
+      expect(await rows(d.client, 'SELECT id::int FROM public.b WHERE id > 5 ORDER BY id')).toEqual([{ id: 6 }, { id: 8 }]);
+      expect(d.quarantine.lines().map((l) => [l.record, l.reason])).toEqual([[2, 'row needs about 1001 bytes, more than one transaction may modify (1000)']]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('quarantined rows count toward the rows of a batch: with maxRows 3, five bad rows go to three quarantine objects of 2, 2 and 1', async () => {
+    const d = await newDb(['CREATE TABLE public.bad (id bigint PRIMARY KEY)']);
+    try {
+      const csv = dmsCsv([OP, 'id'], ['x1', 'x2', 'x3', 'x4', 'x5'].map((v) => ['I', v]));
+      const r = await loadObject({ dmsKey: key('dms/public/bad/LOAD00000001.csv'), etag: 'e', body: bodyOf(csv) }, d.opts({ limits: { maxRows: 3, maxBytes: 8 * 1024 * 1024 } }));
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: 0, rowsRejected: 5 });
+      expect([...d.quarantine.objects.values()].map((o) => o.trim().split('\n').map((l) => JSON.parse(l).record))).toEqual([[1, 2], [3, 4], [5]]);
+    } finally {
+      await d.close();
+    }
+  });
 });
 
 describe('quarantine', () => {
