@@ -576,6 +576,21 @@ describe('hooks, lag, delimiters, gzip', () => {
 });
 
 describe('CDC statements', () => {
+  test('a delete that carries only its key (the other columns NULL, even NOT NULL ones, as DMS writes deletes from a source table with REPLICA IDENTITY DEFAULT) deletes the row; its other fields are not even parsed', async () => {
+    // https://www.postgresql.org/docs/current/sql-altertable.html#SQL-ALTERTABLE-REPLICA-IDENTITY: with
+    // DEFAULT, the old row of a DELETE records only the primary key, so DMS has no value for the other columns.
+    const d = await newDb(['CREATE TABLE public.del (id bigint PRIMARY KEY, n int NOT NULL, v text NOT NULL)', `INSERT INTO public.del VALUES (1, 10, 'one'), (2, 20, 'two')`]);
+    try {
+      const cdc = dmsCsv([OP, 'id', 'n', 'v'], [['D', '1', DMS_CSV.nullValue, DMS_CSV.nullValue], ['D', '2', 'not a number', DMS_CSV.nullValue]]);
+      const r = await loadObject({ dmsKey: key('dms/public/del/20261201-000000000.csv'), etag: 'e', body: bodyOf(cdc) }, d.opts());
+      expect(r).toMatchObject({ status: 'loaded', rowsApplied: 2, rowsRejected: 0 });
+      expect(await rows(d.client, 'SELECT count(*)::int AS n FROM public.del')).toEqual([{ n: 0 }]);
+      expect(d.quarantine.objects.size).toBe(0);
+    } finally {
+      await d.close();
+    }
+  });
+
   test('consecutive rows of one kind share a statement; a repeated key or a change of kind starts the next; no empty statements; a second delivery is already-loaded', async () => {
     const d = await newDb([
       'CREATE TABLE public.g (id bigint PRIMARY KEY, v text)',
