@@ -133,9 +133,17 @@ export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps)
         failures.push({ itemIdentifier: msg.messageId });
         continue;
       }
-      if (body.Event === 's3:TestEvent') continue;
+      // S3 sends s3:TestEvent when the notification is configured: nothing to load.
+      // https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+      if (body?.Event === 's3:TestEvent') continue;
+      if (!Array.isArray(body?.Records)) {
+        // Anything else on the queue (an EventBridge event, a hand-sent message) is kept, not acknowledged.
+        deps.log.error('message is not an S3 event notification (no Records); it goes to the DLQ after its retries', { messageId: msg.messageId, body: msg.body.slice(0, 200) });
+        failures.push({ itemIdentifier: msg.messageId });
+        continue;
+      }
       try {
-        for (const r of body.Records ?? []) {
+        for (const r of body.Records) {
           const key = decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '));
           await loadRef({ bucket: r.s3.bucket.name, key, versionId: r.s3.object.versionId, etag: r.s3.object.eTag }, deps);
         }

@@ -169,6 +169,23 @@ describe('configFromEnv', () => {
 });
 
 // moto and PostgreSQL start only when a test below runs (configFromEnv needs neither), once for the file.
+describe('handleEvent: an event of neither shape', () => {
+  test.each([
+    ['null', null],
+    ['no key', { bucket: 'b' }],
+    ['no bucket', { key: 'dms/public/t/LOAD00000001.csv' }],
+    ['a bucket that is not a string', { bucket: 1, key: 'dms/public/t/LOAD00000001.csv' }],
+    ['a key that is not a string', { bucket: 'b', key: ['dms/public/t/LOAD00000001.csv'] }],
+  ])('%s: a clear error before anything is read', async (_, event) => {
+    // No S3, SQS or database is reached: the dependencies are empty.
+    await expect(handleEvent(event as never, {} as HandleDeps)).rejects.toThrow('expected an SQS event or { bucket, key, etag?, phase? }');
+  });
+
+  test('a phase other than full-load or all is refused, naming it', async () => {
+    await expect(handleEvent({ bucket: 'b', key: 'k', phase: 'cdc' as never }, {} as HandleDeps)).rejects.toThrow('phase must be "full-load" or "all", got "cdc"');
+  });
+});
+
 describe('with moto S3/SQS and PostgreSQL', () => {
   beforeAll(async () => {
     [moto, pg] = await Promise.all([startMoto(), startPostgres()]);
@@ -281,6 +298,103 @@ describe('with moto S3/SQS and PostgreSQL', () => {
       }
     });
 
+    test('a JSON message that is not an S3 event notification (an EventBridge event, null, no Records) is a batch failure logged with its start, not acknowledged; a test event is', async () => {
+      const w = await world();
+      try {
+        // The shape of an EventBridge "Object Created" event (https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html).
+        const eventBridge = JSON.stringify({
+          version: '0',
+          id: '17793124-05d4-b198-2fde-7ededc63b103',
+          'detail-type': 'Object Created',
+          source: 'aws.s3',
+          account: '123456789012',
+          time: '2026-12-02T05:00:00Z',
+          region: 'us-east-1',
+          resources: [`arn:aws:s3:::${w.bucket}`],
+          detail: { version: '0', bucket: { name: w.bucket }, object: { key: 'dms/public/t/LOAD00000001.csv', size: 5, etag: 'b1946ac92492d2347c6235b4d2611184', sequencer: '00617F08299329D189' }, reason: 'PutObject' },
+        });
+        const r = await handleEvent(
+          {
+            Records: [
+              { ...s3Message('eb', w.bucket, 'x'), body: eventBridge },
+              { ...s3Message('null', w.bucket, 'x'), body: 'null' },
+              { ...s3Message('norecords', w.bucket, 'x'), body: JSON.stringify({ Records: 'none' }) },
+              { ...s3Message('test', w.bucket, 'x'), body: JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: w.bucket }) },
+            ],
+          },
+          w.deps,
+        );
+        expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'eb' }, { itemIdentifier: 'null' }, { itemIdentifier: 'norecords' }] });
+        const msg = 'message is not an S3 event notification (no Records); it goes to the DLQ after its retries';
+        expect(w.logs).toEqual([
+          ['error', msg, { messageId: 'eb', body: eventBridge.slice(0, 200) }],
+          ['error', msg, { messageId: 'null', body: 'null' }],
+          ['error', msg, { messageId: 'norecords', body: '{"Records":"none"}' }],
+        ]);
+        expect(eventBridge.length).toBeGreaterThan(200);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('a loaded object is neither counted as skipped nor warned about; the loader\'s transaction retries reach the log as warnings', async () => {
+      const w = await world();
+      try {
+        // The server reports a connection-class error (08006) once: the loader retries on a new connection.
+        await w.client.query('CREATE SEQUENCE public.attempts');
+        await w.client.query(`CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN IF nextval('public.attempts') = 1 THEN RAISE EXCEPTION 'connection failure reported by the server' USING ERRCODE = '08006'; END IF; RETURN NEW; END $$`);
+        await w.client.query('CREATE TRIGGER fail_once BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION fail_once()');
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        expect(await handleEvent({ Records: [s3Message('m', w.bucket, 'dms/public/t/LOAD00000001.csv')] }, w.deps)).toEqual({ batchItemFailures: [] });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
+        expect(w.skipped).toBe(0);
+        expect(w.logs.map(([lvl, m]) => `${lvl} ${m}`)).toEqual(['warn retrying transaction', 'info object processed']);
+        expect(w.logs[0][2]).toEqual({ object: 'dms/public/t/LOAD00000001.csv', code: '08006', error: 'error: connection failure reported by the server' });
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('the progress table is looked up once per connection manager, not per object; again after resetProgressCache', async () => {
+      const w = await world();
+      try {
+        for (const i of [1, 2, 3]) await w.put(`dms/public/t/LOAD0000000${i}.csv`, load([[i, String(i)]]));
+        // A spy on the loader's real connection (the queries still run): counts the catalog lookups.
+        const client = await w.deps.connections.get();
+        const query = jest.spyOn(client, 'query');
+        const lookups = () => query.mock.calls.filter(([sql]) => String(sql).includes('pg_tables')).length;
+        const msgs = [1, 2, 3].map((i) => s3Message(`m${i}`, w.bucket, `dms/public/t/LOAD0000000${i}.csv`));
+        expect(await handleEvent({ Records: msgs }, w.deps)).toEqual({ batchItemFailures: [] });
+        expect(await handleEvent({ Records: msgs.slice(0, 1) }, w.deps)).toEqual({ batchItemFailures: [] });
+        expect(lookups()).toBe(1);
+        resetProgressCache();
+        expect(await handleEvent({ Records: msgs.slice(0, 1) }, w.deps)).toEqual({ batchItemFailures: [] });
+        expect(lookups()).toBe(2);
+        expect((await w.rows()).map((r) => r.id)).toEqual([1, 2, 3]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('without an objectSkipped metric a skipped object is still warned about, not an error', async () => {
+      const w = await world();
+      try {
+        const { objectSkipped: _, ...metrics } = w.deps.metrics;
+        const deps = { ...w.deps, metrics };
+        await w.put('dms/public/t/notes.txt', 'hello');
+        expect(await handleEvent({ Records: [s3Message('m', w.bucket, 'dms/public/t/notes.txt')] }, deps)).toEqual({ batchItemFailures: [] });
+        expect(await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000009.csv' }, deps)).toMatchObject({ status: 'skipped', kind: 'gone' });
+        expect(w.logs.map(([lvl, m]) => `${lvl} ${m}`)).toEqual([
+          'warn not a DMS data file: left in place, not loaded (ObjectsSkipped metric)',
+          'warn object no longer exists: not loaded (ObjectsSkipped metric)',
+        ]);
+        expect(w.skipped).toBe(0);
+      } finally {
+        await w.close();
+      }
+    });
+
     test('stopping before the Lambda timeout: a batch failure made visible at once; the next delivery resumes where it stopped', async () => {
       // Time left before each transaction: enough for the first, then under the 60 s the loader keeps for committing.
       let asked = 0;
@@ -315,7 +429,9 @@ describe('with moto S3/SQS and PostgreSQL', () => {
         const skip = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/20261130-100000000.csv', phase: 'full-load' }, w.deps);
         expect(skip).toEqual({ status: 'skipped', kind: 'phase', reason: 'dms/public/t/20261130-100000000.csv is a CDC file: the second backfill pass loads it' });
         expect(w.skipped).toBe(0);
-        expect(w.logs.filter(([, m]) => m === 'skipped in this pass')).toHaveLength(1);
+        expect(w.logs.filter(([, m]) => m === 'skipped in this pass')).toEqual([
+          ['info', 'skipped in this pass', { key: 'dms/public/t/20261130-100000000.csv', reason: 'dms/public/t/20261130-100000000.csv is a CDC file: the second backfill pass loads it' }],
+        ]);
         expect(await handleEvent({ bucket: w.bucket, key: 'dms/public/t/20261130-100000000.csv', phase: 'all' }, w.deps)).toMatchObject({ status: 'loaded', rowsApplied: 1 });
         expect(await w.rows()).toEqual([{ id: 1, name: 'a' }, { id: 2, name: 'b' }]);
         // In the full-load pass a non-DMS key is skipped quietly (the second pass counts it).
@@ -338,7 +454,9 @@ describe('with moto S3/SQS and PostgreSQL', () => {
           reason: `s3://${w.bucket}/dms/public/t/LOAD00000001.csv ETag ${old.etag} was overwritten since it was listed: not loaded; the current version is loaded from its own event or the next backfill`,
         });
         expect(w.skipped).toBe(0);
-        expect(w.logs.some(([lvl, m]) => lvl === 'info' && m === 'object overwritten since listed: its current version loads instead')).toBe(true);
+        expect(w.logs.filter(([, m]) => m.startsWith('object overwritten'))).toEqual([
+          ['info', 'object overwritten since listed: its current version loads instead', { key: 'dms/public/t/LOAD00000001.csv', reason: (r as { reason: string }).reason }],
+        ]);
         expect(await w.rows()).toEqual([]);
         // The exact old version by VersionId still loads (VersionId wins over the ETag).
         const byVersion = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv', versionId: old.versionId, etag: '"not-it"' }, w.deps);
