@@ -12,7 +12,8 @@ import type { SQSEvent } from 'aws-lambda';
 import { Client } from 'pg';
 import { configFromEnv, handleEvent, HandleDeps, LoaderConfig, resetProgressCache } from '../../lambda/dsql-loader/handle';
 import { DMS_CSV } from '../../lambda/dsql-loader/dms-format';
-import { earlierKeys, retrySoon } from '../../lambda/dsql-loader/s3-source';
+import { earlierKeys, loadS3Object, retrySoon } from '../../lambda/dsql-loader/s3-source';
+import { Readable } from 'stream';
 import { parseDmsKey } from '../../lambda/dsql-loader/dms-format';
 import { MotoServer, startMoto } from '../helpers/moto';
 import { startPostgres, TestPostgres } from '../helpers/postgres';
@@ -183,6 +184,43 @@ describe('handleEvent: an event of neither shape', () => {
 
   test('a phase other than full-load or all is refused, naming it', async () => {
     await expect(handleEvent({ bucket: 'b', key: 'k', phase: 'cdc' as never }, {} as HandleDeps)).rejects.toThrow('phase must be "full-load" or "all", got "cdc"');
+  });
+});
+
+describe('loadS3Object: how a failed or odd GetObject answer is read', () => {
+  // A stub S3 client: moto always names a failed If-Match PreconditionFailed and always returns an ETag, so the
+  // answers below (a 412 the SDK could not name, an object without ETag) cannot be produced with it. The object is a
+  // LOAD file, so no earlier files are listed and the stub connection is never queried.
+  const ref = { bucket: 'b', key: 'dms/public/t/LOAD00000001.csv', etag: '"e1"' };
+  const depsFailing = (err: unknown) => ({
+    s3: { send: async () => Promise.reject(err) } as unknown as S3Client,
+    landingPrefix: 'dms',
+    connections: { get: async () => ({}) } as never,
+    loader: { quarantine: { put: async () => {} }, quarantinePrefix: 'q' },
+  });
+  const aws = (name: string, status: number) => Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+
+  test.each([
+    ['PreconditionFailed with its 412', aws('PreconditionFailed', 412), 'superseded'],
+    ['a 412 the SDK did not name', aws('Unknown', 412), 'superseded'],
+    ['PreconditionFailed without a status', Object.assign(new Error('x'), { name: 'PreconditionFailed' }), 'superseded'],
+    ['NoSuchKey', aws('NoSuchKey', 404), 'gone'],
+    ['NoSuchVersion', aws('NoSuchVersion', 404), 'gone'],
+    ['an XML error code only', { Code: 'NoSuchKey' }, 'gone'],
+  ])('%s: skipped as %s', async (_, err, kind) => {
+    expect(await loadS3Object(ref, depsFailing(err))).toMatchObject({ status: 'skipped', kind });
+  });
+
+  test.each([
+    ['AccessDenied', aws('AccessDenied', 403)],
+    ['a 404 without a code (NotFound)', aws('NotFound', 404)],
+  ])('%s: rethrown (the message is retried, the object kept)', async (_, err) => {
+    await expect(loadS3Object(ref, depsFailing(err))).rejects.toBe(err);
+  });
+
+  test('an object without an ETag, and none listed: refused naming it, nothing loaded', async () => {
+    const deps = { ...depsFailing(undefined), s3: { send: async () => ({ Body: Readable.from(['x']) }) } as unknown as S3Client };
+    await expect(loadS3Object({ bucket: 'b', key: ref.key }, deps)).rejects.toThrow('s3://b/dms/public/t/LOAD00000001.csv has no ETag');
   });
 });
 
@@ -556,6 +594,51 @@ describe('with moto S3/SQS and PostgreSQL', () => {
       await retrySoon(sqs, q.arn, q.receiptHandle, 0);
       expect(await q.visibleNow()).toBe(true);
       await expect(retrySoon(sqs, 'arn:aws:sqs:us-east-1:123456789012:does-not-exist', 'rh', 0)).resolves.toBeUndefined();
+    });
+
+    test('earlierKeys follows every page of the listing (2 keys a page here); a folder with nothing in it gives none', async () => {
+      const w = await world();
+      try {
+        for (const k of ['dms/public/t/LOAD00000001.csv', 'dms/public/t/LOAD00000002.csv', 'dms/public/t/20261130-090000000.csv', 'dms/public/t/20261130-100000000.csv', 'dms/public/t/20261130-110000000.csv', 'dms/public/t/notes.txt']) {
+          await w.put(k, 'x');
+        }
+        // The real moto listing, asked for 2 keys a page (S3 returns up to 1,000), so the continuation tokens are used.
+        const listed: Array<string | undefined> = [];
+        const paged = {
+          send: (cmd: ListObjectsV2Command) => {
+            cmd.input.MaxKeys = 2;
+            listed.push(cmd.input.ContinuationToken);
+            return s3.send(cmd);
+          },
+        } as unknown as S3Client;
+        const key = parseDmsKey('dms/public/t/20261130-110000000.csv', 'dms');
+        if (typeof key === 'string') throw new Error(key);
+        expect((await earlierKeys(paged, w.bucket, 'dms', key)).sort()).toEqual([
+          'dms/public/t/20261130-090000000.csv',
+          'dms/public/t/20261130-100000000.csv',
+          'dms/public/t/LOAD00000001.csv',
+          'dms/public/t/LOAD00000002.csv',
+        ]);
+        expect(listed).toHaveLength(3);
+        const other = parseDmsKey('dms/public/empty/20261130-110000000.csv', 'dms');
+        if (typeof other === 'string') throw new Error(other);
+        expect(await earlierKeys(s3, w.bucket, 'dms', other)).toEqual([]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('retrySoon looks a queue URL up once per queue ARN', async () => {
+      const q = await queueWithMessage(`retry-once-${n}`);
+      const send = jest.spyOn(sqs, 'send');
+      try {
+        await retrySoon(sqs, q.arn, q.receiptHandle, 600);
+        await retrySoon(sqs, q.arn, q.receiptHandle, 0);
+        expect(send.mock.calls.map(([c]) => c.constructor.name)).toEqual(['GetQueueUrlCommand', 'ChangeMessageVisibilityCommand', 'ChangeMessageVisibilityCommand']);
+        expect(await q.visibleNow()).toBe(true);
+      } finally {
+        send.mockRestore();
+      }
     });
   });
 });
