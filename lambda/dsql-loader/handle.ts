@@ -128,6 +128,10 @@ export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps)
       let body: S3EventBody;
       try {
         body = JSON.parse(msg.body);
+        // S3 -> SNS -> SQS fan-out without raw message delivery: the S3 event is the string Message of an
+        // SNS Notification envelope. https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html
+        const envelope = body as { Type?: unknown; Message?: unknown } | null;
+        if (envelope?.Type === 'Notification' && typeof envelope.Message === 'string') body = JSON.parse(envelope.Message);
       } catch {
         deps.log.error('message body is not JSON; it goes to the DLQ after its retries', { messageId: msg.messageId });
         failures.push({ itemIdentifier: msg.messageId });

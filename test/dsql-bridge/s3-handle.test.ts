@@ -376,6 +376,32 @@ describe('with moto S3/SQS and PostgreSQL', () => {
       }
     });
 
+    test('S3 events fanned out through SNS (the Notification envelope, without raw message delivery) load like direct ones; an envelope whose Message is not JSON is kept', async () => {
+      const w = await world();
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        // The envelope SNS writes to an SQS subscription (https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html).
+        const envelope = (message: string) =>
+          JSON.stringify({ Type: 'Notification', MessageId: 'da41e39f-ea4d-435a-b922-c6aae3915ebe', TopicArn: 'arn:aws:sns:us-east-1:123456789012:landing', Subject: 'Amazon S3 Notification', Message: message, Timestamp: '2026-12-02T05:00:00.000Z', SignatureVersion: '1' });
+        const direct = s3Message('x', w.bucket, 'dms/public/t/LOAD00000001.csv');
+        const r = await handleEvent(
+          {
+            Records: [
+              { ...direct, messageId: 'sns', body: envelope(direct.body) },
+              { ...direct, messageId: 'sns-test', body: envelope(JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent' })) },
+              { ...direct, messageId: 'sns-bad', body: envelope('{not json') },
+            ],
+          },
+          w.deps,
+        );
+        expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'sns-bad' }] });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
+        expect(w.logs.filter(([lvl]) => lvl === 'error')).toEqual([['error', 'message body is not JSON; it goes to the DLQ after its retries', { messageId: 'sns-bad' }]]);
+      } finally {
+        await w.close();
+      }
+    });
+
     test('a loaded object is neither counted as skipped nor warned about; the loader\'s transaction retries reach the log as warnings', async () => {
       const w = await world();
       try {
