@@ -113,7 +113,43 @@ async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | S
   return result;
 }
 
-type S3EventBody = { Records?: Array<{ s3: { bucket: { name: string }; object: { key: string; versionId?: string; eTag?: string } } }>; Event?: string };
+type S3EventRecord = { eventName?: string; s3?: { bucket?: { name?: unknown }; object?: { key?: unknown; versionId?: string; eTag?: string } } };
+type S3EventBody = { Records?: unknown; Event?: string };
+
+/**
+ * What one SQS message asks for: the objects to load, or why the message is not an S3 event
+ * notification this loader can act on (`bad`, kept: batch failure, then the DLQ).
+ */
+function readMessage(body: S3EventBody | null, deps: HandleDeps): { refs: ObjectRef[] } | { bad: string } {
+  // S3 sends s3:TestEvent (no Records) when the notification is configured: nothing to load.
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+  if (body?.Event === 's3:TestEvent' && body.Records === undefined) return { refs: [] };
+  if (!Array.isArray(body?.Records)) return { bad: 'no Records' };
+  const records = body.Records as Array<S3EventRecord | null>;
+  if (records.length === 0) return { bad: 'no Records' };
+  const refs: ObjectRef[] = [];
+  for (let i = 0; i < records.length; i += 1) {
+    const r = records[i];
+    const bucket = r?.s3?.bucket?.name;
+    const rawKey = r?.s3?.object?.key;
+    if (typeof bucket !== 'string' || typeof rawKey !== 'string') return { bad: `record ${i + 1} has no s3.bucket.name and s3.object.key` };
+    let key: string;
+    try {
+      // S3 URL-encodes the key in event notifications, with + for a space.
+      key = decodeURIComponent(rawKey.replace(/\+/g, ' '));
+    } catch {
+      return { bad: `record ${i + 1} has a key that is not URL-encoded as S3 writes it: ${JSON.stringify(rawKey.slice(0, 200))}` };
+    }
+    const eventName = r!.eventName;
+    if (eventName !== undefined && !eventName.startsWith('ObjectCreated:')) {
+      // Only new objects load. Deleting or expiring a DMS file removes no rows from DSQL.
+      deps.log.info(`S3 event ${eventName}: not loaded (only ObjectCreated events load; rows in DSQL are not deleted)`, { bucket, key });
+      continue;
+    }
+    refs.push({ bucket, key, versionId: r!.s3!.object!.versionId, etag: r!.s3!.object!.eTag });
+  }
+  return { refs };
+}
 
 /**
  * Two event shapes: SQS messages carrying S3 event notifications (returns partial batch
@@ -122,10 +158,20 @@ type S3EventBody = { Records?: Array<{ s3: { bucket: { name: string }; object: {
  * `DsqlLoaderTransientError`, which the state machine retries).
  */
 export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps): Promise<SQSBatchResponse | LoadResult | Skipped> {
-  if (event && 'Records' in event && Array.isArray(event.Records)) {
+  if (event !== null && typeof event === 'object' && 'Records' in event && Array.isArray(event.Records)) {
+    // S3 or SNS invoking the function directly (not through the queue) would get every object "failed" as a batch item
+    // and the invocation counted a success: nothing retried, nothing in a DLQ. Refuse the whole event instead.
+    const notSqs = (event.Records as unknown[]).find((m) => {
+      const msg = m as { eventSource?: unknown; body?: unknown } | null;
+      return typeof msg?.body !== 'string' || (msg.eventSource !== undefined && msg.eventSource !== 'aws:sqs');
+    }) as { eventSource?: unknown; EventSource?: unknown } | null | undefined;
+    if (notSqs !== undefined) {
+      const source = notSqs?.eventSource ?? notSqs?.EventSource;
+      throw new Error(`expected SQS messages from the loader's queue, got a record from ${JSON.stringify(source ?? null)}: S3 and SNS must not invoke this function directly (the DsqlBridge construct sends S3 events through its SQS queue). Nothing was loaded; the invocation fails so that it is retried or kept`);
+    }
     const failures: SQSBatchResponse['batchItemFailures'] = [];
     for (const msg of event.Records) {
-      let body: S3EventBody;
+      let body: S3EventBody | null;
       try {
         body = JSON.parse(msg.body);
         // S3 -> SNS -> SQS fan-out without raw message delivery: the S3 event is the string Message of an
@@ -133,24 +179,19 @@ export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps)
         const envelope = body as { Type?: unknown; Message?: unknown } | null;
         if (envelope?.Type === 'Notification' && typeof envelope.Message === 'string') body = JSON.parse(envelope.Message);
       } catch {
-        deps.log.error('message body is not JSON; it goes to the DLQ after its retries', { messageId: msg.messageId });
+        deps.log.error('message body is not JSON; it goes to the DLQ after its retries', { messageId: msg.messageId, body: msg.body.slice(0, 200) });
         failures.push({ itemIdentifier: msg.messageId });
         continue;
       }
-      // S3 sends s3:TestEvent when the notification is configured: nothing to load.
-      // https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
-      if (body?.Event === 's3:TestEvent') continue;
-      if (!Array.isArray(body?.Records)) {
+      const read = readMessage(body, deps);
+      if ('bad' in read) {
         // Anything else on the queue (an EventBridge event, a hand-sent message) is kept, not acknowledged.
-        deps.log.error('message is not an S3 event notification (no Records); it goes to the DLQ after its retries', { messageId: msg.messageId, body: msg.body.slice(0, 200) });
+        deps.log.error(`message is not an S3 event notification (${read.bad}); it goes to the DLQ after its retries`, { messageId: msg.messageId, body: msg.body.slice(0, 200) });
         failures.push({ itemIdentifier: msg.messageId });
         continue;
       }
       try {
-        for (const r of body.Records) {
-          const key = decodeURIComponent(r.s3.object.key.replace(/\+/g, ' '));
-          await loadRef({ bucket: r.s3.bucket.name, key, versionId: r.s3.object.versionId, etag: r.s3.object.eTag }, deps);
-        }
+        for (const ref of read.refs) await loadRef(ref, deps);
       } catch (e) {
         failures.push({ itemIdentifier: msg.messageId });
         if (e instanceof WaitError) {
@@ -168,7 +209,7 @@ export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps)
     return { batchItemFailures: failures };
   }
   const ref = event as ObjectRef;
-  if (!ref || typeof ref.bucket !== 'string' || typeof ref.key !== 'string') throw new Error('expected an SQS event or { bucket, key, etag?, phase? }');
+  if (!ref || typeof ref !== 'object' || typeof ref.bucket !== 'string' || typeof ref.key !== 'string') throw new Error('expected an SQS event or { bucket, key, etag?, phase? }');
   if (ref.phase !== undefined && ref.phase !== 'full-load' && ref.phase !== 'all') throw new Error(`phase must be "full-load" or "all", got ${JSON.stringify(ref.phase)}`);
   return loadRef(ref, deps);
 }

@@ -182,6 +182,18 @@ describe('handleEvent: an event of neither shape', () => {
     await expect(handleEvent(event as never, {} as HandleDeps)).rejects.toThrow('expected an SQS event or { bucket, key, etag?, phase? }');
   });
 
+  test.each([
+    ['S3 invoking the function directly', { Records: [{ eventSource: 'aws:s3', eventName: 'ObjectCreated:Put', s3: { bucket: { name: 'b' }, object: { key: 'dms/public/t/LOAD00000001.csv' } } }] }, '"aws:s3"'],
+    ['SNS invoking the function directly', { Records: [{ EventSource: 'aws:sns', Sns: { Message: '{}' } }] }, '"aws:sns"'],
+    ['a record that is null', { Records: [null] }, 'null'],
+  ])('%s: the whole invocation fails (so Lambda retries it or keeps it), nothing is read', async (_, event, source) => {
+    await expect(handleEvent(event as never, {} as HandleDeps)).rejects.toThrow(`expected SQS messages from the loader's queue, got a record from ${source}: S3 and SNS must not invoke this function directly`);
+  });
+
+  test.each([['a string', 'hello'], ['a number', 42]])('%s as the event: the clear shape error', async (_, event) => {
+    await expect(handleEvent(event as never, {} as HandleDeps)).rejects.toThrow('expected an SQS event or { bucket, key, etag?, phase? }');
+  });
+
   test('a phase other than full-load or all is refused, naming it', async () => {
     await expect(handleEvent({ bucket: 'b', key: 'k', phase: 'cdc' as never }, {} as HandleDeps)).rejects.toThrow('phase must be "full-load" or "all", got "cdc"');
   });
@@ -396,7 +408,63 @@ describe('with moto S3/SQS and PostgreSQL', () => {
         );
         expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'sns-bad' }] });
         expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
-        expect(w.logs.filter(([lvl]) => lvl === 'error')).toEqual([['error', 'message body is not JSON; it goes to the DLQ after its retries', { messageId: 'sns-bad' }]]);
+        expect(w.logs.filter(([lvl]) => lvl === 'error')).toEqual([
+          ['error', 'message body is not JSON; it goes to the DLQ after its retries', { messageId: 'sns-bad', body: envelope('{not json').slice(0, 200) }],
+        ]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('messages whose records are not S3 object records, or name no object, are kept with the reason; a test event with records is not taken for a test event', async () => {
+      const w = await world();
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        const good = JSON.parse(s3Message('x', w.bucket, 'dms/public/t/LOAD00000001.csv').body).Records[0];
+        const body = (o: unknown) => ({ ...s3Message('x', w.bucket, 'x'), body: JSON.stringify(o) });
+        const r = await handleEvent(
+          {
+            Records: [
+              { ...body({ Records: [] }), messageId: 'empty' },
+              { ...body({ Records: [null] }), messageId: 'null-record' },
+              { ...body({ Records: [good, { eventSource: 'aws:dynamodb', dynamodb: {} }] }), messageId: 'dynamo' },
+              { ...body({ Records: [{ s3: { bucket: { name: w.bucket }, object: { key: 'dms/public/t/100%.csv' } } }] }), messageId: 'percent' },
+              { ...body({ Event: 's3:TestEvent', Records: [good] }), messageId: 'test-with-records' },
+            ],
+          },
+          w.deps,
+        );
+        expect(r).toEqual({ batchItemFailures: ['empty', 'null-record', 'dynamo', 'percent'].map((itemIdentifier) => ({ itemIdentifier })) });
+        expect(w.logs.filter(([lvl]) => lvl === 'error').map(([, m, e]) => [(e as { messageId: string }).messageId, m])).toEqual([
+          ['empty', 'message is not an S3 event notification (no Records); it goes to the DLQ after its retries'],
+          ['null-record', 'message is not an S3 event notification (record 1 has no s3.bucket.name and s3.object.key); it goes to the DLQ after its retries'],
+          ['dynamo', 'message is not an S3 event notification (record 2 has no s3.bucket.name and s3.object.key); it goes to the DLQ after its retries'],
+          ['percent', 'message is not an S3 event notification (record 1 has a key that is not URL-encoded as S3 writes it: "dms/public/t/100%.csv"); it goes to the DLQ after its retries'],
+        ]);
+        // The dynamo message's good first record was not loaded either (the message is kept whole); the test event's record was.
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
+        expect(w.logs.filter(([, m]) => m === 'object processed')).toHaveLength(1);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('only ObjectCreated events load: a removed or expired DMS file is acknowledged with a note, its rows stay in DSQL', async () => {
+      const w = await world();
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        const rec = (eventName: string) => ({ ...JSON.parse(s3Message('x', w.bucket, 'dms/public/t/LOAD00000001.csv').body).Records[0], eventName });
+        const msg = (id: string, eventName: string) => ({ ...s3Message(id, w.bucket, 'x'), body: JSON.stringify({ Records: [rec(eventName)] }) });
+        const first = await handleEvent({ Records: [msg('put', 'ObjectCreated:Put')] }, w.deps);
+        expect(first).toEqual({ batchItemFailures: [] });
+        const r = await handleEvent({ Records: [msg('del', 'ObjectRemoved:DeleteMarkerCreated'), msg('exp', 'LifecycleExpiration:Delete')] }, w.deps);
+        expect(r).toEqual({ batchItemFailures: [] });
+        expect(w.logs.filter(([, m]) => m.startsWith('S3 event'))).toEqual([
+          ['info', 'S3 event ObjectRemoved:DeleteMarkerCreated: not loaded (only ObjectCreated events load; rows in DSQL are not deleted)', { bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }],
+          ['info', 'S3 event LifecycleExpiration:Delete: not loaded (only ObjectCreated events load; rows in DSQL are not deleted)', { bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }],
+        ]);
+        expect(w.skipped).toBe(0);
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
       } finally {
         await w.close();
       }
