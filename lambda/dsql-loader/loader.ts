@@ -173,21 +173,30 @@ export class WaitError extends Error {
   }
 }
 
+/** An earlier file of the table: its key, or its key and the ETag of the version that must be done. */
+export type EarlierFile = string | { readonly key: string; readonly etag: string };
+
 /**
  * Refuses to load a CDC file while an earlier file of the same table (any full-load file, or a CDC
  * file that sorts before it) is not marked done in the progress table: files of one table are
- * applied in DMS order. `earlierKeys` are the keys DMS wrote before this one.
+ * applied in DMS order. `earlier` are the files DMS wrote before this one; with an ETag, that exact
+ * version must be done (a LOAD file rewritten under the same key by a table reload is a new file
+ * that the later CDC files must wait for), with a bare key any version.
  */
-export async function assertEarlierFilesLoaded(client: Client, dmsKey: DmsObjectKey, earlierKeys: string[]): Promise<void> {
-  if (dmsKey.kind !== 'cdc' || earlierKeys.length === 0) return;
-  const done = await client.query<{ object_key: string }>(
-    'SELECT DISTINCT object_key FROM dsql_loader.progress WHERE done AND object_key = ANY($1::text[])',
-    [earlierKeys],
+export async function assertEarlierFilesLoaded(client: Client, dmsKey: DmsObjectKey, earlier: EarlierFile[]): Promise<void> {
+  if (dmsKey.kind !== 'cdc' || earlier.length === 0) return;
+  const keys = earlier.map((f) => (typeof f === 'string' ? f : f.key));
+  const done = await client.query<{ object_key: string; object_etag: string }>(
+    'SELECT DISTINCT object_key, object_etag FROM dsql_loader.progress WHERE done AND object_key = ANY($1::text[])',
+    [keys],
   );
-  const doneSet = new Set(done.rows.map((r) => r.object_key));
-  const pending = earlierKeys.filter((k) => !doneSet.has(k));
+  const doneKeys = new Set(done.rows.map((r) => r.object_key));
+  const doneVersions = new Set(done.rows.map((r) => `${r.object_key}\n${r.object_etag}`));
+  const pending = earlier.filter((f) => (typeof f === 'string' ? !doneKeys.has(f) : !doneVersions.has(`${f.key}\n${f.etag}`)));
   if (pending.length > 0) {
-    throw new WaitError(`${dmsKey.key} waits: ${pending.length} earlier file(s) of ${dmsKey.schema}.${dmsKey.table} are not loaded yet (first: ${pending[0]})`);
+    const first = pending[0];
+    const firstText = typeof first === 'string' ? first : doneKeys.has(first.key) ? `${first.key}, rewritten since it was loaded: ETag ${first.etag}` : first.key;
+    throw new WaitError(`${dmsKey.key} waits: ${pending.length} earlier file(s) of ${dmsKey.schema}.${dmsKey.table} are not loaded yet (first: ${firstText})`);
   }
 }
 

@@ -32,21 +32,29 @@ export function s3Quarantine(s3: S3Client, bucket: string): QuarantineSink {
   };
 }
 
-/** Keys of the table's files that DMS wrote before `dmsKey` (listed from S3, in DMS order). */
-export async function earlierKeys(s3: S3Client, bucket: string, prefix: string, dmsKey: DmsObjectKey): Promise<string[]> {
+/**
+ * The table's files that DMS wrote before `dmsKey` (listed from S3, in DMS order), each with the
+ * ETag of its current version (quotes removed, as the progress table stores it).
+ */
+export async function earlierFiles(s3: S3Client, bucket: string, prefix: string, dmsKey: DmsObjectKey): Promise<Array<{ key: string; etag: string }>> {
   if (dmsKey.kind !== 'cdc') return [];
   const folder = dmsKey.key.slice(0, dmsKey.key.length - dmsKey.file.length);
-  const out: string[] = [];
+  const out: Array<{ key: string; etag: string }> = [];
   let token: string | undefined;
   do {
     const page = await withRetry(() => s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, ContinuationToken: token })));
     for (const o of page.Contents ?? []) {
       const parsed = parseDmsKey(o.Key!, prefix);
-      if (typeof parsed !== 'string' && compareDmsFiles(parsed, dmsKey) < 0) out.push(parsed.key);
+      if (typeof parsed !== 'string' && compareDmsFiles(parsed, dmsKey) < 0) out.push({ key: parsed.key, etag: (o.ETag ?? '').replace(/"/g, '') });
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   return out;
+}
+
+/** Keys of the table's files that DMS wrote before `dmsKey` (see {@link earlierFiles}). */
+export async function earlierKeys(s3: S3Client, bucket: string, prefix: string, dmsKey: DmsObjectKey): Promise<string[]> {
+  return (await earlierFiles(s3, bucket, prefix, dmsKey)).map((f) => f.key);
 }
 
 export interface S3LoadDeps {
@@ -75,7 +83,7 @@ export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<Lo
   const dmsKey = parseDmsKey(ref.key, deps.landingPrefix);
   if (typeof dmsKey === 'string') return { status: 'skipped', reason: dmsKey, kind: 'not-dms' };
   if (ref.phase === 'full-load' && dmsKey.kind !== 'full-load') return { status: 'skipped', reason: `${ref.key} is a CDC file: the second backfill pass loads it`, kind: 'phase' };
-  const earlier = await earlierKeys(deps.s3, ref.bucket, deps.landingPrefix, dmsKey);
+  const earlier = await earlierFiles(deps.s3, ref.bucket, deps.landingPrefix, dmsKey);
   const client: Client = await deps.connections.get();
   await assertEarlierFilesLoaded(client, dmsKey, earlier);
   let obj;

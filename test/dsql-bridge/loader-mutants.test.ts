@@ -712,6 +712,26 @@ describe('file order and the progress table', () => {
       [k, isDone],
     );
 
+  test('with ETags, the listed version of each earlier file must be done: another done version of the key does not count, and the message says the file was rewritten', async () => {
+    const d = await newDb([]);
+    try {
+      const LOAD = 'dms/public/items/LOAD00000001.csv';
+      await done(d.client, LOAD, true); // version 'e' done
+      await done(d.client, CDC1, true);
+      const cdc = key(CDC3);
+      // The LOAD file was rewritten (now ETag e2); CDC1 is listed with the done version; CDC2 was never loaded.
+      await expect(assertEarlierFilesLoaded(d.client, cdc, [{ key: LOAD, etag: 'e2' }, { key: CDC1, etag: 'e' }])).rejects.toThrow(
+        `${CDC3} waits: 1 earlier file(s) of public.items are not loaded yet (first: ${LOAD}, rewritten since it was loaded: ETag e2)`,
+      );
+      await expect(assertEarlierFilesLoaded(d.client, cdc, [{ key: CDC2, etag: 'x' }, { key: LOAD, etag: 'e2' }])).rejects.toThrow(
+        `${CDC3} waits: 2 earlier file(s) of public.items are not loaded yet (first: ${CDC2})`,
+      );
+      await expect(assertEarlierFilesLoaded(d.client, cdc, [{ key: LOAD, etag: 'e' }, CDC1])).resolves.toBeUndefined();
+    } finally {
+      await d.close();
+    }
+  });
+
   test('a CDC file waits, naming how many earlier files are not done and the first of them; a full-load file never waits', async () => {
     const d = await newDb([]);
     try {

@@ -292,6 +292,30 @@ describe('with moto S3/SQS and PostgreSQL', () => {
       }
     });
 
+    test('a LOAD file rewritten under the same key (a DMS table reload) after it was loaded: a later CDC file waits for the new version, so a row the CDC file deletes stays deleted', async () => {
+      const w = await world({}, { waitRetrySeconds: 0 });
+      try {
+        const v1 = await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a'], [2, 'b']]));
+        expect(await handleEvent({ Records: [s3Message('l1', w.bucket, 'dms/public/t/LOAD00000001.csv', { versionId: v1.versionId })] }, w.deps)).toEqual({ batchItemFailures: [] });
+        // The reload writes the table again under the same key (row 3 is new), then CDC deletes row 3.
+        const v2 = await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a'], [2, 'b'], [3, 'c']]));
+        await w.put('dms/public/t/20261130-100000000.csv', cdc([['D', 3, 'c']]));
+        const early = await handleEvent({ Records: [s3Message('c1', w.bucket, 'dms/public/t/20261130-100000000.csv')] }, w.deps);
+        expect(early).toEqual({ batchItemFailures: [{ itemIdentifier: 'c1' }] });
+        expect(w.logs.filter(([, m]) => m.includes(' waits: ')).map(([, m]) => m)).toEqual([
+          `dms/public/t/20261130-100000000.csv waits: 1 earlier file(s) of public.t are not loaded yet (first: dms/public/t/LOAD00000001.csv, rewritten since it was loaded: ETag ${v2.etag.replace(/"/g, '')})`,
+        ]);
+        const later = await handleEvent(
+          { Records: [s3Message('l2', w.bucket, 'dms/public/t/LOAD00000001.csv', { versionId: v2.versionId }), s3Message('c1', w.bucket, 'dms/public/t/20261130-100000000.csv')] },
+          w.deps,
+        );
+        expect(later).toEqual({ batchItemFailures: [] });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }, { id: 2, name: 'b' }]);
+      } finally {
+        await w.close();
+      }
+    });
+
     test('by default a waiting file comes back after 30 s, not at once', async () => {
       const w = await world();
       try {
