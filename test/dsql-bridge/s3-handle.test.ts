@@ -31,6 +31,13 @@ const TS = '2026-11-30 10:00:00.000000';
 const load = (rows: Array<[number, string]>) => dmsCsv(['id', 'name'], rows.map(([id, n]) => [String(id), n]));
 const cdc = (rows: Array<[string, number, string]>) => dmsCsv(HEADER, rows.map(([op, id, n]) => [op, TS, String(id), n]));
 
+/** The parsed DMS key of a landing key (prefix `dms`); a key that does not parse fails the test. */
+function dmsKeyOf(k: string) {
+  const parsed = parseDmsKey(k, 'dms');
+  if (typeof parsed === 'string') throw new Error(parsed);
+  return parsed;
+}
+
 let n = 0;
 interface World {
   bucket: string;
@@ -696,11 +703,9 @@ describe('with moto S3/SQS and PostgreSQL', () => {
         for (const k of ['dms/public/t/LOAD00000001.csv', 'dms/public/t/LOAD00000002.csv', 'dms/public/t/20261130-090000000.csv', 'dms/public/t/20261130-100000000.csv', 'dms/public/t/20261130-110000000.csv', 'dms/public/t/notes.txt', 'dms/public/t2/LOAD00000001.csv']) {
           await w.put(k, 'x');
         }
-        const key = parseDmsKey('dms/public/t/20261130-100000000.csv', 'dms');
-        if (typeof key === 'string') throw new Error(key);
+        const key = dmsKeyOf('dms/public/t/20261130-100000000.csv');
         expect((await earlierKeys(s3, w.bucket, 'dms', key)).sort()).toEqual(['dms/public/t/20261130-090000000.csv', 'dms/public/t/LOAD00000001.csv', 'dms/public/t/LOAD00000002.csv']);
-        const loadKey = parseDmsKey('dms/public/t/LOAD00000002.csv', 'dms');
-        if (typeof loadKey === 'string') throw new Error(loadKey);
+        const loadKey = dmsKeyOf('dms/public/t/LOAD00000002.csv');
         expect(await earlierKeys(s3, w.bucket, 'dms', loadKey)).toEqual([]);
       } finally {
         await w.close();
@@ -730,8 +735,7 @@ describe('with moto S3/SQS and PostgreSQL', () => {
             return s3.send(cmd);
           },
         } as unknown as S3Client;
-        const key = parseDmsKey('dms/public/t/20261130-110000000.csv', 'dms');
-        if (typeof key === 'string') throw new Error(key);
+        const key = dmsKeyOf('dms/public/t/20261130-110000000.csv');
         expect((await earlierKeys(paged, w.bucket, 'dms', key)).sort()).toEqual([
           'dms/public/t/20261130-090000000.csv',
           'dms/public/t/20261130-100000000.csv',
@@ -739,8 +743,7 @@ describe('with moto S3/SQS and PostgreSQL', () => {
           'dms/public/t/LOAD00000002.csv',
         ]);
         expect(listed).toHaveLength(3);
-        const other = parseDmsKey('dms/public/empty/20261130-110000000.csv', 'dms');
-        if (typeof other === 'string') throw new Error(other);
+        const other = dmsKeyOf('dms/public/empty/20261130-110000000.csv');
         expect(await earlierKeys(s3, w.bucket, 'dms', other)).toEqual([]);
       } finally {
         await w.close();
