@@ -113,6 +113,9 @@ async function loadRef(ref: ObjectRef, deps: HandleDeps): Promise<LoadResult | S
   return result;
 }
 
+/** S3 event types other than ObjectCreated (acknowledged, nothing to load). */
+const S3_OTHER_EVENTS = ['ObjectRemoved:', 'ObjectRestore:', 'LifecycleExpiration:', 'LifecycleTransition', 'IntelligentTiering', 'ObjectTagging:', 'ObjectAcl:', 'Replication:', 'ReducedRedundancyLostObject'];
+
 type S3EventRecord = { eventName?: string; s3?: { bucket?: { name?: unknown }; object?: { key?: unknown; versionId?: string; eTag?: string } } };
 type S3EventBody = { Records?: unknown; Event?: string };
 
@@ -140,10 +143,15 @@ function readMessage(body: S3EventBody | null, deps: HandleDeps): { refs: Object
     } catch {
       return { bad: `record ${i + 1} has a key that is not URL-encoded as S3 writes it: ${JSON.stringify(rawKey.slice(0, 200))}` };
     }
-    const eventName = r!.eventName;
-    if (eventName !== undefined && !eventName.startsWith('ObjectCreated:')) {
-      // Only new objects load. Deleting or expiring a DMS file removes no rows from DSQL.
-      deps.log.info(`S3 event ${eventName}: not loaded (only ObjectCreated events load; rows in DSQL are not deleted)`, { bucket, key });
+    const eventName: unknown = r!.eventName;
+    if (eventName !== undefined && (typeof eventName !== 'string' || !eventName.startsWith('ObjectCreated:'))) {
+      // Only new objects load. S3's other event types are acknowledged (deleting or expiring a DMS file removes
+      // no rows from DSQL); a name S3 does not send (e.g. the configuration's "s3:ObjectCreated:*") is kept.
+      // https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html
+      if (typeof eventName !== 'string' || !S3_OTHER_EVENTS.some((p) => eventName.startsWith(p))) {
+        return { bad: `record ${i + 1} has event name ${JSON.stringify(eventName)}, which is not an S3 event type` };
+      }
+      deps.log.info(`S3 event ${eventName}: not loaded (only ObjectCreated events load; deleting, expiring or restoring a file changes no rows in DSQL)`, { bucket, key });
       continue;
     }
     refs.push({ bucket, key, versionId: r!.s3!.object!.versionId, etag: r!.s3!.object!.eTag });
@@ -172,14 +180,18 @@ export async function handleEvent(event: SQSEvent | ObjectRef, deps: HandleDeps)
     const failures: SQSBatchResponse['batchItemFailures'] = [];
     for (const msg of event.Records) {
       let body: S3EventBody | null;
+      let what = 'message body';
       try {
         body = JSON.parse(msg.body);
         // S3 -> SNS -> SQS fan-out without raw message delivery: the S3 event is the string Message of an
         // SNS Notification envelope. https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html
         const envelope = body as { Type?: unknown; Message?: unknown } | null;
-        if (envelope?.Type === 'Notification' && typeof envelope.Message === 'string') body = JSON.parse(envelope.Message);
+        if (envelope?.Type === 'Notification' && typeof envelope.Message === 'string') {
+          what = 'SNS Message in the message body';
+          body = JSON.parse(envelope.Message);
+        }
       } catch {
-        deps.log.error('message body is not JSON; it goes to the DLQ after its retries', { messageId: msg.messageId, body: msg.body.slice(0, 200) });
+        deps.log.error(`${what} is not JSON; it goes to the DLQ after its retries`, { messageId: msg.messageId, body: msg.body.slice(0, 200) });
         failures.push({ itemIdentifier: msg.messageId });
         continue;
       }

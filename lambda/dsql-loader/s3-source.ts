@@ -1,6 +1,6 @@
 import { Readable } from 'stream';
 import { ChangeMessageVisibilityCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client } from 'pg';
 import { ConnectionManager } from './connection';
 import { compareDmsFiles, DmsObjectKey, parseDmsKey } from './dms-format';
@@ -83,6 +83,15 @@ export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<Lo
   const dmsKey = parseDmsKey(ref.key, deps.landingPrefix);
   if (typeof dmsKey === 'string') return { status: 'skipped', reason: dmsKey, kind: 'not-dms' };
   if (ref.phase === 'full-load' && dmsKey.kind !== 'full-load') return { status: 'skipped', reason: `${ref.key} is a CDC file: the second backfill pass loads it`, kind: 'phase' };
+  if (ref.versionId !== undefined) {
+    // An event for a version that has since been overwritten (delivered late: a retry after the visibility
+    // timeout, a DLQ redrive, a load resumed after a reload): loading it would write the old rows over the
+    // changes applied after the newer version (a row a later CDC file deleted would come back).
+    const current = await currentVersionId(deps.s3, ref.bucket, ref.key);
+    if (current !== undefined && current !== ref.versionId) {
+      return { status: 'skipped', kind: 'superseded', reason: `s3://${ref.bucket}/${ref.key} version ${ref.versionId} is no longer the current version (now ${current}): not loaded; the current version loads from its own event` };
+    }
+  }
   const earlier = await earlierFiles(deps.s3, ref.bucket, deps.landingPrefix, dmsKey);
   const client: Client = await deps.connections.get();
   await assertEarlierFilesLoaded(client, dmsKey, earlier);
@@ -118,8 +127,39 @@ export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<Lo
     throw e;
   }
   const etag = (obj.ETag ?? ref.etag ?? '').replace(/"/g, '');
-  if (!etag) throw new Error(`s3://${ref.bucket}/${ref.key} has no ETag`);
+  if (!etag) {
+    (obj.Body as Readable | undefined)?.destroy();
+    throw new Error(`s3://${ref.bucket}/${ref.key} has no ETag`);
+  }
+  if (dmsKey.kind === 'cdc') {
+    // DMS names each CDC file by its time and never writes it twice; another version of a CDC file that is
+    // already applied (a copy in place, a re-upload) would replay old changes over newer ones.
+    const applied = await client.query<{ object_etag: string }>(
+      'SELECT object_etag FROM dsql_loader.progress WHERE object_key = $1 AND done AND object_etag <> $2 LIMIT 1',
+      [dmsKey.key, etag],
+    );
+    if (applied.rows.length > 0) {
+      (obj.Body as Readable | undefined)?.destroy();
+      const old = applied.rows[0].object_etag;
+      throw new Error(
+        `s3://${ref.bucket}/${ref.key} is a CDC file already applied as ETag ${old}; this version (ETag ${etag}) was written after it (DMS never rewrites a CDC file: a copy in place?). Applying it again would replay its changes over newer ones, so it is not loaded and the message is kept. To apply it anyway: DELETE FROM dsql_loader.progress WHERE object_key = '${dmsKey.key.replace(/'/g, "''")}' AND object_etag = '${old}'`,
+      );
+    }
+  }
   return loadObject({ dmsKey, etag, body: obj.Body as Readable }, { ...deps.loader, connections: deps.connections });
+}
+
+/** The VersionId of the key's current version; undefined without versioning or when the key is deleted now. */
+async function currentVersionId(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    return (await withRetry(() => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).VersionId;
+  } catch (e) {
+    // Deleted since (HEAD answers 404 without a code name): the exact version may still exist; GetObject decides.
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+    const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (err.$metadata?.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey') return undefined;
+    throw e;
+  }
 }
 
 const queueUrls = new Map<string, string>();

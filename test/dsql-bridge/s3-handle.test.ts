@@ -440,7 +440,7 @@ describe('with moto S3/SQS and PostgreSQL', () => {
         expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'sns-bad' }] });
         expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
         expect(w.logs.filter(([lvl]) => lvl === 'error')).toEqual([
-          ['error', 'message body is not JSON; it goes to the DLQ after its retries', { messageId: 'sns-bad', body: envelope('{not json').slice(0, 200) }],
+          ['error', 'SNS Message in the message body is not JSON; it goes to the DLQ after its retries', { messageId: 'sns-bad', body: envelope('{not json').slice(0, 200) }],
         ]);
       } finally {
         await w.close();
@@ -491,11 +491,86 @@ describe('with moto S3/SQS and PostgreSQL', () => {
         const r = await handleEvent({ Records: [msg('del', 'ObjectRemoved:DeleteMarkerCreated'), msg('exp', 'LifecycleExpiration:Delete')] }, w.deps);
         expect(r).toEqual({ batchItemFailures: [] });
         expect(w.logs.filter(([, m]) => m.startsWith('S3 event'))).toEqual([
-          ['info', 'S3 event ObjectRemoved:DeleteMarkerCreated: not loaded (only ObjectCreated events load; rows in DSQL are not deleted)', { bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }],
-          ['info', 'S3 event LifecycleExpiration:Delete: not loaded (only ObjectCreated events load; rows in DSQL are not deleted)', { bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }],
+          ['info', 'S3 event ObjectRemoved:DeleteMarkerCreated: not loaded (only ObjectCreated events load; deleting, expiring or restoring a file changes no rows in DSQL)', { bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }],
+          ['info', 'S3 event LifecycleExpiration:Delete: not loaded (only ObjectCreated events load; deleting, expiring or restoring a file changes no rows in DSQL)', { bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv' }],
         ]);
         expect(w.skipped).toBe(0);
         expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('an event name that is not an S3 event type (the configuration\'s s3:ObjectCreated:*, a number, null) is kept, not acknowledged', async () => {
+      const w = await world();
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        const rec = (eventName: unknown) => ({ ...JSON.parse(s3Message('x', w.bucket, 'dms/public/t/LOAD00000001.csv').body).Records[0], eventName });
+        const msg = (id: string, eventName: unknown) => ({ ...s3Message(id, w.bucket, 'x'), body: JSON.stringify({ Records: [rec(eventName)] }) });
+        const r = await handleEvent({ Records: [msg('conf', 's3:ObjectCreated:Put'), msg('num', 5), msg('null', null), msg('ok', 'ObjectCreated:CompleteMultipartUpload')] }, w.deps);
+        expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'conf' }, { itemIdentifier: 'num' }, { itemIdentifier: 'null' }] });
+        expect(w.logs.filter(([lvl]) => lvl === 'error').map(([, m]) => m)).toEqual([
+          'message is not an S3 event notification (record 1 has event name "s3:ObjectCreated:Put", which is not an S3 event type); it goes to the DLQ after its retries',
+          'message is not an S3 event notification (record 1 has event name 5, which is not an S3 event type); it goes to the DLQ after its retries',
+          'message is not an S3 event notification (record 1 has event name null, which is not an S3 event type); it goes to the DLQ after its retries',
+        ]);
+        expect(await w.rows()).toEqual([{ id: 1, name: 'a' }]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('a late event for a version that has been overwritten since (a retry, a DLQ redrive) is skipped as superseded: it cannot bring back a row a later CDC file deleted', async () => {
+      const w = await world({}, { waitRetrySeconds: 0 });
+      try {
+        const v2 = await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a'], [2, 'b'], [3, 'c']]));
+        const v3 = await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd']]));
+        await w.put('dms/public/t/20261130-100000000.csv', cdc([['D', 3, 'c']]));
+        const inOrder = await handleEvent(
+          { Records: [s3Message('v3', w.bucket, 'dms/public/t/LOAD00000001.csv', { versionId: v3.versionId }), s3Message('c1', w.bucket, 'dms/public/t/20261130-100000000.csv')] },
+          w.deps,
+        );
+        expect(inOrder).toEqual({ batchItemFailures: [] });
+        expect((await w.rows()).map((r) => r.id)).toEqual([1, 2, 4]);
+        const late = await handleEvent({ Records: [s3Message('v2', w.bucket, 'dms/public/t/LOAD00000001.csv', { versionId: v2.versionId })] }, w.deps);
+        expect(late).toEqual({ batchItemFailures: [] });
+        expect((await w.rows()).map((r) => r.id)).toEqual([1, 2, 4]);
+        expect(w.logs.filter(([, m]) => m.startsWith('object overwritten'))).toEqual([
+          [
+            'info',
+            'object overwritten since listed: its current version loads instead',
+            { key: 'dms/public/t/LOAD00000001.csv', reason: `s3://${w.bucket}/dms/public/t/LOAD00000001.csv version ${v2.versionId} is no longer the current version (now ${v3.versionId}): not loaded; the current version loads from its own event` },
+          ],
+        ]);
+        // The current version's own event (redelivered) is already loaded; a deleted key's old version still loads by VersionId.
+        expect(await handleEvent({ Records: [s3Message('v3', w.bucket, 'dms/public/t/LOAD00000001.csv', { versionId: v3.versionId })] }, w.deps)).toEqual({ batchItemFailures: [] });
+        const gone = await w.put('dms/public/t/LOAD00000002.csv', load([[5, 'e']]));
+        await s3.send(new DeleteObjectCommand({ Bucket: w.bucket, Key: 'dms/public/t/LOAD00000002.csv' }));
+        expect(await handleEvent({ Records: [s3Message('deleted', w.bucket, 'dms/public/t/LOAD00000002.csv', { versionId: gone.versionId })] }, w.deps)).toEqual({ batchItemFailures: [] });
+        expect((await w.rows()).map((r) => r.id)).toEqual([1, 2, 4, 5]);
+      } finally {
+        await w.close();
+      }
+    });
+
+    test('another version of a CDC file that is already applied (a copy in place) is refused with the exact way out, not replayed over newer changes', async () => {
+      const w = await world();
+      try {
+        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'a']]));
+        const c1 = await w.put('dms/public/t/20261130-100000000.csv', cdc([['U', 1, 'x']]));
+        await w.put('dms/public/t/20261130-110000000.csv', cdc([['U', 1, 'y']]));
+        const keys = ['dms/public/t/LOAD00000001.csv', 'dms/public/t/20261130-100000000.csv', 'dms/public/t/20261130-110000000.csv'];
+        expect(await handleEvent({ Records: keys.map((k, i) => s3Message(`m${i}`, w.bucket, k)) }, w.deps)).toEqual({ batchItemFailures: [] });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'y' }]);
+        // Rewritten in place with other bytes (another ETag).
+        const again = await w.put('dms/public/t/20261130-100000000.csv', cdc([['U', 1, 'x'], ['U', 1, 'x']]));
+        const r = await handleEvent({ Records: [s3Message('copy', w.bucket, 'dms/public/t/20261130-100000000.csv', { versionId: again.versionId })] }, w.deps);
+        expect(r).toEqual({ batchItemFailures: [{ itemIdentifier: 'copy' }] });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'y' }]);
+        const [old, now] = [c1.etag, again.etag].map((e) => e.replace(/"/g, ''));
+        expect(w.logs.filter(([lvl]) => lvl === 'error').map(([, , e]) => (e as { error: string }).error)).toEqual([
+          `Error: s3://${w.bucket}/dms/public/t/20261130-100000000.csv is a CDC file already applied as ETag ${old}; this version (ETag ${now}) was written after it (DMS never rewrites a CDC file: a copy in place?). Applying it again would replay its changes over newer ones, so it is not loaded and the message is kept. To apply it anyway: DELETE FROM dsql_loader.progress WHERE object_key = 'dms/public/t/20261130-100000000.csv' AND object_etag = '${old}'`,
+        ]);
       } finally {
         await w.close();
       }
@@ -610,7 +685,7 @@ describe('with moto S3/SQS and PostgreSQL', () => {
       const w = await world();
       try {
         const old = await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'old']]));
-        await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'new']]));
+        const current = await w.put('dms/public/t/LOAD00000001.csv', load([[1, 'new']]));
         const r = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv', etag: old.etag }, w.deps);
         expect(r).toEqual({
           status: 'skipped',
@@ -622,10 +697,11 @@ describe('with moto S3/SQS and PostgreSQL', () => {
           ['info', 'object overwritten since listed: its current version loads instead', { key: 'dms/public/t/LOAD00000001.csv', reason: (r as { reason: string }).reason }],
         ]);
         expect(await w.rows()).toEqual([]);
-        // The exact old version by VersionId still loads (VersionId wins over the ETag).
-        const byVersion = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv', versionId: old.versionId, etag: '"not-it"' }, w.deps);
-        expect(byVersion).toMatchObject({ status: 'loaded', etag: old.etag.replace(/"/g, '') });
-        expect(await w.rows()).toEqual([{ id: 1, name: 'old' }]);
+        // The old version asked for by VersionId is superseded too; the current one by VersionId loads (VersionId wins over the ETag).
+        expect(await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv', versionId: old.versionId }, w.deps)).toMatchObject({ status: 'skipped', kind: 'superseded' });
+        const byVersion = await handleEvent({ bucket: w.bucket, key: 'dms/public/t/LOAD00000001.csv', versionId: current.versionId, etag: '"not-it"' }, w.deps);
+        expect(byVersion).toMatchObject({ status: 'loaded', etag: current.etag.replace(/"/g, '') });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'new' }]);
       } finally {
         await w.close();
       }
