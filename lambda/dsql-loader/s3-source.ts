@@ -36,16 +36,16 @@ export function s3Quarantine(s3: S3Client, bucket: string): QuarantineSink {
  * The table's files that DMS wrote before `dmsKey` (listed from S3, in DMS order), each with the
  * ETag of its current version (quotes removed, as the progress table stores it).
  */
-export async function earlierFiles(s3: S3Client, bucket: string, prefix: string, dmsKey: DmsObjectKey): Promise<Array<{ key: string; etag: string }>> {
+export async function earlierFiles(s3: S3Client, bucket: string, prefix: string, dmsKey: DmsObjectKey): Promise<Array<{ key: string; etag: string; kind: DmsObjectKey['kind'] }>> {
   if (dmsKey.kind !== 'cdc') return [];
   const folder = dmsKey.key.slice(0, dmsKey.key.length - dmsKey.file.length);
-  const out: Array<{ key: string; etag: string }> = [];
+  const out: Array<{ key: string; etag: string; kind: DmsObjectKey['kind'] }> = [];
   let token: string | undefined;
   do {
     const page = await withRetry(() => s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: folder, ContinuationToken: token })));
     for (const o of page.Contents ?? []) {
       const parsed = parseDmsKey(o.Key!, prefix);
-      if (typeof parsed !== 'string' && compareDmsFiles(parsed, dmsKey) < 0) out.push({ key: parsed.key, etag: (o.ETag ?? '').replace(/"/g, '') });
+      if (typeof parsed !== 'string' && compareDmsFiles(parsed, dmsKey) < 0) out.push({ key: parsed.key, etag: (o.ETag ?? '').replace(/"/g, ''), kind: parsed.kind });
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -92,7 +92,10 @@ export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<Lo
       return { status: 'skipped', kind: 'superseded', reason: `s3://${ref.bucket}/${ref.key} version ${ref.versionId} is no longer the current version (now ${current}): not loaded; the current version loads from its own event` };
     }
   }
-  const earlier = await earlierFiles(deps.s3, ref.bucket, deps.landingPrefix, dmsKey);
+  // A LOAD file must be done in its listed version (a reload rewrites it under the same key); a CDC file in any
+  // version (DMS never rewrites one, and another version of an applied CDC file is refused below, so requiring it
+  // would hold every later file of the table).
+  const earlier = (await earlierFiles(deps.s3, ref.bucket, deps.landingPrefix, dmsKey)).map((f) => (f.kind === 'full-load' ? { key: f.key, etag: f.etag } : f.key));
   const client: Client = await deps.connections.get();
   await assertEarlierFilesLoaded(client, dmsKey, earlier);
   let obj;

@@ -571,6 +571,10 @@ describe('with moto S3/SQS and PostgreSQL', () => {
         expect(w.logs.filter(([lvl]) => lvl === 'error').map(([, , e]) => (e as { error: string }).error)).toEqual([
           `Error: s3://${w.bucket}/dms/public/t/20261130-100000000.csv is a CDC file already applied as ETag ${old}; this version (ETag ${now}) was written after it (DMS never rewrites a CDC file: a copy in place?). Applying it again would replay its changes over newer ones, so it is not loaded and the message is kept. To apply it anyway: DELETE FROM dsql_loader.progress WHERE object_key = 'dms/public/t/20261130-100000000.csv' AND object_etag = '${old}'`,
         ]);
+        // The rewritten CDC file does not hold the table: a later CDC file loads (an applied CDC file counts in any version).
+        await w.put('dms/public/t/20261130-120000000.csv', cdc([['U', 1, 'z']]));
+        expect(await handleEvent({ Records: [s3Message('later', w.bucket, 'dms/public/t/20261130-120000000.csv')] }, w.deps)).toEqual({ batchItemFailures: [] });
+        expect(await w.rows()).toEqual([{ id: 1, name: 'z' }]);
       } finally {
         await w.close();
       }
