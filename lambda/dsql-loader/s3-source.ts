@@ -83,12 +83,13 @@ export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<Lo
   const dmsKey = parseDmsKey(ref.key, deps.landingPrefix);
   if (typeof dmsKey === 'string') return { status: 'skipped', reason: dmsKey, kind: 'not-dms' };
   if (ref.phase === 'full-load' && dmsKey.kind !== 'full-load') return { status: 'skipped', reason: `${ref.key} is a CDC file: the second backfill pass loads it`, kind: 'phase' };
+  let current: string | undefined | 'deleted';
   if (ref.versionId !== undefined) {
     // An event for a version that has since been overwritten (delivered late: a retry after the visibility
     // timeout, a DLQ redrive, a load resumed after a reload): loading it would write the old rows over the
     // changes applied after the newer version (a row a later CDC file deleted would come back).
-    const current = await currentVersionId(deps.s3, ref.bucket, ref.key);
-    if (current !== undefined && current !== ref.versionId) {
+    current = await currentVersion(deps.s3, ref.bucket, ref.key);
+    if (current !== 'deleted' && current !== undefined && current !== ref.versionId) {
       return { status: 'skipped', kind: 'superseded', reason: `s3://${ref.bucket}/${ref.key} version ${ref.versionId} is no longer the current version (now ${current}): not loaded; the current version loads from its own event` };
     }
   }
@@ -134,6 +135,23 @@ export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<Lo
     (obj.Body as Readable | undefined)?.destroy();
     throw new Error(`s3://${ref.bucket}/${ref.key} has no ETag`);
   }
+  if (current === 'deleted') {
+    // The key is deleted now, so HEAD cannot say whether this version is the newest. If another version of the
+    // key is loaded, this one is old or was superseded before the delete: loading it could write old rows over
+    // later changes. Counted (ObjectsSkipped alarm) instead, so an operator can look.
+    const other = await client.query<{ object_etag: string }>(
+      'SELECT object_etag FROM dsql_loader.progress WHERE object_key = $1 AND done AND object_etag <> $2 LIMIT 1',
+      [dmsKey.key, etag],
+    );
+    if (other.rows.length > 0) {
+      (obj.Body as Readable | undefined)?.destroy();
+      return {
+        status: 'skipped',
+        kind: 'gone',
+        reason: `s3://${ref.bucket}/${ref.key} version ${ref.versionId} is not loaded: the key is deleted now and another version of it (ETag ${other.rows[0].object_etag}) is already loaded, so this one could write old rows over later changes`,
+      };
+    }
+  }
   if (dmsKey.kind === 'cdc') {
     // DMS names each CDC file by its time and never writes it twice; another version of a CDC file that is
     // already applied (a copy in place, a re-upload) would replay old changes over newer ones.
@@ -145,22 +163,25 @@ export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<Lo
       (obj.Body as Readable | undefined)?.destroy();
       const old = applied.rows[0].object_etag;
       throw new Error(
-        `s3://${ref.bucket}/${ref.key} is a CDC file already applied as ETag ${old}; this version (ETag ${etag}) was written after it (DMS never rewrites a CDC file: a copy in place?). Applying it again would replay its changes over newer ones, so it is not loaded and the message is kept. To apply it anyway: DELETE FROM dsql_loader.progress WHERE object_key = '${dmsKey.key.replace(/'/g, "''")}' AND object_etag = '${old}'`,
+        `s3://${ref.bucket}/${ref.key} is a CDC file already applied as ETag ${old}; this version (ETag ${etag}) was written after it (DMS never rewrites a CDC file: a copy in place?). Applying it again would replay its changes over newer ones, so it is not loaded and the message is kept; nothing else waits for it. If the copy is harmless, delete the message once it reaches the DLQ. To apply it anyway (its changes then override every later CDC file of the table): DELETE FROM dsql_loader.progress WHERE object_key = '${dmsKey.key.replace(/'/g, "''")}' AND object_etag = '${old}'`,
       );
     }
   }
   return loadObject({ dmsKey, etag, body: obj.Body as Readable }, { ...deps.loader, connections: deps.connections });
 }
 
-/** The VersionId of the key's current version; undefined without versioning or when the key is deleted now. */
-async function currentVersionId(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+/**
+ * The VersionId of the key's current version (undefined without versioning), or `deleted` when HEAD finds no
+ * current version: 404, or 403, which S3 answers for a missing key to a caller without s3:ListBucket.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+ */
+async function currentVersion(s3: S3Client, bucket: string, key: string): Promise<string | undefined | 'deleted'> {
   try {
     return (await withRetry(() => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).VersionId;
   } catch (e) {
-    // Deleted since (HEAD answers 404 without a code name): the exact version may still exist; GetObject decides.
-    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
     const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (err.$metadata?.httpStatusCode === 404 || err.name === 'NotFound' || err.name === 'NoSuchKey') return undefined;
+    const status = err.$metadata?.httpStatusCode;
+    if (status === 404 || status === 403 || err.name === 'NotFound' || err.name === 'NoSuchKey' || err.name === 'Forbidden') return 'deleted';
     throw e;
   }
 }

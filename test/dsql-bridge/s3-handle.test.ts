@@ -238,6 +238,18 @@ describe('loadS3Object: how a failed or odd GetObject answer is read', () => {
     await expect(loadS3Object(ref, depsFailing(err))).rejects.toBe(err);
   });
 
+  test('an event with a VersionId whose HEAD is refused (403: a deleted key, asked without s3:ListBucket) lets GetObject decide', async () => {
+    const sent: string[] = [];
+    const s3 = {
+      send: async (cmd: { constructor: { name: string } }) => {
+        sent.push(cmd.constructor.name);
+        throw cmd.constructor.name === 'HeadObjectCommand' ? aws('Forbidden', 403) : aws('NoSuchVersion', 404);
+      },
+    } as unknown as S3Client;
+    expect(await loadS3Object({ ...ref, versionId: 'v1' }, { ...depsFailing(undefined), s3 })).toMatchObject({ status: 'skipped', kind: 'gone' });
+    expect(sent).toEqual(['HeadObjectCommand', 'GetObjectCommand']);
+  });
+
   test('an object without an ETag, and none listed: refused naming it, nothing loaded', async () => {
     const deps = { ...depsFailing(undefined), s3: { send: async () => ({ Body: Readable.from(['x']) }) } as unknown as S3Client };
     await expect(loadS3Object({ bucket: 'b', key: ref.key }, deps)).rejects.toThrow('s3://b/dms/public/t/LOAD00000001.csv has no ETag');
@@ -542,8 +554,18 @@ describe('with moto S3/SQS and PostgreSQL', () => {
             { key: 'dms/public/t/LOAD00000001.csv', reason: `s3://${w.bucket}/dms/public/t/LOAD00000001.csv version ${v2.versionId} is no longer the current version (now ${v3.versionId}): not loaded; the current version loads from its own event` },
           ],
         ]);
-        // The current version's own event (redelivered) is already loaded; a deleted key's old version still loads by VersionId.
-        expect(await handleEvent({ Records: [s3Message('v3', w.bucket, 'dms/public/t/LOAD00000001.csv', { versionId: v3.versionId })] }, w.deps)).toEqual({ batchItemFailures: [] });
+        // Then the key is deleted (a cleanup after loading): HEAD finds no current version, but another version is loaded,
+        // so the late event for the old one is still not loaded; it is counted (ObjectsSkipped) and warned about.
+        await s3.send(new DeleteObjectCommand({ Bucket: w.bucket, Key: 'dms/public/t/LOAD00000001.csv' }));
+        const afterDelete = await handleEvent({ Records: [s3Message('v2-again', w.bucket, 'dms/public/t/LOAD00000001.csv', { versionId: v2.versionId })] }, w.deps);
+        expect(afterDelete).toEqual({ batchItemFailures: [] });
+        expect((await w.rows()).map((r) => r.id)).toEqual([1, 2, 4]);
+        expect(w.skipped).toBe(1);
+        expect(w.logs.filter(([lvl]) => lvl === 'warn').map(([, , e]) => (e as { reason: string }).reason)).toEqual([
+          `s3://${w.bucket}/dms/public/t/LOAD00000001.csv version ${v2.versionId} is not loaded: the key is deleted now and another version of it (ETag ${v3.etag.replace(/"/g, '')}) is already loaded, so this one could write old rows over later changes`,
+        ]);
+        // The current version's own event (redelivered) is already loaded; a deleted key's old version still loads by VersionId
+        // when no other version of the key was loaded.
         const gone = await w.put('dms/public/t/LOAD00000002.csv', load([[5, 'e']]));
         await s3.send(new DeleteObjectCommand({ Bucket: w.bucket, Key: 'dms/public/t/LOAD00000002.csv' }));
         expect(await handleEvent({ Records: [s3Message('deleted', w.bucket, 'dms/public/t/LOAD00000002.csv', { versionId: gone.versionId })] }, w.deps)).toEqual({ batchItemFailures: [] });
@@ -569,7 +591,7 @@ describe('with moto S3/SQS and PostgreSQL', () => {
         expect(await w.rows()).toEqual([{ id: 1, name: 'y' }]);
         const [old, now] = [c1.etag, again.etag].map((e) => e.replace(/"/g, ''));
         expect(w.logs.filter(([lvl]) => lvl === 'error').map(([, , e]) => (e as { error: string }).error)).toEqual([
-          `Error: s3://${w.bucket}/dms/public/t/20261130-100000000.csv is a CDC file already applied as ETag ${old}; this version (ETag ${now}) was written after it (DMS never rewrites a CDC file: a copy in place?). Applying it again would replay its changes over newer ones, so it is not loaded and the message is kept. To apply it anyway: DELETE FROM dsql_loader.progress WHERE object_key = 'dms/public/t/20261130-100000000.csv' AND object_etag = '${old}'`,
+          `Error: s3://${w.bucket}/dms/public/t/20261130-100000000.csv is a CDC file already applied as ETag ${old}; this version (ETag ${now}) was written after it (DMS never rewrites a CDC file: a copy in place?). Applying it again would replay its changes over newer ones, so it is not loaded and the message is kept; nothing else waits for it. If the copy is harmless, delete the message once it reaches the DLQ. To apply it anyway (its changes then override every later CDC file of the table): DELETE FROM dsql_loader.progress WHERE object_key = 'dms/public/t/20261130-100000000.csv' AND object_etag = '${old}'`,
         ]);
         // The rewritten CDC file does not hold the table: a later CDC file loads (an applied CDC file counts in any version).
         await w.put('dms/public/t/20261130-120000000.csv', cdc([['U', 1, 'z']]));
