@@ -200,6 +200,15 @@ export async function assertEarlierFilesLoaded(client: Client, dmsKey: DmsObject
   }
 }
 
+/** The ETag of a done version of `objectKey` other than `etag`, if the progress table has one. */
+export async function otherDoneVersion(client: Client, objectKey: string, etag: string): Promise<string | undefined> {
+  const r = await client.query<{ object_etag: string }>(
+    'SELECT object_etag FROM dsql_loader.progress WHERE object_key = $1 AND done AND object_etag <> $2 LIMIT 1',
+    [objectKey, etag],
+  );
+  return r.rows[0]?.object_etag;
+}
+
 /**
  * Loads one DMS CSV object into its target table: streams and parses it, converts values by the
  * target column types, and applies rows in transactions that stay within the row and byte limits.

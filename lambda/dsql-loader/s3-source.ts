@@ -4,7 +4,7 @@ import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCom
 import { Client } from 'pg';
 import { ConnectionManager } from './connection';
 import { compareDmsFiles, DmsObjectKey, parseDmsKey } from './dms-format';
-import { assertEarlierFilesLoaded, LoaderOptions, LoadResult, loadObject, QuarantineSink } from './loader';
+import { assertEarlierFilesLoaded, LoaderOptions, LoadResult, loadObject, otherDoneVersion, QuarantineSink } from './loader';
 import { withRetry } from '../shared/retry';
 
 /** One object to load, from an S3 event, an SQS message or a Distributed Map item. */
@@ -139,29 +139,22 @@ export async function loadS3Object(ref: ObjectRef, deps: S3LoadDeps): Promise<Lo
     // The key is deleted now, so HEAD cannot say whether this version is the newest. If another version of the
     // key is loaded, this one is old or was superseded before the delete: loading it could write old rows over
     // later changes. Counted (ObjectsSkipped alarm) instead, so an operator can look.
-    const other = await client.query<{ object_etag: string }>(
-      'SELECT object_etag FROM dsql_loader.progress WHERE object_key = $1 AND done AND object_etag <> $2 LIMIT 1',
-      [dmsKey.key, etag],
-    );
-    if (other.rows.length > 0) {
+    const other = await otherDoneVersion(client, dmsKey.key, etag);
+    if (other !== undefined) {
       (obj.Body as Readable | undefined)?.destroy();
       return {
         status: 'skipped',
         kind: 'gone',
-        reason: `s3://${ref.bucket}/${ref.key} version ${ref.versionId} is not loaded: the key is deleted now and another version of it (ETag ${other.rows[0].object_etag}) is already loaded, so this one could write old rows over later changes`,
+        reason: `s3://${ref.bucket}/${ref.key} version ${ref.versionId} is not loaded: the key is deleted now and another version of it (ETag ${other}) is already loaded, so this one could write old rows over later changes`,
       };
     }
   }
   if (dmsKey.kind === 'cdc') {
     // DMS names each CDC file by its time and never writes it twice; another version of a CDC file that is
     // already applied (a copy in place, a re-upload) would replay old changes over newer ones.
-    const applied = await client.query<{ object_etag: string }>(
-      'SELECT object_etag FROM dsql_loader.progress WHERE object_key = $1 AND done AND object_etag <> $2 LIMIT 1',
-      [dmsKey.key, etag],
-    );
-    if (applied.rows.length > 0) {
+    const old = await otherDoneVersion(client, dmsKey.key, etag);
+    if (old !== undefined) {
       (obj.Body as Readable | undefined)?.destroy();
-      const old = applied.rows[0].object_etag;
       throw new Error(
         `s3://${ref.bucket}/${ref.key} is a CDC file already applied as ETag ${old}; this version (ETag ${etag}) was written after it (DMS never rewrites a CDC file: a copy in place?). Applying it again would replay its changes over newer ones, so it is not loaded and the message is kept; nothing else waits for it. If the copy is harmless, delete the message once it reaches the DLQ. To apply it anyway (its changes then override every later CDC file of the table): DELETE FROM dsql_loader.progress WHERE object_key = '${dmsKey.key.replace(/'/g, "''")}' AND object_etag = '${old}'`,
       );
